@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { conditions, objectName } from './common.js';
+import { captureEntry } from './capture-entry.js';
+import { finding } from './finding.js';
+import { maxInvestigationDurationSeconds } from './investigation.js';
+
+export const captureSpec = z
+  .object({
+    investigation: objectName.describe('The KernelInvestigation this capture belongs to.'),
+    nodeName: objectName.describe('The node whose agent runs this capture.'),
+    captures: z.array(captureEntry).min(1).max(16).describe('What to capture, copied from the investigation.'),
+    durationSeconds: z
+      .int()
+      .min(1)
+      .max(maxInvestigationDurationSeconds)
+      .describe('How long each capture runs.'),
+    deadline: z.iso
+      .datetime()
+      .describe('The agent does not start the capture after this time, and the operator reports it timed out.'),
+  })
+  .meta({
+    'x-kubernetes-validations': [
+      { rule: 'self == oldSelf', message: 'spec is immutable; create a new investigation instead' },
+    ],
+  })
+  .describe('One node’s share of an investigation, written by the operator.');
+export type KernelCaptureSpec = z.infer<typeof captureSpec>;
+
+export const capturePhases = ['Pending', 'Running', 'Succeeded', 'Failed', 'Unsupported', 'TimedOut'] as const;
+export type CapturePhase = (typeof capturePhases)[number];
+export const finishedCapturePhases: readonly CapturePhase[] = ['Succeeded', 'Failed', 'Unsupported', 'TimedOut'];
+
+export const resultStates = ['Running', 'Succeeded', 'Failed', 'Unsupported', 'TimedOut'] as const;
+export type ResultState = (typeof resultStates)[number];
+
+export const captureResult = z.object({
+  name: z.string().max(63).describe('The capture entry’s name.'),
+  kind: z.string().max(32).describe('The capture kind, for example cpu-profile.'),
+  state: z.enum(resultStates).describe('Running, Succeeded, Failed, Unsupported or TimedOut.'),
+  reason: z.string().max(128).optional().describe('A CamelCase reason when the capture did not succeed.'),
+  message: z.string().max(2048).optional().describe('What happened, and for Unsupported what is missing and how to get it.'),
+  startTime: z.iso.datetime().optional().describe('When the capture started.'),
+  completionTime: z.iso.datetime().optional().describe('When the capture ended.'),
+  summary: z
+    .record(z.string(), z.union([z.string(), z.number(), z.boolean()]))
+    .optional()
+    .meta({
+      description: 'The headline figures of the capture, by name.',
+      'x-kubernetes-preserve-unknown-fields': true,
+    }),
+});
+export type CaptureResult = z.infer<typeof captureResult>;
+
+export const artifactRef = z.object({
+  name: z.string().min(1).max(253).describe('The file name, for example cpu-profile.svg.'),
+  capture: z.string().max(63).optional().describe('The capture that produced it.'),
+  sizeBytes: z.int().min(0).describe('The file size.'),
+  sha256: z.string().regex(/^[a-f0-9]{64}$/).describe('Sha256: the hex SHA-256 digest of the file.'),
+  contentType: z.string().max(128).optional().describe('The media type, for example image/svg+xml.'),
+});
+export type ArtifactRef = z.infer<typeof artifactRef>;
+
+export const captureStatus = z
+  .object({
+    phase: z.enum(capturePhases).optional().describe('Pending, Running, Succeeded, Failed, Unsupported or TimedOut.'),
+    startTime: z.iso.datetime().optional().describe('When the agent started the capture.'),
+    completionTime: z.iso.datetime().optional().describe('When the agent finished.'),
+    agentVersion: z.string().max(64).optional().describe('The version of the agent that ran it.'),
+    kernelVersion: z.string().max(256).optional().describe('The kernel release of the node.'),
+    message: z.string().max(2048).optional().describe('Why the capture did not succeed, if it did not.'),
+    results: z.array(captureResult).max(16).optional().describe('One per capture entry.'),
+    findingCount: z.int().min(0).optional().describe('How many findings this node reported.'),
+    findings: z.array(finding).max(64).optional().describe('What this node found.'),
+    artifacts: z.array(artifactRef).max(64).optional().describe('Files kept on the node, downloadable with ksleuth artifacts get.'),
+    conditions,
+  })
+  .describe('Written by the node agent.');
+export type KernelCaptureStatus = z.infer<typeof captureStatus>;

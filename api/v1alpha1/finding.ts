@@ -1,0 +1,64 @@
+import { z } from 'zod';
+import { sysctlSetting } from './common.js';
+
+/** Stable finding ids. Extend this list; never rename an entry. */
+export const findingPatterns = [
+  'slab-growth',
+  'memory-fragmentation',
+  'allocation-failure',
+  'kmalloc-hotspot',
+  'write-stall',
+  'io-latency',
+  'hung-task',
+  'soft-lockup',
+  'rcu-stall',
+  'oom-kill',
+  'kernel-oops',
+  'fs-error',
+  'io-error',
+  'unregister-netdevice',
+  'tcp-close-wait-backlog',
+  'tcp-retransmits',
+  'kernel-cpu-hotspot',
+] as const;
+export type FindingPattern = (typeof findingPatterns)[number];
+
+export const severities = ['info', 'warning', 'critical'] as const;
+export type Severity = (typeof severities)[number];
+
+export const suggestedMitigation = z
+  .object({
+    sysctls: z
+      .array(sysctlSetting)
+      .min(1)
+      .max(16)
+      .describe('The settings that work around the problem, ready for a KernelMitigation.'),
+    reason: z.string().max(1024).optional().describe('Why these settings help.'),
+  })
+  .describe('Sysctls that work around the problem until a kernel fix lands.');
+
+/** What one node found. */
+export const finding = z.object({
+  pattern: z.enum(findingPatterns).describe('The stable id of what was found.'),
+  severity: z.enum(severities).describe('Info, warning or critical.'),
+  title: z.string().min(1).max(256).describe('One line that says what was found.'),
+  capture: z.string().max(63).optional().describe('The name of the capture that found it.'),
+  evidence: z
+    .array(z.string().max(512))
+    .max(20)
+    .describe('The figures and lines that show it, most telling first.'),
+  recommendation: z.string().max(2048).describe('What to do next.'),
+  suggestedMitigation: suggestedMitigation.optional(),
+});
+export type Finding = z.infer<typeof finding>;
+
+export const affectedNodes = z
+  .object({
+    count: z.int().min(0).describe('How many nodes reported this finding.'),
+    examples: z.array(z.string().max(253)).max(5).describe('A few of those nodes.'),
+  })
+  .describe('Which nodes reported it.');
+
+/** A finding merged across the nodes of an investigation. */
+export const aggregatedFinding = finding.extend({ nodes: affectedNodes });
+export type AggregatedFinding = z.infer<typeof aggregatedFinding>;

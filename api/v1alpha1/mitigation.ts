@@ -1,0 +1,114 @@
+import { z } from 'zod';
+import { conditions, labelSelector, sysctlName, sysctlSetting, sysctlValue } from './common.js';
+
+/**
+ * A kernel-version range: comparators joined by blanks (all must hold), alternatives joined by
+ * "||". Versions are compared by their leading numbers, so 6.1.0-18-amd64 is 6.1.0.
+ */
+export const kernelVersionRange = z
+  .string()
+  .min(1)
+  .max(256)
+  .regex(/^\s*(?:(?:<=|>=|<|>|=)?\s*\d+(?:\.\d+){0,2}\s*)+(?:\|\|\s*(?:(?:<=|>=|<|>|=)?\s*\d+(?:\.\d+){0,2}\s*)+)*$/)
+  .describe('The affected kernel versions, for example ">=6.1.0 <6.1.50" or ">=5.15.0 <5.15.120 || >=6.1.0 <6.1.50". Nodes outside the range are skipped.');
+
+export const revertPolicies = ['Restore', 'Keep'] as const;
+
+export const rollout = z
+  .object({
+    maxConcurrentNodes: z
+      .int()
+      .min(1)
+      .max(10000)
+      .default(10)
+      .describe('How many nodes may be changing at once.'),
+    maxFailedNodes: z
+      .int()
+      .min(0)
+      .max(10000)
+      .default(3)
+      .describe('Stop rolling out to more nodes once more than this many have failed.'),
+  })
+  .describe('How fast the mitigation reaches its nodes.');
+
+export const bugReference = z
+  .object({
+    url: z.string().max(2048).regex(/^https?:\/\/\S+$/).optional().describe('The bug report or fix, for example a lore.kernel.org link.'),
+    id: z.string().max(256).optional().describe('An identifier such as a CVE or tracker number.'),
+  })
+  .describe('The kernel bug this works around.');
+
+export const mitigationSpec = z
+  .object({
+    description: z.string().max(2048).optional().describe('Why this mitigation exists.'),
+    bug: bugReference.optional(),
+    sysctls: z
+      .array(sysctlSetting.describe('A sysctl and the value to hold it at.'))
+      .min(1)
+      .max(32)
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+      .describe('The sysctls to set, each name once. Only allow-listed sysctls are accepted.'),
+    nodeSelector: labelSelector
+      .optional()
+      .describe('The nodes this applies to; all nodes when unset.'),
+    kernelVersions: kernelVersionRange.optional(),
+    priority: z
+      .int()
+      .min(0)
+      .max(1000)
+      .default(0)
+      .describe('When two mitigations set one sysctl on one node, the higher priority wins; equal priorities with different values are a conflict.'),
+    revertPolicy: z
+      .enum(revertPolicies)
+      .default('Restore')
+      .describe('Restore puts back the value a node had before, when the mitigation no longer applies; Keep leaves it.'),
+    dryRun: z
+      .boolean()
+      .default(false)
+      .describe('Report per node the current and the desired value, and change nothing.'),
+    rollout: rollout.optional(),
+  })
+  .describe('Sysctls to hold on the matching nodes while a kernel bug is unfixed.');
+export type KernelMitigationSpec = z.infer<typeof mitigationSpec>;
+
+export const mitigationNodeCounts = z
+  .object({
+    matched: z.int().min(0).describe('Nodes selected by nodeSelector.'),
+    applied: z.int().min(0).describe('Nodes holding every sysctl of this mitigation.'),
+    pending: z.int().min(0).describe('Nodes not yet applied (rollout, agent not reporting yet).'),
+    failed: z.int().min(0).describe('Nodes where a write or read-back failed.'),
+    drifted: z.int().min(0).describe('Nodes where a value was changed behind the agent and put back.'),
+    skippedKernel: z.int().min(0).describe('Matched nodes whose kernel is outside kernelVersions.'),
+    conflicted: z.int().min(0).describe('Nodes where another mitigation sets a sysctl to another value at equal priority.'),
+    overridden: z.int().min(0).describe('Nodes where a higher-priority mitigation wins for a sysctl.'),
+  })
+  .describe('Node counts by state.');
+
+export const mitigationConflict = z.object({
+  sysctl: sysctlName,
+  mitigation: z.string().max(253).describe('The other KernelMitigation.'),
+  value: sysctlValue.describe('The value this mitigation wants.'),
+  otherValue: sysctlValue.describe('The value the other mitigation wants.'),
+  nodes: z.int().min(0).describe('On how many nodes the two meet.'),
+});
+
+export const nodeValueReport = z.object({
+  node: z.string().max(253).describe('The node name.'),
+  sysctl: sysctlName,
+  current: z.string().max(256).optional().describe('The value the node has now.'),
+  desired: sysctlValue.describe('The value this mitigation wants.'),
+  message: z.string().max(1024).optional().describe('What went wrong, for failures.'),
+});
+
+export const mitigationStatus = z
+  .object({
+    observedGeneration: z.int().min(0).optional().describe('The generation this status reflects.'),
+    nodes: mitigationNodeCounts.optional(),
+    progress: z.string().max(32).optional().describe('Applied nodes out of nodes to apply, as "3/5".'),
+    conflicts: z.array(mitigationConflict).max(16).optional().describe('Sysctls another mitigation sets differently at equal priority.'),
+    dryRun: z.array(nodeValueReport).max(100).optional().describe('Per node, the current and the desired value (first 100).'),
+    failures: z.array(nodeValueReport).max(20).optional().describe('Nodes where applying failed (first 20).'),
+    conditions,
+  })
+  .describe('Rollout and per-node state, written by the operator.');
+export type KernelMitigationStatus = z.infer<typeof mitigationStatus>;

@@ -1,0 +1,87 @@
+import { z } from 'zod';
+import { conditions, sysctlName, sysctlValue } from './common.js';
+import { revertPolicies } from './mitigation.js';
+
+export const desiredSysctl = z.object({
+  name: sysctlName,
+  value: sysctlValue,
+  mitigation: z.string().min(1).max(253).describe('The KernelMitigation that wants this value.'),
+  revertPolicy: z.enum(revertPolicies).default('Restore').describe('What to do when this sysctl is no longer desired.'),
+  dryRun: z.boolean().default(false).describe('Only report the current value; do not write.'),
+});
+export type DesiredSysctl = z.infer<typeof desiredSysctl>;
+
+export const nodeSpec = z
+  .object({
+    sysctls: z
+      .array(desiredSysctl)
+      .max(256)
+      .optional()
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+      .describe('The sysctls this node should hold, resolved from all KernelMitigations by the operator.'),
+  })
+  .describe('Written by the operator.');
+export type KernelNodeSpec = z.infer<typeof nodeSpec>;
+
+export const nodeCapabilities = z
+  .object({
+    root: z.boolean().describe('The agent runs with root privileges.'),
+    tracefs: z.boolean().describe('Tracefs is mounted and writable.'),
+    tracefsInstances: z.boolean().describe('Private tracefs instances can be created.'),
+    btf: z.boolean().describe('Kernel BTF type information is present (/sys/kernel/btf/vmlinux).'),
+    kprobes: z.boolean().describe('Kprobes can be attached.'),
+    perfSoftwareEvents: z.boolean().describe('Perf can sample the cpu-clock software event.'),
+    perfHardwareEvents: z.boolean().describe('Perf can count hardware events such as cycles.'),
+    tracers: z.array(z.string().max(64)).max(32).describe('Ftrace tracers this kernel offers and allows.'),
+    bpftraceVersion: z.string().max(64).optional().describe('The bpftrace the agent can run.'),
+    perfVersion: z.string().max(64).optional().describe('The perf the agent can run.'),
+    lockdown: z.string().max(32).optional().describe('The kernel lockdown mode (none, integrity, confidentiality).'),
+  })
+  .describe('What this node offers for captures.');
+export type NodeCapabilities = z.infer<typeof nodeCapabilities>;
+
+export const captureSupport = z.object({
+  kind: z.string().max(32).describe('The capture kind.'),
+  supported: z.boolean().describe('Whether this node can run it.'),
+  reason: z.string().max(512).optional().describe('What is missing and how to get it, when not supported.'),
+});
+
+export const sysctlStates = ['Applied', 'Pending', 'Failed', 'Drifted', 'DryRun', 'Reverting', 'Reverted', 'Refused'] as const;
+export type SysctlState = (typeof sysctlStates)[number];
+
+export const sysctlStatus = z.object({
+  name: sysctlName,
+  mitigation: z.string().max(253).optional().describe('The KernelMitigation that wants it.'),
+  desired: z.string().max(256).optional().describe('The value the node should hold.'),
+  current: z.string().max(256).optional().describe('The value read back from the node.'),
+  original: z.string().max(256).optional().describe('The value before the agent first wrote it; restored on revert.'),
+  state: z.enum(sysctlStates).describe('Applied, Pending, Failed, Drifted, DryRun, Reverting, Reverted or Refused.'),
+  message: z.string().max(1024).optional().describe('Details, for example why a write failed.'),
+  driftCount: z.int().min(0).optional().describe('How often the value was found changed and put back.'),
+  lastDriftTime: z.iso.datetime().optional().describe('When drift was last corrected.'),
+  hostFile: z.string().max(512).optional().describe('A file under /etc/sysctl.d that also sets this key.'),
+});
+export type SysctlStatus = z.infer<typeof sysctlStatus>;
+
+export const nodeStatus = z
+  .object({
+    observedGeneration: z.int().min(0).optional().describe('The spec generation the agent has acted on.'),
+    kernelVersion: z.string().max(256).optional().describe('The kernel release (uname -r).'),
+    osImage: z.string().max(256).optional().describe('The operating system (PRETTY_NAME of os-release).'),
+    architecture: z.string().max(32).optional().describe('The machine architecture.'),
+    bootId: z.string().max(64).optional().describe('Changes at every boot; a new one makes the agent re-apply sysctls.'),
+    agentVersion: z.string().max(64).optional().describe('The version of the agent.'),
+    heartbeatTime: z.iso.datetime().optional().describe('When the agent last reported.'),
+    capabilities: nodeCapabilities.optional(),
+    captures: z.array(captureSupport).max(32).optional().describe('Which capture kinds this node can run.'),
+    sysctls: z
+      .array(sysctlStatus)
+      .max(256)
+      .optional()
+      .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
+      .describe('Per sysctl, the applied, original and drift state.'),
+    sysctlSummary: z.string().max(32).optional().describe('Sysctls held out of sysctls desired, as "2/2".'),
+    conditions,
+  })
+  .describe('Node facts and sysctl state, written by the node agent.');
+export type KernelNodeStatus = z.infer<typeof nodeStatus>;

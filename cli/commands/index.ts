@@ -1,0 +1,7 @@
+import type { Command } from '../command.js';
+import { version } from './version.js';
+
+/** Every subcommand, by name. Adding one: its module here and one line below. */
+export const commands: Record<string, Command> = {
+  version,
+};

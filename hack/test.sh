@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The test command (npm test): installs what the tests need, builds the control plane on first
+# run (cached afterwards), type-checks, and runs the whole suite against real parts.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash hack/install-deps.sh
+KSLEUTH_BIN_DIR=$(bash hack/build-binaries.sh | tail -n 1)
+export KSLEUTH_BIN_DIR
+npx tsc --noEmit
+exec npx vitest run "$@"

@@ -1,0 +1,259 @@
+import { KubeConfig, type V1ObjectMeta } from '@kubernetes/client-node';
+import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { ApiError } from './errors.js';
+
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: V1ObjectMeta;
+  [key: string]: unknown;
+}
+
+export interface KubeList<T> {
+  metadata: { resourceVersion?: string; continue?: string };
+  items: T[];
+}
+
+/** Where a kind of object lives: '' is the core group. */
+export interface ResourceRef {
+  group: string;
+  version: string;
+  plural: string;
+  namespace?: string;
+}
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR';
+export interface WatchEvent<T = KubeObject> {
+  type: WatchEventType;
+  object: T;
+}
+
+export type PatchType = 'merge' | 'json' | 'apply' | 'strategic';
+const patchContentTypes: Record<PatchType, string> = {
+  merge: 'application/merge-patch+json',
+  json: 'application/json-patch+json',
+  apply: 'application/apply-patch+yaml',
+  strategic: 'application/strategic-merge-patch+json',
+};
+
+export interface ListOptions {
+  labelSelector?: string;
+  fieldSelector?: string;
+  limit?: number;
+  continue?: string;
+  resourceVersion?: string;
+}
+
+export interface WatchOptions {
+  labelSelector?: string;
+  fieldSelector?: string;
+  resourceVersion?: string;
+  timeoutSeconds?: number;
+  signal?: AbortSignal;
+}
+
+export interface RequestOptionsIn {
+  body?: unknown;
+  query?: Record<string, string | number | boolean | undefined>;
+  contentType?: string;
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+/** Called for every request; lets callers count API traffic (benchmarks, metrics). */
+export type RequestObserver = (method: string, path: string, status: number) => void;
+
+export function resourcePath(ref: ResourceRef, name?: string, subresource?: string): string {
+  const base = ref.group === '' ? `/api/${ref.version}` : `/apis/${ref.group}/${ref.version}`;
+  const ns = ref.namespace ? `/namespaces/${encodeURIComponent(ref.namespace)}` : '';
+  const named = name ? `/${encodeURIComponent(name)}` : '';
+  const sub = subresource ? `/${subresource}` : '';
+  return `${base}${ns}/${ref.plural}${named}${sub}`;
+}
+
+function queryString(query: RequestOptionsIn['query']): string {
+  if (!query) return '';
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) if (value !== undefined) params.set(key, String(value));
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}
+
+/**
+ * A small JSON client for the Kubernetes API over keep-alive HTTPS. Authentication comes from a
+ * client-node KubeConfig (files, tokens, in-cluster token rotation).
+ */
+export class KubeClient {
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  private readonly server: URL;
+  private observers: RequestObserver[] = [];
+
+  constructor(
+    readonly kubeConfig: KubeConfig,
+    private readonly userAgent = 'ksleuth',
+  ) {
+    const cluster = kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error('the kubeconfig has no current cluster: set current-context or pass --kubeconfig');
+    this.server = new URL(cluster.server);
+  }
+
+  /** From a kubeconfig file, $KUBECONFIG, ~/.kube/config, or the in-cluster service account. */
+  static load(path?: string, userAgent?: string): KubeClient {
+    const kc = new KubeConfig();
+    if (path) kc.loadFromFile(path);
+    else kc.loadFromDefault();
+    return new KubeClient(kc, userAgent);
+  }
+
+  onRequest(observer: RequestObserver): void {
+    this.observers.push(observer);
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+
+  private async open(method: string, path: string, options: RequestOptionsIn, stream: boolean): Promise<IncomingMessage> {
+    const https = this.server.protocol === 'https:';
+    const req: RequestOptions = {
+      method,
+      hostname: this.server.hostname,
+      port: this.server.port || (https ? 443 : 80),
+      path: `${this.server.pathname.replace(/\/$/, '')}${path}${queryString(options.query)}`,
+      headers: { Accept: 'application/json', 'User-Agent': this.userAgent },
+      agent: https ? this.agent : undefined,
+    };
+    await this.kubeConfig.applyToHTTPSOptions(req);
+    const body = options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+    if (body !== undefined) {
+      req.headers = { ...req.headers, 'Content-Type': options.contentType ?? 'application/json', 'Content-Length': Buffer.byteLength(body) };
+    }
+    return new Promise<IncomingMessage>((resolve, reject) => {
+      const send = https ? httpsRequest : httpRequest;
+      const r = send(req, resolve);
+      r.on('error', reject);
+      if (!stream) r.setTimeout(options.timeoutMs ?? 60_000, () => r.destroy(new Error(`${method} ${path}: no answer within ${options.timeoutMs ?? 60_000} ms`)));
+      if (options.signal) {
+        if (options.signal.aborted) r.destroy(new Error('aborted'));
+        options.signal.addEventListener('abort', () => r.destroy(new Error('aborted')), { once: true });
+      }
+      r.end(body);
+    });
+  }
+
+  private notify(method: string, path: string, status: number): void {
+    for (const observer of this.observers) observer(method, path, status);
+  }
+
+  /** Sends a request and returns the parsed JSON body; throws ApiError on a non-2xx answer. */
+  async request<T>(method: string, path: string, options: RequestOptionsIn = {}): Promise<T> {
+    const res = await this.open(method, path, options, false);
+    const chunks: Buffer[] = [];
+    for await (const chunk of res) chunks.push(chunk as Buffer);
+    const text = Buffer.concat(chunks).toString('utf8');
+    const status = res.statusCode ?? 0;
+    this.notify(method, path, status);
+    if (status < 200 || status >= 300) throw apiError(method, path, status, text);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  get<T = KubeObject>(ref: ResourceRef, name: string, subresource?: string): Promise<T> {
+    return this.request<T>('GET', resourcePath(ref, name, subresource));
+  }
+
+  list<T = KubeObject>(ref: ResourceRef, options: ListOptions = {}): Promise<KubeList<T>> {
+    return this.request<KubeList<T>>('GET', resourcePath(ref), { query: { ...options } });
+  }
+
+  /** Lists every page. */
+  async listAll<T = KubeObject>(ref: ResourceRef, options: ListOptions = {}): Promise<KubeList<T>> {
+    const items: T[] = [];
+    let page = await this.list<T>(ref, { limit: 500, ...options });
+    items.push(...page.items);
+    while (page.metadata.continue) {
+      page = await this.list<T>(ref, { limit: 500, ...options, continue: page.metadata.continue });
+      items.push(...page.items);
+    }
+    return { metadata: page.metadata, items };
+  }
+
+  create<T = KubeObject>(ref: ResourceRef, body: unknown, query?: RequestOptionsIn['query']): Promise<T> {
+    return this.request<T>('POST', resourcePath(ref), { body, query });
+  }
+
+  replace<T = KubeObject>(ref: ResourceRef, name: string, body: unknown, subresource?: string): Promise<T> {
+    return this.request<T>('PUT', resourcePath(ref, name, subresource), { body });
+  }
+
+  patch<T = KubeObject>(
+    ref: ResourceRef,
+    name: string,
+    body: unknown,
+    options: { type?: PatchType; subresource?: string; fieldManager?: string; force?: boolean } = {},
+  ): Promise<T> {
+    const type = options.type ?? 'merge';
+    return this.request<T>('PATCH', resourcePath(ref, name, options.subresource), {
+      body,
+      contentType: patchContentTypes[type],
+      query: { fieldManager: options.fieldManager, force: options.force },
+    });
+  }
+
+  delete<T = KubeObject>(ref: ResourceRef, name: string, body?: { propagationPolicy?: string; preconditions?: { uid?: string; resourceVersion?: string } }): Promise<T> {
+    return this.request<T>('DELETE', resourcePath(ref, name), { body });
+  }
+
+  /**
+   * Streams watch events from `resourceVersion` on. Ends when the server closes the stream or the
+   * signal aborts; an ERROR event (for example 410 Gone) is yielded as is.
+   */
+  async *watch<T = KubeObject>(ref: ResourceRef, options: WatchOptions = {}): AsyncGenerator<WatchEvent<T>> {
+    const path = resourcePath(ref);
+    const res = await this.open('GET', path, {
+      query: {
+        watch: true,
+        allowWatchBookmarks: true,
+        resourceVersion: options.resourceVersion,
+        labelSelector: options.labelSelector,
+        fieldSelector: options.fieldSelector,
+        timeoutSeconds: options.timeoutSeconds,
+      },
+      signal: options.signal,
+    }, true);
+    const status = res.statusCode ?? 0;
+    this.notify('WATCH', path, status);
+    if (status < 200 || status >= 300) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of res) chunks.push(chunk as Buffer);
+      throw apiError('WATCH', path, status, Buffer.concat(chunks).toString('utf8'));
+    }
+    let buffered = '';
+    try {
+      for await (const chunk of res) {
+        buffered += (chunk as Buffer).toString('utf8');
+        let newline = buffered.indexOf('\n');
+        while (newline >= 0) {
+          const line = buffered.slice(0, newline).trim();
+          buffered = buffered.slice(newline + 1);
+          if (line) yield JSON.parse(line) as WatchEvent<T>;
+          newline = buffered.indexOf('\n');
+        }
+      }
+    } catch (error) {
+      if (options.signal?.aborted) return;
+      throw error;
+    } finally {
+      res.destroy();
+    }
+  }
+}
+
+function apiError(method: string, path: string, status: number, text: string): ApiError {
+  try {
+    const body = JSON.parse(text) as { reason?: string; message?: string; details?: unknown };
+    return new ApiError(status, body.reason ?? 'Unknown', body.message ?? text, method, path, body.details);
+  } catch {
+    return new ApiError(status, 'Unknown', text.slice(0, 500) || `HTTP ${status}`, method, path);
+  }
+}

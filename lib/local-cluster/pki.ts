@@ -1,0 +1,70 @@
+import { execFile } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface Pki {
+  caCert: string;
+  caKey: string;
+  serverCert: string;
+  serverKey: string;
+  adminCert: string;
+  adminKey: string;
+  serviceAccountKey: string;
+  serviceAccountPub: string;
+}
+
+async function openssl(args: string[]): Promise<void> {
+  await run('openssl', args).catch((error: unknown) => {
+    const stderr = (error as { stderr?: string }).stderr ?? String(error);
+    throw new Error(`openssl ${args[0]} failed: ${stderr.trim()}`);
+  });
+}
+
+async function signedCert(dir: string, name: string, subject: string, pki: { caCert: string; caKey: string }, extensions: string): Promise<{ cert: string; key: string }> {
+  const key = join(dir, `${name}.key`);
+  const csr = join(dir, `${name}.csr`);
+  const cert = join(dir, `${name}.crt`);
+  const ext = join(dir, `${name}.ext`);
+  await writeFile(ext, extensions);
+  await openssl(['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', csr, '-subj', subject]);
+  await openssl(['x509', '-req', '-in', csr, '-CA', pki.caCert, '-CAkey', pki.caKey, '-CAcreateserial', '-out', cert, '-days', '30', '-extfile', ext]);
+  return { cert, key };
+}
+
+/** A throw-away PKI for one local cluster: a CA, the API server's serving cert, an admin client cert and the service-account signing key. */
+export async function createPki(dir: string): Promise<Pki> {
+  const caKey = join(dir, 'ca.key');
+  const caCert = join(dir, 'ca.crt');
+  await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', caKey, '-out', caCert, '-days', '30', '-subj', '/CN=ksleuth-local-ca']);
+  const ca = { caCert, caKey };
+  const server = await signedCert(dir, 'apiserver', '/CN=kube-apiserver', ca, [
+    'basicConstraints=CA:FALSE',
+    'keyUsage=digitalSignature,keyEncipherment',
+    'extendedKeyUsage=serverAuth',
+    'subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local',
+    '',
+  ].join('\n'));
+  const admin = await signedCert(dir, 'admin', '/O=system:masters/CN=kubernetes-admin', ca, [
+    'basicConstraints=CA:FALSE',
+    'keyUsage=digitalSignature,keyEncipherment',
+    'extendedKeyUsage=clientAuth',
+    '',
+  ].join('\n'));
+  const serviceAccountKey = join(dir, 'sa.key');
+  const serviceAccountPub = join(dir, 'sa.pub');
+  await openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', serviceAccountKey]);
+  await openssl(['pkey', '-in', serviceAccountKey, '-pubout', '-out', serviceAccountPub]);
+  return {
+    caCert,
+    caKey,
+    serverCert: server.cert,
+    serverKey: server.key,
+    adminCert: admin.cert,
+    adminKey: admin.key,
+    serviceAccountKey,
+    serviceAccountPub,
+  };
+}
