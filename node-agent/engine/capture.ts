@@ -1,0 +1,62 @@
+import type { Logger } from 'pino';
+import type { CaptureKind, CaptureParams } from '../../api/v1alpha1/captures.js';
+import type { Finding } from '../../api/v1alpha1/finding.js';
+import type { ArtifactSink } from './artifacts.js';
+import type { KernelStateJournal } from './journal.js';
+import type { NodeFacts } from './probe.js';
+import type { Requirement } from './requirements.js';
+
+export type Summary = Record<string, string | number | boolean>;
+
+/** What a capture concluded: headline figures and findings. */
+export interface CaptureAnalysis {
+  summary: Summary;
+  findings: Finding[];
+}
+
+/** What a capture's run() gets. */
+export interface CaptureContext<K extends CaptureKind = CaptureKind> {
+  /** The entry's name (unique within the investigation). */
+  name: string;
+  params: CaptureParams<K>;
+  /** How long to capture. Runs end by themselves when the window is over. */
+  durationSeconds: number;
+  /** When the capture window ends. */
+  windowEnd: Date;
+  /** Aborted when the capture must stop at once: the hard deadline or a cancel. */
+  signal: AbortSignal;
+  facts: NodeFacts;
+  /** A private scratch directory for raw outputs; removed after the run unless kept. */
+  workDir: string;
+  /** Files to keep and reference in the results (flame graphs, bundles, raw outputs). */
+  artifacts: ArtifactSink;
+  /** Records kernel state the capture changes, so it is restored even after a crash. */
+  journal: KernelStateJournal;
+  log: Logger;
+}
+
+/**
+ * One capture kind. run() does the I/O and returns raw output; parse() and analyze() are pure
+ * (no I/O, no clock), so they are tested with recorded real outputs.
+ */
+export interface CaptureModule<K extends CaptureKind = CaptureKind, Raw = unknown, Parsed = unknown> {
+  kind: K;
+  /** A short human title, for tables and progress. */
+  title: string;
+  /** What the node must offer; a capture that lacks any of it is reported Unsupported with the reason. */
+  requirements(params: CaptureParams<K>): Requirement[];
+  run(ctx: CaptureContext<K>): Promise<Raw>;
+  parse(raw: Raw, params: CaptureParams<K>): Parsed;
+  analyze(parsed: Parsed, params: CaptureParams<K>, facts: NodeFacts): CaptureAnalysis;
+}
+
+/** A capture that could not run, with a CamelCase reason and a message that says what to do. */
+export class CaptureError extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CaptureError';
+  }
+}

@@ -1,0 +1,201 @@
+import { access, readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { arch, hostname, release } from 'node:os';
+import { join } from 'node:path';
+import type { NodeCapabilities } from '../../api/v1alpha1/node.js';
+import { runProcess } from './process.js';
+import { createInstance, exists, findTracefs, readTraceFile, removeInstance, writeTraceFile } from './tracefs.js';
+
+/** What this node is and what it offers for captures. */
+export interface NodeFacts {
+  hostname: string;
+  kernelVersion: string;
+  osImage: string;
+  architecture: string;
+  bootId: string;
+  capabilities: NodeCapabilities;
+  /** The mounted tracefs, if any. */
+  tracefs?: string;
+  tracefsProblem?: string;
+  perfProblem?: string;
+  /** Tracers the kernel lists but refuses to switch to, with why. */
+  refusedTracers: Map<string, string>;
+  /** Tracepoints as subsystem:event. */
+  events: Set<string>;
+  /** Helper commands present on PATH. */
+  tools: Set<string>;
+  /** Kernel-state files that can be read. */
+  readableFiles: Set<string>;
+}
+
+export interface ProbeOptions {
+  /** Where the host's root filesystem is visible (an agent in a container mounts it). */
+  hostRoot?: string;
+  tracefsCandidates?: string[];
+}
+
+/** The kernel-state files captures read; the probe records which are readable. */
+export const kernelStateFiles = [
+  '/proc/slabinfo',
+  '/proc/buddyinfo',
+  '/proc/pagetypeinfo',
+  '/proc/vmstat',
+  '/proc/meminfo',
+  '/proc/net/tcp',
+  '/proc/net/tcp6',
+  '/proc/net/snmp',
+  '/proc/net/netstat',
+  '/dev/kmsg',
+  '/proc/version',
+];
+
+const helperTools = ['tar', 'lscpu', 'lspci', 'ip', 'ss', 'sysctl', 'uname'];
+
+async function readable(path: string): Promise<boolean> {
+  return access(path, constants.R_OK).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function toolVersion(command: string, args: string[], pattern: RegExp): Promise<string | undefined> {
+  const result = await runProcess(command, args, { timeoutMs: 10_000, maxOutputBytes: 4096 }).catch(() => undefined);
+  if (!result || result.code !== 0) return undefined;
+  return pattern.exec(result.stdout + result.stderr)?.[1];
+}
+
+async function onPath(command: string): Promise<boolean> {
+  for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
+    if (dir && (await exists(join(dir, command), constants.X_OK))) return true;
+  }
+  return false;
+}
+
+export function parseOsRelease(text: string): string | undefined {
+  const line = text.split('\n').find((l) => l.startsWith('PRETTY_NAME='));
+  return line?.slice('PRETTY_NAME='.length).replace(/^"|"$/g, '');
+}
+
+/** Lockdown mode from /sys/kernel/security/lockdown ("none [integrity] confidentiality"). */
+export function parseLockdown(text: string): string | undefined {
+  return /\[(\w+)\]/.exec(text)?.[1];
+}
+
+/** Effective capabilities from /proc/self/status as a bit mask. */
+export function parseEffectiveCapabilities(status: string): bigint {
+  const hex = /^CapEff:\s*([0-9a-f]+)$/m.exec(status)?.[1];
+  return hex ? BigInt(`0x${hex}`) : 0n;
+}
+
+const CAP_SYS_ADMIN = 21n;
+
+interface TracerProbe {
+  tracers: string[];
+  refused: Map<string, string>;
+  instances: boolean;
+}
+
+/** Which tracers a private instance can really switch to (a kernel may list one and refuse it). */
+async function probeTracers(root: string): Promise<TracerProbe> {
+  const listed = (await readTraceFile(root, 'available_tracers').catch(() => '')).split(/\s+/).filter(Boolean);
+  const refused = new Map<string, string>();
+  let instance: string | undefined;
+  try {
+    instance = await createInstance(root, 'probe');
+  } catch {
+    return { tracers: listed, refused, instances: false };
+  }
+  try {
+    const usable: string[] = [];
+    for (const tracer of listed) {
+      if (tracer === 'nop') {
+        usable.push(tracer);
+        continue;
+      }
+      try {
+        await writeTraceFile(instance, 'current_tracer', tracer);
+        usable.push(tracer);
+      } catch (error) {
+        refused.set(tracer, `writing it to current_tracer fails with ${(error as { code?: string }).code ?? 'an error'}`);
+      } finally {
+        await writeTraceFile(instance, 'current_tracer', 'nop').catch(() => undefined);
+      }
+    }
+    return { tracers: usable, refused, instances: true };
+  } finally {
+    await removeInstance(instance);
+  }
+}
+
+async function probePerf(): Promise<{ software: boolean; hardware: boolean; problem?: string }> {
+  const soft = await runProcess('perf', ['stat', '-x,', '-e', 'cpu-clock', '--', 'true'], { timeoutMs: 15_000 }).catch(() => undefined);
+  if (!soft) return { software: false, hardware: false, problem: 'perf is not installed' };
+  const software = soft.code === 0 && /cpu-clock/.test(soft.stderr) && !/not supported|not counted/.test(soft.stderr);
+  const hard = await runProcess('perf', ['stat', '-x,', '-e', 'cycles', '--', 'true'], { timeoutMs: 15_000 });
+  const hardware = hard.code === 0 && /cycles/.test(hard.stderr) && !/not supported|not counted/.test(hard.stderr);
+  return { software, hardware, problem: software ? undefined : soft.stderr.trim().split('\n').pop() };
+}
+
+/** Probes the kernel and machine: tracefs, tracers, events, BTF, kprobes, perf, tools, privileges. */
+export async function probeNode(options: ProbeOptions = {}): Promise<NodeFacts> {
+  const hostRoot = options.hostRoot ?? '/';
+  const tracefs = await findTracefs(options.tracefsCandidates);
+  const [osRelease, bootId, status, lockdownText, btf, bpftraceVersion, perfVersion] = await Promise.all([
+    readFile(join(hostRoot, 'etc/os-release'), 'utf8').catch(() => ''),
+    readFile('/proc/sys/kernel/random/boot_id', 'utf8').catch(() => ''),
+    readFile('/proc/self/status', 'utf8').catch(() => ''),
+    readFile('/sys/kernel/security/lockdown', 'utf8').catch(() => ''),
+    exists('/sys/kernel/btf/vmlinux'),
+    toolVersion('bpftrace', ['--version'], /v?(\d+\.\d+(?:\.\d+)?)/),
+    toolVersion('perf', ['--version'], /perf version (\S+)/),
+  ]);
+  const root = process.getuid?.() === 0 || (parseEffectiveCapabilities(status) & (1n << CAP_SYS_ADMIN)) !== 0n;
+
+  let tracefsProblem: string | undefined;
+  let tracers: TracerProbe = { tracers: [], refused: new Map(), instances: false };
+  let events = new Set<string>();
+  let kprobes = false;
+  if (!tracefs) {
+    tracefsProblem = 'not mounted at /sys/kernel/tracing or /sys/kernel/debug/tracing';
+  } else if (!(await readable(join(tracefs, 'available_events')))) {
+    tracefsProblem = `${tracefs} is not readable by this user`;
+  } else {
+    events = new Set((await readTraceFile(tracefs, 'available_events')).split('\n').filter(Boolean));
+    kprobes = await exists(join(tracefs, 'kprobe_events'));
+    if (root) tracers = await probeTracers(tracefs);
+  }
+  const perf = perfVersion ? await probePerf() : { software: false, hardware: false, problem: 'perf is not installed' };
+
+  const readableFiles = new Set<string>();
+  for (const file of kernelStateFiles) if (await readable(file)) readableFiles.add(file);
+  const tools = new Set<string>();
+  for (const tool of helperTools) if (await onPath(tool)) tools.add(tool);
+
+  return {
+    hostname: hostname(),
+    kernelVersion: release(),
+    osImage: parseOsRelease(osRelease) ?? 'Linux',
+    architecture: arch() === 'x64' ? 'amd64' : arch(),
+    bootId: bootId.trim(),
+    capabilities: {
+      root,
+      tracefs: tracefs !== undefined && tracefsProblem === undefined,
+      tracefsInstances: tracers.instances,
+      btf,
+      kprobes,
+      perfSoftwareEvents: perf.software,
+      perfHardwareEvents: perf.hardware,
+      tracers: tracers.tracers,
+      ...(bpftraceVersion ? { bpftraceVersion } : {}),
+      ...(perfVersion ? { perfVersion } : {}),
+      ...(parseLockdown(lockdownText) ? { lockdown: parseLockdown(lockdownText) } : {}),
+    },
+    tracefs,
+    tracefsProblem,
+    perfProblem: perf.problem,
+    refusedTracers: tracers.refused,
+    events,
+    tools,
+    readableFiles,
+  };
+}

@@ -1,0 +1,188 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { ResolvedCapture } from '../../api/v1alpha1/capture-entry.js';
+import type { ArtifactRef } from '../../api/v1alpha1/capture.js';
+import type { CaptureKind } from '../../api/v1alpha1/captures.js';
+import type { Finding } from '../../api/v1alpha1/finding.js';
+import { ArtifactDirectory } from './artifacts.js';
+import { CaptureError, type CaptureContext, type CaptureModule, type Summary } from './capture.js';
+import { sortFindings } from './findings.js';
+import { KernelStateJournal } from './journal.js';
+import type { NodeFacts } from './probe.js';
+import { captureModules } from './registry.js';
+import { unmetRequirement } from './requirements.js';
+
+export type OutcomeState = 'Succeeded' | 'Failed' | 'Unsupported' | 'TimedOut';
+
+/** How one capture ended on this node. */
+export interface CaptureOutcome {
+  name: string;
+  kind: CaptureKind;
+  state: OutcomeState;
+  reason?: string;
+  message?: string;
+  startTime: string;
+  completionTime: string;
+  summary: Summary;
+  findings: Finding[];
+  artifacts: ArtifactRef[];
+}
+
+/** Everything one node found. */
+export interface NodeReport {
+  node: { hostname: string; kernelVersion: string; osImage: string; architecture: string };
+  durationSeconds: number;
+  startTime: string;
+  completionTime: string;
+  captures: CaptureOutcome[];
+  findings: Finding[];
+  artifacts: ArtifactRef[];
+}
+
+export type ProgressEvent =
+  | { type: 'started'; name: string; kind: CaptureKind }
+  | { type: 'finished'; outcome: CaptureOutcome };
+
+export interface RunRequest {
+  captures: ResolvedCapture[];
+  durationSeconds: number;
+  facts: NodeFacts;
+  /** Where artifacts are written. */
+  outDir: string;
+  /** Where the kernel-state journal lives (survives a crash of this process). */
+  stateDir: string;
+  log: Logger;
+  /** After the window, how long a capture may take to finish (perf script, parsing) before it is killed. */
+  graceSeconds?: number;
+  signal?: AbortSignal;
+  onProgress?: (event: ProgressEvent) => void;
+  /** The capture modules; the registry by default (tests pass fakes). */
+  modules?: Partial<Record<CaptureKind, CaptureModule>>;
+}
+
+/** Unique names: a second unnamed capture of one kind becomes kind-2. */
+export function uniqueNames(captures: ResolvedCapture[]): ResolvedCapture[] {
+  const seen = new Set<string>();
+  return captures.map((capture) => {
+    let name = capture.name;
+    for (let i = 2; seen.has(name); i++) name = `${capture.name}-${i}`;
+    seen.add(name);
+    return { ...capture, name };
+  });
+}
+
+/** Runs the captures at the same time for the duration, then parses and analyzes each. */
+export async function runCaptures(request: RunRequest): Promise<NodeReport> {
+  const startTime = new Date();
+  await mkdir(request.outDir, { recursive: true });
+  const journal = KernelStateJournal.open(request.stateDir, request.log);
+  try {
+    const outcomes = await Promise.all(uniqueNames(request.captures).map((capture) => runOne(capture, request, journal, startTime)));
+    const findings = sortFindings(outcomes.flatMap((o) => o.findings));
+    return {
+      node: {
+        hostname: request.facts.hostname,
+        kernelVersion: request.facts.kernelVersion,
+        osImage: request.facts.osImage,
+        architecture: request.facts.architecture,
+      },
+      durationSeconds: request.durationSeconds,
+      startTime: startTime.toISOString(),
+      completionTime: new Date().toISOString(),
+      captures: outcomes,
+      findings,
+      artifacts: outcomes.flatMap((o) => o.artifacts),
+    };
+  } finally {
+    await journal.close();
+  }
+}
+
+async function runOne(capture: ResolvedCapture, request: RunRequest, journal: KernelStateJournal, startTime: Date): Promise<CaptureOutcome> {
+  const module = (request.modules ?? captureModules)[capture.kind] as CaptureModule | undefined;
+  const log = request.log.child({ capture: capture.name, kind: capture.kind });
+  const artifacts = new ArtifactDirectory(request.outDir, capture.name);
+  const outcome = (state: OutcomeState, extra: Partial<CaptureOutcome> = {}): CaptureOutcome => {
+    const result: CaptureOutcome = {
+      name: capture.name,
+      kind: capture.kind,
+      state,
+      startTime: startTime.toISOString(),
+      completionTime: new Date().toISOString(),
+      summary: {},
+      findings: [],
+      artifacts: artifacts.refs,
+      ...extra,
+    };
+    request.onProgress?.({ type: 'finished', outcome: result });
+    return result;
+  };
+
+  if (!module) return outcome('Unsupported', { reason: 'NotImplemented', message: `this agent has no ${capture.kind} capture` });
+  const unmet = unmetRequirement(module.requirements(capture.params as never), request.facts);
+  if (unmet) return outcome('Unsupported', unmet);
+
+  request.onProgress?.({ type: 'started', name: capture.name, kind: capture.kind });
+  const workDir = await mkdtemp(join(request.outDir, `.work-${capture.name}-`));
+  const stop = new AbortController();
+  const onCancel = (): void => stop.abort(new Error('cancelled'));
+  request.signal?.addEventListener('abort', onCancel, { once: true });
+  if (request.signal?.aborted) onCancel();
+  const hardDeadlineMs = (request.durationSeconds + (request.graceSeconds ?? 60)) * 1000;
+  const timer = setTimeout(() => stop.abort(new Error('deadline')), hardDeadlineMs);
+  const ctx: CaptureContext = {
+    name: capture.name,
+    params: capture.params,
+    durationSeconds: request.durationSeconds,
+    windowEnd: new Date(startTime.getTime() + request.durationSeconds * 1000),
+    signal: stop.signal,
+    facts: request.facts,
+    workDir,
+    artifacts,
+    journal,
+    log,
+  };
+  try {
+    const raw = await untilAborted(module.run(ctx), stop.signal);
+    const parsed = module.parse(raw, capture.params as never);
+    const analysis = module.analyze(parsed, capture.params as never, request.facts);
+    const findings = analysis.findings.map((f) => ({ ...f, capture: capture.name }));
+    log.info({ findings: findings.length }, 'Capture finished');
+    return outcome('Succeeded', { summary: analysis.summary, findings });
+  } catch (error) {
+    if (stop.signal.aborted && (stop.signal.reason as Error | undefined)?.message === 'deadline') {
+      return outcome('TimedOut', {
+        reason: 'DeadlineExceeded',
+        message: `did not finish within ${Math.round(hardDeadlineMs / 1000)}s (duration plus grace); its processes were killed`,
+      });
+    }
+    if (request.signal?.aborted) return outcome('Failed', { reason: 'Cancelled', message: 'the capture was cancelled' });
+    if (error instanceof CaptureError) return outcome('Failed', { reason: error.reason, message: error.message });
+    log.warn({ err: error }, 'Capture failed');
+    return outcome('Failed', { reason: 'CaptureFailed', message: error instanceof Error ? error.message : String(error) });
+  } finally {
+    clearTimeout(timer);
+    request.signal?.removeEventListener('abort', onCancel);
+    await rm(workDir, { recursive: true, force: true });
+  }
+}
+
+/** Rejects as soon as the signal aborts, even if the work ignores it. */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    if (signal.aborted) onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}
