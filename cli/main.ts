@@ -35,7 +35,7 @@ async function main(argv: string[]): Promise<number> {
     return await command.run(args);
   } catch (error) {
     if (error instanceof UsageError) {
-      console.error(`ksleuth ${name}: ${error.message}\n\n${command.usage}`);
+      console.error(`ksleuth ${name}: ${error.message}\nRun "ksleuth ${name} --help" for usage.`);
       return 2;
     }
     console.error(`ksleuth ${name}: ${error instanceof Error ? error.message : String(error)}`);

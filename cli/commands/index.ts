@@ -1,7 +1,9 @@
 import type { Command } from '../command.js';
+import { investigate } from './investigate.js';
 import { version } from './version.js';
 
 /** Every subcommand, by name. Adding one: its module here and one line below. */
 export const commands: Record<string, Command> = {
+  investigate,
   version,
 };

@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { captureEntryFor, resolveCaptureEntry, type ResolvedCapture } from '../api/v1alpha1/capture-entry.js';
+import { captureKindIds, captureKinds, isCaptureKind, type CaptureKind } from '../api/v1alpha1/captures.js';
+import { UsageError } from './command.js';
+
+/** Captures run when none are named: quick, safe, and done in about the duration. */
+export const defaultCaptures: CaptureKind[] = ['memory', 'slab', 'tcp', 'kernel-log', 'cpu-profile'];
+
+function coerce(value: string): unknown {
+  if (value.startsWith('@')) return readFileSync(value.slice(1), 'utf8');
+  if (value === 'true' || value === 'false') return value === 'true';
+  if (/^-?\d+(\.\d+)?$/.test(value)) return Number(value);
+  if (value.includes(',')) return value.split(',').map((v) => v.trim()).filter(Boolean);
+  return value;
+}
+
+/**
+ * Builds the capture list from --capture a,b and --set kind.param=value options; parameters are
+ * checked against the capture's schema so a bad value names the parameter and its limits.
+ */
+export function capturesFromOptions(kinds: string[] | undefined, settings: string[] = []): ResolvedCapture[] {
+  const selected = kinds?.flatMap((k) => k.split(',')).map((k) => k.trim()).filter(Boolean) ?? defaultCaptures;
+  for (const kind of selected) {
+    if (!isCaptureKind(kind)) throw new UsageError(`unknown capture "${kind}"; choose from ${captureKindIds.join(', ')}`);
+  }
+  const params = new Map<string, Record<string, unknown>>(selected.map((k) => [k, {}]));
+  for (const setting of settings) {
+    const match = /^([a-z-]+)\.([A-Za-z]+)=(.*)$/s.exec(setting);
+    if (!match) throw new UsageError(`--set ${setting}: use --set <capture>.<parameter>=<value>, for example --set cpu-profile.frequencyHz=199`);
+    const [, kind, key, value] = match as unknown as [string, string, string, string];
+    const target = params.get(kind);
+    if (!target) throw new UsageError(`--set ${setting}: capture "${kind}" is not selected (add it to --capture)`);
+    const known = Object.keys((captureKinds[kind as CaptureKind].params as unknown as z.ZodObject).shape);
+    if (!known.includes(key)) throw new UsageError(`--set ${setting}: ${kind} has no parameter "${key}"; it has ${known.join(', ')}`);
+    target[key] = coerce(value);
+  }
+  return [...params].map(([kind, values]) => {
+    const schema = captureKinds[kind as CaptureKind].params;
+    const result = (schema as z.ZodType).safeParse(values);
+    if (!result.success) {
+      const problems = result.error.issues.map((i) => `${kind}.${i.path.join('.') || '(params)'}: ${i.message}`).join('; ');
+      throw new UsageError(problems);
+    }
+    return resolveCaptureEntry(captureEntryFor(kind as CaptureKind, values));
+  });
+}

@@ -1,0 +1,83 @@
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { ResolvedCapture } from '../api/v1alpha1/capture-entry.js';
+import { log } from '../lib/log.js';
+import { recoverKernelState } from '../node-agent/engine/journal.js';
+import { probeNode, type NodeFacts } from '../node-agent/engine/probe.js';
+import { runCaptures, type NodeReport } from '../node-agent/engine/run.js';
+import { Progress } from './progress.js';
+import { jsonReport, renderArtifacts, renderCaptures, renderFindings } from './report.js';
+
+export interface LocalInvestigation {
+  captures: ResolvedCapture[];
+  durationSeconds: number;
+  outDir?: string;
+  json: boolean;
+}
+
+/** Where the kernel-state journal of local runs lives: tmpfs for root, the user's cache otherwise. */
+export function localStateDir(): string {
+  return process.getuid?.() === 0 ? '/run/ksleuth' : join(homedir(), '.cache', 'ksleuth', 'state');
+}
+
+function timestamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+export function nodeFactsForReport(facts: NodeFacts): object {
+  return {
+    hostname: facts.hostname,
+    kernelVersion: facts.kernelVersion,
+    osImage: facts.osImage,
+    architecture: facts.architecture,
+    capabilities: facts.capabilities,
+  };
+}
+
+/** Runs captures on this machine and prints the findings (or the JSON report). */
+export async function investigateLocally(request: LocalInvestigation): Promise<number> {
+  const outDir = resolve(request.outDir ?? `ksleuth-${timestamp()}`);
+  const quiet = log.child({ component: 'investigate' });
+  const stateDir = localStateDir();
+  await recoverKernelState(stateDir, quiet);
+  const facts = await probeNode();
+  if (!facts.capabilities.root && !request.json) {
+    console.error('note: not running as root; tracing captures will report what they need (run with sudo for all captures)');
+  }
+
+  const cancel = new AbortController();
+  const onSignal = (): void => cancel.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const progress = new Progress(request.durationSeconds);
+  progress.start();
+  let report: NodeReport;
+  try {
+    report = await runCaptures({
+      captures: request.captures,
+      durationSeconds: request.durationSeconds,
+      facts,
+      outDir,
+      stateDir,
+      log: quiet,
+      signal: cancel.signal,
+      onProgress: (event) => progress.update(event),
+    });
+  } finally {
+    progress.stop();
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+
+  if (request.json) {
+    console.log(JSON.stringify(jsonReport(report, nodeFactsForReport(facts), outDir), null, 2));
+  } else {
+    console.log(`${facts.hostname}: kernel ${facts.kernelVersion}, ${facts.osImage}, ${request.durationSeconds}s\n`);
+    console.log(renderFindings(report.findings));
+    console.log(`\n${renderCaptures(report.captures)}`);
+    const artifacts = renderArtifacts(report, outDir);
+    if (artifacts) console.log(`\n${artifacts}`);
+  }
+  if (cancel.signal.aborted) return 130;
+  return report.captures.every((c) => c.state === 'Failed' || c.state === 'TimedOut') ? 1 : 0;
+}
