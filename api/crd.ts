@@ -126,6 +126,7 @@ export function customResourceDefinition(def: ResourceDefinition): Schema {
           storage: true,
           subresources: { status: {} },
           additionalPrinterColumns: def.printerColumns,
+          ...(def.selectableFields ? { selectableFields: def.selectableFields.map((jsonPath) => ({ jsonPath })) } : {}),
           schema: { openAPIV3Schema: schema },
         },
       ],

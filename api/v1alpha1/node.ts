@@ -72,6 +72,14 @@ export const nodeStatus = z
     bootId: z.string().max(64).optional().describe('Changes at every boot; a new one makes the agent re-apply sysctls.'),
     agentVersion: z.string().max(64).optional().describe('The version of the agent.'),
     heartbeatTime: z.iso.datetime().optional().describe('When the agent last reported.'),
+    agentEndpoint: z
+      .object({
+        namespace: z.string().max(63).describe('The namespace of the agent pod.'),
+        pod: z.string().max(253).describe('The name of the agent pod.'),
+        port: z.int().min(1).max(65535).describe('The HTTPS port that serves artifacts, reached through the API server pod proxy.'),
+      })
+      .optional()
+      .describe('Where the agent serves artifacts (through the API server pod proxy, authenticated and authorized).'),
     capabilities: nodeCapabilities.optional(),
     captures: z.array(captureSupport).max(32).optional().describe('Which capture kinds this node can run.'),
     sysctls: z

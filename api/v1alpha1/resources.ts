@@ -23,6 +23,8 @@ export interface ResourceDefinition {
   spec: z.ZodType;
   status: z.ZodType;
   printerColumns: PrinterColumn[];
+  /** Fields that field selectors can filter on (agents watch only their node's captures). */
+  selectableFields?: string[];
 }
 
 const age: PrinterColumn = {
@@ -80,6 +82,7 @@ export const resources = {
       { name: 'Message', type: 'string', jsonPath: '.status.message', description: 'Why it did not succeed.', priority: 1 },
       age,
     ],
+    selectableFields: ['.spec.nodeName', '.spec.investigation'],
   },
   KernelMitigation: {
     kind: 'KernelMitigation',

@@ -1,0 +1,49 @@
+import { apiVersion } from '../../api/v1alpha1/common.js';
+import type { KernelCapture, KernelInvestigation } from '../../api/v1alpha1/resources.js';
+import { childName, labelValueFor } from '../../lib/names.js';
+
+export const labels = {
+  investigation: 'ksleuth.io/investigation',
+  node: 'ksleuth.io/node',
+};
+
+/** The one KernelCapture name for an investigation on a node: deterministic, so re-running the fan-out never duplicates. */
+export function captureName(investigation: string, node: string): string {
+  return childName([investigation, node]);
+}
+
+/** When nodes that have not reported count as timed out. */
+export function deadlineOf(investigation: KernelInvestigation, startTime: Date): Date {
+  const seconds = investigation.spec.deadlineSeconds ?? investigation.spec.durationSeconds + 120;
+  return new Date(startTime.getTime() + seconds * 1000);
+}
+
+/** The KernelCapture that runs `investigation` on `node`, owned by the investigation. */
+export function buildCapture(investigation: KernelInvestigation, node: string, deadline: Date): KernelCapture {
+  const name = investigation.metadata.name!;
+  return {
+    apiVersion,
+    kind: 'KernelCapture',
+    metadata: {
+      name: captureName(name, node),
+      labels: { [labels.investigation]: labelValueFor(name), [labels.node]: labelValueFor(node), 'app.kubernetes.io/managed-by': 'ksleuth' },
+      ownerReferences: [
+        {
+          apiVersion,
+          kind: 'KernelInvestigation',
+          name,
+          uid: investigation.metadata.uid!,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    },
+    spec: {
+      investigation: name,
+      nodeName: node,
+      captures: investigation.spec.captures,
+      durationSeconds: investigation.spec.durationSeconds,
+      deadline: deadline.toISOString(),
+    },
+  };
+}

@@ -1,0 +1,78 @@
+import type { V1Node } from '@kubernetes/client-node';
+import type { KernelInvestigationSpec } from '../../api/v1alpha1/investigation.js';
+import type { KernelNode } from '../../api/v1alpha1/resources.js';
+import { matchesSelector } from '../../lib/selector.js';
+
+/** A node whose agent last reported longer ago than this is not counted as registered. */
+export const agentStaleAfterMs = 5 * 60 * 1000;
+
+export interface Exclusion {
+  node: string;
+  reason: 'NotFound' | 'NotReady' | 'NoAgent' | 'AgentStale' | 'OverMaxNodes';
+}
+
+export interface Targets {
+  nodes: string[];
+  excluded: Exclusion[];
+}
+
+export function nodeReady(node: V1Node): boolean {
+  return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+}
+
+/** Whether the agent on this node has registered and reported recently. */
+export function agentRegistered(kernelNode: KernelNode | undefined, now: Date): 'yes' | 'NoAgent' | 'AgentStale' {
+  const heartbeat = kernelNode?.status?.heartbeatTime;
+  if (!heartbeat) return 'NoAgent';
+  return now.getTime() - Date.parse(heartbeat) > agentStaleAfterMs ? 'AgentStale' : 'yes';
+}
+
+/**
+ * The nodes an investigation runs on: the named nodes plus the selected ones, that are Ready and
+ * have a registered agent, in name order, at most maxNodes. Every node left out is listed with why.
+ */
+export function resolveTargets(spec: KernelInvestigationSpec['nodes'], nodes: V1Node[], kernelNodes: Map<string, KernelNode>, now: Date): Targets {
+  const byName = new Map(nodes.map((n) => [n.metadata?.name ?? '', n]));
+  const candidates = new Set<string>();
+  const excluded: Exclusion[] = [];
+  for (const name of spec.names ?? []) {
+    if (byName.has(name)) candidates.add(name);
+    else excluded.push({ node: name, reason: 'NotFound' });
+  }
+  if (spec.selector) {
+    for (const node of nodes) {
+      if (matchesSelector(spec.selector, node.metadata?.labels)) candidates.add(node.metadata!.name!);
+    }
+  }
+  const eligible: string[] = [];
+  for (const name of [...candidates].sort()) {
+    if (!nodeReady(byName.get(name)!)) {
+      excluded.push({ node: name, reason: 'NotReady' });
+      continue;
+    }
+    const agent = agentRegistered(kernelNodes.get(name), now);
+    if (agent !== 'yes') {
+      excluded.push({ node: name, reason: agent });
+      continue;
+    }
+    eligible.push(name);
+  }
+  for (const name of eligible.slice(spec.maxNodes)) excluded.push({ node: name, reason: 'OverMaxNodes' });
+  return { nodes: eligible.slice(0, spec.maxNodes), excluded };
+}
+
+/** "2 nodes not Ready (a, b); 1 node without a ksleuth agent (c)". */
+export function describeExclusions(excluded: Exclusion[]): string {
+  const words: Record<Exclusion['reason'], string> = {
+    NotFound: 'not found',
+    NotReady: 'not Ready',
+    NoAgent: 'without a ksleuth agent',
+    AgentStale: 'whose agent stopped reporting',
+    OverMaxNodes: 'over maxNodes',
+  };
+  const groups = new Map<Exclusion['reason'], string[]>();
+  for (const e of excluded) groups.set(e.reason, [...(groups.get(e.reason) ?? []), e.node]);
+  return [...groups]
+    .map(([reason, names]) => `${names.length} node${names.length === 1 ? '' : 's'} ${words[reason]} (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''})`)
+    .join('; ');
+}
