@@ -1,0 +1,79 @@
+import type { Condition } from '../api/v1alpha1/common.js';
+
+export type { Condition };
+
+/** What a reconciler decides about one condition; the time is filled in by {@link setCondition}. */
+export interface ConditionInput {
+  /** PascalCase, for example `Ready` or `Applied`. */
+  type: string;
+  status: Condition['status'];
+  /** CamelCase, machine-readable, for example `AllNodesApplied`. */
+  reason: string;
+  message: string;
+  /** The `metadata.generation` this condition was computed from. */
+  observedGeneration?: number;
+}
+
+/** Supplies "now"; tests inject a fixed clock. */
+export type Clock = () => Date;
+
+const systemClock: Clock = () => new Date();
+
+/** Kubernetes writes condition times as RFC 3339 with whole seconds (metav1.Time). */
+export function formatTime(date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+/**
+ * Returns a new list with `input` set, per the Kubernetes API conventions: one condition per type;
+ * `lastTransitionTime` is kept unless the status flips (or the condition is new); reason, message
+ * and observedGeneration always take the new values. The input list is not modified.
+ */
+export function setCondition(conditions: readonly Condition[] | undefined, input: ConditionInput, clock: Clock = systemClock): Condition[] {
+  const list = conditions ?? [];
+  const existing = findCondition(list, input.type);
+  const lastTransitionTime = existing && existing.status === input.status ? existing.lastTransitionTime : formatTime(clock());
+  const next: Condition = {
+    type: input.type,
+    status: input.status,
+    reason: input.reason,
+    message: input.message,
+    lastTransitionTime,
+    ...(input.observedGeneration === undefined ? {} : { observedGeneration: input.observedGeneration }),
+  };
+  if (!existing) return [...list, next];
+  return list.map((condition) => (condition.type === input.type ? next : condition));
+}
+
+/** Returns a new list without the condition of this type. */
+export function removeCondition(conditions: readonly Condition[] | undefined, type: string): Condition[] {
+  return (conditions ?? []).filter((condition) => condition.type !== type);
+}
+
+export function findCondition(conditions: readonly Condition[] | undefined, type: string): Condition | undefined {
+  return conditions?.find((condition) => condition.type === type);
+}
+
+export function isConditionTrue(conditions: readonly Condition[] | undefined, type: string): boolean {
+  return findCondition(conditions, type)?.status === 'True';
+}
+
+/**
+ * Whether two condition lists say the same thing, ignoring `lastTransitionTime` and order (the list
+ * is a map keyed by type). Use it to decide whether a status write is needed at all.
+ */
+export function conditionsEqual(a: readonly Condition[] | undefined, b: readonly Condition[] | undefined): boolean {
+  const left = a ?? [];
+  const right = b ?? [];
+  if (left.length !== right.length) return false;
+  return left.every((condition) => {
+    const other = findCondition(right, condition.type);
+    return (
+      other !== undefined &&
+      other.status === condition.status &&
+      other.reason === condition.reason &&
+      other.message === condition.message &&
+      other.observedGeneration === condition.observedGeneration
+    );
+  });
+}

@@ -1,0 +1,104 @@
+import { describe, expect, it } from 'vitest';
+import { condition as conditionSchema } from '../../api/v1alpha1/common.js';
+import {
+  conditionsEqual,
+  findCondition,
+  formatTime,
+  isConditionTrue,
+  removeCondition,
+  setCondition,
+  type Condition,
+} from '../../lib/conditions.js';
+
+const t0 = new Date('2025-03-01T10:00:00.123Z');
+const t1 = new Date('2025-03-01T10:05:00.999Z');
+const at = (date: Date) => () => date;
+
+const ready = { type: 'Ready', status: 'False', reason: 'Waiting', message: 'waiting for nodes', observedGeneration: 1 } as const;
+
+describe('setCondition', () => {
+  it('adds a new condition with the clock time in whole seconds, valid against the API schema', () => {
+    const list = setCondition(undefined, ready, at(t0));
+    expect(list).toEqual([{ ...ready, lastTransitionTime: '2025-03-01T10:00:00Z' }]);
+    expect(conditionSchema.safeParse(list[0]).success).toBe(true);
+  });
+
+  it('keeps lastTransitionTime when the status stays, but takes the new reason, message and generation', () => {
+    const before = setCondition(undefined, ready, at(t0));
+    const after = setCondition(before, { ...ready, reason: 'StillWaiting', message: '2 of 3 nodes', observedGeneration: 2 }, at(t1));
+    expect(after[0]).toEqual({
+      type: 'Ready',
+      status: 'False',
+      reason: 'StillWaiting',
+      message: '2 of 3 nodes',
+      observedGeneration: 2,
+      lastTransitionTime: '2025-03-01T10:00:00Z',
+    });
+  });
+
+  it('moves lastTransitionTime when the status flips', () => {
+    const before = setCondition(undefined, ready, at(t0));
+    const after = setCondition(before, { ...ready, status: 'True', reason: 'AllNodesReady', message: '' }, at(t1));
+    expect(findCondition(after, 'Ready')?.lastTransitionTime).toBe('2025-03-01T10:05:00Z');
+    expect(isConditionTrue(after, 'Ready')).toBe(true);
+  });
+
+  it('leaves the input list untouched and keeps the other conditions and their order', () => {
+    const other = { type: 'Conflict', status: 'False', reason: 'NoConflict', message: '' } as const;
+    const before = setCondition(setCondition(undefined, other, at(t0)), ready, at(t0));
+    const frozen = structuredClone(before);
+    const after = setCondition(before, { ...ready, status: 'True' }, at(t1));
+    expect(before).toEqual(frozen);
+    expect(after.map((c) => c.type)).toEqual(['Conflict', 'Ready']);
+    expect(after[0]).toBe(before[0]);
+  });
+
+  it('omits observedGeneration when not given', () => {
+    const [only] = setCondition([], { type: 'Complete', status: 'Unknown', reason: 'Pending', message: '' }, at(t0));
+    expect(only).not.toHaveProperty('observedGeneration');
+  });
+});
+
+describe('conditionsEqual', () => {
+  const a: Condition[] = [
+    { type: 'Ready', status: 'True', reason: 'Ok', message: 'fine', observedGeneration: 3, lastTransitionTime: '2025-01-01T00:00:00Z' },
+    { type: 'Conflict', status: 'False', reason: 'None', message: '', lastTransitionTime: '2025-01-01T00:00:00Z' },
+  ];
+
+  it('ignores time and order', () => {
+    const b = [
+      { ...a[1]!, lastTransitionTime: '2030-01-01T00:00:00Z' },
+      { ...a[0]!, lastTransitionTime: '2030-01-01T00:00:00Z' },
+    ];
+    expect(conditionsEqual(a, b)).toBe(true);
+    expect(conditionsEqual(undefined, [])).toBe(true);
+  });
+
+  it.each([
+    ['status', { status: 'False' as const }],
+    ['reason', { reason: 'Other' }],
+    ['message', { message: 'changed' }],
+    ['observedGeneration', { observedGeneration: 4 }],
+    ['type', { type: 'Applied' }],
+  ])('notices a changed %s', (_field, change) => {
+    const b = [{ ...a[0]!, ...change }, a[1]!];
+    expect(conditionsEqual(a, b)).toBe(false);
+  });
+
+  it('notices an added or removed condition', () => {
+    expect(conditionsEqual(a, removeCondition(a, 'Conflict'))).toBe(false);
+    expect(conditionsEqual(removeCondition(a, 'Conflict'), a)).toBe(false);
+  });
+
+  it('says a re-set with the same decision changed nothing, so no status write is needed', () => {
+    const again = setCondition(a, { type: 'Ready', status: 'True', reason: 'Ok', message: 'fine', observedGeneration: 3 }, at(t1));
+    expect(conditionsEqual(a, again)).toBe(true);
+    expect(again[0]!.lastTransitionTime).toBe('2025-01-01T00:00:00Z');
+  });
+});
+
+describe('formatTime', () => {
+  it('drops milliseconds', () => {
+    expect(formatTime(new Date('2025-01-02T03:04:05.678Z'))).toBe('2025-01-02T03:04:05Z');
+  });
+});
