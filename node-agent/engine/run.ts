@@ -59,6 +59,8 @@ export interface RunRequest {
   onProgress?: (event: ProgressEvent) => void;
   /** The capture modules; the registry by default (tests pass fakes). */
   modules?: Partial<Record<CaptureKind, CaptureModule>>;
+  /** Kinds this node refuses to run, with why (for example custom bpftrace programs not enabled). */
+  disabled?: Partial<Record<CaptureKind, string>>;
 }
 
 /** Unique names: a second unnamed capture of one kind becomes kind-2. */
@@ -120,6 +122,8 @@ async function runOne(capture: ResolvedCapture, request: RunRequest, journal: Ke
   };
 
   if (!module) return outcome('Unsupported', { reason: 'NotImplemented', message: `this agent has no ${capture.kind} capture` });
+  const disabled = request.disabled?.[capture.kind];
+  if (disabled) return outcome('Unsupported', { reason: 'DisabledOnThisNode', message: disabled });
   const unmet = unmetRequirement(module.requirements(capture.params as never), request.facts);
   if (unmet) return outcome('Unsupported', unmet);
 

@@ -1,0 +1,166 @@
+import type { Logger } from 'pino';
+import { resolveCaptureEntry, type ResolvedCapture } from '../../api/v1alpha1/capture-entry.js';
+import { finishedCapturePhases, type KernelCaptureStatus } from '../../api/v1alpha1/capture.js';
+import type { CaptureKind } from '../../api/v1alpha1/captures.js';
+import type { KernelCapture } from '../../api/v1alpha1/resources.js';
+import { formatTime } from '../../lib/conditions.js';
+import type { KubeClient } from '../../lib/kube/client.js';
+import { isNotFound } from '../../lib/kube/errors.js';
+import { ksleuth } from '../../lib/kube/resources.js';
+import { updateStatus } from '../../lib/kube/status.js';
+import type { CaptureModule } from '../engine/capture.js';
+import type { NodeFacts } from '../engine/probe.js';
+import { runCaptures } from '../engine/run.js';
+import type { ArtifactStore } from './artifact-store.js';
+import { finishedStatus } from './capture-status.js';
+
+export interface ExecutorOptions {
+  client: KubeClient;
+  nodeName: string;
+  facts: () => NodeFacts;
+  store: ArtifactStore;
+  stateDir: string;
+  agentVersion: string;
+  maxConcurrent: number;
+  log: Logger;
+  disabled?: Partial<Record<CaptureKind, string>>;
+  /** Capture modules; the registry by default (tests and benchmarks pass stand-ins). */
+  modules?: Partial<Record<CaptureKind, CaptureModule>>;
+}
+
+/**
+ * Runs this node's KernelCaptures: at most `maxConcurrent` at once, each exactly once. A capture
+ * found Running that this process did not start was interrupted by an agent restart and is
+ * reported Failed; one that arrives after its deadline is reported TimedOut.
+ */
+export class CaptureExecutor {
+  private readonly running = new Map<string, AbortController>();
+  private readonly queued: KernelCapture[] = [];
+  private readonly seen = new Set<string>();
+  private readonly idle = new Set<() => void>();
+  private stopping = false;
+
+  constructor(private readonly options: ExecutorOptions) {}
+
+  /** Names of captures running now (their artifact directories are busy). */
+  get busy(): Set<string> {
+    return new Set(this.running.keys());
+  }
+
+  /** Called for every add or update of one of this node's KernelCaptures. */
+  handle(capture: KernelCapture): void {
+    const name = capture.metadata.name!;
+    const phase = capture.status?.phase;
+    if (this.stopping || capture.spec.nodeName !== this.options.nodeName) return;
+    if (phase && finishedCapturePhases.includes(phase)) return;
+    if (this.running.has(name) || this.seen.has(name)) return;
+    this.seen.add(name);
+    if (phase === 'Running') {
+      void this.finishWithout(capture, 'Failed', 'AgentRestarted', 'the node agent restarted while this capture was running; its partial results are lost');
+      return;
+    }
+    if (Date.parse(capture.spec.deadline) <= Date.now()) {
+      void this.finishWithout(capture, 'TimedOut', 'DeadlineExceeded', 'the agent received this capture after its deadline');
+      return;
+    }
+    this.queued.push(capture);
+    this.pump();
+  }
+
+  /** Forgets a deleted capture; cancels it if it runs. */
+  forget(capture: KernelCapture): void {
+    const name = capture.metadata.name!;
+    this.running.get(name)?.abort();
+    const index = this.queued.findIndex((c) => c.metadata.name === name);
+    if (index >= 0) this.queued.splice(index, 1);
+    this.seen.delete(name);
+  }
+
+  /** Cancels running captures and waits for them to record their outcome. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.queued.length = 0;
+    for (const controller of this.running.values()) controller.abort();
+    while (this.running.size > 0) await new Promise<void>((resolve) => this.idle.add(resolve));
+  }
+
+  private pump(): void {
+    while (!this.stopping && this.running.size < this.options.maxConcurrent && this.queued.length > 0) {
+      const capture = this.queued.shift()!;
+      const controller = new AbortController();
+      this.running.set(capture.metadata.name!, controller);
+      void this.execute(capture, controller.signal).finally(() => {
+        this.running.delete(capture.metadata.name!);
+        for (const resolve of this.idle) resolve();
+        this.idle.clear();
+        void this.options.store.enforceLimits(this.busy).catch((error: unknown) => this.options.log.warn({ err: error }, 'Could not prune artifacts'));
+        this.pump();
+      });
+    }
+  }
+
+  private async write(name: string, status: (current: KernelCapture) => KernelCaptureStatus | undefined): Promise<boolean> {
+    try {
+      await updateStatus<KernelCapture>(this.options.client, ksleuth('KernelCapture'), name, status as (c: KernelCapture) => Record<string, unknown> | undefined);
+      return true;
+    } catch (error) {
+      if (isNotFound(error)) return false;
+      throw error;
+    }
+  }
+
+  private async finishWithout(capture: KernelCapture, phase: 'Failed' | 'TimedOut', reason: string, message: string): Promise<void> {
+    const facts = this.options.facts();
+    await this.write(capture.metadata.name!, () => ({
+      phase,
+      message,
+      completionTime: formatTime(new Date()),
+      agentVersion: this.options.agentVersion,
+      kernelVersion: facts.kernelVersion,
+      conditions: [{ type: 'Finished', status: 'True', reason, message, lastTransitionTime: formatTime(new Date()) }],
+    })).catch((error: unknown) => this.options.log.warn({ err: error, capture: capture.metadata.name }, 'Could not record a capture outcome'));
+  }
+
+  private async execute(capture: KernelCapture, signal: AbortSignal): Promise<void> {
+    const name = capture.metadata.name!;
+    const log = this.options.log.child({ capture: name, investigation: capture.spec.investigation });
+    const facts = this.options.facts();
+    try {
+      let resolved: ResolvedCapture[];
+      try {
+        resolved = capture.spec.captures.map(resolveCaptureEntry);
+      } catch (error) {
+        await this.finishWithout(capture, 'Failed', 'InvalidSpec', (error as Error).message);
+        return;
+      }
+      const started = await this.write(name, (current) =>
+        current.status?.phase && current.status.phase !== 'Pending'
+          ? undefined
+          : { phase: 'Running', startTime: formatTime(new Date()), agentVersion: this.options.agentVersion, kernelVersion: facts.kernelVersion },
+      );
+      if (!started) return;
+      log.info({ captures: resolved.map((c) => c.name) }, 'Running KernelCapture');
+      const report = await runCaptures({
+        captures: resolved,
+        durationSeconds: capture.spec.durationSeconds,
+        facts,
+        outDir: await this.options.store.dirFor(name),
+        stateDir: this.options.stateDir,
+        log,
+        signal,
+        disabled: this.options.disabled,
+        modules: this.options.modules,
+      });
+      const status = finishedStatus(report, this.options.agentVersion, facts.kernelVersion);
+      if (signal.aborted) {
+        status.phase = 'Failed';
+        status.message = this.stopping ? 'the node agent shut down during the capture' : 'the capture was deleted';
+      }
+      await this.write(name, () => status);
+      log.info({ phase: status.phase, findings: status.findingCount }, 'KernelCapture finished');
+    } catch (error) {
+      log.error({ err: error }, 'KernelCapture failed');
+      await this.finishWithout(capture, 'Failed', 'AgentError', (error as Error).message);
+    }
+  }
+}

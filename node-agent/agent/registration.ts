@@ -1,0 +1,94 @@
+import type { Logger } from 'pino';
+import { apiVersion } from '../../api/v1alpha1/common.js';
+import { captureKindIds, captureKinds } from '../../api/v1alpha1/captures.js';
+import type { KernelNodeStatus } from '../../api/v1alpha1/node.js';
+import type { KernelNode } from '../../api/v1alpha1/resources.js';
+import { formatTime, setCondition } from '../../lib/conditions.js';
+import type { KubeClient } from '../../lib/kube/client.js';
+import { isAlreadyExists } from '../../lib/kube/errors.js';
+import { ksleuth } from '../../lib/kube/resources.js';
+import { updateStatus } from '../../lib/kube/status.js';
+import type { NodeFacts } from '../engine/probe.js';
+import { captureModules } from '../engine/registry.js';
+import { unmetRequirement } from '../engine/requirements.js';
+
+export interface AgentEndpoint {
+  namespace: string;
+  pod: string;
+  port: number;
+}
+
+/** Which capture kinds this node can run, and why not. */
+export function captureSupport(facts: NodeFacts): NonNullable<KernelNodeStatus['captures']> {
+  return captureKindIds.map((kind) => {
+    const module = captureModules[kind];
+    if (!module) return { kind, supported: false, reason: `this agent has no ${kind} capture` };
+    const defaults = captureKinds[kind].params.safeParse(kind === 'bpftrace' ? { program: 'BEGIN {}' } : kind === 'ftrace' ? { events: ['sched:sched_switch'] } : {});
+    const unmet = unmetRequirement(module.requirements(defaults.success ? (defaults.data as never) : ({} as never)), facts);
+    return unmet ? { kind, supported: false, reason: unmet.message.slice(0, 512) } : { kind, supported: true };
+  });
+}
+
+/** The node facts part of KernelNode status. */
+export function factsStatus(facts: NodeFacts, agentVersion: string, endpoint?: AgentEndpoint): KernelNodeStatus {
+  return {
+    kernelVersion: facts.kernelVersion,
+    osImage: facts.osImage,
+    architecture: facts.architecture,
+    bootId: facts.bootId,
+    agentVersion,
+    capabilities: facts.capabilities,
+    captures: captureSupport(facts),
+    ...(endpoint ? { agentEndpoint: endpoint } : {}),
+  };
+}
+
+/**
+ * Registers the agent on its KernelNode (creating the object if the operator has not) and keeps a
+ * heartbeat in its status. The agent writes only status; the operator owns spec.
+ */
+export class NodeRegistration {
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly client: KubeClient,
+    readonly nodeName: string,
+    private readonly status: () => KernelNodeStatus,
+    private readonly log: Logger,
+  ) {}
+
+  async register(): Promise<void> {
+    const ref = ksleuth('KernelNode');
+    await this.client
+      .create(ref, { apiVersion, kind: 'KernelNode', metadata: { name: this.nodeName, labels: { 'app.kubernetes.io/managed-by': 'ksleuth' } }, spec: {} })
+      .catch((error: unknown) => {
+        if (!isAlreadyExists(error)) throw error;
+      });
+    await this.beat('AgentStarted', 'the agent registered and is reporting');
+    this.log.info({ node: this.nodeName }, 'Registered KernelNode');
+  }
+
+  /** Writes the node facts, a fresh heartbeat and AgentReady=True. */
+  async beat(reason = 'Heartbeat', message = 'the agent is reporting'): Promise<void> {
+    await updateStatus<KernelNode>(this.client, ksleuth('KernelNode'), this.nodeName, (current) => ({
+      ...this.status(),
+      heartbeatTime: formatTime(new Date()),
+      conditions: setCondition(current.status?.conditions, { type: 'AgentReady', status: 'True', reason, message }),
+    }));
+  }
+
+  startHeartbeat(intervalMs: number): void {
+    this.timer = setInterval(() => {
+      this.beat().catch((error: unknown) => this.log.warn({ err: error }, 'Heartbeat failed'));
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  /** Marks the agent stopped (AgentReady=False) on a graceful shutdown. */
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    await updateStatus<KernelNode>(this.client, ksleuth('KernelNode'), this.nodeName, (current) => ({
+      conditions: setCondition(current.status?.conditions, { type: 'AgentReady', status: 'False', reason: 'AgentStopped', message: 'the agent shut down' }),
+    })).catch((error: unknown) => this.log.warn({ err: error }, 'Could not mark the agent stopped'));
+  }
+}
