@@ -7,7 +7,6 @@ export interface KubeObject {
   apiVersion?: string;
   kind?: string;
   metadata: V1ObjectMeta;
-  [key: string]: unknown;
 }
 
 export interface KubeList<T> {

@@ -1,0 +1,320 @@
+import type { V1Node } from '@kubernetes/client-node';
+import { resolveCaptureEntry } from '../../api/v1alpha1/capture-entry.js';
+import { finishedCapturePhases } from '../../api/v1alpha1/capture.js';
+import { investigationSpec, type KernelInvestigationStatus } from '../../api/v1alpha1/investigation.js';
+import type { KernelCapture, KernelInvestigation, KernelNode } from '../../api/v1alpha1/resources.js';
+import { conditionsEqual, formatTime, setCondition, type Clock } from '../../lib/conditions.js';
+import type { KubeClient } from '../../lib/kube/client.js';
+import { isAlreadyExists, isConflict, isNotFound } from '../../lib/kube/errors.js';
+import { ksleuth } from '../../lib/kube/resources.js';
+import { stableStringify } from '../../lib/stable-json.js';
+import type { ReconcileContext, ReconcileOutcome } from '../runtime/controller.js';
+import { TerminalError } from '../runtime/controller.js';
+import type { ReadonlyStore } from '../runtime/store.js';
+import { aggregate, type NodeInfo } from './aggregate.js';
+import { buildCapture, captureName, deadlineOf } from './children.js';
+import { describeExclusions, resolveTargets } from './targets.js';
+
+/** What a controller tells users about, as Kubernetes Events on the investigation. */
+export interface EventSink {
+  record(object: KernelInvestigation, type: 'Normal' | 'Warning', reason: string, message: string): void;
+}
+
+export interface InvestigationStores {
+  investigations: ReadonlyStore<KernelInvestigation>;
+  /** Indexed by spec.investigation under the index name "investigation". */
+  captures: ReadonlyStore<KernelCapture>;
+  nodes: ReadonlyStore<V1Node & { metadata: NonNullable<V1Node['metadata']> }>;
+  kernelNodes: ReadonlyStore<KernelNode>;
+}
+
+export interface InvestigationControllerOptions {
+  client: KubeClient;
+  stores: InvestigationStores;
+  events: EventSink;
+  /** Whether investigations may run user bpftrace programs (the chart's customPrograms.enabled). */
+  allowCustomPrograms: boolean;
+  clock?: Clock;
+  /** While captures run, the parent's status is written at most this often. Default 5 s. */
+  statusIntervalMs?: number;
+  /** How long an investigation waits for eligible nodes before it fails. Default 2 minutes. */
+  waitForNodesMs?: number;
+  /** Children created in parallel during fan-out. Default 32. */
+  fanOutConcurrency?: number;
+}
+
+export const captureIndex = 'investigation';
+
+const ref = ksleuth('KernelInvestigation');
+
+/**
+ * Drives one KernelInvestigation: picks the target nodes, creates one KernelCapture per node,
+ * aggregates the children into the parent's status, finishes when every node reported or the
+ * deadline passed, and deletes the investigation when its TTL after finishing runs out.
+ */
+export class InvestigationReconciler {
+  private readonly clock: Clock;
+  private readonly lastWrite = new Map<string, number>();
+
+  constructor(private readonly options: InvestigationControllerOptions) {
+    this.clock = options.clock ?? (() => new Date());
+  }
+
+  reconcile = async (key: string, context: ReconcileContext): Promise<ReconcileOutcome | void> => {
+    const investigation = this.options.stores.investigations.get(key);
+    if (!investigation || investigation.metadata.deletionTimestamp) {
+      this.lastWrite.delete(key);
+      return;
+    }
+    const status = investigation.status ?? {};
+    if (status.completionTime) return this.expire(investigation, status.completionTime, context);
+    const problem = this.specProblem(investigation);
+    if (problem) {
+      await this.fail(investigation, problem.reason, problem.message);
+      throw new TerminalError(problem.message);
+    }
+    if (!status.startTime) return this.start(investigation, context);
+    return this.track(investigation, context);
+  };
+
+  private specProblem(investigation: KernelInvestigation): { reason: string; message: string } | undefined {
+    const parsed = investigationSpec.safeParse(investigation.spec);
+    if (!parsed.success) {
+      return { reason: 'InvalidSpec', message: parsed.error.issues.map((i) => `spec.${i.path.join('.')}: ${i.message}`).join('; ') };
+    }
+    const kinds = investigation.spec.captures.map((entry) => resolveCaptureEntry(entry).kind);
+    if (kinds.includes('bpftrace') && !this.options.allowCustomPrograms) {
+      return {
+        reason: 'CustomProgramsDisabled',
+        message: 'custom bpftrace programs are disabled in this cluster: install the chart with customPrograms.enabled=true (and hold the ksleuth.io/custom-programs permission)',
+      };
+    }
+    return undefined;
+  }
+
+  private async start(investigation: KernelInvestigation, context: ReconcileContext): Promise<ReconcileOutcome> {
+    const now = this.clock();
+    const { stores } = this.options;
+    const kernelNodes = new Map(stores.kernelNodes.list().map((kn) => [kn.metadata.name!, kn]));
+    const targets = resolveTargets(investigation.spec.nodes, stores.nodes.list(), kernelNodes, now);
+    const exclusions = describeExclusions(targets.excluded);
+    if (targets.nodes.length === 0) {
+      const waited = now.getTime() - Date.parse(String(investigation.metadata.creationTimestamp ?? now.toISOString()));
+      const limit = this.options.waitForNodesMs ?? 120_000;
+      if (waited >= limit) {
+        await this.fail(investigation, 'NoEligibleNodes', `no Ready node with a ksleuth agent matches${exclusions ? `: ${exclusions}` : ''}`);
+        return {};
+      }
+      await this.writeStatus(investigation, {
+        phase: 'Pending',
+        conditions: setCondition(investigation.status?.conditions, {
+          type: 'Complete',
+          status: 'False',
+          reason: 'WaitingForNodes',
+          message: `waiting for Ready nodes with a ksleuth agent${exclusions ? `: ${exclusions}` : ''}`,
+          observedGeneration: investigation.metadata.generation,
+        }, this.clock),
+      });
+      return { requeueAfterMs: 5_000 };
+    }
+    const startTime = formatTime(now);
+    const started = await this.writeStatus(investigation, {
+      observedGeneration: investigation.metadata.generation,
+      phase: 'Running',
+      startTime,
+      targetNodes: targets.nodes.length,
+      progress: `0/${targets.nodes.length}`,
+      captures: { pending: targets.nodes.length, running: 0, succeeded: 0, failed: 0, unsupported: 0, timedOut: 0 },
+      conditions: setCondition(investigation.status?.conditions, {
+        type: 'Complete',
+        status: 'False',
+        reason: 'CapturesRunning',
+        message: `capturing on ${targets.nodes.length} node${targets.nodes.length === 1 ? '' : 's'}${exclusions ? `; left out: ${exclusions}` : ''}`,
+        observedGeneration: investigation.metadata.generation,
+      }, this.clock),
+    });
+    if (!started) return { requeueAfterMs: 1_000 };
+    const deadline = deadlineOf(investigation, new Date(Date.parse(startTime)));
+    const created = await this.createChildren(started, targets.nodes, deadline);
+    context.log.info({ nodes: targets.nodes.length, created }, 'Created KernelCaptures');
+    this.options.events.record(investigation, 'Normal', 'CapturesCreated', `Created ${created} KernelCaptures on ${targets.nodes.length} nodes`);
+    if (targets.excluded.length > 0) this.options.events.record(investigation, 'Warning', 'NodesLeftOut', exclusions);
+    return { requeueAfterMs: Math.max(1_000, deadline.getTime() - now.getTime()) };
+  }
+
+  private async createChildren(investigation: KernelInvestigation, nodes: string[], deadline: Date): Promise<number> {
+    let created = 0;
+    let next = 0;
+    const workers = Array.from({ length: Math.min(this.options.fanOutConcurrency ?? 32, nodes.length) }, async () => {
+      while (next < nodes.length) {
+        const node = nodes[next++]!;
+        try {
+          await this.options.client.create(ksleuth('KernelCapture'), buildCapture(investigation, node, deadline));
+          created++;
+        } catch (error) {
+          if (!isAlreadyExists(error)) throw error;
+        }
+      }
+    });
+    await Promise.all(workers);
+    return created;
+  }
+
+  private children(investigation: KernelInvestigation): KernelCapture[] {
+    return this.options.stores.captures
+      .byIndex(captureIndex, investigation.metadata.name!)
+      .filter((c) => c.metadata.ownerReferences?.some((o) => o.uid === investigation.metadata.uid));
+  }
+
+  private nodeInfo(): Map<string, NodeInfo> {
+    const info = new Map<string, NodeInfo>();
+    for (const node of this.options.stores.nodes.list()) {
+      info.set(node.metadata.name!, { kernelVersion: node.status?.nodeInfo?.kernelVersion, labels: node.metadata.labels });
+    }
+    for (const kn of this.options.stores.kernelNodes.list()) {
+      const entry = info.get(kn.metadata.name!) ?? {};
+      if (kn.status?.kernelVersion) entry.kernelVersion = kn.status.kernelVersion;
+      info.set(kn.metadata.name!, entry);
+    }
+    return info;
+  }
+
+  private async track(investigation: KernelInvestigation, context: ReconcileContext): Promise<ReconcileOutcome> {
+    const now = this.clock();
+    const status = investigation.status!;
+    const key = investigation.metadata.name!;
+    const deadline = deadlineOf(investigation, new Date(Date.parse(status.startTime!)));
+    const deadlinePassed = now >= deadline;
+    const targetNodes = status.targetNodes ?? 0;
+    let children = this.children(investigation);
+
+    if (children.length < targetNodes && !deadlinePassed) {
+      // The fan-out was interrupted (operator restart): create the missing children, never duplicates.
+      const have = new Set(children.map((c) => c.spec.nodeName));
+      const kernelNodes = new Map(this.options.stores.kernelNodes.list().map((kn) => [kn.metadata.name!, kn]));
+      const targets = resolveTargets(investigation.spec.nodes, this.options.stores.nodes.list(), kernelNodes, now);
+      const missing = targets.nodes.filter((n) => !have.has(n)).slice(0, targetNodes - children.length);
+      const created = await this.createChildren(investigation, missing, deadline);
+      if (created > 0) context.log.info({ created }, 'Created missing KernelCaptures');
+      children = this.children(investigation);
+    }
+
+    const agg = aggregate(investigation.spec, targetNodes, children, this.nodeInfo(), deadlinePassed);
+    if (deadlinePassed) await this.markTimedOut(children, context);
+
+    const finished = agg.finished;
+    const timedOut = agg.captures.timedOut;
+    const next: KernelInvestigationStatus = {
+      observedGeneration: investigation.metadata.generation,
+      phase: finished ? 'Completed' : 'Running',
+      progress: `${agg.reported + timedOut}/${targetNodes}`,
+      captures: agg.captures,
+      findingCount: agg.findingCount,
+      highestSeverity: agg.highestSeverity,
+      findings: agg.findings,
+      ...(agg.comparison ? { comparison: agg.comparison } : {}),
+      ...(finished ? { completionTime: formatTime(now) } : {}),
+      conditions: setCondition(status.conditions, finished
+        ? {
+            type: 'Complete',
+            status: 'True',
+            reason: timedOut > 0 ? 'DeadlineExceeded' : 'AllNodesReported',
+            message: `${agg.findingCount} finding${agg.findingCount === 1 ? '' : 's'} from ${agg.reported} of ${targetNodes} nodes` +
+              (timedOut > 0 ? `; ${timedOut} timed out (${agg.timedOutNodes.slice(0, 3).join(', ')}${agg.timedOutNodes.length > 3 ? ', ...' : ''})` : ''),
+            observedGeneration: investigation.metadata.generation,
+          }
+        : {
+            type: 'Complete',
+            status: 'False',
+            reason: 'CapturesRunning',
+            message: `${agg.reported} of ${targetNodes} nodes reported`,
+            observedGeneration: investigation.metadata.generation,
+          }, this.clock),
+    };
+
+    const sinceLast = now.getTime() - (this.lastWrite.get(key) ?? 0);
+    const interval = this.options.statusIntervalMs ?? 5_000;
+    if (!finished && sinceLast < interval) return { requeueAfterMs: interval - sinceLast };
+    if (changed(status, next)) {
+      const written = await this.writeStatus(investigation, next);
+      if (!written) return { requeueAfterMs: 1_000 };
+      this.lastWrite.set(key, now.getTime());
+      if (finished) {
+        this.options.events.record(investigation, timedOut > 0 ? 'Warning' : 'Normal', 'Completed', next.conditions!.find((c) => c.type === 'Complete')!.message);
+      }
+    }
+    if (finished) return { requeueAfterMs: investigation.spec.ttlSecondsAfterFinished * 1000 };
+    return { requeueAfterMs: Math.max(1_000, Math.min(deadline.getTime() - now.getTime(), 60_000)) };
+  }
+
+  /** Nodes that did not report by the deadline: their KernelCapture says so too. */
+  private async markTimedOut(children: KernelCapture[], context: ReconcileContext): Promise<void> {
+    const late = children.filter((c) => !finishedCapturePhases.includes(c.status?.phase ?? 'Pending'));
+    for (const child of late) {
+      const message = 'the node did not report before the investigation’s deadline';
+      await this.options.client
+        .patch(ksleuth('KernelCapture'), child.metadata.name!, {
+          status: {
+            phase: 'TimedOut',
+            message,
+            completionTime: formatTime(this.clock()),
+            conditions: setCondition(child.status?.conditions, { type: 'Finished', status: 'True', reason: 'DeadlineExceeded', message }, this.clock),
+          },
+        }, { subresource: 'status' })
+        .catch((error: unknown) => {
+          if (!isNotFound(error)) context.log.warn({ err: error, capture: child.metadata.name }, 'Could not mark a KernelCapture timed out');
+        });
+    }
+  }
+
+  private async expire(investigation: KernelInvestigation, completionTime: string, context: ReconcileContext): Promise<ReconcileOutcome | void> {
+    const expires = Date.parse(completionTime) + investigation.spec.ttlSecondsAfterFinished * 1000;
+    const remaining = expires - this.clock().getTime();
+    if (remaining > 0) return { requeueAfterMs: remaining };
+    await this.options.client.delete(ref, investigation.metadata.name!, { propagationPolicy: 'Background' }).catch((error: unknown) => {
+      if (!isNotFound(error)) throw error;
+    });
+    context.log.info('Deleted KernelInvestigation after its TTL');
+  }
+
+  private async fail(investigation: KernelInvestigation, reason: string, message: string): Promise<void> {
+    const next: KernelInvestigationStatus = {
+      observedGeneration: investigation.metadata.generation,
+      phase: 'Failed',
+      completionTime: formatTime(this.clock()),
+      conditions: setCondition(
+        setCondition(investigation.status?.conditions, { type: 'Complete', status: 'True', reason, message, observedGeneration: investigation.metadata.generation }, this.clock),
+        { type: 'Failed', status: 'True', reason, message, observedGeneration: investigation.metadata.generation },
+        this.clock,
+      ),
+    };
+    if (changed(investigation.status ?? {}, next)) {
+      await this.writeStatus(investigation, next);
+      this.options.events.record(investigation, 'Warning', reason, message);
+    }
+  }
+
+  /** Writes status fields with the object's resourceVersion; returns the updated object, or undefined if it is gone or changed meanwhile. */
+  private async writeStatus(investigation: KernelInvestigation, status: KernelInvestigationStatus): Promise<KernelInvestigation | undefined> {
+    try {
+      return await this.options.client.patch<KernelInvestigation>(ref, investigation.metadata.name!, {
+        metadata: { resourceVersion: investigation.metadata.resourceVersion },
+        status,
+      }, { subresource: 'status' });
+    } catch (error) {
+      // Gone, or changed since the informer saw it: the next reconcile works from the newer copy.
+      if (isNotFound(error) || isConflict(error)) return undefined;
+      throw error;
+    }
+  }
+}
+
+/** Whether writing `next` over `current` would change anything a user can see (times aside). */
+function changed(current: KernelInvestigationStatus, next: KernelInvestigationStatus): boolean {
+  const { conditions: a, completionTime: _a, ...restCurrent } = current;
+  const { conditions: b, completionTime: _b, ...restNext } = next;
+  const picked = Object.fromEntries(Object.keys(restNext).map((k) => [k, (restCurrent as Record<string, unknown>)[k]]));
+  return stableStringify(picked) !== stableStringify(restNext) || !conditionsEqual(a, b) || (next.completionTime !== undefined && current.completionTime === undefined);
+}
+
+export { captureName };
