@@ -1,0 +1,41 @@
+import type { V1Node } from '@kubernetes/client-node';
+import { describe, expect, it } from 'vitest';
+import type { KernelNode } from '../../../api/v1alpha1/resources.js';
+import { describeExclusions, resolveTargets } from '../../../operator/investigation/targets.js';
+
+const now = new Date('2026-11-26T12:00:00Z');
+
+function node(name: string, labels: Record<string, string> = {}, ready = true): V1Node {
+  return { metadata: { name, labels }, status: { conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] } } as V1Node;
+}
+
+function agent(name: string, heartbeatAgoMs = 1000): [string, KernelNode] {
+  return [name, { metadata: { name }, spec: {}, status: { heartbeatTime: new Date(now.getTime() - heartbeatAgoMs).toISOString() } } as KernelNode];
+}
+
+describe('resolveTargets', () => {
+  const nodes = [node('w1', { pool: 'db' }), node('w2', { pool: 'db' }), node('w3', { pool: 'web' }), node('w4', { pool: 'db' }, false), node('w5', { pool: 'db' })];
+  const agents = new Map([agent('w1'), agent('w2'), agent('w3'), agent('w4'), agent('w5', 10 * 60 * 1000)]);
+
+  it('takes named and selected nodes that are Ready and have a live agent, in name order', () => {
+    const targets = resolveTargets({ names: ['w3', 'missing'], selector: { matchLabels: { pool: 'db' } }, maxNodes: 10 }, nodes, agents, now);
+    expect(targets.nodes).toEqual(['w1', 'w2', 'w3']);
+    expect(targets.excluded).toEqual([
+      { node: 'missing', reason: 'NotFound' },
+      { node: 'w4', reason: 'NotReady' },
+      { node: 'w5', reason: 'AgentStale' },
+    ]);
+  });
+
+  it('stops at maxNodes and says so', () => {
+    const targets = resolveTargets({ selector: {}, maxNodes: 2 }, nodes, agents, now);
+    expect(targets.nodes).toEqual(['w1', 'w2']);
+    expect(targets.excluded.filter((e) => e.reason === 'OverMaxNodes').map((e) => e.node)).toEqual(['w3']);
+  });
+
+  it('leaves out nodes without an agent', () => {
+    const targets = resolveTargets({ names: ['w1', 'w2'], maxNodes: 10 }, nodes, new Map([agent('w1')]), now);
+    expect(targets.nodes).toEqual(['w1']);
+    expect(describeExclusions(targets.excluded)).toBe('1 node without a ksleuth agent (w2)');
+  });
+});
