@@ -1,8 +1,11 @@
 import type { CaptureKind } from '../../api/v1alpha1/captures.js';
+import { memoryCapture } from '../captures/memory/index.js';
 import type { CaptureModule } from './capture.js';
 
 /**
  * Every capture kind's module. Adding a kind: its params in api/v1alpha1/captures.ts, its folder
  * under node-agent/captures/, and one line here.
  */
-export const captureModules: Partial<Record<CaptureKind, CaptureModule>> = {};
+export const captureModules: Partial<Record<CaptureKind, CaptureModule>> = {
+  memory: memoryCapture,
+};

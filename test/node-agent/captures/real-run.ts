@@ -1,0 +1,43 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { resolveCaptureEntry, type CaptureEntry } from '../../../api/v1alpha1/capture-entry.js';
+import type { CaptureKind } from '../../../api/v1alpha1/captures.js';
+import type { CaptureModule } from '../../../node-agent/engine/capture.js';
+import { probeNode, type NodeFacts } from '../../../node-agent/engine/probe.js';
+import { runCaptures, type NodeReport } from '../../../node-agent/engine/run.js';
+
+let facts: Promise<NodeFacts> | undefined;
+
+/** This machine's facts, probed once per test file. */
+export function nodeFacts(): Promise<NodeFacts> {
+  facts ??= probeNode();
+  return facts;
+}
+
+export interface RealRun {
+  report: NodeReport;
+  outDir: string;
+  cleanup(): Promise<void>;
+}
+
+/** Runs captures for real on this machine through runCaptures, with the probed facts. */
+export async function runForReal(
+  entries: CaptureEntry[],
+  durationSeconds: number,
+  options: { modules?: Partial<Record<CaptureKind, CaptureModule>>; facts?: NodeFacts } = {},
+): Promise<RealRun> {
+  const root = await mkdtemp(join(tmpdir(), 'ksleuth-capture-'));
+  const outDir = join(root, 'out');
+  const report = await runCaptures({
+    captures: entries.map(resolveCaptureEntry),
+    durationSeconds,
+    facts: options.facts ?? (await nodeFacts()),
+    outDir,
+    stateDir: join(root, 'state'),
+    log: pino({ level: 'silent' }),
+    ...(options.modules ? { modules: options.modules } : {}),
+  });
+  return { report, outDir, cleanup: () => rm(root, { recursive: true, force: true }) };
+}
