@@ -135,6 +135,7 @@ interface Resource<Spec, Status> {
   metadata: V1ObjectMeta;
   spec: Spec;
   status?: Status;
+  [key: string]: unknown;
 }
 
 export type KernelInvestigation = Resource<z.infer<typeof investigationSpec>, z.infer<typeof investigationStatus>>;

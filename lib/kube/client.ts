@@ -7,6 +7,7 @@ export interface KubeObject {
   apiVersion?: string;
   kind?: string;
   metadata: V1ObjectMeta;
+  [key: string]: unknown;
 }
 
 export interface KubeList<T> {

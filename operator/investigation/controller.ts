@@ -4,7 +4,7 @@ import { finishedCapturePhases } from '../../api/v1alpha1/capture.js';
 import { investigationSpec, type KernelInvestigationStatus } from '../../api/v1alpha1/investigation.js';
 import type { KernelCapture, KernelInvestigation, KernelNode } from '../../api/v1alpha1/resources.js';
 import { conditionsEqual, formatTime, setCondition, type Clock } from '../../lib/conditions.js';
-import type { KubeClient } from '../../lib/kube/client.js';
+import type { KubeClient, KubeObject } from '../../lib/kube/client.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../../lib/kube/errors.js';
 import { ksleuth } from '../../lib/kube/resources.js';
 import { stableStringify } from '../../lib/stable-json.js';
@@ -20,11 +20,14 @@ export interface EventSink {
   record(object: KernelInvestigation, type: 'Normal' | 'Warning', reason: string, message: string): void;
 }
 
+/** A core/v1 Node as the informer stores it. */
+export type NodeObject = V1Node & KubeObject;
+
 export interface InvestigationStores {
   investigations: ReadonlyStore<KernelInvestigation>;
   /** Indexed by spec.investigation under the index name "investigation". */
   captures: ReadonlyStore<KernelCapture>;
-  nodes: ReadonlyStore<V1Node & { metadata: NonNullable<V1Node['metadata']> }>;
+  nodes: ReadonlyStore<NodeObject>;
   kernelNodes: ReadonlyStore<KernelNode>;
 }
 

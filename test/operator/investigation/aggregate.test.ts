@@ -73,7 +73,7 @@ describe('aggregate', () => {
 
   it('groups by a node label when asked', () => {
     const byLabel = investigationSpec.parse({ nodes: { names: ['a'] }, captures: [{ memory: {} }], compareBy: { nodeLabel: 'pool' } });
-    const info = new Map([['n1', { labels: { pool: 'db' } }], ['n2', { labels: {} }]]);
+    const info = new Map<string, { labels: Record<string, string> }>([['n1', { labels: { pool: 'db' } }], ['n2', { labels: {} }]]);
     const result = aggregate(byLabel, 2, [child('n1', 'Succeeded'), child('n2', 'Running')], info, false);
     expect(result.comparison?.groups).toEqual([
       { value: '<unset>', nodes: 1, reported: 0, patterns: [] },
