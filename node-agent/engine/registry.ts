@@ -1,5 +1,6 @@
 import type { CaptureKind } from '../../api/v1alpha1/captures.js';
 import { memoryCapture } from '../captures/memory/index.js';
+import { slabCapture } from '../captures/slab/index.js';
 import type { CaptureModule } from './capture.js';
 
 /**
@@ -8,4 +9,5 @@ import type { CaptureModule } from './capture.js';
  */
 export const captureModules: Partial<Record<CaptureKind, CaptureModule>> = {
   memory: memoryCapture,
+  slab: slabCapture,
 };

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { CaptureModule } from '../../engine/capture.js';
-import { runProcess } from '../../engine/process.js';
 import { sampleOverWindow } from '../../engine/sampling.js';
+import { pageSizeBytes } from './page-size.js';
 import { analyzeMemory } from './analyze.js';
 import { parseMemory, type MemoryRaw, type ParsedMemory } from './parse.js';
 
@@ -12,11 +12,6 @@ async function optional(path: string): Promise<string | undefined> {
   return readFile(path, 'utf8').catch(() => undefined);
 }
 
-async function pageSizeBytes(signal: AbortSignal): Promise<number> {
-  const result = await runProcess('getconf', ['PAGESIZE'], { timeoutMs: 5000, maxOutputBytes: 64, signal }).catch(() => undefined);
-  const value = Number(result?.stdout.trim());
-  return Number.isInteger(value) && value > 0 ? value : 4096;
-}
 
 function readingsText(raw: MemoryRaw): string {
   const parts = raw.readings.flatMap((sample) =>
