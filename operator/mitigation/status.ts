@@ -1,0 +1,108 @@
+import type { Condition } from '../../api/v1alpha1/common.js';
+import type { KernelMitigationStatus } from '../../api/v1alpha1/mitigation.js';
+import type { SysctlStatus } from '../../api/v1alpha1/node.js';
+import { setCondition, type Clock } from '../../lib/conditions.js';
+import type { MitigationInput, MitigationView, NodeInput } from './resolve.js';
+
+const maxDryRun = 100;
+const maxFailures = 20;
+const maxConflicts = 16;
+
+type Reports = NonNullable<KernelMitigationStatus['dryRun']>;
+
+/** Per node, how a mitigation's winning sysctls are doing according to the agent. */
+function nodeState(view: MitigationView, node: NodeInput, mitigation: string): 'applied' | 'failed' | 'pending' | 'none' {
+  const mine = (view.winning.get(node.name) ?? []).filter((d) => !d.dryRun);
+  if (mine.length === 0) return 'none';
+  const reports = mine.map((d) => node.status.find((s) => s.name === d.name && s.mitigation === mitigation && s.desired === d.value));
+  if (reports.some((r) => r && (r.state === 'Failed' || r.state === 'Refused'))) return 'failed';
+  if (reports.every((r) => r && (r.state === 'Applied' || r.state === 'Drifted'))) return 'applied';
+  return 'pending';
+}
+
+function report(node: string, s: SysctlStatus | undefined, name: string, desired: string): Reports[number] {
+  return {
+    node,
+    sysctl: name,
+    desired,
+    ...(s?.current !== undefined ? { current: s.current } : {}),
+    ...(s?.message ? { message: s.message.slice(0, 1024) } : {}),
+  };
+}
+
+/** The mitigation's status from the resolution and the agents' reports. Pure. */
+export function mitigationStatus(m: MitigationInput, view: MitigationView | undefined, nodes: NodeInput[], generation: number | undefined, previous: Condition[] | undefined, clock?: Clock): KernelMitigationStatus {
+  const set = (conditions: Condition[], type: string, status: Condition['status'], reason: string, message: string): Condition[] =>
+    setCondition(conditions, { type, status, reason, message, observedGeneration: generation }, clock);
+  let conditions = previous ?? [];
+
+  if (m.refused || !view) {
+    conditions = set(conditions, 'Accepted', 'False', 'SysctlNotAllowed', m.refused ?? 'refused');
+    conditions = set(conditions, 'Applied', 'False', 'SysctlNotAllowed', 'nothing is written while a sysctl is not allowed');
+    return { observedGeneration: generation, conditions };
+  }
+  conditions = set(conditions, 'Accepted', 'True', 'Allowed', 'every sysctl is in the allow-list');
+
+  const byName = new Map(nodes.map((n) => [n.name, n]));
+  let applied = 0;
+  let failed = 0;
+  let drifted = 0;
+  const failures: Reports = [];
+  const dryRun: Reports = [];
+  for (const name of view.eligible) {
+    const node = byName.get(name)!;
+    const state = nodeState(view, node, m.name);
+    if (state === 'applied') applied++;
+    if (state === 'failed') failed++;
+    const mine = node.status.filter((s) => s.mitigation === m.name);
+    if (mine.some((s) => (s.driftCount ?? 0) > 0)) drifted++;
+    for (const d of view.winning.get(name) ?? []) {
+      const s = mine.find((x) => x.name === d.name);
+      if (d.dryRun && dryRun.length < maxDryRun) dryRun.push(report(name, s, d.name, d.value));
+      if (s && (s.state === 'Failed' || s.state === 'Refused') && failures.length < maxFailures) failures.push(report(name, s, d.name, d.value));
+    }
+  }
+  const toApply = m.spec.dryRun ? 0 : view.eligible.length;
+  const pending = Math.max(0, toApply - applied - failed);
+  const conflicts = [...view.conflicts.values()].slice(0, maxConflicts);
+
+  if (m.spec.dryRun) {
+    conditions = set(conditions, 'Applied', 'False', 'DryRun', `dry run: ${dryRun.length} values reported from ${view.eligible.length} nodes, nothing written`);
+  } else if (view.eligible.length === 0) {
+    conditions = set(conditions, 'Applied', 'False', 'NoMatchingNodes', view.matched.length > 0 ? `${view.skippedKernel.length} matching nodes run a kernel outside ${m.spec.kernelVersions}` : 'no node matches nodeSelector');
+  } else if (applied === toApply) {
+    conditions = set(conditions, 'Applied', 'True', 'AllNodesApplied', `held on ${applied} node${applied === 1 ? '' : 's'}`);
+  } else {
+    conditions = set(conditions, 'Applied', 'False', 'Progressing', `held on ${applied} of ${toApply} nodes`);
+  }
+  conditions = pending > 0 && !view.halted
+    ? set(conditions, 'Progressing', 'True', 'RollingOut', `${pending} node${pending === 1 ? '' : 's'} pending (at most ${m.spec.rollout?.maxConcurrentNodes ?? 10} at a time)`)
+    : set(conditions, 'Progressing', 'False', view.halted ? 'RolloutHalted' : 'Done', view.halted ? 'rollout halted' : 'no node pending');
+  conditions = view.halted
+    ? set(conditions, 'Degraded', 'True', 'RolloutHalted', `${failed} nodes failed, more than maxFailedNodes ${m.spec.rollout?.maxFailedNodes ?? 3}: no more nodes are changed until they recover`)
+    : failed > 0
+      ? set(conditions, 'Degraded', 'True', 'NodesFailed', `${failed} node${failed === 1 ? '' : 's'} failed to apply (see status.failures)`)
+      : set(conditions, 'Degraded', 'False', 'NoFailures', 'no node failed');
+  conditions = conflicts.length > 0
+    ? set(conditions, 'Conflict', 'True', 'ConflictingMitigation', conflicts.map((c) => `${c.mitigation} sets ${c.sysctl}=${c.otherValue} (this sets ${c.value}) at equal priority on ${c.nodes} nodes`).join('; '))
+    : set(conditions, 'Conflict', 'False', 'NoConflict', 'no other mitigation sets these sysctls differently at equal priority');
+
+  return {
+    observedGeneration: generation,
+    nodes: {
+      matched: view.matched.length,
+      applied,
+      pending,
+      failed,
+      drifted,
+      skippedKernel: view.skippedKernel.length,
+      conflicted: view.conflicted.size,
+      overridden: view.overridden.size,
+    },
+    progress: `${applied}/${toApply}`,
+    conflicts,
+    dryRun,
+    failures,
+    conditions,
+  };
+}
