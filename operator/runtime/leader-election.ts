@@ -117,6 +117,7 @@ export class LeaderElector {
    */
   async run(signal: AbortSignal): Promise<ElectionEnd> {
     this.log.info('Attempting to acquire the leader lease');
+    this.setLeading(false);
     while (!signal.aborted) {
       if (await this.tryAcquireOrRenew()) break;
       await pause(this.retryPeriodMs * (1 + Math.random() * jitterFactor), signal);

@@ -59,6 +59,7 @@ export class Manager {
   private server?: HealthServer;
   private election?: Promise<void>;
   private state: ManagerState = 'new';
+  private starting?: Promise<void>;
   private stopping?: Promise<void>;
   private settle!: { resolve: () => void; reject: (error: Error) => void };
   private failure?: Error;
@@ -125,10 +126,16 @@ export class Manager {
 
   /**
    * Starts everything and resolves once the informers are synced and the controllers run (or,
-   * with leader election, once this process campaigns: controllers start when it leads).
+   * with leader election, once this process campaigns: controllers start when it leads). Calling
+   * it again returns the same promise.
    */
-  async start(): Promise<void> {
-    this.assertNew('start');
+  start(): Promise<void> {
+    this.starting ??= this.startOnce();
+    return this.starting;
+  }
+
+  private async startOnce(): Promise<void> {
+    if (this.state !== 'new') throw new Error(`manager ${this.options.name}: cannot start once stopped`);
     this.state = 'starting';
     const health = this.options.health ?? { port: 8080 };
     if (health) {
