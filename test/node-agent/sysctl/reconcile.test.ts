@@ -154,7 +154,7 @@ describe('reconcile: reverting', () => {
     const tree = await makeProcTree(base);
     await run(tree, [want('net.ipv4.tcp_fastopen', '0', { revertPolicy: 'Keep' })]);
     const result = await run(tree, []);
-    expect(result.statuses).toEqual([expect.objectContaining({ state: 'Reverted', current: '0', message: 'net.ipv4.tcp_fastopen is no longer desired; revertPolicy Keep leaves it at 0' })]);
+    expect(result.statuses).toEqual([expect.objectContaining({ state: 'Reverted', current: '0', message: 'net.ipv4.tcp_fastopen is no longer desired; revertPolicy Keep leaves its value (0)' })]);
     expect(result.writes).toBe(0);
     expect(await value(tree, 'net.ipv4.tcp_fastopen')).toBe('0');
     expect((await readSysctlState(tree.stateDir)).size).toBe(0);
@@ -273,5 +273,15 @@ describe('reconcile: failures and host files', () => {
       message: '/etc/sysctl.d/90-tfo.conf:2 sets 3 at boot; the agent sets 0 again after each boot',
     });
     expect(result.statuses[1]).not.toHaveProperty('hostFile');
+  });
+});
+
+describe('reconcile: concurrent calls', () => {
+  it('runs calls for one state directory one after the other, so the original is recorded once', async () => {
+    const tree = await makeProcTree(base);
+    const desired = [want('net.ipv4.tcp_fastopen', '0')];
+    const results = await Promise.all([run(tree, desired), run(tree, desired), run(tree, desired)]);
+    expect(results.map((r) => r.writes)).toEqual([1, 0, 0]);
+    expect((await readSysctlState(tree.stateDir)).get('net.ipv4.tcp_fastopen')?.original).toBe('1');
   });
 });
