@@ -50,7 +50,7 @@ describe('the sysctl state file', () => {
 
   it('is whole after the writer is killed at any moment (SIGKILL during rewrites)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ksleuth-state-'));
-    const sizes = new Set<number>();
+    let rewritten = 0;
     for (let round = 0; round < 8; round++) {
       const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'test/node-agent/sysctl/state-writer.ts'), dir], {
         cwd: projectRoot,
@@ -60,15 +60,15 @@ describe('the sysctl state file', () => {
         child.stdout.once('data', () => resolve());
         child.once('exit', (code) => reject(new Error(`state writer exited early with ${code}`)));
       });
-      await sleep(5 + ((round * 37) % 60));
+      await sleep((round * 37) % 50);
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGKILL');
       await exited;
       const state = await readSysctlState(dir);
       expect(state.get('net.ipv4.tcp_fastopen')?.original).toBe('1');
-      sizes.add(state.size);
+      if (state.size > 1) rewritten++;
     }
-    // The writer was really rewriting the file (of changing size) when it was killed.
-    expect(sizes.size).toBeGreaterThan(1);
+    // The writer really was rewriting the file, with more entries than the first write, when killed.
+    expect(rewritten).toBeGreaterThan(0);
   });
 });

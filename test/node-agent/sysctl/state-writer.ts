@@ -16,8 +16,8 @@ const entry = (name: string, original: string): HeldSysctl => ({
 });
 const held = [entry('net.ipv4.tcp_fastopen', '1')];
 await writeSysctlState(stateDir, held);
-process.stdout.write('ready\n');
-for (let i = 0; ; i++) {
+for (let i = 1; ; i++) {
+  if (i === 4) process.stdout.write('rewriting\n');
   // Files of changing size, so a torn write could not pass for a whole one.
   held.splice(1, held.length, ...Array.from({ length: i % 50 }, (_, j) => entry(`net.ipv4.tcp_keepalive_time${j === 0 ? '' : `x${j}`}`, String(i))));
   await writeSysctlState(stateDir, held);
