@@ -1,4 +1,5 @@
 import type { CaptureKind } from '../../api/v1alpha1/captures.js';
+import { kernelLogCapture } from '../captures/kernel-log/index.js';
 import { memoryCapture } from '../captures/memory/index.js';
 import { slabCapture } from '../captures/slab/index.js';
 import type { CaptureModule } from './capture.js';
@@ -10,4 +11,5 @@ import type { CaptureModule } from './capture.js';
 export const captureModules: Partial<Record<CaptureKind, CaptureModule>> = {
   memory: memoryCapture,
   slab: slabCapture,
+  'kernel-log': kernelLogCapture,
 };

@@ -1,0 +1,33 @@
+import { parseKmsg, type KmsgRecord } from './kmsg-record.js';
+
+/** What run() returns. */
+export interface KernelLogRaw {
+  sinceBoot: boolean;
+  /** The records as read from /dev/kmsg, one per line with their dictionary lines. */
+  text: string;
+  /** Reading stopped at maxLines. */
+  capped: boolean;
+  /** Records overwritten in the kernel's ring buffer before they could be read (EPIPE). */
+  lost: number;
+  /** Wall-clock and monotonic time read together, to place record timestamps in time. */
+  clock: { wallMs: number; monotonicUs: number };
+}
+
+export interface ParsedKernelLog {
+  sinceBoot: boolean;
+  records: KmsgRecord[];
+  capped: boolean;
+  lost: number;
+  /** Approximate wall-clock time of boot on the printk clock, in ms since the epoch. */
+  bootWallMs: number;
+}
+
+export function parseKernelLog(raw: KernelLogRaw): ParsedKernelLog {
+  return {
+    sinceBoot: raw.sinceBoot,
+    records: parseKmsg(raw.text),
+    capped: raw.capped,
+    lost: raw.lost,
+    bootWallMs: raw.clock.wallMs - raw.clock.monotonicUs / 1000,
+  };
+}

@@ -1,0 +1,56 @@
+import { randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { kernelLogCapture } from '../../../../node-agent/captures/kernel-log/index.js';
+import { unmetRequirement } from '../../../../node-agent/engine/requirements.js';
+import { nodeFacts, runForReal } from '../real-run.js';
+
+describe('kernel-log capture on this machine', () => {
+  it('finds a hung-task self-test line written to /dev/kmsg during the window, and only records from the window', async () => {
+    const marker = `ksleuth-selftest-${randomBytes(4).toString('hex')}`;
+    const line = `${marker}: INFO: task kworker/0:1:123 blocked for more than 120 seconds.`;
+    await nodeFacts(); // probed before the window opens, so the sleep below starts with the capture
+    const running = runForReal([{ kernelLog: { sinceBoot: false } }], 4);
+    // Give the capture time to skip the records already in the buffer before writing ours.
+    await sleep(1500);
+    await writeFile('/dev/kmsg', `<4>${line}\n`);
+    const run = await running;
+    try {
+      const outcome = run.report.captures[0]!;
+      expect(outcome).toMatchObject({ kind: 'kernel-log', state: 'Succeeded' });
+      expect(outcome.summary.scope).toBe('window');
+      const hung = outcome.findings.find((f) => f.pattern === 'hung-task');
+      expect(hung?.title).toMatch(/\(1 record during the window\)$/);
+      expect(hung?.evidence).toContain('hung-task task: kworker/0:1 ×1');
+      expect(hung?.evidence.some((e) => e.includes(line) && e.endsWith('(written by user space, not the kernel)'))).toBe(true);
+      // Nothing from before the window: the boot messages are not there.
+      const kept = await readFile(join(run.outDir, 'kernel-log-kmsg.txt'), 'utf8');
+      expect(kept).toContain(line);
+      expect(kept).not.toMatch(/Linux version/);
+    } finally {
+      await run.cleanup();
+    }
+  });
+
+  it('reads the whole log since boot, capped at maxLines', async () => {
+    const run = await runForReal([{ kernelLog: { sinceBoot: true, maxLines: 100 } }, { name: 'all', kernelLog: { sinceBoot: true } }], 1);
+    try {
+      const [capped, all] = run.report.captures;
+      expect(capped).toMatchObject({ state: 'Succeeded', summary: { records: 100, capped: true, scope: 'since boot', firstRecordSeconds: 0 } });
+      expect(all!.state).toBe('Succeeded');
+      expect(all!.summary.records).toBeGreaterThan(300);
+      expect(all!.summary.capped).toBe(false);
+      expect(all!.summary.rules).toBeGreaterThan(30);
+    } finally {
+      await run.cleanup();
+    }
+  });
+
+  it('needs a readable /dev/kmsg, which root has here', async () => {
+    const requirements = kernelLogCapture.requirements({ sinceBoot: true, maxLines: 20000 });
+    expect(requirements).toEqual([{ file: '/dev/kmsg' }]);
+    expect(unmetRequirement(requirements, await nodeFacts())).toBeUndefined();
+  });
+});
