@@ -43,7 +43,7 @@ export class HealthServer {
   }
 
   /** Starts listening and returns the bound port. */
-  async listen(): Promise<number> {
+  async listen(): Promise<number | undefined> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.options.port, this.options.host ?? '0.0.0.0', () => {
@@ -54,8 +54,9 @@ export class HealthServer {
     return this.port;
   }
 
-  get port(): number {
-    return (this.server.address() as AddressInfo).port;
+  /** The bound port; undefined until listening. */
+  get port(): number | undefined {
+    return (this.server.address() as AddressInfo | null)?.port;
   }
 
   async close(): Promise<void> {

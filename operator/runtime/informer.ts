@@ -126,6 +126,9 @@ export class Informer<T extends KubeObject = KubeObject> {
       this.rejectSynced = reject;
     });
     this.synced.catch(() => undefined);
+    // Series at 0 from the start, so that rate() and alerts see them before the first restart.
+    options.metrics?.watchRelists.inc({ resource: this.name }, 0);
+    for (const reason of ['closed', 'error', 'stalled', 'gone']) options.metrics?.watchRestarts.inc({ resource: this.name, reason }, 0);
   }
 
   /** The local copy; read-only for callers. */

@@ -57,6 +57,7 @@ export class Manager {
   private readonly electionStop = new AbortController();
   private readonly stopRequested = new AbortController();
   private server?: HealthServer;
+  private listening?: Promise<number | undefined>;
   private election?: Promise<void>;
   private state: ManagerState = 'new';
   private starting?: Promise<void>;
@@ -140,9 +141,11 @@ export class Manager {
     const health = this.options.health ?? { port: 8080 };
     if (health) {
       this.server = new HealthServer({ registry: this.registry, healthz: this.healthChecks, readyz: this.readyChecks, ...health });
-      const port = await this.server.listen();
+      this.listening = this.server.listen();
+      const port = await this.listening;
       this.log.info({ port }, 'Serving /metrics, /healthz and /readyz');
     }
+    if (this.stopRequested.signal.aborted) return;
     for (const informer of this.informers) informer.start();
     const stopped = new Promise<void>((resolve) => this.stopRequested.signal.addEventListener('abort', () => resolve(), { once: true }));
     await Promise.race([Promise.all(this.informers.map((informer) => informer.synced)), stopped]);
@@ -191,6 +194,7 @@ export class Manager {
     this.electionStop.abort();
     await this.election;
     await Promise.all(this.informers.map((informer) => informer.stop()));
+    await this.listening?.catch(() => undefined);
     await this.server?.close();
     this.state = 'stopped';
     this.log.info('Stopped');
