@@ -5,6 +5,8 @@ import { formatBytes } from '../../engine/findings.js';
 const maxShareOfMemory = 0.05;
 /** On nodes with a lot of memory, 1% is a common floor for the free-page reserve. */
 const minShareOfMemory = 0.01;
+/** The largest value the shipped sysctl allow-list (config/sysctl-allowlist.yaml) accepts: 4 GiB. */
+export const maxMinFreeKbytes = 4194304;
 
 export interface MinFreeSuggestion {
   sysctl: SysctlSetting;
@@ -13,11 +15,12 @@ export interface MinFreeSuggestion {
 
 /**
  * A larger vm.min_free_kbytes: twice the current reserve or 1% of memory, whichever is larger,
- * at most 5% of memory, rounded up to a MiB. Undefined when the current value is already there.
+ * at most 5% of memory and 4 GiB, rounded up to a MiB. Undefined when the current value is
+ * already there.
  */
 export function suggestMinFreeKbytes(currentKb: number, memTotalKb: number): MinFreeSuggestion | undefined {
   if (!(currentKb > 0) || !(memTotalKb > 0)) return undefined;
-  const cap = Math.floor(memTotalKb * maxShareOfMemory);
+  const cap = Math.min(Math.floor(memTotalKb * maxShareOfMemory), maxMinFreeKbytes);
   const target = Math.min(Math.max(2 * currentKb, Math.ceil(memTotalKb * minShareOfMemory)), cap);
   const value = Math.min(Math.ceil(target / 1024) * 1024, cap);
   if (value <= currentKb) return undefined;
@@ -26,7 +29,7 @@ export function suggestMinFreeKbytes(currentKb: number, memTotalKb: number): Min
     sysctl: { name: 'vm.min_free_kbytes', value: String(value) },
     reason:
       `Raises the free-page reserve from ${kib(currentKb)} to ${kib(value)} (twice the current value or 1% of ` +
-      `${kib(memTotalKb)}, whichever is larger, at most 5%). The min/low/high watermarks scale with it, so kswapd ` +
+      `${kib(memTotalKb)}, whichever is larger, at most 5% and 4 GiB). The min/low/high watermarks scale with it, so kswapd ` +
       `and kcompactd start earlier and rebuild high-order blocks before allocations have to reclaim or compact ` +
       `synchronously. Above 5% of memory (the cap the kernel uses for its own recommendation) the reserve mostly ` +
       `takes memory away from workloads.`,

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { analyzeMemory, memoryThresholds } from '../../../../node-agent/captures/memory/analyze.js';
 import { largestFreeOrder, unusableFreeIndex } from '../../../../node-agent/captures/memory/fragmentation.js';
-import { suggestMinFreeKbytes } from '../../../../node-agent/captures/memory/min-free-kbytes.js';
+import { maxMinFreeKbytes, suggestMinFreeKbytes } from '../../../../node-agent/captures/memory/min-free-kbytes.js';
+import { loadAllowList } from '../../../../node-agent/sysctl/allowlist-load.js';
 import { parseMemory, type MemoryRaw } from '../../../../node-agent/captures/memory/parse.js';
 import { fixture } from '../fixtures.js';
 
@@ -52,6 +53,15 @@ describe('vm.min_free_kbytes suggestion', () => {
     expect(suggestMinFreeKbytes(67584, 24683656)?.sysctl).toEqual({ name: 'vm.min_free_kbytes', value: String(242 * 1024) });
     // A small node where doubling wins.
     expect(suggestMinFreeKbytes(45056, 2 * 1024 * 1024)?.sysctl.value).toBe(String(88 * 1024));
+  });
+
+  it('never suggests more than the shipped sysctl allow-list accepts, even on a 2 TiB node', async () => {
+    const allowed = (await loadAllowList()).sysctls.get('vm.min_free_kbytes');
+    expect(allowed).toMatchObject({ type: 'integer', max: maxMinFreeKbytes });
+    const huge = suggestMinFreeKbytes(67584, 2 * 1024 ** 3);
+    expect(Number(huge?.sysctl.value)).toBe(maxMinFreeKbytes);
+    const small = suggestMinFreeKbytes(8192, 2 * 1024 * 1024);
+    expect(Number(small?.sysctl.value)).toBeGreaterThanOrEqual((allowed as { min: number }).min);
   });
 
   it('stays within 5% of memory and suggests nothing when the reserve is already that large', () => {
