@@ -100,6 +100,21 @@ describe('Informer against a real API server', () => {
     expect(informer.stats).toMatchObject({ lists: 1, relists: 0 });
   });
 
+  it('watches only what a field selector picks', async () => {
+    const client = cluster().client();
+    await namespace('inf-field');
+    const ref = configMaps('inf-field');
+    await client.create(ref, configMap('picked'));
+    await client.create(ref, configMap('other'));
+    const { informer, log } = start({ resource: ref, fieldSelector: 'metadata.name=picked' });
+    await informer.synced;
+    expect([...informer.store.keys()]).toEqual(['inf-field/picked']);
+    await client.patch(ref, 'other', { data: { x: '1' } });
+    await client.patch(ref, 'picked', { data: { x: '1' } });
+    await eventually('the update of picked', () => log.deliveries.some((d) => d.type === 'update'));
+    expect(log.deliveries.map((d) => `${d.type} ${d.key}`)).toEqual(['add inf-field/picked', 'update inf-field/picked']);
+  });
+
   it('replays the store as adds to handlers added after the sync', async () => {
     const client = cluster().client();
     await namespace('inf-late');
