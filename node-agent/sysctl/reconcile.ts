@@ -76,6 +76,7 @@ async function reconcileNow(desired: readonly DesiredSysctl[], options: Reconcil
     dirty: false,
     ...(options.log ? { log: options.log } : {}),
   };
+  if (pass.hostFiles.problems.length > 0) options.log?.warn({ problems: pass.hostFiles.problems }, 'Could not read some host sysctl files; hostFile may be missing');
   const statuses: SysctlStatus[] = [];
   const names = new Set<string>();
   for (const want of desired) {

@@ -1,5 +1,3 @@
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { DesiredSysctl } from '../../../api/v1alpha1/node.js';
@@ -7,12 +5,13 @@ import { loadAllowList } from '../../../node-agent/sysctl/allowlist-load.js';
 import { readSysctl, writeSysctl } from '../../../node-agent/sysctl/proc-sys.js';
 import { reconcile } from '../../../node-agent/sysctl/reconcile.js';
 import { readSysctlState } from '../../../node-agent/sysctl/state-file.js';
+import { tempDir } from './temp-dirs.js';
 
 // Real kernel, global key: this changes the machine's vm.swappiness and puts it back.
 describe('a global sysctl on the real kernel', () => {
   it('applies vm.swappiness, holds it against drift, and restores the host value', async () => {
     const allowList = await loadAllowList();
-    const stateDir = await mkdtemp(join(tmpdir(), 'ksleuth-global-'));
+    const stateDir = await tempDir('ksleuth-global-');
     const hostValue = await readSysctl('/proc', 'vm.swappiness');
     const value = hostValue === '10' ? '20' : '10';
     const desired: DesiredSysctl[] = [{ name: 'vm.swappiness', value, mitigation: 'reclaim-bug', revertPolicy: 'Restore', dryRun: false }];

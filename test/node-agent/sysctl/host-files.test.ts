@@ -1,12 +1,11 @@
 import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { projectRoot } from '../../../lib/paths.js';
 import { hostAssignmentFor, readHostSysctlFiles } from '../../../node-agent/sysctl/host-files.js';
 import { parseSysctlConf } from '../../../node-agent/sysctl/sysctl-conf.js';
+import { tempDir } from './temp-dirs.js';
 
 const fixtures = join(projectRoot, 'test', 'fixtures', 'sysctl');
 const fixture = (name: string) => readFile(join(fixtures, name), 'utf8');
@@ -41,7 +40,7 @@ describe('parseSysctlConf', () => {
 
 describe('readHostSysctlFiles', () => {
   async function hostRoot() {
-    const root = await mkdtemp(join(tmpdir(), 'ksleuth-hostroot-'));
+    const root = await tempDir('ksleuth-hostroot-');
     for (const dir of ['etc/sysctl.d', 'run/sysctl.d', 'usr/lib/sysctl.d']) await mkdir(join(root, dir), { recursive: true });
     return root;
   }
@@ -76,7 +75,7 @@ describe('readHostSysctlFiles', () => {
   });
 
   it('reads nothing from an empty host root and reports no problem', async () => {
-    const root = await mkdtemp(join(tmpdir(), 'ksleuth-hostroot-'));
+    const root = await tempDir('ksleuth-hostroot-');
     expect(await readHostSysctlFiles(root)).toEqual({ assignments: [], problems: [] });
   });
 

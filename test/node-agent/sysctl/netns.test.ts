@@ -1,6 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +9,7 @@ import { loadAllowList } from '../../../node-agent/sysctl/allowlist-load.js';
 import { sysctlPath } from '../../../node-agent/sysctl/names.js';
 import type { ReconcileResult } from '../../../node-agent/sysctl/reconcile.js';
 import { stateFilePath } from '../../../node-agent/sysctl/state-file.js';
+import { tempDir } from './temp-dirs.js';
 
 // Real kernel: each "node agent" is a process inside its own network namespace, where
 // /proc/sys/net shows that namespace's values, as the agent on a node sees the host's.
@@ -85,7 +85,7 @@ beforeAll(async () => {
   for (const name of watched) hostBefore.set(name, await hostGet(name));
   for (const ns of namespaces) {
     await ip('netns', 'add', ns);
-    stateDirs.set(ns, await mkdtemp(join(tmpdir(), `ksleuth-${ns}-`)));
+    stateDirs.set(ns, await tempDir(`ksleuth-${ns}-`));
   }
   // Each namespace starts from its own value, so "restored exactly" means something.
   await nsSet(nsA, 'net.ipv4.tcp_fastopen', '1');

@@ -1,7 +1,7 @@
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { sysctlPath } from '../../../node-agent/sysctl/names.js';
+import { tempDir } from './temp-dirs.js';
 
 /**
  * A temporary directory laid out like /proc/sys, for pure-logic tests of the reconciler: values
@@ -19,7 +19,7 @@ export interface ProcTree {
 }
 
 export async function makeProcTree(values: Record<string, string>, bootId = 'boot-1'): Promise<ProcTree> {
-  const root = await mkdtemp(join(tmpdir(), 'ksleuth-sysctl-'));
+  const root = await tempDir('ksleuth-sysctl-');
   const procRoot = join(root, 'proc');
   const set = async (name: string, value: string) => {
     const path = sysctlPath(procRoot, name);

@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { projectRoot } from '../../../lib/paths.js';
 import { readSysctlState, StateFileError, stateFilePath, writeSysctlState, type HeldSysctl } from '../../../node-agent/sysctl/state-file.js';
+import { tempDir } from './temp-dirs.js';
 
 const held: HeldSysctl = {
   name: 'net.ipv4.tcp_fastopen',
@@ -21,7 +21,7 @@ const held: HeldSysctl = {
 
 describe('the sysctl state file', () => {
   it('reads back what was written, and nothing when there is no file', async () => {
-    const dir = join(await mkdtemp(join(tmpdir(), 'ksleuth-state-')), 'nested', 'state');
+    const dir = join(await tempDir('ksleuth-state-'), 'nested', 'state');
     expect((await readSysctlState(dir)).size).toBe(0);
     await writeSysctlState(dir, [held]);
     expect(await readSysctlState(dir)).toEqual(new Map([[held.name, held]]));
@@ -31,7 +31,7 @@ describe('the sysctl state file', () => {
   });
 
   it('refuses a damaged file with a message naming it, and leaves it in place', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'ksleuth-state-'));
+    const dir = await tempDir('ksleuth-state-');
     await writeFile(stateFilePath(dir), '{"version":1,"sysctls":[{"name":"net.ipv4.tcp_fa');
     const error = await readSysctlState(dir).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StateFileError);
@@ -42,14 +42,14 @@ describe('the sysctl state file', () => {
   });
 
   it('ignores a temporary file left by a crash before the rename', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'ksleuth-state-'));
+    const dir = await tempDir('ksleuth-state-');
     await writeSysctlState(dir, [held]);
     await writeFile(`${stateFilePath(dir)}.tmp`, '{"version":1,"sysc');
     expect((await readSysctlState(dir)).get(held.name)?.original).toBe('1');
   });
 
   it('is whole after the writer is killed at any moment (SIGKILL during rewrites)', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'ksleuth-state-'));
+    const dir = await tempDir('ksleuth-state-');
     let rewritten = 0;
     for (let round = 0; round < 8; round++) {
       const child = spawn(process.execPath, ['--import', 'tsx', join(projectRoot, 'test/node-agent/sysctl/state-writer.ts'), dir], {
