@@ -2,6 +2,10 @@ import type { CaptureKind } from '../../api/v1alpha1/captures.js';
 import { kernelLogCapture } from '../captures/kernel-log/index.js';
 import { memoryCapture } from '../captures/memory/index.js';
 import { slabCapture } from '../captures/slab/index.js';
+import { bpftraceCapture } from '../captures/bpftrace/index.js';
+import { ftraceCapture } from '../captures/ftrace/index.js';
+import { ioLatencyCapture } from '../captures/io-latency/index.js';
+import { kmallocCapture } from '../captures/kmalloc/index.js';
 import type { CaptureModule } from './capture.js';
 
 /**
@@ -12,4 +16,8 @@ export const captureModules: Partial<Record<CaptureKind, CaptureModule>> = {
   memory: memoryCapture,
   slab: slabCapture,
   'kernel-log': kernelLogCapture,
+  kmalloc: kmallocCapture,
+  'io-latency': ioLatencyCapture,
+  bpftrace: bpftraceCapture,
+  ftrace: ftraceCapture,
 };

@@ -1,0 +1,175 @@
+import type { CaptureParams } from '../../../api/v1alpha1/captures.js';
+import type { Finding } from '../../../api/v1alpha1/finding.js';
+import { histogramQuantile } from '../../engine/bpftrace-output.js';
+import type { CaptureAnalysis, Summary } from '../../engine/capture.js';
+import { evidence, formatBytes } from '../../engine/findings.js';
+import type { KmallocParsed, PairUsage, Usage } from './parse.js';
+
+const MiB = 1024 * 1024;
+
+/** When one call site or process allocates at an outsized rate. */
+export const rateHotspot = {
+  /** Its share of all kmalloc bytes (or calls) in the window. */
+  minShare: 0.25,
+  bytesPerSecond: 32 * MiB,
+  callsPerSecond: 100_000,
+  criticalBytesPerSecond: 256 * MiB,
+};
+
+/** When a call site keeps what it allocates: allocated in the window and still not freed at its end. */
+export const outstandingHotspot = {
+  bytes: 16 * MiB,
+  criticalBytes: 256 * MiB,
+  /** Of what the site allocated in the window, this much is still held. */
+  minShareKept: 0.5,
+};
+
+/** Findings of one kind are capped so that a storm does not crowd out the rest. */
+const maxFindingsPerKind = 3;
+
+function rate(value: number, seconds: number): number {
+  return seconds > 0 ? value / seconds : 0;
+}
+
+function perSecond(value: number): string {
+  return Math.round(value).toLocaleString('en-US');
+}
+
+function share(part: number, whole: number): number {
+  return whole > 0 ? part / whole : 0;
+}
+
+function percent(fraction: number): string {
+  return `${Math.round(fraction * 100)}%`;
+}
+
+function usageLine(label: string, usage: Usage, total: Usage, seconds: number): string {
+  return (
+    `${label}: ${formatBytes(usage.bytes)} in ${seconds.toFixed(1)} s (${formatBytes(rate(usage.bytes, seconds))}/s, ` +
+    `${percent(share(usage.bytes, total.bytes))} of all kmalloc bytes), ${usage.calls.toLocaleString('en-US')} calls ` +
+    `(${perSecond(rate(usage.calls, seconds))}/s, ${percent(share(usage.calls, total.calls))} of calls)`
+  );
+}
+
+function isRateHotspot(usage: Usage, total: Usage, seconds: number): boolean {
+  if (seconds <= 0) return false;
+  const bytesHot = rate(usage.bytes, seconds) >= rateHotspot.bytesPerSecond && share(usage.bytes, total.bytes) >= rateHotspot.minShare;
+  const callsHot = rate(usage.calls, seconds) >= rateHotspot.callsPerSecond && share(usage.calls, total.calls) >= rateHotspot.minShare;
+  return bytesHot || callsHot;
+}
+
+function partnersOf(pairs: PairUsage[], pick: (p: PairUsage) => boolean, name: (p: PairUsage) => string): string {
+  return pairs
+    .filter(pick)
+    .slice(0, 3)
+    .map((p) => `${name(p)} ${formatBytes(p.bytes)}`)
+    .join(', ');
+}
+
+function rateFindings(parsed: KmallocParsed): Finding[] {
+  const seconds = parsed.windowSeconds;
+  const findings: Finding[] = [];
+  const severity = (usage: Usage): Finding['severity'] => (rate(usage.bytes, seconds) >= rateHotspot.criticalBytesPerSecond ? 'critical' : 'warning');
+  for (const site of parsed.bySite.filter((s) => isRateHotspot(s, parsed.total, seconds)).slice(0, maxFindingsPerKind)) {
+    const processes = partnersOf(parsed.byProcessAndSite, (p) => p.site === site.site, (p) => p.comm);
+    findings.push({
+      pattern: 'kmalloc-hotspot',
+      severity: severity(site),
+      title: `Call site ${site.site} allocates ${formatBytes(rate(site.bytes, seconds))}/s with kmalloc`,
+      evidence: evidence([usageLine(`call site ${site.site}`, site, parsed.total, seconds), ...(processes ? [`processes at this call site: ${processes}`] : [])]),
+      recommendation:
+        `Find what drives ${site.site}: the processes listed are where to start. A steady high rate from one call site ` +
+        'often means a retry loop or per-packet/per-request allocation; compare with the slab capture (caches growing) ' +
+        'and a cpu-profile capture of the same window.',
+    });
+  }
+  for (const proc of parsed.byProcess.filter((p) => isRateHotspot(p, parsed.total, seconds)).slice(0, maxFindingsPerKind)) {
+    const sites = partnersOf(parsed.byProcessAndSite, (p) => p.comm === proc.comm, (p) => p.site);
+    findings.push({
+      pattern: 'kmalloc-hotspot',
+      severity: severity(proc),
+      title: `Process ${proc.comm} drives ${formatBytes(rate(proc.bytes, seconds))}/s of kmalloc`,
+      evidence: evidence([usageLine(`process ${proc.comm}`, proc, parsed.total, seconds), ...(sites ? [`its call sites: ${sites}`] : [])]),
+      recommendation:
+        `Look at what ${proc.comm} asks of the kernel (syscalls, sockets, files): its call sites tell which subsystem allocates on its behalf.`,
+    });
+  }
+  return findings;
+}
+
+function outstandingFindings(parsed: KmallocParsed): Finding[] {
+  const allocatedBySite = new Map(parsed.bySite.map((s) => [s.site, s.bytes]));
+  return parsed.outstandingBySite
+    .filter((o) => o.bytes >= outstandingHotspot.bytes && share(o.bytes, allocatedBySite.get(o.site) ?? o.bytes) >= outstandingHotspot.minShareKept)
+    .slice(0, maxFindingsPerKind)
+    .map((o): Finding => {
+      const allocated = allocatedBySite.get(o.site) ?? 0;
+      return {
+        pattern: 'kmalloc-hotspot',
+        severity: o.bytes >= outstandingHotspot.criticalBytes ? 'critical' : 'warning',
+        title: `Call site ${o.site} holds ${formatBytes(o.bytes)} allocated during the window and not freed`,
+        evidence: evidence([
+          `call site ${o.site}: ${formatBytes(o.bytes)} outstanding at the end of the ${parsed.windowSeconds.toFixed(1)} s window, ` +
+            `${percent(share(o.bytes, allocated))} of the ${formatBytes(allocated)} it allocated`,
+          ...(parsed.untrackedAllocations > 0 ? [`${parsed.untrackedAllocations} allocations were not tracked (map of live allocations full)`] : []),
+          ...(parsed.unseenFrees > 0 ? [`${parsed.unseenFrees} frees happened outside kfree() and were settled when their address was reused`] : []),
+        ]),
+        recommendation:
+          `Memory allocated at ${o.site} is being kept. Run a longer capture: if the outstanding bytes keep growing with uptime ` +
+          'it is a leak (check the slab capture and /proc/meminfo SUnreclaim); objects freed with kfree_rcu or kmem_cache_free ' +
+          'are not seen by the kfree tracepoint and can look outstanding for a while.',
+      };
+    });
+}
+
+function failureFindings(parsed: KmallocParsed): Finding[] {
+  if (parsed.failures.length === 0) return [];
+  const count = parsed.failures.reduce((sum, f) => sum + f.count, 0);
+  return [
+    {
+      pattern: 'allocation-failure',
+      severity: 'warning',
+      title: `kmalloc returned NULL ${count} times during the window`,
+      evidence: evidence(parsed.failures.map((f) => `${f.site} (${f.comm}): ${f.count} failed allocations`)),
+      recommendation:
+        'Allocation failures while memory looks free point to fragmentation or exhausted reserves: run the memory capture ' +
+        '(buddyinfo, compaction stalls) and check the kernel log for "page allocation failure".',
+    },
+  ];
+}
+
+export function analyzeKmalloc(parsed: KmallocParsed, params: CaptureParams<'kmalloc'>): CaptureAnalysis {
+  const seconds = parsed.windowSeconds;
+  const topSite = parsed.bySite[0];
+  const topProcess = parsed.byProcess[0];
+  const outstanding = parsed.outstandingBySite.reduce((sum, o) => sum + o.bytes, 0);
+  const summary: Summary = {
+    windowSeconds: Math.round(seconds * 10) / 10,
+    kmallocCalls: parsed.total.calls,
+    kmallocBytes: parsed.total.bytes,
+    callsPerSecond: Math.round(rate(parsed.total.calls, seconds)),
+    bytesPerSecond: Math.round(rate(parsed.total.bytes, seconds)),
+    callSites: parsed.bySite.length,
+    processes: parsed.byProcess.length,
+    allocationFailures: parsed.failures.reduce((sum, f) => sum + f.count, 0),
+  };
+  const median = histogramQuantile(parsed.sizeHistogram, 0.5);
+  if (median !== undefined) summary.medianSizeBytes = median;
+  parsed.bySite.slice(0, params.topN).forEach((site, i) => {
+    summary[`site.${i + 1}`] = `${site.site}: ${formatBytes(site.bytes)}, ${site.calls} calls`;
+  });
+  parsed.byProcess.slice(0, params.topN).forEach((proc, i) => {
+    summary[`process.${i + 1}`] = `${proc.comm}: ${formatBytes(proc.bytes)}, ${proc.calls} calls`;
+  });
+  if (parsed.tracked) {
+    summary.outstandingBytes = outstanding;
+    summary.untrackedAllocations = parsed.untrackedAllocations;
+    parsed.outstandingBySite.slice(0, params.topN).forEach((o, i) => {
+      summary[`outstanding.${i + 1}`] = `${o.site}: ${formatBytes(o.bytes)}`;
+    });
+  }
+  if (topSite) summary.topCallSite = topSite.site;
+  if (topProcess) summary.topProcess = topProcess.comm;
+  if (parsed.malformedLines > 0) summary.malformedOutputLines = parsed.malformedLines;
+  return { summary, findings: [...rateFindings(parsed), ...outstandingFindings(parsed), ...failureFindings(parsed)] };
+}
