@@ -99,8 +99,8 @@ export const sysctlName = z
   .string()
   .min(3)
   .max(253)
-  .regex(/^[a-z][a-z0-9_]*(\.[a-zA-Z0-9_-]+)+$/)
-  .describe('The sysctl name in dotted form, for example net.ipv4.tcp_fastopen.');
+  .regex(/^[a-z][a-z0-9_]*(\.[a-zA-Z0-9_/-]+)+$/)
+  .describe('The sysctl name in dotted form, for example net.ipv4.tcp_fastopen; a "/" stands for a dot inside one component (net.ipv4.conf.eth0/1.rp_filter is interface eth0.1).');
 
 /** A sysctl value as written to /proc/sys: printable ASCII, several numbers separated by blanks allowed. */
 export const sysctlValue = z

@@ -31,6 +31,11 @@ export interface LocalClusterOptions {
   dir?: string;
   /** Extra kube-apiserver flags. */
   apiServerArgs?: string[];
+  /**
+   * Another address of this machine the API server must be reachable on, for example the bridge of
+   * a SimulatedNetwork whose hosts run node agents. The API server then listens on all addresses.
+   */
+  extraAddress?: string;
 }
 
 export interface SimulatedNode {
@@ -50,6 +55,8 @@ export interface TokenOptions {
   /** Status for that pod: the tests run the process it stands for. */
   podIP?: string;
   expirationSeconds?: number;
+  /** The API server URL to write into the kubeconfig; loopback by default. */
+  server?: string;
 }
 
 export const issuer = 'https://kubernetes.default.svc.cluster.local';
@@ -80,6 +87,11 @@ export class LocalCluster {
     return `https://127.0.0.1:${this.ports.apiServer}`;
   }
 
+  /** The API server's URL as seen from the simulated network (extraAddress), or from loopback. */
+  get networkServer(): string {
+    return this.options.extraAddress ? `https://${this.options.extraAddress}:${this.ports.apiServer}` : this.server;
+  }
+
   get kubeconfigPath(): string {
     return join(this.dir, 'admin.kubeconfig');
   }
@@ -94,7 +106,7 @@ export class LocalCluster {
     await mkdir(join(dir, 'logs'), { recursive: true });
     await mkdir(join(dir, 'pki'), { recursive: true });
     const [pki, etcdClient, etcdPeer, apiServer] = await Promise.all([
-      createPki(join(dir, 'pki')),
+      createPki(join(dir, 'pki'), options.extraAddress ? [options.extraAddress] : []),
       freePort(),
       freePort(),
       freePort(),
@@ -148,7 +160,7 @@ export class LocalCluster {
   private async startApiServer(): Promise<void> {
     const apiServer = await this.launch('kube-apiserver', this.binaries['kube-apiserver'], [
       `--etcd-servers=http://127.0.0.1:${this.ports.etcdClient}`,
-      '--bind-address=127.0.0.1',
+      `--bind-address=${this.options.extraAddress ? '0.0.0.0' : '127.0.0.1'}`,
       '--advertise-address=127.0.0.1',
       `--secure-port=${this.ports.apiServer}`,
       `--tls-cert-file=${this.pki.serverCert}`,
@@ -341,7 +353,7 @@ export class LocalCluster {
     );
     const suffix = options.nodeName ? `${options.serviceAccount}-${options.nodeName}` : options.serviceAccount;
     const path = join(this.dir, `${options.namespace}-${suffix}.kubeconfig`);
-    await this.writeKubeconfig(path, { token: request.status.token });
+    await this.writeKubeconfig(path, { token: request.status.token }, options.server);
     return path;
   }
 
@@ -375,11 +387,11 @@ export class LocalCluster {
     return { name, uid: pod.metadata.uid };
   }
 
-  private async writeKubeconfig(path: string, user: Record<string, string>): Promise<void> {
+  private async writeKubeconfig(path: string, user: Record<string, string>, server = this.server): Promise<void> {
     const config = {
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'ksleuth-local', cluster: { server: this.server, 'certificate-authority-data': await base64File(this.pki.caCert) } }],
+      clusters: [{ name: 'ksleuth-local', cluster: { server, 'certificate-authority-data': await base64File(this.pki.caCert) } }],
       users: [{ name: 'user', user }],
       contexts: [{ name: 'ksleuth-local', context: { cluster: 'ksleuth-local', user: 'user' } }],
       'current-context': 'ksleuth-local',

@@ -35,7 +35,7 @@ async function signedCert(dir: string, name: string, subject: string, pki: { caC
 }
 
 /** A throw-away PKI for one local cluster: a CA, the API server's serving cert, an admin client cert and the service-account signing key. */
-export async function createPki(dir: string): Promise<Pki> {
+export async function createPki(dir: string, extraAddresses: string[] = []): Promise<Pki> {
   const caKey = join(dir, 'ca.key');
   const caCert = join(dir, 'ca.crt');
   await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', caKey, '-out', caCert, '-days', '30', '-subj', '/CN=ksleuth-local-ca']);
@@ -44,7 +44,7 @@ export async function createPki(dir: string): Promise<Pki> {
     'basicConstraints=CA:FALSE',
     'keyUsage=digitalSignature,keyEncipherment',
     'extendedKeyUsage=serverAuth',
-    'subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local',
+    `subjectAltName=IP:127.0.0.1,IP:10.96.0.1,${extraAddresses.map((a) => `IP:${a},`).join('')}DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local`,
     '',
   ].join('\n'));
   const admin = await signedCert(dir, 'admin', '/O=system:masters/CN=kubernetes-admin', ca, [

@@ -157,7 +157,7 @@ export class MitigationReconciler {
     const now = this.clock();
     const kernelNodes = new Map(this.options.stores.kernelNodes.list().map((kn) => [kn.metadata.name!, kn]));
     const waiting = nodes.filter(
-      (n) => n.status.some((s) => s.mitigation === m.metadata.name) && agentRegistered(kernelNodes.get(n.name), now) === 'yes',
+      (n) => n.status.some((s) => s.mitigation === m.metadata.name && s.state !== 'Reverted') && agentRegistered(kernelNodes.get(n.name), now) === 'yes',
     );
     const waitedMs = now.getTime() - Date.parse(String(m.metadata.deletionTimestamp));
     const limit = this.options.revertWaitMs ?? 5 * 60_000;

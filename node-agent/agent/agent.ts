@@ -1,0 +1,119 @@
+import type { CaptureKind } from '../../api/v1alpha1/captures.js';
+import type { KernelCapture, KernelNode } from '../../api/v1alpha1/resources.js';
+import type { KubeClient } from '../../lib/kube/client.js';
+import { ksleuth } from '../../lib/kube/resources.js';
+import { log as rootLog, type Logger } from '../../lib/log.js';
+import { ksleuthVersion } from '../../lib/version.js';
+import { Manager } from '../../operator/runtime/manager.js';
+import type { CaptureModule } from '../engine/capture.js';
+import { recoverKernelState } from '../engine/journal.js';
+import { probeNode, type NodeFacts } from '../engine/probe.js';
+import type { AllowList } from '../sysctl/allowlist.js';
+import { loadAllowList } from '../sysctl/allowlist-load.js';
+import { ArtifactAccess } from './access-review.js';
+import { ArtifactServer } from './artifact-server.js';
+import { ArtifactStore } from './artifact-store.js';
+import { CaptureExecutor } from './capture-executor.js';
+import type { AgentConfig } from './config.js';
+import { factsStatus, NodeRegistration, type AgentEndpoint } from './registration.js';
+import { SysctlSync } from './sysctl-sync.js';
+import { servingCertificate } from './tls.js';
+
+export interface AgentOptions {
+  config: AgentConfig;
+  client: KubeClient;
+  /** Node facts; probed from the kernel when absent. */
+  facts?: NodeFacts;
+  /** Capture modules; the registry when absent (the fan-out benchmark passes stand-ins). */
+  modules?: Partial<Record<CaptureKind, CaptureModule>>;
+  allowList?: AllowList;
+  log?: Logger;
+}
+
+/**
+ * The Kubernetes side of the node agent: registers its KernelNode, runs its node's KernelCaptures,
+ * holds the sysctls its KernelNode asks for, and serves artifacts to authorized users.
+ */
+export class Agent {
+  private constructor(
+    readonly manager: Manager,
+    private readonly registration: NodeRegistration,
+    private readonly executor: CaptureExecutor,
+    private readonly server: ArtifactServer | undefined,
+    private readonly pruneTimer: NodeJS.Timeout,
+    readonly artifactPort: number | undefined,
+  ) {}
+
+  static async start(options: AgentOptions): Promise<Agent> {
+    const { config, client } = options;
+    const log = (options.log ?? rootLog).child({ node: config.nodeName });
+    await recoverKernelState(config.stateDir, log);
+    const facts = options.facts ?? (await probeNode({ hostRoot: config.hostRoot }));
+    const allowList = options.allowList ?? (await loadAllowList({ extraPaths: config.allowlistExtra }));
+    const store = new ArtifactStore(config.artifactDir, { maxBytes: config.artifactMaxBytes, maxAgeSeconds: config.artifactMaxAgeSeconds });
+
+    let server: ArtifactServer | undefined;
+    let endpoint: AgentEndpoint | undefined;
+    let artifactPort: number | undefined;
+    if (config.artifactPort > 0) {
+      const tls = await servingCertificate(`${config.stateDir}/tls`, `ksleuth-agent.${config.nodeName}`);
+      server = new ArtifactServer(store, new ArtifactAccess(client), tls, log);
+      artifactPort = await server.listen(config.artifactPort);
+      if (config.podName && config.podNamespace) endpoint = { namespace: config.podNamespace, pod: config.podName, port: artifactPort };
+    }
+
+    const registration = new NodeRegistration(client, config.nodeName, () => factsStatus(facts, ksleuthVersion, endpoint), log);
+    await registration.register();
+
+    const manager = new Manager({ client, name: 'ksleuth-agent', health: config.healthPort > 0 ? { port: config.healthPort } : false, log });
+    const executor = new CaptureExecutor({
+      client,
+      nodeName: config.nodeName,
+      facts: () => facts,
+      store,
+      stateDir: config.stateDir,
+      agentVersion: ksleuthVersion,
+      maxConcurrent: config.maxConcurrentCaptures,
+      log,
+      modules: options.modules,
+      disabled: config.allowCustomPrograms ? {} : { bpftrace: 'custom bpftrace programs are not enabled on this node (the chart’s customPrograms.enabled)' },
+    });
+    const captures = manager.informer<KernelCapture>({ resource: ksleuth('KernelCapture'), fieldSelector: `spec.nodeName=${config.nodeName}` });
+    captures.addHandlers({
+      onAdd: (capture) => executor.handle(capture),
+      onUpdate: (_old, capture) => executor.handle(capture),
+      onDelete: (capture) => executor.forget(capture),
+    });
+    const kernelNodes = manager.informer<KernelNode>({ resource: ksleuth('KernelNode'), fieldSelector: `metadata.name=${config.nodeName}` });
+    const sync = new SysctlSync({
+      client,
+      nodeName: config.nodeName,
+      kernelNodes: kernelNodes.store,
+      allowList,
+      stateDir: config.stateDir,
+      hostRoot: config.hostRoot,
+      events: manager.events,
+      driftCheckMs: config.driftCheckSeconds * 1000,
+      log,
+    });
+    const sysctls = manager.controller({ name: 'sysctls', reconcile: sync.reconcile, workers: 1 });
+    sysctls.watch(kernelNodes, { filterUpdate: (old, next) => old.metadata.generation !== next.metadata.generation });
+    await manager.start();
+    registration.startHeartbeat(config.heartbeatSeconds * 1000);
+    const pruneTimer = setInterval(() => {
+      store.enforceLimits(executor.busy).catch((error: unknown) => log.warn({ err: error }, 'Could not prune artifacts'));
+    }, 3600_000);
+    pruneTimer.unref();
+    log.info({ version: ksleuthVersion, kernel: facts.kernelVersion, artifactPort }, 'Agent started');
+    return new Agent(manager, registration, executor, server, pruneTimer, artifactPort);
+  }
+
+  /** Graceful stop: running captures end as Failed with a reason, AgentReady goes False. Sysctls stay as they are. */
+  async stop(): Promise<void> {
+    clearInterval(this.pruneTimer);
+    await this.executor.stop();
+    await this.registration.stop();
+    await this.manager.stop();
+    await this.server?.close();
+  }
+}

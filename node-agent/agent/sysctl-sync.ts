@@ -1,0 +1,83 @@
+import type { KernelNodeStatus } from '../../api/v1alpha1/node.js';
+import type { KernelNode } from '../../api/v1alpha1/resources.js';
+import { conditionsEqual, setCondition } from '../../lib/conditions.js';
+import type { KubeClient } from '../../lib/kube/client.js';
+import { isNotFound } from '../../lib/kube/errors.js';
+import { ksleuth } from '../../lib/kube/resources.js';
+import { updateStatus } from '../../lib/kube/status.js';
+import { stableStringify } from '../../lib/stable-json.js';
+import type { Logger } from '../../lib/log.js';
+import type { ReconcileOutcome } from '../../operator/runtime/controller.js';
+import type { EventRecorder } from '../../operator/runtime/events.js';
+import type { ReadonlyStore } from '../../operator/runtime/store.js';
+import type { AllowList } from '../sysctl/allowlist.js';
+import { reconcile } from '../sysctl/reconcile.js';
+
+export interface SysctlSyncOptions {
+  client: KubeClient;
+  nodeName: string;
+  kernelNodes: ReadonlyStore<KernelNode>;
+  allowList: AllowList;
+  stateDir: string;
+  procRoot?: string;
+  hostRoot?: string;
+  events: EventRecorder;
+  /** How often the node's values are checked for drift. */
+  driftCheckMs: number;
+  log: Logger;
+}
+
+const heldStates = new Set(['Applied', 'Drifted']);
+
+/**
+ * Holds the sysctls in this node's KernelNode spec: applies them, checks them for drift every
+ * driftCheckMs, restores what is no longer wanted, and reports each one in the status.
+ */
+export class SysctlSync {
+  constructor(private readonly options: SysctlSyncOptions) {}
+
+  reconcile = async (): Promise<ReconcileOutcome> => {
+    const { options } = this;
+    const node = options.kernelNodes.get(options.nodeName);
+    if (!node) return { requeueAfterMs: options.driftCheckMs };
+    const desired = node.spec.sysctls ?? [];
+    const result = await reconcile(desired, {
+      allowList: options.allowList,
+      stateDir: options.stateDir,
+      procRoot: options.procRoot,
+      hostRoot: options.hostRoot,
+      log: options.log,
+    });
+    for (const event of result.events) {
+      void options.events.event(node, event.type, event.reason, event.message);
+    }
+    const real = desired.filter((d) => !d.dryRun);
+    const held = result.statuses.filter((s) => real.some((d) => d.name === s.name) && heldStates.has(s.state)).length;
+    const failed = result.statuses.filter((s) => s.state === 'Failed' || s.state === 'Refused');
+    const status: KernelNodeStatus = {
+      observedGeneration: node.metadata.generation,
+      sysctls: result.statuses,
+      sysctlSummary: `${held}/${real.length}`,
+    };
+    await updateStatus<KernelNode>(options.client, ksleuth('KernelNode'), options.nodeName, (current) => {
+      const conditions = setCondition(current.status?.conditions, failed.length > 0
+        ? { type: 'SysctlsApplied', status: 'False', reason: 'SysctlsFailed', message: failed.map((s) => `${s.name}: ${s.message ?? s.state}`).join('; ').slice(0, 2000), observedGeneration: node.metadata.generation }
+        : held === real.length
+          ? { type: 'SysctlsApplied', status: 'True', reason: 'AllHeld', message: `holding ${held} sysctl${held === 1 ? '' : 's'}`, observedGeneration: node.metadata.generation }
+          : { type: 'SysctlsApplied', status: 'False', reason: 'Applying', message: `holding ${held} of ${real.length}`, observedGeneration: node.metadata.generation });
+      const unchanged =
+        current.status?.observedGeneration === status.observedGeneration &&
+        current.status?.sysctlSummary === status.sysctlSummary &&
+        stableStringify(withoutTimes(current.status?.sysctls)) === stableStringify(withoutTimes(status.sysctls)) &&
+        conditionsEqual(current.status?.conditions, conditions);
+      return unchanged ? undefined : { ...status, conditions };
+    }).catch((error: unknown) => {
+      if (!isNotFound(error)) throw error;
+    });
+    return { requeueAfterMs: options.driftCheckMs };
+  };
+}
+
+function withoutTimes(sysctls: KernelNodeStatus['sysctls']): unknown {
+  return (sysctls ?? []).map(({ lastDriftTime: _t, ...rest }) => rest);
+}

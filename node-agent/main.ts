@@ -1,0 +1,49 @@
+/** The node agent process: ksleuth-agent (see --help). */
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubeClient } from '../lib/kube/client.js';
+import { log } from '../lib/log.js';
+import { Agent } from './agent/agent.js';
+import { agentUsage, loadAgentConfig } from './agent/config.js';
+
+function kubeClient(kubeconfig: string | undefined): KubeClient {
+  const kc = new KubeConfig();
+  if (kubeconfig) kc.loadFromFile(kubeconfig);
+  else kc.loadFromDefault();
+  return new KubeClient(kc, 'ksleuth-agent');
+}
+
+async function main(): Promise<void> {
+  if (process.argv.includes('--help')) {
+    console.log(agentUsage);
+    return;
+  }
+  let config;
+  try {
+    config = loadAgentConfig(process.argv.slice(2));
+  } catch (error) {
+    console.error(`ksleuth-agent: ${(error as Error).message}\n\n${agentUsage}`);
+    process.exit(2);
+  }
+  const agent = await Agent.start({ config, client: kubeClient(config.kubeconfig) });
+  let stopping = false;
+  const stop = (signal: string): void => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info({ signal }, 'Stopping the agent');
+    agent.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error({ err: error }, 'Agent stopped with an error');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('unhandledRejection', (reason) => log.error({ err: reason }, 'Unhandled rejection'));
+}
+
+main().catch((error: unknown) => {
+  log.fatal({ err: error }, 'The agent could not start');
+  process.exit(1);
+});

@@ -1,0 +1,53 @@
+/** The operator process: ksleuth-operator (see --help). */
+import { parseArgs } from 'node:util';
+import { KubeClient } from '../lib/kube/client.js';
+import { log } from '../lib/log.js';
+import { loadAllowList } from '../node-agent/sysctl/allowlist-load.js';
+import { createOperator } from './operator.js';
+
+const usage = `ksleuth operator
+
+Flags (environment variable in brackets):
+  --kubeconfig PATH            default: in-cluster service account, then $KUBECONFIG
+  --leader-elect               hold the ksleuth-operator Lease before running controllers (KSLEUTH_LEADER_ELECT=true)
+  --namespace NS               where the Lease lives (POD_NAMESPACE; default ksleuth-system)
+  --health-port N              /metrics, /healthz, /readyz (KSLEUTH_HEALTH_PORT; default 8080)
+  --allow-custom-programs      accept investigations with user bpftrace programs (KSLEUTH_ALLOW_CUSTOM_PROGRAMS=true)
+  --allowlist-extra PATH       extra sysctl allow-list file, repeatable (KSLEUTH_ALLOWLIST_EXTRA, comma-separated)`;
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      kubeconfig: { type: 'string' },
+      'leader-elect': { type: 'boolean' },
+      namespace: { type: 'string' },
+      'health-port': { type: 'string' },
+      'allow-custom-programs': { type: 'boolean' },
+      'allowlist-extra': { type: 'string', multiple: true },
+      help: { type: 'boolean' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(usage);
+    return;
+  }
+  const env = process.env;
+  const healthPort = Number(values['health-port'] ?? env.KSLEUTH_HEALTH_PORT ?? 8080);
+  const allowList = await loadAllowList({ extraPaths: values['allowlist-extra'] ?? (env.KSLEUTH_ALLOWLIST_EXTRA?.split(',').filter(Boolean) ?? []) });
+  const leaderElect = values['leader-elect'] ?? env.KSLEUTH_LEADER_ELECT === 'true';
+  const manager = createOperator({
+    client: KubeClient.load(values.kubeconfig, 'ksleuth-operator'),
+    allowList,
+    allowCustomPrograms: values['allow-custom-programs'] ?? env.KSLEUTH_ALLOW_CUSTOM_PROGRAMS === 'true',
+    ...(leaderElect ? { leaseNamespace: values.namespace ?? env.POD_NAMESPACE ?? 'ksleuth-system' } : {}),
+    healthPort: healthPort > 0 ? healthPort : false,
+    log,
+  });
+  await manager.runUntilSignal();
+}
+
+main().catch((error: unknown) => {
+  log.fatal({ err: error }, 'The operator could not start');
+  process.exit(1);
+});

@@ -1,0 +1,94 @@
+import type { KernelCapture, KernelInvestigation, KernelMitigation, KernelNode } from '../api/v1alpha1/resources.js';
+import { capturePhases } from '../api/v1alpha1/capture.js';
+import type { KubeClient } from '../lib/kube/client.js';
+import { core, ksleuth } from '../lib/kube/resources.js';
+import { log as rootLog, type Logger } from '../lib/log.js';
+import { checkSysctl } from '../node-agent/sysctl/check.js';
+import type { AllowList } from '../node-agent/sysctl/allowlist.js';
+import { captureIndex, InvestigationReconciler, type NodeObject } from './investigation/controller.js';
+import { allMitigationsKey, MitigationReconciler } from './mitigation/controller.js';
+import { generationChanged } from './runtime/controller.js';
+import { Manager } from './runtime/manager.js';
+import { fieldIndex } from './runtime/store.js';
+
+export interface OperatorOptions {
+  client: KubeClient;
+  allowList: AllowList;
+  allowCustomPrograms: boolean;
+  /** Lease namespace for leader election; no election when absent. */
+  leaseNamespace?: string;
+  /** /metrics, /healthz and /readyz port; false for none. */
+  healthPort: number | false;
+  /** How often a running investigation's status is written at most. */
+  statusIntervalMs?: number;
+  investigationWorkers?: number;
+  log?: Logger;
+}
+
+/** The ksleuth operator: the investigation and mitigation controllers under one manager. */
+export function createOperator(options: OperatorOptions): Manager {
+  const log = options.log ?? rootLog;
+  const manager = new Manager({
+    client: options.client,
+    name: 'ksleuth-operator',
+    health: options.healthPort === false ? false : { port: options.healthPort },
+    ...(options.leaseNamespace ? { leaderElection: { namespace: options.leaseNamespace, name: 'ksleuth-operator' } } : {}),
+    log,
+  });
+  const investigations = manager.informer<KernelInvestigation>({ resource: ksleuth('KernelInvestigation') });
+  const captures = manager.informer<KernelCapture>({
+    resource: ksleuth('KernelCapture'),
+    indexers: { [captureIndex]: (c) => [c.spec.investigation] },
+  });
+  const nodes = manager.informer<NodeObject>({ resource: core.nodes });
+  const kernelNodes = manager.informer<KernelNode>({ resource: ksleuth('KernelNode') });
+  const mitigations = manager.informer<KernelMitigation>({ resource: ksleuth('KernelMitigation') });
+
+  const investigation = new InvestigationReconciler({
+    client: options.client,
+    stores: { investigations: investigations.store, captures: captures.store, nodes: nodes.store, kernelNodes: kernelNodes.store },
+    events: { record: (object, type, reason, message) => void manager.events.event(object, type, reason, message) },
+    allowCustomPrograms: options.allowCustomPrograms,
+    statusIntervalMs: options.statusIntervalMs,
+  });
+  const investigationController = manager.controller({ name: 'investigation', reconcile: investigation.reconcile, workers: options.investigationWorkers ?? 4 });
+  investigationController.watch(investigations, { filterUpdate: generationChanged });
+  investigationController.watch(captures, { map: (c) => [c.spec.investigation], filterUpdate: (old, next) => old.status?.phase !== next.status?.phase || old.status?.findingCount !== next.status?.findingCount });
+
+  const mitigation = new MitigationReconciler({
+    client: options.client,
+    stores: { mitigations: mitigations.store, nodes: nodes.store, kernelNodes: kernelNodes.store },
+    events: { record: (object, type, reason, message) => void manager.events.event(object, type, reason, message) },
+    checkSysctl: (name, value) => {
+      const result = checkSysctl(options.allowList, name, value);
+      return result.ok ? undefined : result.reason;
+    },
+  });
+  const mitigationController = manager.controller({ name: 'mitigation', reconcile: mitigation.reconcile, workers: 1 });
+  const all = (): string[] => [allMitigationsKey];
+  mitigationController.watch(mitigations, { map: all });
+  mitigationController.watch(nodes, {
+    map: all,
+    filterUpdate: (old, next) =>
+      JSON.stringify(old.metadata.labels) !== JSON.stringify(next.metadata.labels) || old.status?.nodeInfo?.kernelVersion !== next.status?.nodeInfo?.kernelVersion,
+  });
+  mitigationController.watch(kernelNodes, {
+    map: all,
+    filterUpdate: (old, next) =>
+      JSON.stringify(old.status?.sysctls) !== JSON.stringify(next.status?.sysctls) ||
+      JSON.stringify(old.spec.sysctls) !== JSON.stringify(next.spec.sysctls) ||
+      old.status?.kernelVersion !== next.status?.kernelVersion,
+  });
+
+  const byPhase = manager.registry.gauge('ksleuth_kernel_captures', 'KernelCaptures by phase.', ['phase']);
+  const investigationsByPhase = manager.registry.gauge('ksleuth_kernel_investigations', 'KernelInvestigations by phase.', ['phase']);
+  manager.registry.onCollect(() => {
+    const counts = new Map<string, number>(capturePhases.map((p) => [p, 0]));
+    for (const c of captures.store.list()) counts.set(c.status?.phase ?? 'Pending', (counts.get(c.status?.phase ?? 'Pending') ?? 0) + 1);
+    for (const [phase, count] of counts) byPhase.set({ phase }, count);
+    const inv = new Map<string, number>([['Pending', 0], ['Running', 0], ['Completed', 0], ['Failed', 0]]);
+    for (const i of investigations.store.list()) inv.set(i.status?.phase ?? 'Pending', (inv.get(i.status?.phase ?? 'Pending') ?? 0) + 1);
+    for (const [phase, count] of inv) investigationsByPhase.set({ phase }, count);
+  });
+  return manager;
+}
