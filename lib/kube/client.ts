@@ -125,6 +125,9 @@ export class KubeClient {
       agent: https ? this.agent : undefined,
     };
     await this.kubeConfig.applyToHTTPSOptions(req);
+    // client-node puts a new Agent on every request (no keep-alive: a TCP and TLS handshake each
+    // time); keep ours, which reuses connections. A proxy-url needs client-node's proxy agent.
+    if (https && !this.kubeConfig.getCurrentCluster()?.proxyUrl) req.agent = this.agent;
     const body = options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
     if (body !== undefined) {
       req.headers = { ...req.headers, 'Content-Type': options.contentType ?? 'application/json', 'Content-Length': Buffer.byteLength(body) };

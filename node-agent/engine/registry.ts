@@ -2,6 +2,7 @@ import type { CaptureKind } from '../../api/v1alpha1/captures.js';
 import { kernelLogCapture } from '../captures/kernel-log/index.js';
 import { memoryCapture } from '../captures/memory/index.js';
 import { slabCapture } from '../captures/slab/index.js';
+import { tcpCapture } from '../captures/tcp/index.js';
 import { bpftraceCapture } from '../captures/bpftrace/index.js';
 import { ftraceCapture } from '../captures/ftrace/index.js';
 import { ioLatencyCapture } from '../captures/io-latency/index.js';
@@ -16,6 +17,7 @@ export const captureModules: Partial<Record<CaptureKind, CaptureModule>> = {
   memory: memoryCapture,
   slab: slabCapture,
   'kernel-log': kernelLogCapture,
+  tcp: tcpCapture,
   kmalloc: kmallocCapture,
   'io-latency': ioLatencyCapture,
   bpftrace: bpftraceCapture,

@@ -1,0 +1,198 @@
+import type { CaptureParams } from '../../../api/v1alpha1/captures.js';
+import type { Finding, Severity } from '../../../api/v1alpha1/finding.js';
+import type { CaptureAnalysis, Summary } from '../../engine/capture.js';
+import { evidence, formatBytes } from '../../engine/findings.js';
+import type { ParsedTcp, TcpReading } from './parse.js';
+import { unreadBytes, type Endpoint, type TcpSocket } from './proc-net-tcp.js';
+import type { RemoteRetransmits } from './retransmit-program.js';
+
+/**
+ * Thresholds. A retransmit rate is only meaningful over enough segments: below ~1000, one lossy
+ * client moves it by whole percent points. Healthy data-centre paths retransmit well under 0.1%;
+ * at 1% loss TCP throughput and tail latency already suffer (each timeout stalls a connection for
+ * at least the 200 ms minimum RTO); at 5% connections crawl.
+ * A thousand stuck sockets (or 64 MiB of unread data, all charged to net.ipv4.tcp_mem) is where a
+ * CLOSE_WAIT backlog starts to hurt the whole node: descriptors, ports, socket memory.
+ */
+export const tcpThresholds = {
+  minOutSegs: 1000,
+  retransmitRate: 0.01,
+  criticalRetransmitRate: 0.05,
+  criticalCloseWaitSockets: 1000,
+  criticalUnreadBytes: 64 * 1024 * 1024,
+} as const;
+
+const maxGroups = 8;
+const maxRemotes = 3;
+
+function endpointText(endpoint: Endpoint): string {
+  return endpoint.address.includes(':') ? `[${endpoint.address}]:${endpoint.port}` : `${endpoint.address}:${endpoint.port}`;
+}
+
+function counterDelta(first: Record<string, number>, last: Record<string, number>, name: string): number {
+  return Math.max(0, (last[name] ?? 0) - (first[name] ?? 0));
+}
+
+interface LocalGroup {
+  local: string;
+  sockets: TcpSocket[];
+}
+
+function groupByLocal(sockets: TcpSocket[]): LocalGroup[] {
+  const groups = new Map<string, TcpSocket[]>();
+  for (const socket of sockets) {
+    const key = endpointText(socket.local);
+    groups.set(key, [...(groups.get(key) ?? []), socket]);
+  }
+  return [...groups]
+    .map(([local, members]) => ({ local, sockets: members }))
+    .sort((a, b) => b.sockets.length - a.sockets.length || a.local.localeCompare(b.local));
+}
+
+function groupLine(group: LocalGroup, parsed: ParsedTcp): string {
+  const bytes = group.sockets.reduce((sum, s) => sum + unreadBytes(s), 0);
+  const remotes = [...new Set(group.sockets.map((s) => s.remote.address))];
+  const owners = new Map<number, string>();
+  for (const socket of group.sockets) for (const owner of parsed.owners[socket.inode] ?? []) owners.set(owner.pid, owner.comm);
+  const uids = [...new Set(group.sockets.map((s) => s.uid))];
+  return (
+    `local ${group.local}: ${group.sockets.length} socket${group.sockets.length === 1 ? '' : 's'}, ${formatBytes(bytes)} unread, ` +
+    `from ${remotes.length} remote address${remotes.length === 1 ? '' : 'es'} (${remotes.slice(0, maxRemotes).join(', ')}${remotes.length > maxRemotes ? ', ...' : ''}), ` +
+    `uid ${uids.join(', ')}` +
+    (owners.size > 0 ? `, held by ${[...owners].map(([pid, comm]) => `pid ${pid} (${comm})`).join(', ')}` : ', owner not found')
+  );
+}
+
+function closeWaitFinding(parsed: ParsedTcp, first: TcpReading, last: TcpReading, seconds: number, params: CaptureParams<'tcp'>): Finding | undefined {
+  const withData = last.closeWait.filter((s) => unreadBytes(s) > 0);
+  if (withData.length === 0 || withData.length < params.closeWaitMinSockets) return undefined;
+  const bytes = withData.reduce((sum, s) => sum + unreadBytes(s), 0);
+  const atStart = new Set(first.closeWait.filter((s) => unreadBytes(s) > 0).map((s) => s.inode));
+  const stuck = parsed.readings.length > 1 ? withData.filter((s) => atStart.has(s.inode)).length : 0;
+  const finOnly = last.closeWait.length - withData.length;
+  const severity: Severity =
+    withData.length >= tcpThresholds.criticalCloseWaitSockets || bytes >= tcpThresholds.criticalUnreadBytes ? 'critical' : 'warning';
+  const groups = groupByLocal(withData);
+  const lines = [
+    `${withData.length} sockets in CLOSE_WAIT with ${formatBytes(bytes)} of unread data at the end of the window ` +
+      `(threshold ${params.closeWaitMinSockets}); ${stuck} of them were already there ${seconds.toFixed(1)}s earlier`,
+    ...groups.slice(0, maxGroups).map((g) => groupLine(g, parsed)),
+  ];
+  if (groups.length > maxGroups) lines.push(`... and ${groups.length - maxGroups} more local addresses`);
+  if (finOnly > 0) lines.push(`${finOnly} more CLOSE_WAIT sockets hold only the peer's unread FIN (Recv-Q 1)`);
+  return {
+    pattern: 'tcp-close-wait-backlog',
+    severity,
+    title: `${withData.length} TCP socket${withData.length === 1 ? '' : 's'} in CLOSE_WAIT hold ${formatBytes(bytes)} of unread data`,
+    evidence: evidence(lines, 12),
+    recommendation:
+      'The peers closed these connections, but the local side has neither read the rest of the data nor closed the ' +
+      'socket: a process that leaks connections or stopped servicing them, or, rarely, a kernel bug that leaves data ' +
+      'in the receive queue. Look at the owning process and its threads (ss -tnp state close-wait), fix or restart ' +
+      'it. There is no sysctl mitigation: tcp_fin_timeout only applies to FIN_WAIT_2, and keepalive only reaps ' +
+      'sockets that enabled SO_KEEPALIVE and whose peer has gone. Until the sockets are closed, their unread data ' +
+      'counts against net.ipv4.tcp_mem for the whole node.',
+  };
+}
+
+interface RetransmitFigures {
+  outSegs: number;
+  retransSegs: number;
+  rate: number;
+  timeouts: number;
+  synRetrans: number;
+  lostRetransmit: number;
+  fastRetrans: number;
+  lossProbes: number;
+  spuriousRtos: number;
+  listenOverflows: number;
+  listenDrops: number;
+}
+
+function retransmitFigures(first: TcpReading, last: TcpReading): RetransmitFigures {
+  const tcp = (name: string): number => counterDelta(first.tcp, last.tcp, name);
+  const ext = (name: string): number => counterDelta(first.tcpExt, last.tcpExt, name);
+  const outSegs = tcp('OutSegs');
+  const retransSegs = tcp('RetransSegs');
+  return {
+    outSegs,
+    retransSegs,
+    rate: outSegs > 0 ? retransSegs / outSegs : 0,
+    timeouts: ext('TCPTimeouts'),
+    synRetrans: ext('TCPSynRetrans'),
+    lostRetransmit: ext('TCPLostRetransmit'),
+    fastRetrans: ext('TCPFastRetrans'),
+    lossProbes: ext('TCPLossProbes'),
+    spuriousRtos: ext('TCPSpuriousRTOs'),
+    listenOverflows: ext('ListenOverflows'),
+    listenDrops: ext('ListenDrops'),
+  };
+}
+
+function remotesText(remotes: RemoteRetransmits[], max = 5): string {
+  return remotes
+    .slice(0, max)
+    .map((r) => `${endpointText(r)} ×${r.count}`)
+    .join(', ');
+}
+
+function retransmitFinding(parsed: ParsedTcp, figures: RetransmitFigures, seconds: number): Finding | undefined {
+  if (figures.outSegs < tcpThresholds.minOutSegs || figures.rate < tcpThresholds.retransmitRate) return undefined;
+  const percent = (figures.rate * 100).toFixed(2);
+  const lines = [
+    `RetransSegs +${figures.retransSegs} of OutSegs +${figures.outSegs} (${percent}%) in ${seconds.toFixed(1)}s ` +
+      `(thresholds: ${tcpThresholds.retransmitRate * 100}% over at least ${tcpThresholds.minOutSegs} segments)`,
+    `retransmission timeouts (TCPTimeouts) +${figures.timeouts}: each stalls its connection for at least the 200 ms minimum RTO`,
+    `SYN retransmits +${figures.synRetrans}, fast retransmits +${figures.fastRetrans}, tail loss probes +${figures.lossProbes}, ` +
+      `lost retransmits +${figures.lostRetransmit}, spurious RTOs +${figures.spuriousRtos}`,
+    parsed.retransmitsByRemote
+      ? parsed.retransmitsByRemote.length > 0
+        ? `retransmitted segments by remote address (tcp:tcp_retransmit_skb, whole node): ${remotesText(parsed.retransmitsByRemote)}`
+        : 'tcp:tcp_retransmit_skb saw no retransmits on the node (the counters above may be from another network namespace)'
+      : `retransmits by remote address: not traced (${parsed.retransmitNote ?? 'unknown reason'})`,
+  ];
+  if (figures.listenOverflows > 0) lines.push(`listen queue overflows +${figures.listenOverflows}, dropped SYNs +${figures.listenDrops}`);
+  return {
+    pattern: 'tcp-retransmits',
+    severity: figures.rate >= tcpThresholds.criticalRetransmitRate ? 'critical' : 'warning',
+    title: `TCP retransmitted ${percent}% of segments during the window`,
+    evidence: evidence(lines, 10),
+    recommendation:
+      'Segments were lost or acknowledged too late. If a few remote addresses dominate, look at the path to them ' +
+      '(NIC, MTU, a middlebox, the peer itself); if every peer is affected, look at this node: drops in the NIC ring ' +
+      'or qdisc (ethtool -S, tc -s qdisc), CPU saturation in softirq, or a kernel regression in the TCP stack. ' +
+      'Compare nodes by kernel version (compareBy) and profile the kernel with the cpu-profile capture.',
+  };
+}
+
+export function analyzeTcp(parsed: ParsedTcp, params: CaptureParams<'tcp'>): CaptureAnalysis {
+  const first = parsed.readings[0];
+  const last = parsed.readings.at(-1);
+  if (!first || !last) return { summary: { readings: 0 }, findings: [] };
+  const seconds = (last.atMs - first.atMs) / 1000;
+  const figures = retransmitFigures(first, last);
+  const withData = last.closeWait.filter((s) => unreadBytes(s) > 0);
+  const summary: Summary = {
+    readings: parsed.readings.length,
+    intervalSeconds: parsed.intervalSeconds,
+    windowSeconds: Number(seconds.toFixed(1)),
+    closeWaitSockets: last.closeWait.length,
+    closeWaitWithData: withData.length,
+    closeWaitUnreadBytes: withData.reduce((sum, s) => sum + unreadBytes(s), 0),
+    currEstab: last.tcp.CurrEstab ?? 0,
+    outSegs: figures.outSegs,
+    retransSegs: figures.retransSegs,
+    retransmitPercent: Number((figures.rate * 100).toFixed(3)),
+    tcpTimeouts: figures.timeouts,
+    synRetrans: figures.synRetrans,
+    listenOverflows: figures.listenOverflows,
+    listenDrops: figures.listenDrops,
+    retransmitsByRemote: parsed.retransmitsByRemote
+      ? remotesText(parsed.retransmitsByRemote) || 'none traced'
+      : `not traced: ${parsed.retransmitNote ?? 'unknown reason'}`,
+  };
+  const findings = [closeWaitFinding(parsed, first, last, seconds, params), retransmitFinding(parsed, figures, seconds)].filter(
+    (f): f is Finding => f !== undefined,
+  );
+  return { summary, findings };
+}

@@ -1,0 +1,125 @@
+import { describe, expect, it } from 'vitest';
+import { analyzeTcp, tcpThresholds } from '../../../../node-agent/captures/tcp/analyze.js';
+import { parseTcp, type RetransmitTrace, type TcpRaw } from '../../../../node-agent/captures/tcp/parse.js';
+import { fixture } from '../fixtures.js';
+
+const read = (name: string): string => fixture('tcp', name);
+const params = { intervalSeconds: 4, closeWaitMinSockets: 1 };
+
+interface Reading {
+  tcp?: string;
+  tcp6?: string;
+  snmp?: string;
+  netstat?: string;
+}
+
+const header = read('tcp-host.txt').split('\n')[0]!;
+
+/** Two readings 4 s apart; by default the host's own files, which show neither problem. */
+function raw(first: Reading, last: Reading, extra: Partial<TcpRaw> = {}): TcpRaw {
+  const data = (r: Reading) => ({
+    tcp: r.tcp ?? read('tcp-host.txt'),
+    ...(r.tcp6 ? { tcp6: r.tcp6 } : {}),
+    snmp: r.snmp ?? read('snmp-host.txt'),
+    netstat: r.netstat ?? read('netstat-host.txt'),
+  });
+  return {
+    intervalSeconds: 4,
+    littleEndian: true,
+    readings: [
+      { atMs: 0, data: data(first) },
+      { atMs: 4000, data: data(last) },
+    ],
+    owners: {},
+    retransmitTrace: { state: 'traced', output: read('bpftrace-retransmits.json') },
+    ...extra,
+  };
+}
+
+const analyze = (r: TcpRaw, p = params) => analyzeTcp(parseTcp(r), p);
+const closeWait = { tcp: read('tcp-netns-close-wait.txt') };
+const lossy = { first: { snmp: read('snmp-lossy-start.txt'), netstat: read('netstat-lossy-start.txt') }, last: { snmp: read('snmp-lossy-end.txt'), netstat: read('netstat-lossy-end.txt') } };
+
+describe('CLOSE_WAIT backlog', () => {
+  it('finds the 5 sockets holding data, grouped by local address, with their owner', () => {
+    const { findings, summary } = analyze(raw(closeWait, closeWait, { owners: { 124988: [{ pid: 4242, comm: 'node' }], 124990: [{ pid: 4242, comm: 'node' }] } }));
+    expect(summary).toMatchObject({ closeWaitSockets: 7, closeWaitWithData: 5, closeWaitUnreadBytes: 500 });
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({ pattern: 'tcp-close-wait-backlog', severity: 'warning', title: '5 TCP sockets in CLOSE_WAIT hold 500 B of unread data' });
+    expect(findings[0]!.evidence).toEqual([
+      '5 sockets in CLOSE_WAIT with 500 B of unread data at the end of the window (threshold 1); 5 of them were already there 4.0s earlier',
+      'local 127.0.0.1:43135: 5 sockets, 500 B unread, from 1 remote address (127.0.0.1), uid 0, held by pid 4242 (node)',
+      "2 more CLOSE_WAIT sockets hold only the peer's unread FIN (Recv-Q 1)",
+    ]);
+    expect(findings[0]!.suggestedMitigation).toBeUndefined();
+    expect(findings[0]!.recommendation).toMatch(/no sysctl mitigation/);
+  });
+
+  it('does not report fewer sockets than closeWaitMinSockets', () => {
+    expect(analyze(raw(closeWait, closeWait), { ...params, closeWaitMinSockets: 6 }).findings).toEqual([]);
+    expect(analyze(raw(closeWait, closeWait), { ...params, closeWaitMinSockets: 5 }).findings).toHaveLength(1);
+  });
+
+  it('does not report the host namespace, which has no such sockets', () => {
+    const { findings, summary } = analyze(raw({}, {}));
+    expect(findings).toEqual([]);
+    expect(summary.closeWaitWithData).toBe(0);
+  });
+
+  it('counts as stuck only sockets that were there at the start', () => {
+    const { findings } = analyze(raw({ tcp: header }, closeWait));
+    expect(findings[0]!.evidence[0]).toMatch(/; 0 of them were already there 4\.0s earlier$/);
+  });
+
+  it('groups IPv6 and IPv4-mapped sockets by local address in brackets', () => {
+    const six = { tcp: header, tcp6: read('tcp6-netns-close-wait.txt') };
+    const evidence = analyze(raw(six, six)).findings[0]!.evidence;
+    expect(evidence[1]).toBe('local [::1]:40955: 3 sockets, 600 B unread, from 1 remote address (::1), uid 0, owner not found');
+    expect(evidence[2]).toBe('local [::ffff:127.0.0.1]:38257: 2 sockets, 2.0 KiB unread, from 1 remote address (::ffff:127.0.0.1), uid 0, owner not found');
+  });
+
+  it('is critical from a thousand sockets', () => {
+    const line = read('tcp-netns-close-wait.txt').split('\n')[2]!;
+    const many = [header, ...Array.from({ length: tcpThresholds.criticalCloseWaitSockets }, (_, i) => line.replace(/ 124988 /, ` ${900000 + i} `))].join('\n');
+    const { findings } = analyze(raw({ tcp: many }, { tcp: many }));
+    expect(findings[0]).toMatchObject({ severity: 'critical', title: '1000 TCP sockets in CLOSE_WAIT hold 97.7 KiB of unread data' });
+  });
+});
+
+describe('retransmits', () => {
+  it('finds the recorded lossy run: 4.48% of 2144 segments, with the remote addresses from the tracepoint', () => {
+    const { findings, summary } = analyze(raw(lossy.first, lossy.last));
+    expect(summary).toMatchObject({ outSegs: 2144, retransSegs: 96, retransmitPercent: 4.478 });
+    expect(summary.retransmitsByRemote).toMatch(/^10\.201\.0\.2:9100 ×160, 127\.0\.0\.1:/);
+    expect(findings).toHaveLength(1);
+    const finding = findings[0]!;
+    expect(finding).toMatchObject({ pattern: 'tcp-retransmits', severity: 'warning', title: 'TCP retransmitted 4.48% of segments during the window' });
+    expect(finding.evidence[0]).toBe('RetransSegs +96 of OutSegs +2144 (4.48%) in 4.0s (thresholds: 1% over at least 1000 segments)');
+    expect(finding.evidence[1]).toMatch(/^retransmission timeouts \(TCPTimeouts\) \+\d+: /);
+    expect(finding.evidence[3]).toMatch(/^retransmitted segments by remote address \(tcp:tcp_retransmit_skb, whole node\): 10\.201\.0\.2:9100 ×160/);
+  });
+
+  it('says why the remote addresses are missing when bpftrace could not run', () => {
+    const trace: RetransmitTrace = { state: 'unavailable', reason: 'bpftrace is not installed (Debian/Ubuntu: apt-get install bpftrace)' };
+    const { findings, summary } = analyze(raw(lossy.first, lossy.last, { retransmitTrace: trace }));
+    expect(summary.retransmitsByRemote).toBe('not traced: bpftrace is not installed (Debian/Ubuntu: apt-get install bpftrace)');
+    expect(findings[0]!.evidence[3]).toBe('retransmits by remote address: not traced (bpftrace is not installed (Debian/Ubuntu: apt-get install bpftrace))');
+  });
+
+  it('is critical from 5%', () => {
+    const worse = read('snmp-lossy-end.txt').replace(/^(Tcp: 1 200 120000 -1 32 0 0 0 32 3040 3232) 96 /m, '$1 120 ');
+    expect(analyze(raw(lossy.first, { ...lossy.last, snmp: worse })).findings[0]?.severity).toBe('critical');
+  });
+
+  it('does not judge a rate over fewer than 1000 segments', () => {
+    // Derived from the recording: 500 segments sent, 50 of them retransmits (10%).
+    const few = read('snmp-lossy-end.txt').replace(/^(Tcp: 1 200 120000 -1 32 0 0 0 32 3040) 3232 96 /m, '$1 1588 50 ');
+    const { findings, summary } = analyze(raw(lossy.first, { ...lossy.last, snmp: few }));
+    expect(summary).toMatchObject({ outSegs: 500, retransSegs: 50 });
+    expect(findings).toEqual([]);
+  });
+
+  it('does not report a node whose counters did not move', () => {
+    expect(analyze(raw({}, {})).findings).toEqual([]);
+  });
+});

@@ -1,0 +1,88 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ChildProcess } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createTcpCapture, tcpCapture } from '../../../../node-agent/captures/tcp/index.js';
+import { unmetRequirement } from '../../../../node-agent/engine/requirements.js';
+import { nodeFacts, runForReal } from '../real-run.js';
+import { closeWaitScript, LossyLink, stop, TestNetns } from './netns.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+describe('tcp capture on this machine', () => {
+  it('finds CLOSE_WAIT sockets with unread data in a network namespace, with the right count and owner', async () => {
+    const netns = await TestNetns.create();
+    cleanups.push(() => netns.delete());
+    let child: ChildProcess | undefined;
+    cleanups.push(() => stop(child));
+    // 5 peers send 100 bytes and close, 2 close without data, 1 sends and stays: the server never reads.
+    const started = await netns.start(closeWaitScript(5, 2, 100));
+    child = started.child;
+    const { port } = JSON.parse(started.firstLine) as { port: number };
+
+    const module = createTcpCapture({ procNet: `/proc/${child.pid}/net` });
+    const run = await runForReal([{ tcp: { intervalSeconds: 1, closeWaitMinSockets: 5 } }], 2, { modules: { tcp: module } });
+    cleanups.push(run.cleanup);
+    const outcome = run.report.captures[0]!;
+    expect(outcome).toMatchObject({ kind: 'tcp', state: 'Succeeded' });
+    expect(outcome.summary).toMatchObject({ closeWaitSockets: 7, closeWaitWithData: 5, closeWaitUnreadBytes: 500 });
+    const finding = outcome.findings.find((f) => f.pattern === 'tcp-close-wait-backlog');
+    expect(finding?.title).toBe('5 TCP sockets in CLOSE_WAIT hold 500 B of unread data');
+    expect(finding?.evidence[0]).toMatch(/; 5 of them were already there/);
+    expect(finding?.evidence[1]).toBe(
+      `local 127.0.0.1:${port}: 5 sockets, 500 B unread, from 1 remote address (127.0.0.1), uid 0, held by pid ${child.pid} (node)`,
+    );
+    const readings = await readFile(join(run.outDir, 'tcp-readings.txt'), 'utf8');
+    expect(readings.match(/ 08 /g)).toHaveLength(2 * 7);
+  });
+
+  it('finds retransmits over a lossy veth pair, by remote address from the tracepoint', async () => {
+    const link = await LossyLink.create(32, 40);
+    cleanups.push(() => link.delete());
+    const module = createTcpCapture({ procNet: `/proc/${link.clientPid}/net` });
+    const running = runForReal([{ tcp: { intervalSeconds: 1 } }], 6, { modules: { tcp: module } });
+    await sleep(3000);
+    await link.dropLink();
+    const run = await running;
+    cleanups.push(run.cleanup);
+    const outcome = run.report.captures[0]!;
+    expect(outcome.state).toBe('Succeeded');
+    expect(outcome.summary.outSegs).toBeGreaterThanOrEqual(1000);
+    expect(outcome.summary.retransSegs).toBeGreaterThan(0);
+    const finding = outcome.findings.find((f) => f.pattern === 'tcp-retransmits');
+    expect(finding, JSON.stringify(outcome.summary)).toBeDefined();
+    expect(outcome.summary.retransmitsByRemote).toMatch(/10\.201\.0\.2:9100 ×\d+/);
+    expect(finding!.evidence.join('\n')).toMatch(/by remote address \(tcp:tcp_retransmit_skb, whole node\): .*10\.201\.0\.2:9100 ×\d+/);
+    expect(outcome.artifacts.map((a) => a.name)).toContain('tcp-retransmits.json');
+  });
+
+  it('reads the host namespace through the registry module', async () => {
+    const run = await runForReal([{ tcp: { intervalSeconds: 1 } }], 2);
+    cleanups.push(run.cleanup);
+    const outcome = run.report.captures[0]!;
+    expect(outcome.state).toBe('Succeeded');
+    expect(outcome.summary.readings).toBeGreaterThanOrEqual(2);
+    expect(typeof outcome.summary.currEstab).toBe('number');
+    expect(outcome.summary.retransmitsByRemote).not.toMatch(/^not traced/);
+  });
+
+  it('degrades with a note, not a failure, when bpftrace is missing', async () => {
+    const facts = await nodeFacts();
+    const { bpftraceVersion: _absent, ...capabilities } = facts.capabilities;
+    const run = await runForReal([{ tcp: { intervalSeconds: 1 } }], 1, { facts: { ...facts, capabilities } });
+    cleanups.push(run.cleanup);
+    const outcome = run.report.captures[0]!;
+    expect(outcome.state).toBe('Succeeded');
+    expect(outcome.summary.retransmitsByRemote).toBe('not traced: bpftrace is not installed (Debian/Ubuntu: apt-get install bpftrace)');
+  });
+
+  it('needs the procfs network files, which this machine has', async () => {
+    const requirements = tcpCapture.requirements({ intervalSeconds: 5, closeWaitMinSockets: 1 });
+    expect(requirements).toEqual([{ file: '/proc/net/tcp' }, { file: '/proc/net/snmp' }, { file: '/proc/net/netstat' }]);
+    expect(unmetRequirement(requirements, await nodeFacts())).toBeUndefined();
+  });
+});
