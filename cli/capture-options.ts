@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { captureEntryFor, resolveCaptureEntry, type ResolvedCapture } from '../api/v1alpha1/capture-entry.js';
+import { captureEntryFor, resolveCaptureEntry, type CaptureEntry, type ResolvedCapture } from '../api/v1alpha1/capture-entry.js';
 import { captureKindIds, captureKinds, isCaptureKind, type CaptureKind } from '../api/v1alpha1/captures.js';
 import { UsageError } from './command.js';
 
@@ -20,6 +20,11 @@ function coerce(value: string): unknown {
  * checked against the capture's schema so a bad value names the parameter and its limits.
  */
 export function capturesFromOptions(kinds: string[] | undefined, settings: string[] = []): ResolvedCapture[] {
+  return captureEntriesFromOptions(kinds, settings).map(resolveCaptureEntry);
+}
+
+/** The same as capture entries of a KernelInvestigation spec: only what the user set, checked. */
+export function captureEntriesFromOptions(kinds: string[] | undefined, settings: string[] = []): CaptureEntry[] {
   const selected = kinds?.flatMap((k) => k.split(',')).map((k) => k.trim()).filter(Boolean) ?? defaultCaptures;
   for (const kind of selected) {
     if (!isCaptureKind(kind)) throw new UsageError(`unknown capture "${kind}"; choose from ${captureKindIds.join(', ')}`);
@@ -42,6 +47,6 @@ export function capturesFromOptions(kinds: string[] | undefined, settings: strin
       const problems = result.error.issues.map((i) => `${kind}.${i.path.join('.') || '(params)'}: ${i.message}`).join('; ');
       throw new UsageError(problems);
     }
-    return resolveCaptureEntry(captureEntryFor(kind as CaptureKind, values));
+    return captureEntryFor(kind as CaptureKind, values);
   });
 }

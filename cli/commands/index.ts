@@ -1,9 +1,13 @@
 import type { Command } from '../command.js';
+import { artifacts } from './artifacts.js';
+import { get } from './get.js';
 import { investigate } from './investigate.js';
 import { version } from './version.js';
 
 /** Every subcommand, by name. Adding one: its module here and one line below. */
 export const commands: Record<string, Command> = {
   investigate,
+  get,
+  artifacts,
   version,
 };

@@ -1,12 +1,18 @@
 import { parseArgs } from 'node:util';
 import { maxInvestigationDurationSeconds } from '../../api/v1alpha1/investigation.js';
 import { parseDurationSeconds } from '../../lib/duration.js';
-import { capturesFromOptions, defaultCaptures } from '../capture-options.js';
+import { captureEntriesFromOptions, defaultCaptures } from '../capture-options.js';
+import { buildInvestigation, createInvestigation, toYaml, waitAndShow } from '../cluster-investigation.js';
 import { UsageError, type Command } from '../command.js';
+import { clusterClient, kubeOptions, kubeUsage } from '../kube.js';
 import { investigateLocally } from '../local-investigation.js';
+import { resolveCaptureEntry } from '../../api/v1alpha1/capture-entry.js';
 
 const usage = `Run kernel captures and report findings.
 
+On nodes of a cluster (creates a KernelInvestigation):
+  ksleuth investigate (--nodes a,b | --selector key=value) [--capture a,b,...] [--duration 30s]
+                      [--name NAME] [--max-nodes N] [--compare-by kernel|label=KEY] [--wait] [--dry-run]
 On this machine (no cluster needed):
   ksleuth investigate --local [--capture a,b,...] [--duration 30s] [--out DIR] [--json]
 
@@ -18,22 +24,41 @@ Options:
                      --set ftrace.events=block:block_rq_issue,block:block_rq_complete,
                      --set bpftrace.program=@prog.bt (repeatable)
   --duration D       how long to capture: 30s, 2m (default 30s, at most ${maxInvestigationDurationSeconds / 60}m)
-  --out DIR          where to write artifacts (default ./ksleuth-<time>)
-  --json             print a JSON report instead of tables`;
+  --nodes LIST       nodes by name
+  --selector SEL     nodes by label: key=value, key!=value, key, !key (comma-separated, all must hold)
+  --max-nodes N      at most this many nodes (default 10)
+  --compare-by X     group nodes by kernel version ("kernel") or a node label ("label=KEY")
+  --description T    the symptom, for the people reading the result
+  --name NAME        the investigation's name (default: generated)
+  --wait             wait for the result and print it
+  --dry-run          print the KernelInvestigation YAML instead of creating it
+  --local            run on this machine instead
+  --out DIR          (--local) where to write artifacts (default ./ksleuth-<time>)
+  --json             (--local) print a JSON report instead of tables
+${kubeUsage}`;
 
 export const investigate: Command = {
-  summary: 'Run kernel captures and report findings (--local: on this machine)',
+  summary: 'Run kernel captures on cluster nodes (or --local on this machine) and report findings',
   usage,
   async run(args) {
     const { values } = parseArgs({
       args,
       options: {
+        ...kubeOptions,
         local: { type: 'boolean' },
         capture: { type: 'string', multiple: true },
         set: { type: 'string', multiple: true },
         duration: { type: 'string', default: '30s' },
         out: { type: 'string' },
         json: { type: 'boolean', default: false },
+        nodes: { type: 'string' },
+        selector: { type: 'string' },
+        'max-nodes': { type: 'string' },
+        'compare-by': { type: 'string' },
+        description: { type: 'string' },
+        name: { type: 'string' },
+        wait: { type: 'boolean', default: false },
+        'dry-run': { type: 'boolean', default: false },
       },
       strict: true,
     });
@@ -46,8 +71,39 @@ export const investigate: Command = {
     if (durationSeconds < 1 || durationSeconds > maxInvestigationDurationSeconds) {
       throw new UsageError(`--duration must be between 1s and ${maxInvestigationDurationSeconds}s`);
     }
-    const captures = capturesFromOptions(values.capture, values.set);
-    if (!values.local) throw new UsageError('cluster investigations are not available yet; use --local');
-    return investigateLocally({ captures, durationSeconds, outDir: values.out, json: values.json });
+    const entries = captureEntriesFromOptions(values.capture, values.set);
+    if (values.local) {
+      if (values.nodes || values.selector) throw new UsageError('--local runs on this machine: leave out --nodes and --selector');
+      return investigateLocally({ captures: entries.map(resolveCaptureEntry), durationSeconds, outDir: values.out, json: values.json });
+    }
+    const maxNodes = values['max-nodes'] === undefined ? undefined : Number(values['max-nodes']);
+    const investigation = buildInvestigation({
+      name: values.name,
+      description: values.description,
+      nodes: values.nodes?.split(',').map((n) => n.trim()).filter(Boolean),
+      selector: values.selector,
+      maxNodes,
+      captures: entries,
+      durationSeconds,
+      compareBy: values['compare-by'],
+    });
+    if (values['dry-run']) {
+      process.stdout.write(toYaml(investigation));
+      return 0;
+    }
+    const client = clusterClient(values);
+    try {
+      const created = await createInvestigation(client, investigation);
+      const name = created.metadata.name!;
+      console.error(`kernelinvestigation.ksleuth.io/${name} created`);
+      if (!values.wait) {
+        console.error(`follow it with: ksleuth get ${name}`);
+        return 0;
+      }
+      const deadlineSeconds = created.spec.deadlineSeconds ?? durationSeconds + 120;
+      return await waitAndShow(client, name, (deadlineSeconds + 180) * 1000);
+    } finally {
+      client.close();
+    }
   },
 };

@@ -59,6 +59,7 @@ export interface RequestOptionsIn {
   contentType?: string;
   signal?: AbortSignal;
   timeoutMs?: number;
+  headers?: Record<string, string>;
 }
 
 /** Called for every request; lets callers count API traffic (benchmarks, metrics). */
@@ -121,7 +122,7 @@ export class KubeClient {
       hostname: this.server.hostname,
       port: this.server.port || (https ? 443 : 80),
       path: `${this.server.pathname.replace(/\/$/, '')}${path}${queryString(options.query)}`,
-      headers: { Accept: 'application/json', 'User-Agent': this.userAgent },
+      headers: { Accept: 'application/json', 'User-Agent': this.userAgent, ...options.headers },
       agent: https ? this.agent : undefined,
     };
     await this.kubeConfig.applyToHTTPSOptions(req);
@@ -159,6 +160,28 @@ export class KubeClient {
     this.notify(method, path, status);
     if (status < 200 || status >= 300) throw apiError(method, path, status, text);
     return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  /**
+   * Opens a GET for a raw body (a file through the pod proxy) and returns the response stream;
+   * throws ApiError on a non-2xx answer.
+   */
+  async download(path: string, headers: Record<string, string> = {}): Promise<IncomingMessage> {
+    const res = await this.open('GET', path, { headers: { Accept: '*/*', ...headers } }, true);
+    const status = res.statusCode ?? 0;
+    this.notify('GET', path, status);
+    if (status >= 200 && status < 300) return res;
+    const chunks: Buffer[] = [];
+    for await (const chunk of res) chunks.push(chunk as Buffer);
+    throw apiError('GET', path, status, Buffer.concat(chunks).toString('utf8'));
+  }
+
+  /** The bearer token this client authenticates with, if it uses one (not a client certificate). */
+  async bearerToken(): Promise<string | undefined> {
+    const req: RequestOptions = { headers: {} };
+    await this.kubeConfig.applyToHTTPSOptions(req);
+    const header = (req.headers as Record<string, string | undefined>).Authorization ?? (req.headers as Record<string, string | undefined>).authorization;
+    return header?.replace(/^Bearer\s+/i, '');
   }
 
   get<T = KubeObject>(ref: ResourceRef, name: string, subresource?: string): Promise<T> {

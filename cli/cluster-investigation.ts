@@ -1,0 +1,104 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { stringify } from 'yaml';
+import type { CaptureEntry } from '../api/v1alpha1/capture-entry.js';
+import type { LabelSelector } from '../api/v1alpha1/common.js';
+import { apiVersion } from '../api/v1alpha1/common.js';
+import { investigationSpec } from '../api/v1alpha1/investigation.js';
+import type { KernelInvestigation } from '../api/v1alpha1/resources.js';
+import type { KubeClient } from '../lib/kube/client.js';
+import { ApiError } from '../lib/kube/errors.js';
+import { ksleuth } from '../lib/kube/resources.js';
+import { UsageError } from './command.js';
+import { renderInvestigation } from './investigation-view.js';
+import { capturesOf, getInvestigation } from './investigations.js';
+
+export interface ClusterInvestigationRequest {
+  name?: string;
+  description?: string;
+  nodes?: string[];
+  selector?: string;
+  maxNodes?: number;
+  captures: CaptureEntry[];
+  durationSeconds: number;
+  compareBy?: string;
+}
+
+/** Parses "pool=db,zone!=a,gpu,!spot" into a label selector. */
+export function parseSelector(text: string): LabelSelector {
+  const matchLabels: Record<string, string> = {};
+  const matchExpressions: NonNullable<LabelSelector['matchExpressions']> = [];
+  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+    let match: RegExpExecArray | null;
+    if ((match = /^([^=!]+)!=(.*)$/.exec(part))) matchExpressions.push({ key: match[1]!, operator: 'NotIn', values: [match[2]!] });
+    else if ((match = /^([^=!]+)==?(.*)$/.exec(part))) matchLabels[match[1]!] = match[2]!;
+    else if ((match = /^!([^=!]+)$/.exec(part))) matchExpressions.push({ key: match[1]!, operator: 'DoesNotExist' });
+    else if (/^[^=!]+$/.test(part)) matchExpressions.push({ key: part, operator: 'Exists' });
+    else throw new UsageError(`--selector: cannot read "${part}"; use key=value, key!=value, key or !key, separated by commas`);
+  }
+  return {
+    ...(Object.keys(matchLabels).length ? { matchLabels } : {}),
+    ...(matchExpressions.length ? { matchExpressions } : {}),
+  };
+}
+
+/** The KernelInvestigation the flags describe, checked against the API schema. */
+export function buildInvestigation(request: ClusterInvestigationRequest): KernelInvestigation {
+  if (!request.nodes?.length && request.selector === undefined) throw new UsageError('choose nodes with --nodes a,b or --selector key=value');
+  const compareBy = request.compareBy === undefined ? undefined : request.compareBy === 'kernel' ? { kernelVersion: true } : request.compareBy.startsWith('label=') ? { nodeLabel: request.compareBy.slice(6) } : undefined;
+  if (request.compareBy !== undefined && !compareBy) throw new UsageError('--compare-by: use "kernel" or "label=<node label key>"');
+  const spec = {
+    ...(request.description ? { description: request.description } : {}),
+    nodes: {
+      ...(request.nodes?.length ? { names: request.nodes } : {}),
+      ...(request.selector !== undefined ? { selector: parseSelector(request.selector) } : {}),
+      ...(request.maxNodes !== undefined ? { maxNodes: request.maxNodes } : {}),
+    },
+    captures: request.captures,
+    durationSeconds: request.durationSeconds,
+    ...(compareBy ? { compareBy } : {}),
+  };
+  const checked = investigationSpec.safeParse(spec);
+  if (!checked.success) throw new UsageError(checked.error.issues.map((i) => `spec.${i.path.join('.')}: ${i.message}`).join('; '));
+  return {
+    apiVersion,
+    kind: 'KernelInvestigation',
+    metadata: request.name ? { name: request.name } : { generateName: 'investigation-' },
+    spec: spec as KernelInvestigation['spec'],
+  };
+}
+
+export function toYaml(investigation: KernelInvestigation): string {
+  return stringify(investigation, { lineWidth: 0 });
+}
+
+export async function createInvestigation(client: KubeClient, investigation: KernelInvestigation): Promise<KernelInvestigation> {
+  try {
+    return await client.create<KernelInvestigation>(ksleuth('KernelInvestigation'), investigation);
+  } catch (error) {
+    if (error instanceof ApiError && (error.status === 422 || error.status === 409)) throw new Error(error.serverMessage);
+    throw error;
+  }
+}
+
+/** Waits until the investigation completes or fails, showing progress on a terminal; prints the result. */
+export async function waitAndShow(client: KubeClient, name: string, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  const tty = process.stderr.isTTY === true;
+  let investigation = await getInvestigation(client, name);
+  while (investigation.status?.phase !== 'Completed' && investigation.status?.phase !== 'Failed') {
+    if (Date.now() > deadline) {
+      if (tty) process.stderr.write('\r\x1b[2K');
+      console.error(`gave up waiting after ${Math.round(timeoutMs / 1000)}s; "ksleuth get ${name}" shows it later`);
+      return 1;
+    }
+    if (tty) {
+      const complete = investigation.status?.conditions?.find((c) => c.type === 'Complete');
+      process.stderr.write(`\r\x1b[2K${investigation.status?.phase ?? 'Pending'} ${investigation.status?.progress ?? ''} ${complete?.message ?? ''}`.slice(0, (process.stderr.columns ?? 100) - 1));
+    }
+    await sleep(2000);
+    investigation = await getInvestigation(client, name);
+  }
+  if (tty) process.stderr.write('\r\x1b[2K');
+  console.log(renderInvestigation(investigation, await capturesOf(client, name)));
+  return investigation.status.phase === 'Completed' ? 0 : 1;
+}

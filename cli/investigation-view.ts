@@ -1,0 +1,38 @@
+import type { KernelCapture, KernelInvestigation } from '../api/v1alpha1/resources.js';
+import { formatDuration } from '../lib/duration.js';
+import { renderFindings } from './report.js';
+import { table } from './table.js';
+
+function ago(time: string | undefined, now: Date): string {
+  return time ? `${formatDuration((now.getTime() - Date.parse(time)) / 1000)} ago` : '-';
+}
+
+/** An investigation and its per-node captures, for people. */
+export function renderInvestigation(investigation: KernelInvestigation, captures: KernelCapture[], now = new Date()): string {
+  const status = investigation.status ?? {};
+  const complete = status.conditions?.find((c) => c.type === 'Complete');
+  const counts = status.captures;
+  const took = status.startTime && status.completionTime ? `, took ${formatDuration((Date.parse(status.completionTime) - Date.parse(status.startTime)) / 1000)}` : '';
+  const lines = [
+    `Name:      ${investigation.metadata.name}`,
+    ...(investigation.spec.description ? [`Symptom:   ${investigation.spec.description}`] : []),
+    `Phase:     ${status.phase ?? 'Pending'}${complete ? ` (${complete.message})` : ''}`,
+    `Nodes:     ${status.progress ?? '-'}${counts ? `  succeeded ${counts.succeeded}, failed ${counts.failed}, unsupported ${counts.unsupported}, timed out ${counts.timedOut}, running ${counts.running}, pending ${counts.pending}` : ''}`,
+    `Captures:  ${investigation.spec.captures.map((c) => c.name ?? Object.keys(c).find((k) => k !== 'name')).join(', ')} for ${investigation.spec.durationSeconds}s`,
+    `Started:   ${ago(status.startTime, now)}${took}`,
+    '',
+    'FINDINGS',
+    renderFindings(status.findings ?? []),
+  ];
+  if (status.comparison) {
+    lines.push('', `COMPARISON BY ${status.comparison.by.toUpperCase()}`);
+    lines.push(table(['value', 'nodes', 'reported', 'patterns'], status.comparison.groups.map((g) => [g.value, g.nodes, g.reported, g.patterns.join(', ') || '-'])));
+  }
+  if (captures.length > 0) {
+    lines.push('', 'NODES');
+    const sorted = [...captures].sort((a, b) => a.spec.nodeName.localeCompare(b.spec.nodeName));
+    lines.push(table(['node', 'phase', 'findings', 'artifacts', 'message'], sorted.map((c) => [c.spec.nodeName, c.status?.phase ?? 'Pending', c.status?.findingCount ?? 0, c.status?.artifacts?.length ?? 0, c.status?.message ?? ''])));
+    if (captures.some((c) => (c.status?.artifacts?.length ?? 0) > 0)) lines.push('', `Artifacts: ksleuth artifacts get ${investigation.metadata.name}`);
+  }
+  return lines.join('\n');
+}
