@@ -15,6 +15,7 @@ export interface BackoffOptions {
 
 /** The delay before retry number `attempt` (0-based): initial × factor^attempt, jittered, capped. */
 export function backoffDelay(options: BackoffOptions, attempt: number, random: () => number = Math.random): number {
+  checkBackoff(options);
   const factor = options.factor ?? 2;
   const base = Math.min(options.maxMs, options.initialMs * factor ** Math.min(attempt, 64));
   const jitter = options.jitter ?? 0;
@@ -29,7 +30,9 @@ export class Backoff {
   constructor(
     private readonly options: BackoffOptions,
     private readonly random: () => number = Math.random,
-  ) {}
+  ) {
+    checkBackoff(options);
+  }
 
   /** The delay for the next retry; each call counts one more failure. */
   next(): number {
@@ -43,4 +46,12 @@ export class Backoff {
   get failures(): number {
     return this.attempt;
   }
+}
+
+/** Throws a clear error for settings that would never back off or never stop growing. */
+export function checkBackoff(options: BackoffOptions): void {
+  const { initialMs, maxMs, factor = 2, jitter = 0 } = options;
+  if (!(initialMs >= 0) || !(maxMs >= initialMs)) throw new Error(`backoff: need 0 <= initialMs <= maxMs, got initialMs ${initialMs} and maxMs ${maxMs}`);
+  if (!(factor >= 1)) throw new Error(`backoff: factor must be >= 1, got ${factor}`);
+  if (!(jitter >= 0 && jitter <= 1)) throw new Error(`backoff: jitter is a fraction between 0 and 1, got ${jitter}`);
 }

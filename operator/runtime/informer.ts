@@ -117,6 +117,9 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   constructor(private readonly options: InformerOptions<T>) {
     const { resource } = options;
+    positive(options.pageSize, 'pageSize', 'objects per list page, e.g. 500');
+    positive(options.stallTimeoutMs, 'stallTimeoutMs', 'well above the API server’s one-minute bookmark period, e.g. 180000');
+    positive(options.watchTimeoutSeconds, 'watchTimeoutSeconds', 'e.g. 300');
     this.name = options.name ?? (resource.group ? `${resource.plural}.${resource.group}` : resource.plural);
     this.objects = new Store<T>(options.indexers);
     this.backoff = new Backoff(options.backoff ?? defaultInformerBackoff);
@@ -345,5 +348,11 @@ export class Informer<T extends KubeObject = KubeObject> {
     } catch (error) {
       this.log.error({ err: error }, 'An informer handler threw; the informer goes on');
     }
+  }
+}
+
+function positive(value: number | undefined, field: string, hint: string): void {
+  if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
+    throw new Error(`informer option ${field} must be a positive number (${hint}), got ${value}`);
   }
 }

@@ -66,6 +66,9 @@ export class Manager {
   private failure?: Error;
 
   constructor(private readonly options: ManagerOptions) {
+    if (options.shutdownTimeoutMs !== undefined && !(options.shutdownTimeoutMs >= 0)) {
+      throw new Error(`manager ${options.name}: shutdownTimeoutMs must be >= 0 (below the pod's terminationGracePeriodSeconds), got ${options.shutdownTimeoutMs}`);
+    }
     this.log = (options.log ?? rootLog).child({ manager: options.name });
     this.events = new EventRecorder({ client: options.client, component: options.name, log: this.log });
     this.done = new Promise<void>((resolve, reject) => {

@@ -1,4 +1,4 @@
-import { backoffDelay, type BackoffOptions } from './backoff.js';
+import { backoffDelay, checkBackoff, type BackoffOptions } from './backoff.js';
 import { TokenBucket } from './token-bucket.js';
 
 export interface WorkQueueOptions {
@@ -48,6 +48,7 @@ export class WorkQueue {
 
   constructor(options: WorkQueueOptions = {}) {
     this.retryBackoff = options.retryBackoff ?? defaultRetryBackoff;
+    checkBackoff(this.retryBackoff);
     this.now = options.now ?? Date.now;
     const rateLimit = options.rateLimit ?? { ratePerSecond: 10, burst: 100 };
     if (rateLimit) this.bucket = new TokenBucket(rateLimit.ratePerSecond, rateLimit.burst, this.now);

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { Backoff, backoffDelay } from '../../../operator/runtime/backoff.js';
 import { WorkQueue } from '../../../operator/runtime/work-queue.js';
 
 /** Resolves the value of a promise if it settled by now (after microtasks), else 'pending'. */
@@ -149,5 +150,34 @@ describe('WorkQueue: shutdown', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+});
+
+describe('backoff', () => {
+  it('grows by the factor, stays within the jitter band and never passes the cap', () => {
+    const options = { initialMs: 100, maxMs: 5000, jitter: 0.5 };
+    for (let attempt = 0; attempt < 12; attempt++) {
+      const base = Math.min(5000, 100 * 2 ** attempt);
+      for (const random of [0, 0.25, 0.5, 0.999]) {
+        const delay = backoffDelay(options, attempt, () => random);
+        expect(delay).toBeGreaterThanOrEqual(Math.floor(base * 0.5));
+        expect(delay).toBeLessThanOrEqual(Math.min(5000, Math.ceil(base * 1.5)));
+      }
+    }
+    expect(backoffDelay(options, 3, () => 0.5)).toBe(800);
+  });
+
+  it('counts failures and starts over after a reset', () => {
+    const backoff = new Backoff({ initialMs: 10, maxMs: 100 });
+    expect([backoff.next(), backoff.next(), backoff.next()]).toEqual([10, 20, 40]);
+    backoff.reset();
+    expect(backoff.next()).toBe(10);
+  });
+
+  it('refuses settings that make no sense, naming them', () => {
+    expect(() => new Backoff({ initialMs: 100, maxMs: 10 })).toThrow(/initialMs <= maxMs/);
+    expect(() => new Backoff({ initialMs: 1, maxMs: 10, jitter: 2 })).toThrow(/jitter is a fraction/);
+    expect(() => new WorkQueue({ retryBackoff: { initialMs: 1, maxMs: 10, factor: 0.5 } })).toThrow(/factor must be >= 1/);
+    expect(() => new WorkQueue({ rateLimit: { ratePerSecond: 0, burst: 1 } })).toThrow(/ratePerSecond must be > 0/);
   });
 });
