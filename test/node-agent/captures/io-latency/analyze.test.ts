@@ -1,0 +1,61 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { ioLatencyParams } from '../../../../api/v1alpha1/captures.js';
+import { finding } from '../../../../api/v1alpha1/finding.js';
+import { analyzeIoLatency } from '../../../../node-agent/captures/io-latency/analyze.js';
+import { parseIoLatency, type IoLatencyParsed } from '../../../../node-agent/captures/io-latency/parse.js';
+import { writeStall } from '../../../../node-agent/captures/io-latency/thresholds.js';
+
+const fixture = (name: string): string => readFileSync(new URL(`../../../fixtures/io-latency/${name}`, import.meta.url), 'utf8');
+const deviceNames = { '254:0': 'vda', '7:0': 'loop0' };
+const journaled = (): IoLatencyParsed => parseIoLatency({ output: fixture('vda-and-loop-ext4-journal.json'), deviceNames });
+
+describe('analyzeIoLatency', () => {
+  it('reports the recorded outliers above 1 ms on vda (the threshold they were counted with)', () => {
+    const parsed = parseIoLatency({ output: fixture('vda-direct-writes-threshold-1ms.json'), deviceNames });
+    const { findings, summary } = analyzeIoLatency(parsed, ioLatencyParams.parse({ outlierThresholdMs: 1 }));
+    expect(findings).toHaveLength(1);
+    // 6 of 281 is above the 1% share that makes outliers more than noise.
+    expect(findings[0]).toMatchObject({ pattern: 'io-latency', severity: 'warning', title: 'vda: 6 I/O requests took 1 ms or more (max 1.0 ms)' });
+    expect(findings[0]!.evidence[0]).toBe('vda (254:0) requests: 281 in the window, p50 <= 0.3 ms, p99 <= 1.0 ms, max 1.0 ms');
+    expect(() => finding.parse(findings[0])).not.toThrow();
+    expect(summary).toMatchObject({ devices: 1, requests: 281, outliers: 6, 'vda.maxMs': 1.031, journals: 0 });
+  });
+
+  it('finds nothing in the recorded journaled run: fast I/O, commits of a few ms', () => {
+    const { findings, summary } = analyzeIoLatency(journaled(), ioLatencyParams.parse({}));
+    expect(findings).toEqual([]);
+    expect(summary).toMatchObject({ journals: 1, 'loop0.commits': 10, 'loop0.commitMaxMs': 17.287, 'loop0.lockedMaxMs': 0.009 });
+  });
+
+  it('calls an outlier ten times the threshold critical, and a lone small one info (derived input)', () => {
+    const parsed = journaled();
+    const vda = parsed.devices.find((d) => d.device === 'vda')!;
+    vda.outliers = 1;
+    vda.maxUs = 1_200_000;
+    expect(analyzeIoLatency(parsed, ioLatencyParams.parse({})).findings[0]!.severity).toBe('critical');
+    vda.maxUs = 150_000;
+    expect(analyzeIoLatency(parsed, ioLatencyParams.parse({})).findings[0]!.severity).toBe('info');
+  });
+
+  it('reports a long jbd2 commit as a write stall with a sysctl mitigation (derived input)', () => {
+    const parsed = journaled();
+    parsed.journals[0]!.commits!.maxUs = 1_500_000;
+    const { findings } = analyzeIoLatency(parsed, ioLatencyParams.parse({}));
+    expect(findings).toHaveLength(1);
+    expect(findings[0]).toMatchObject({
+      pattern: 'write-stall',
+      severity: 'warning',
+      title: 'Journal of loop0: commits took up to 1500 ms',
+      suggestedMitigation: { sysctls: [{ name: 'vm.dirty_background_ratio', value: '5' }, { name: 'vm.dirty_ratio', value: '10' }] },
+    });
+    expect(() => finding.parse(findings[0])).not.toThrow();
+  });
+
+  it('calls a long locked phase critical: every writer waited (derived input)', () => {
+    const parsed = journaled();
+    parsed.journals[0]!.locked!.maxUs = writeStall.lockedCriticalMs * 1000;
+    const { findings } = analyzeIoLatency(parsed, ioLatencyParams.parse({}));
+    expect(findings[0]).toMatchObject({ pattern: 'write-stall', severity: 'critical', title: 'Journal of loop0: writers held up to 1000 ms in the locked phase' });
+  });
+});
