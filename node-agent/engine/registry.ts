@@ -1,4 +1,5 @@
 import type { CaptureKind } from '../../api/v1alpha1/captures.js';
+import { bundleCapture } from '../captures/bundle/index.js';
 import { kernelLogCapture } from '../captures/kernel-log/index.js';
 import { memoryCapture } from '../captures/memory/index.js';
 import { slabCapture } from '../captures/slab/index.js';
@@ -18,6 +19,7 @@ export const captureModules: Partial<Record<CaptureKind, CaptureModule>> = {
   slab: slabCapture,
   'kernel-log': kernelLogCapture,
   tcp: tcpCapture,
+  bundle: bundleCapture,
   kmalloc: kmallocCapture,
   'io-latency': ioLatencyCapture,
   bpftrace: bpftraceCapture,

@@ -1,0 +1,150 @@
+import { open } from 'node:fs/promises';
+import { release } from 'node:os';
+import { gunzip } from 'node:zlib';
+import { promisify } from 'node:util';
+import type { KernelStateJournal } from '../../engine/journal.js';
+import type { NodeFacts } from '../../engine/probe.js';
+import { describeFailure, runProcess } from '../../engine/process.js';
+import { formatRecord, parseKmsg } from '../kernel-log/kmsg-record.js';
+import { readKmsg } from '../kernel-log/kmsg-reader.js';
+import { commandPackages, type BundleItem } from './items.js';
+
+const gunzipAsync = promisify(gunzip);
+
+export interface CollectLimits {
+  timeoutMs: number;
+  maxBytes: number;
+}
+
+export interface CollectContext {
+  facts: NodeFacts;
+  signal: AbortSignal;
+  journal: KernelStateJournal;
+  limits: CollectLimits;
+}
+
+export interface Collected {
+  data: Buffer;
+  /** The command line or path it came from. */
+  source: string;
+  truncated: boolean;
+  error?: string;
+  exitCode?: number;
+}
+
+/** Reads a file up to maxBytes; procfs files report size 0, so it reads until end of file. */
+export async function readCapped(path: string, maxBytes: number): Promise<{ data: Buffer; truncated: boolean }> {
+  const handle = await open(path, 'r');
+  try {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const buffer = Buffer.alloc(Math.min(256 * 1024, maxBytes + 1 - total));
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      chunks.push(buffer.subarray(0, bytesRead));
+      total += bytesRead;
+      if (total > maxBytes) break;
+    }
+    const data = Buffer.concat(chunks);
+    return data.length > maxBytes ? { data: data.subarray(0, maxBytes), truncated: true } : { data, truncated: false };
+  } finally {
+    await handle.close();
+  }
+}
+
+function errorText(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+async function fromCommand(item: BundleItem & { source: { kind: 'command' } }, ctx: CollectContext): Promise<Collected> {
+  const { command, args } = item.source;
+  const source = [command, ...args].join(' ');
+  if (!ctx.facts.tools.has(command)) {
+    return { data: Buffer.alloc(0), source, truncated: false, error: `${command} is not installed (Debian: apt-get install ${commandPackages[command] ?? command})` };
+  }
+  const result = await runProcess(command, args, {
+    timeoutMs: ctx.limits.timeoutMs,
+    maxOutputBytes: ctx.limits.maxBytes,
+    signal: ctx.signal,
+    journal: ctx.journal,
+  });
+  const failed = result.timedOut || result.aborted || result.code !== 0;
+  return {
+    data: Buffer.from(result.stdout, 'utf8'),
+    source,
+    truncated: result.truncated,
+    ...(result.code !== null ? { exitCode: result.code } : {}),
+    ...(failed ? { error: describeFailure(result) } : {}),
+  };
+}
+
+async function fromFile(path: string, ctx: CollectContext): Promise<Collected> {
+  try {
+    return { ...(await readCapped(path, ctx.limits.maxBytes)), source: path };
+  } catch (error) {
+    return { data: Buffer.alloc(0), source: path, truncated: false, error: errorText(error) };
+  }
+}
+
+async function kernelConfig(ctx: CollectContext): Promise<Collected> {
+  const bootConfig = `/boot/config-${release()}`;
+  const fromBoot = await fromFile(bootConfig, ctx);
+  if (!fromBoot.error) return fromBoot;
+  try {
+    const compressed = await readCapped('/proc/config.gz', ctx.limits.maxBytes);
+    const data = await gunzipAsync(compressed.data, { maxOutputLength: ctx.limits.maxBytes });
+    return { data, source: '/proc/config.gz (decompressed)', truncated: false };
+  } catch (error) {
+    return {
+      data: Buffer.alloc(0),
+      source: `${bootConfig} or /proc/config.gz`,
+      truncated: false,
+      error: `neither ${bootConfig} (${fromBoot.error}) nor /proc/config.gz (${errorText(error)}) can be read: the kernel config ships with the kernel package, or in the kernel with CONFIG_IKCONFIG_PROC`,
+    };
+  }
+}
+
+async function kernelLog(ctx: CollectContext): Promise<Collected> {
+  const source = '/dev/kmsg (every record since boot, as dmesg prints them)';
+  try {
+    const read = await readKmsg({ sinceBoot: true, maxRecords: 1_000_000, until: new Date(0), signal: ctx.signal });
+    const text = parseKmsg(read.text).map((record) => `${formatRecord(record)}\n`).join('');
+    const data = Buffer.from(text, 'utf8');
+    const truncated = data.length > ctx.limits.maxBytes;
+    return {
+      data: truncated ? data.subarray(0, ctx.limits.maxBytes) : data,
+      source,
+      truncated,
+      ...(read.lost > 0 ? { error: `${read.lost} records were overwritten in the kernel's buffer while it was read` } : {}),
+    };
+  } catch (error) {
+    return { data: Buffer.alloc(0), source, truncated: false, error: errorText(error) };
+  }
+}
+
+function nodeFacts(facts: NodeFacts): Collected {
+  const json = JSON.stringify(
+    facts,
+    (_key, value: unknown) => (value instanceof Set ? [...value].sort() : value instanceof Map ? Object.fromEntries(value) : value),
+    2,
+  );
+  return { data: Buffer.from(`${json}\n`), source: 'the facts the ksleuth agent probed on this node', truncated: false };
+}
+
+/** Collects one item. Never throws: a failure is returned as `error`, with whatever was read. */
+export async function collectItem(item: BundleItem, ctx: CollectContext): Promise<Collected> {
+  const source = item.source;
+  switch (source.kind) {
+    case 'command':
+      return fromCommand(item as BundleItem & { source: typeof source }, ctx);
+    case 'file':
+      return fromFile(source.path, ctx);
+    case 'kernel-config':
+      return kernelConfig(ctx);
+    case 'kernel-log':
+      return kernelLog(ctx);
+    case 'node-facts':
+      return nodeFacts(ctx.facts);
+  }
+}

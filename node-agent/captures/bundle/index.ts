@@ -1,0 +1,103 @@
+import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { release } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ksleuthVersion } from '../../../lib/version.js';
+import { CaptureError, type CaptureModule } from '../../engine/capture.js';
+import { describeFailure, runProcess } from '../../engine/process.js';
+import { analyzeBundle } from './analyze.js';
+import { collectItem, type CollectContext, type Collected } from './collect.js';
+import { bundleItems, type BundleItem } from './items.js';
+import type { Manifest, ManifestEntry } from './manifest.js';
+import { parseBundle, type BundleRaw, type ParsedBundle } from './parse.js';
+
+/** Each item gets this long and this much; commands over it are killed, outputs cut. */
+export const bundleLimits = { timeoutMs: 15_000, maxBytes: 16 * 1024 * 1024 };
+/** Items collected at once: enough to finish well within the runner's grace period. */
+const parallelItems = 4;
+/** Files the summary reads from. */
+const excerptFiles = ['proc-version.txt', 'lscpu.txt', 'kernel-config.txt'];
+
+async function inParallel<T, R>(items: T[], limit: number, work: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+async function collectSafely(item: BundleItem, ctx: CollectContext): Promise<Collected & { durationMs: number }> {
+  const started = Date.now();
+  const collected = await collectItem(item, ctx).catch(
+    (error: unknown): Collected => ({ data: Buffer.alloc(0), source: item.file, truncated: false, error: String((error as Error).message ?? error) }),
+  );
+  return { ...collected, durationMs: Date.now() - started };
+}
+
+function stamp(date: Date): string {
+  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+}
+
+export const bundleCapture: CaptureModule<'bundle', BundleRaw, ParsedBundle> = {
+  kind: 'bundle',
+  title: 'Bug-report bundle',
+  // Every item is optional: one that cannot be collected (slabinfo without root, lspci not
+  // installed) is recorded in the manifest. Only the archive needs tar.
+  requirements: () => [{ tool: 'tar' }],
+
+  async run(ctx) {
+    // Taken at the end of the window, so the kernel log and counters cover the investigation.
+    await sleep(Math.max(0, ctx.windowEnd.getTime() - Date.now()), undefined, { signal: ctx.signal }).catch(() => undefined);
+    if (ctx.signal.aborted) throw new CaptureError('Cancelled', 'the bundle was stopped before it was collected');
+
+    const createdAt = new Date();
+    const dirName = `ksleuth-bundle-${ctx.facts.hostname}-${stamp(createdAt)}`;
+    const dir = join(ctx.workDir, dirName);
+    await mkdir(dir, { recursive: true });
+    const collectContext: CollectContext = { facts: ctx.facts, signal: ctx.signal, journal: ctx.journal, limits: bundleLimits };
+    const items = bundleItems(ctx.params);
+    const excerpts: Record<string, string> = {};
+    const files: ManifestEntry[] = await inParallel(items, parallelItems, async (item) => {
+      const collected = await collectSafely(item, collectContext);
+      // Every item gets its file, empty when nothing could be read, so the manifest and the archive match.
+      await writeFile(join(dir, item.file), collected.data);
+      if (excerptFiles.includes(item.file) && collected.data.length > 0) excerpts[item.file] = collected.data.toString('utf8');
+      return {
+        file: item.file,
+        source: collected.source,
+        sizeBytes: collected.data.length,
+        truncated: collected.truncated,
+        ...(collected.error !== undefined ? { error: collected.error } : {}),
+        ...(collected.exitCode !== undefined ? { exitCode: collected.exitCode } : {}),
+        durationMs: collected.durationMs,
+      };
+    });
+    const manifest: Manifest = {
+      createdAt: createdAt.toISOString(),
+      hostname: ctx.facts.hostname,
+      kernelRelease: release(),
+      ksleuthVersion,
+      limits: { timeoutSeconds: bundleLimits.timeoutMs / 1000, maxBytes: bundleLimits.maxBytes },
+      files,
+    };
+    await writeFile(join(dir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+
+    const archive = join(ctx.workDir, 'bundle.tar.gz');
+    const tar = await runProcess('tar', ['-czf', archive, '-C', ctx.workDir, dirName], {
+      timeoutMs: 120_000,
+      signal: ctx.signal,
+      journal: ctx.journal,
+    });
+    if (tar.code !== 0) throw new CaptureError('ArchiveFailed', `could not pack the bundle: ${describeFailure(tar)}`);
+    await ctx.artifacts.add('bundle.tar.gz', archive, 'application/gzip');
+    return { manifest, archiveBytes: (await stat(archive)).size, excerpts };
+  },
+
+  parse: (raw) => parseBundle(raw),
+  analyze: (parsed) => analyzeBundle(parsed),
+};

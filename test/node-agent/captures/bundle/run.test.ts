@@ -1,0 +1,117 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bundleCapture } from '../../../../node-agent/captures/bundle/index.js';
+import type { Manifest } from '../../../../node-agent/captures/bundle/manifest.js';
+import type { CaptureOutcome } from '../../../../node-agent/engine/run.js';
+import { unmetRequirement } from '../../../../node-agent/engine/requirements.js';
+import { nodeFacts, runForReal, type RealRun } from '../real-run.js';
+
+const exec = promisify(execFile);
+
+describe('bundle capture on this machine', () => {
+  let run: RealRun;
+  let outcome: CaptureOutcome;
+  let unpacked: string;
+  let bundleDir: string;
+  let manifest: Manifest;
+
+  beforeAll(async () => {
+    run = await runForReal([{ bundle: {} }], 1);
+    outcome = run.report.captures[0]!;
+    unpacked = await mkdtemp(join(tmpdir(), 'ksleuth-bundle-test-'));
+    await exec('tar', ['-xzf', join(run.outDir, 'bundle-bundle.tar.gz'), '-C', unpacked]);
+    const [top] = await readdir(unpacked);
+    bundleDir = join(unpacked, top!);
+    manifest = JSON.parse(await readFile(join(bundleDir, 'manifest.json'), 'utf8')) as Manifest;
+  }, 120_000);
+
+  afterAll(async () => {
+    await run?.cleanup();
+    if (unpacked) await rm(unpacked, { recursive: true, force: true });
+  });
+
+  it('packs a tar.gz artifact and summarises it', async () => {
+    expect(outcome).toMatchObject({ kind: 'bundle', state: 'Succeeded' });
+    expect(outcome.artifacts).toEqual([expect.objectContaining({ name: 'bundle-bundle.tar.gz', contentType: 'application/gzip' })]);
+    expect(outcome.artifacts[0]!.sizeBytes).toBe((await stat(join(run.outDir, 'bundle-bundle.tar.gz'))).size);
+    expect(outcome.summary).toMatchObject({ files: manifest.files.length + 1, archiveBytes: outcome.artifacts[0]!.sizeBytes, kernelRelease: manifest.kernelRelease });
+    expect(outcome.summary.bytes).toBe(manifest.files.reduce((sum, f) => sum + f.sizeBytes, 0));
+    expect(outcome.summary.cpus).toBeGreaterThan(0);
+    expect(outcome.summary.btf).toBe(true);
+    expect(outcome.findings).toEqual([]);
+  });
+
+  it('holds exactly the files its manifest lists, with the sizes it records', async () => {
+    const files = (await readdir(bundleDir)).sort();
+    expect(files).toEqual([...manifest.files.map((f) => f.file), 'manifest.json'].sort());
+    for (const entry of manifest.files) {
+      expect((await stat(join(bundleDir, entry.file))).size, entry.file).toBe(entry.sizeBytes);
+      expect(entry.source.length).toBeGreaterThan(0);
+      expect(entry.durationMs).toBeGreaterThanOrEqual(0);
+    }
+    expect(manifest.limits).toEqual({ timeoutSeconds: 15, maxBytes: 16 * 1024 * 1024 });
+  });
+
+  it('collects what a kernel bug report needs, each from its command or path', async () => {
+    const entry = (file: string) => manifest.files.find((f) => f.file === file)!;
+    expect(entry('uname.txt')).toMatchObject({ source: 'uname -a', exitCode: 0 });
+    expect(await readFile(join(bundleDir, 'uname.txt'), 'utf8')).toContain(manifest.kernelRelease);
+    expect(entry('proc-version.txt').source).toBe('/proc/version');
+    // This VM has no /boot/config-*, but the kernel carries its config.
+    expect(entry('kernel-config.txt').source).toBe('/proc/config.gz (decompressed)');
+    expect(await readFile(join(bundleDir, 'kernel-config.txt'), 'utf8')).toMatch(/^CONFIG_DEBUG_INFO_BTF=y$/m);
+    expect(await readFile(join(bundleDir, 'kernel-log.txt'), 'utf8')).toMatch(/^\[ {4}0\.000000\] Linux version /);
+    expect(await readFile(join(bundleDir, 'slabinfo.txt'), 'utf8')).toMatch(/^slabinfo - version: 2\.1/);
+    expect(await readFile(join(bundleDir, 'ss.txt'), 'utf8')).toMatch(/^Netid\s+State/);
+    expect(await readFile(join(bundleDir, 'sysctl.txt'), 'utf8')).toMatch(/^vm\.min_free_kbytes = \d+$/m);
+    // Failures are recorded with what went wrong: here, a kernel without module support has no /proc/modules.
+    expect(entry('modules.txt').error ?? 'none').toMatch(/^(none|ENOENT: no such file or directory, open '\/proc\/modules')$/);
+    for (const file of ['lscpu.txt', 'lspci.txt', 'meminfo.txt', 'vmstat.txt', 'buddyinfo.txt', 'ip-addr.txt', 'ip-route.txt']) {
+      expect(entry(file).error, file).toBeUndefined();
+      expect(entry(file).sizeBytes, file).toBeGreaterThan(0);
+    }
+    const facts = JSON.parse(await readFile(join(bundleDir, 'node-facts.json'), 'utf8')) as { kernelVersion: string; tools: string[] };
+    expect(facts.kernelVersion).toBe(manifest.kernelRelease);
+    expect(facts.tools).toContain('tar');
+  });
+
+  it('records an item that cannot be collected in the manifest and still makes the bundle', async () => {
+    const facts = await nodeFacts();
+    const withoutLspci = { ...facts, tools: new Set([...facts.tools].filter((t) => t !== 'lspci')) };
+    const second = await runForReal([{ bundle: { includeKernelConfig: false, includeKernelLog: false } }], 1, { facts: withoutLspci });
+    try {
+      const result = second.report.captures[0]!;
+      expect(result.state).toBe('Succeeded');
+      // One more failure than the full run (this VM's kernel has no module support, so /proc/modules fails there too).
+      expect(result.summary.failedItems).toBe(Number(outcome.summary.failedItems) + 1);
+      expect(result.summary.failures).toContain('lspci.txt: lspci is not installed (Debian: apt-get install pciutils)');
+      expect(result.summary.btf).toBeUndefined();
+      const dir = await mkdtemp(join(tmpdir(), 'ksleuth-bundle-test-'));
+      try {
+        await exec('tar', ['-xzf', join(second.outDir, 'bundle-bundle.tar.gz'), '-C', dir]);
+        const [top] = await readdir(dir);
+        const files = await readdir(join(dir, top!));
+        expect(files).toContain('lspci.txt');
+        expect(files).not.toContain('kernel-config.txt');
+        expect(files).not.toContain('kernel-log.txt');
+        expect((await stat(join(dir, top!, 'lspci.txt'))).size).toBe(0);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    } finally {
+      await second.cleanup();
+    }
+  });
+
+  it('needs only tar', async () => {
+    const requirements = bundleCapture.requirements({ includeKernelConfig: true, includeKernelLog: true });
+    expect(requirements).toEqual([{ tool: 'tar' }]);
+    const facts = await nodeFacts();
+    expect(unmetRequirement(requirements, facts)).toBeUndefined();
+    expect(unmetRequirement(requirements, { ...facts, tools: new Set() })).toEqual({ reason: 'ToolMissing', message: 'tar is not installed: install tar' });
+  });
+});
