@@ -9,7 +9,7 @@ export interface PairLatency {
   averageUs: number;
   p99Us: number;
   maxUs: number;
-  /** Starts whose end was not in the trace (still running, or the end was dropped). */
+  /** Starts whose end was not in the trace (still running, dropped, or a later start took its key). */
   unmatched: number;
 }
 
@@ -55,6 +55,10 @@ export function parseEventsTrace(trace: string, windowSeconds: number, cpuStats:
   }
   const open = new Map<string, Map<string, OpenStart>>(eventPairs.map((p) => [p.name, new Map()]));
   const durations = new Map<string, number[]>();
+  const unmatched = new Map<string, number>();
+  const countUnmatched = (id: string): void => {
+    unmatched.set(id, (unmatched.get(id) ?? 0) + 1);
+  };
 
   let total = 0;
   let first = Infinity;
@@ -78,6 +82,9 @@ export function parseEventsTrace(trace: string, windowSeconds: number, cpuStats:
       if (!key) continue;
       const starts = open.get(pair.name)!;
       if (role === 'start') {
+        // A second start under the same key (a flush at sector 0, a re-issued sector) leaves the first unmatched.
+        const superseded = starts.get(key.key);
+        if (superseded) countUnmatched(`${pair.name}\u0000${superseded.group}`);
         starts.set(key.key, { timestamp: record.timestamp, group: key.group });
         continue;
       }
@@ -91,13 +98,7 @@ export function parseEventsTrace(trace: string, windowSeconds: number, cpuStats:
     }
   }
 
-  const unmatched = new Map<string, number>();
-  for (const [pair, starts] of open) {
-    for (const start of starts.values()) {
-      const id = `${pair}\u0000${start.group}`;
-      unmatched.set(id, (unmatched.get(id) ?? 0) + 1);
-    }
-  }
+  for (const [pair, starts] of open) for (const start of starts.values()) countUnmatched(`${pair}\u0000${start.group}`);
   const latencies = [...new Set([...durations.keys(), ...unmatched.keys()])].sort().map((id) => {
     const [pair, group] = id.split('\u0000') as [string, string];
     const sorted = (durations.get(id) ?? []).sort((a, b) => a - b);

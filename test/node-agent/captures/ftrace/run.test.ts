@@ -1,0 +1,213 @@
+import { execFile, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { pino } from 'pino';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { resolveCaptureEntry } from '../../../../api/v1alpha1/capture-entry.js';
+import { ftraceCapture } from '../../../../node-agent/captures/ftrace/index.js';
+import { recoverKernelState } from '../../../../node-agent/engine/journal.js';
+import { probeNode, type NodeFacts } from '../../../../node-agent/engine/probe.js';
+import { runCaptures } from '../../../../node-agent/engine/run.js';
+import { createInstance, instancePrefix } from '../../../../node-agent/engine/tracefs.js';
+
+const run = promisify(execFile);
+const log = pino({ level: 'silent' });
+let facts: NodeFacts;
+let tracefs: string;
+
+beforeAll(async () => {
+  facts = await probeNode();
+  tracefs = facts.tracefs!;
+});
+
+/** ftrace instances this test process made (other engineers' runs may have their own). */
+async function ourInstances(): Promise<string[]> {
+  return (await readdir(join(tracefs, 'instances'))).filter((name) => name.startsWith(`${instancePrefix}ftrace-${process.pid}-`));
+}
+
+afterEach(async () => {
+  expect(await ourInstances()).toEqual([]);
+});
+
+async function dirs() {
+  const root = await mkdtemp(join(tmpdir(), 'ksleuth-ftrace-'));
+  return { root, outDir: join(root, 'out'), stateDir: join(root, 'state') };
+}
+
+/** A pid that is not running: a child that has exited. */
+function deadPid(): number {
+  return spawnSync('true').pid!;
+}
+
+describe('the ftrace capture on this kernel', () => {
+  it('traces events in a private instance with its own buffer size, then removes the instance', async () => {
+    const { root, outDir, stateDir } = await dirs();
+    let bufferSizeSeen: string | undefined;
+    const watcher = setInterval(async () => {
+      const [name] = await ourInstances();
+      if (name) bufferSizeSeen = (await run('cat', [join(tracefs, 'instances', name, 'buffer_size_kb')])).stdout.trim();
+    }, 200);
+    const writer = setInterval(() => void run('dd', ['if=/dev/zero', `of=${join(root, 'f')}`, 'bs=64k', 'count=8', 'oflag=direct']).catch(() => undefined), 300);
+    try {
+      const report = await runCaptures({
+        captures: [resolveCaptureEntry({ ftrace: { mode: 'events', events: ['block:block_rq_*', 'sched:sched_process_exec'], bufferSizeKb: 512 } })],
+        durationSeconds: 3,
+        facts,
+        outDir,
+        stateDir,
+        log,
+      });
+      const outcome = report.captures[0]!;
+      expect(outcome).toMatchObject({ state: 'Succeeded', kind: 'ftrace' });
+      expect(outcome.summary.totalEvents).toBeGreaterThan(0);
+      expect(outcome.summary['event.block_rq_issue']).toBeGreaterThan(0);
+      expect(outcome.summary['event.sched_process_exec']).toBeGreaterThan(0);
+      expect(Object.keys(outcome.summary).some((k) => k.startsWith('latency.block-request.'))).toBe(true);
+      // The kernel rounds the size up to whole sub-buffers (it reads back 513 here).
+      expect(Number(bufferSizeSeen)).toBeGreaterThanOrEqual(512);
+      expect(Number(bufferSizeSeen)).toBeLessThan(512 + 16);
+      expect(await readdir(outDir)).toContain('ftrace-trace.txt');
+      expect(await readdir(stateDir)).toEqual([]);
+    } finally {
+      clearInterval(watcher);
+      clearInterval(writer);
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  it('ends the function mode Unsupported: this kernel refuses the function tracer', async () => {
+    const report = await runCaptures({
+      captures: [resolveCaptureEntry({ ftrace: { mode: 'function', functions: ['vfs_write'] } })],
+      durationSeconds: 1,
+      facts,
+      log,
+      ...(await dirs()),
+    });
+    expect(report.captures[0]).toMatchObject({ state: 'Unsupported', reason: 'TracerUnavailable', message: expect.stringMatching(/^the function tracer is refused by this kernel \(.*EPERM\)/) });
+  });
+
+  it('ends the function_graph mode Unsupported: this kernel has no function_graph tracer', async () => {
+    const report = await runCaptures({
+      captures: [resolveCaptureEntry({ ftrace: { mode: 'function_graph', functions: ['vfs_write'], maxDepth: 4 } })],
+      durationSeconds: 1,
+      facts,
+      log,
+      ...(await dirs()),
+    });
+    expect(report.captures[0]).toMatchObject({
+      state: 'Unsupported',
+      reason: 'TracerUnavailable',
+      message: expect.stringMatching(/does not offer the function_graph tracer .*CONFIG_FUNCTION_GRAPH_TRACER=y/),
+    });
+  });
+
+  it('removes the instance when setting it up fails half way', async () => {
+    // The node claims an event that the kernel does not have: enabling it fails after the instance exists.
+    const lying = { ...facts, events: new Set([...facts.events, 'block:block_rq_imaginary']) };
+    const report = await runCaptures({
+      captures: [resolveCaptureEntry({ ftrace: { mode: 'events', events: ['block:block_rq_issue', 'block:block_rq_imaginary'] } })],
+      durationSeconds: 2,
+      facts: lying,
+      log,
+      ...(await dirs()),
+    });
+    expect(report.captures[0]).toMatchObject({ state: 'Failed', reason: 'EventRefused', message: expect.stringMatching(/block:block_rq_imaginary/) });
+  });
+
+  it('refuses an event pattern that matches nothing, naming the entry', async () => {
+    const report = await runCaptures({
+      captures: [resolveCaptureEntry({ ftrace: { mode: 'events', events: ['nosuch:*'] } })],
+      durationSeconds: 1,
+      facts,
+      log,
+      ...(await dirs()),
+    });
+    expect(report.captures[0]).toMatchObject({ state: 'Failed', reason: 'EventNotFound', message: expect.stringMatching(/^events\[0\] "nosuch:\*"/) });
+  });
+
+  it('refuses events mode without events, as the CRD does', async () => {
+    const report = await runCaptures({
+      captures: [{ kind: 'ftrace', name: 'ftrace', params: { mode: 'events', maxDepth: 8, bufferSizeKb: 4096 } }],
+      durationSeconds: 1,
+      facts,
+      log,
+      ...(await dirs()),
+    });
+    expect(report.captures[0]).toMatchObject({ state: 'Failed', reason: 'InvalidParams', message: expect.stringMatching(/^events: /) });
+  });
+
+  it('removes the instance when the capture is cancelled mid-window', async () => {
+    const cancel = new AbortController();
+    let sawInstance = false;
+    const watcher = setInterval(async () => {
+      if ((await ourInstances()).length) sawInstance = true;
+    }, 100);
+    setTimeout(() => cancel.abort(), 1500);
+    try {
+      const report = await runCaptures({
+        captures: [resolveCaptureEntry({ ftrace: { mode: 'events', events: ['sched:sched_switch'] } })],
+        durationSeconds: 30,
+        facts,
+        log,
+        signal: cancel.signal,
+        ...(await dirs()),
+      });
+      expect(report.captures[0]).toMatchObject({ state: 'Failed', reason: 'Cancelled' });
+      expect(sawInstance).toBe(true);
+    } finally {
+      clearInterval(watcher);
+    }
+  });
+});
+
+describe('after a crash', () => {
+  it('removes an instance named as if by a dead agent', async () => {
+    const { stateDir } = await dirs();
+    const instance = await createInstance(tracefs, 'ftrace', deadPid());
+    expect(existsSync(instance)).toBe(true);
+    const report = await recoverKernelState(stateDir, log);
+    expect(report.staleInstances).toContain(instance);
+    expect(existsSync(instance)).toBe(false);
+  });
+
+  it('removes an instance recorded in the journal of a dead agent', async () => {
+    const { stateDir } = await dirs();
+    // Named with a live pid, so only the journal says it is left over.
+    const instance = await createInstance(tracefs, 'ftrace');
+    await mkdir(stateDir, { recursive: true });
+    const owner = deadPid();
+    await writeFile(join(stateDir, `kernel-state-${owner}.json`), JSON.stringify({ ownerPid: owner, entries: { '0': { type: 'tracefs-instance', path: instance } } }));
+    const report = await recoverKernelState(stateDir, log);
+    expect(report.undone).toEqual([{ type: 'tracefs-instance', path: instance }]);
+    expect(existsSync(instance)).toBe(false);
+    expect(await readdir(stateDir)).toEqual([]);
+  });
+
+  it('records the instance in the journal while the capture runs', async () => {
+    const { stateDir, outDir } = await dirs();
+    let journalled: unknown[] = [];
+    const module = {
+      ...ftraceCapture,
+      run: async (ctx: Parameters<typeof ftraceCapture.run>[0]) => {
+        const raw = ftraceCapture.run(ctx);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        journalled = ctx.journal.pending;
+        return raw;
+      },
+    };
+    const report = await runCaptures({
+      captures: [resolveCaptureEntry({ ftrace: { mode: 'events', events: ['sched:sched_process_exec'] } })],
+      durationSeconds: 2,
+      facts,
+      log,
+      outDir,
+      stateDir,
+      modules: { ftrace: module as never },
+    });
+    expect(report.captures[0]!.state).toBe('Succeeded');
+    expect(journalled).toEqual([{ type: 'tracefs-instance', path: expect.stringMatching(new RegExp(`/instances/${instancePrefix}ftrace-${process.pid}-`)) }]);
+  });
+});
