@@ -13,7 +13,12 @@ import { parseBundle, type BundleRaw, type ParsedBundle } from './parse.js';
 
 /** Each item gets this long and this much; commands over it are killed, outputs cut. */
 export const bundleLimits = { timeoutMs: 15_000, maxBytes: 16 * 1024 * 1024 };
-/** Items collected at once: enough to finish well within the runner's grace period. */
+/**
+ * All items share this budget and tar gets its own, so the bundle ends within the runner's
+ * 60 s grace after the window even when several commands hang.
+ */
+const collectBudgetMs = 30_000;
+const tarTimeoutMs = 20_000;
 const parallelItems = 4;
 /** Files the summary reads from. */
 const excerptFiles = ['proc-version.txt', 'lscpu.txt', 'kernel-config.txt'];
@@ -59,10 +64,12 @@ export const bundleCapture: CaptureModule<'bundle', BundleRaw, ParsedBundle> = {
     const dirName = `ksleuth-bundle-${ctx.facts.hostname}-${stamp(createdAt)}`;
     const dir = join(ctx.workDir, dirName);
     await mkdir(dir, { recursive: true });
-    const collectContext: CollectContext = { facts: ctx.facts, signal: ctx.signal, journal: ctx.journal, limits: bundleLimits };
+    const budgetEnd = Date.now() + collectBudgetMs;
     const items = bundleItems(ctx.params);
     const excerpts: Record<string, string> = {};
     const files: ManifestEntry[] = await inParallel(items, parallelItems, async (item) => {
+      const timeoutMs = Math.max(1000, Math.min(bundleLimits.timeoutMs, budgetEnd - Date.now()));
+      const collectContext: CollectContext = { facts: ctx.facts, signal: ctx.signal, journal: ctx.journal, limits: { ...bundleLimits, timeoutMs } };
       const collected = await collectSafely(item, collectContext);
       // Every item gets its file, empty when nothing could be read, so the manifest and the archive match.
       await writeFile(join(dir, item.file), collected.data);
@@ -89,7 +96,7 @@ export const bundleCapture: CaptureModule<'bundle', BundleRaw, ParsedBundle> = {
 
     const archive = join(ctx.workDir, 'bundle.tar.gz');
     const tar = await runProcess('tar', ['-czf', archive, '-C', ctx.workDir, dirName], {
-      timeoutMs: 120_000,
+      timeoutMs: tarTimeoutMs,
       signal: ctx.signal,
       journal: ctx.journal,
     });
