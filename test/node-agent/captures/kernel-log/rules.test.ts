@@ -1,4 +1,4 @@
-import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -100,10 +100,14 @@ describe('a bad rules file fails fast, naming the entry and the field', () => {
 
   it('a file that is not YAML, or cannot be read, names the file', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'ksleuth-rules-'));
-    await writeFile(join(dir, 'bad.yaml'), 'rules: [\n  - id: x\n');
-    expect(() => loadRulesFile(join(dir, 'bad.yaml'))).toThrow(/kernel-log rules file .*bad\.yaml is not valid YAML/);
-    expect(() => loadRulesFile(join(dir, 'missing.yaml'))).toThrow(/kernel-log rules file .*missing\.yaml cannot be read/);
-    await writeFile(join(dir, 'empty-rules.yaml'), 'defaults:\n  recommendation: r\nrules: []\n');
-    expect(() => loadRulesFile(join(dir, 'empty-rules.yaml'))).toThrow(/field rules: /);
+    try {
+      await writeFile(join(dir, 'bad.yaml'), 'rules: [\n  - id: x\n');
+      expect(() => loadRulesFile(join(dir, 'bad.yaml'))).toThrow(/kernel-log rules file .*bad\.yaml is not valid YAML/);
+      expect(() => loadRulesFile(join(dir, 'missing.yaml'))).toThrow(/kernel-log rules file .*missing\.yaml cannot be read/);
+      await writeFile(join(dir, 'empty-rules.yaml'), 'defaults:\n  recommendation: r\nrules: []\n');
+      expect(() => loadRulesFile(join(dir, 'empty-rules.yaml'))).toThrow(/field rules: /);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
