@@ -7,12 +7,17 @@ import { UsageError } from './command.js';
 /** Captures run when none are named: quick, safe, and done in about the duration. */
 export const defaultCaptures: CaptureKind[] = ['memory', 'slab', 'tcp', 'kernel-log', 'cpu-profile'];
 
-function coerce(value: string): unknown {
+function coerce(value: string, type: string | undefined): unknown {
+  if (type === 'array') return value.split(',').map((v) => v.trim()).filter(Boolean);
   if (value.startsWith('@')) return readFileSync(value.slice(1), 'utf8');
-  if (value === 'true' || value === 'false') return value === 'true';
-  if (/^-?\d+(\.\d+)?$/.test(value)) return Number(value);
-  if (value.includes(',')) return value.split(',').map((v) => v.trim()).filter(Boolean);
+  if (type === 'boolean' && (value === 'true' || value === 'false')) return value === 'true';
+  if (type === 'integer' && /^-?\d+$/.test(value)) return Number(value);
   return value;
+}
+
+function parameterTypes(kind: CaptureKind): Record<string, string | undefined> {
+  const schema = z.toJSONSchema(captureKinds[kind].params, { io: 'input' }) as { properties?: Record<string, { type?: string }> };
+  return Object.fromEntries(Object.entries(schema.properties ?? {}).map(([k, v]) => [k, v.type]));
 }
 
 /**
@@ -36,9 +41,9 @@ export function captureEntriesFromOptions(kinds: string[] | undefined, settings:
     const [, kind, key, value] = match as unknown as [string, string, string, string];
     const target = params.get(kind);
     if (!target) throw new UsageError(`--set ${setting}: capture "${kind}" is not selected (add it to --capture)`);
-    const known = Object.keys((captureKinds[kind as CaptureKind].params as unknown as z.ZodObject).shape);
-    if (!known.includes(key)) throw new UsageError(`--set ${setting}: ${kind} has no parameter "${key}"; it has ${known.join(', ')}`);
-    target[key] = coerce(value);
+    const types = parameterTypes(kind as CaptureKind);
+    if (!(key in types)) throw new UsageError(`--set ${setting}: ${kind} has no parameter "${key}"; it has ${Object.keys(types).join(', ')}`);
+    target[key] = coerce(value, types[key]);
   }
   return [...params].map(([kind, values]) => {
     const schema = captureKinds[kind as CaptureKind].params;

@@ -11,6 +11,7 @@ import { projectRoot } from '../paths.js';
 import { LocalCluster, type LocalClusterOptions } from './cluster.js';
 import { ComponentProcess } from './component.js';
 import { SimulatedNetwork, type SimulatedHost } from './network.js';
+import { freePort } from './ports.js';
 
 const run = promisify(execFile);
 
@@ -29,6 +30,8 @@ export interface KsleuthSystemOptions {
   operatorArgs?: string[];
   /** Extra environment for every agent (KSLEUTH_* settings). */
   agentEnv?: Record<string, string>;
+  /** Extra environment for the agent of one node. */
+  agentEnvFor?: (node: string) => Record<string, string>;
   cluster?: LocalClusterOptions;
 }
 
@@ -50,6 +53,8 @@ const tsx = join(projectRoot, 'node_modules', '.bin', 'tsx');
 export class KsleuthSystem {
   readonly agents: AgentHandle[] = [];
   operator?: ComponentProcess;
+  /** Where the operator serves /metrics, /healthz and /readyz (on loopback). */
+  operatorHealthPort?: number;
   private operatorKubeconfig?: string;
 
   private constructor(
@@ -133,8 +138,12 @@ export class KsleuthSystem {
       KSLEUTH_HEARTBEAT_SECONDS: '10',
       KSLEUTH_DRIFT_CHECK_SECONDS: '2',
       ...this.options.agentEnv,
+      ...this.options.agentEnvFor?.(node),
     };
-    agent.process = await ComponentProcess.start(`agent-${node}`, 'ip', ['netns', 'exec', agent.host.netns, tsx, join(projectRoot, 'node-agent', 'main.ts')], this.cluster.logDir, { env });
+    // "ip netns exec" gives the process a fresh /sys without the tracefs mount; mount it again
+    // inside that private mount namespace, as the chart's hostPath mount does for a pod.
+    const script = 'mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null; exec "$@"';
+    agent.process = await ComponentProcess.start(`agent-${node}`, 'ip', ['netns', 'exec', agent.host.netns, 'sh', '-c', script, 'agent', tsx, join(projectRoot, 'node-agent', 'main.ts')], this.cluster.logDir, { env });
     await this.waitFor(`the agent on ${node} to register`, async () => {
       if (!agent.process!.running) throw await agent.process!.failure();
       const kn = await this.client.get<KernelNode>(ksleuth('KernelNode'), node).catch(() => undefined);
@@ -148,9 +157,16 @@ export class KsleuthSystem {
     await this.agent(node).process?.stop(0);
   }
 
+  /** The operator's /metrics text. */
+  async operatorMetrics(): Promise<string> {
+    const res = await fetch(`http://127.0.0.1:${this.operatorHealthPort}/metrics`);
+    return res.text();
+  }
+
   async startOperator(): Promise<void> {
     this.operatorKubeconfig ??= await this.cluster.tokenKubeconfig({ namespace: systemNamespace, serviceAccount: operatorServiceAccount });
-    this.operator = await ComponentProcess.start('operator', tsx, [join(projectRoot, 'operator', 'main.ts'), '--kubeconfig', this.operatorKubeconfig, '--health-port', '0', ...(this.options.operatorArgs ?? [])], this.cluster.logDir, {
+    this.operatorHealthPort ??= await freePort();
+    this.operator = await ComponentProcess.start('operator', tsx, [join(projectRoot, 'operator', 'main.ts'), '--kubeconfig', this.operatorKubeconfig, '--health-port', String(this.operatorHealthPort), ...(this.options.operatorArgs ?? [])], this.cluster.logDir, {
       env: { ...process.env, KSLEUTH_LOG_LEVEL: process.env.KSLEUTH_LOG_LEVEL ?? 'info' },
     });
   }

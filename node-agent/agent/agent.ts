@@ -47,8 +47,9 @@ export class Agent {
   static async start(options: AgentOptions): Promise<Agent> {
     const { config, client } = options;
     const log = (options.log ?? rootLog).child({ node: config.nodeName });
-    await recoverKernelState(config.stateDir, log);
-    const facts = options.facts ?? (await probeNode({ hostRoot: config.hostRoot }));
+    const tracefsCandidates = config.tracefsPath ? [config.tracefsPath] : undefined;
+    await recoverKernelState(config.stateDir, log, tracefsCandidates);
+    const facts = options.facts ?? (await probeNode({ hostRoot: config.hostRoot, tracefsCandidates }));
     const allowList = options.allowList ?? (await loadAllowList({ extraPaths: config.allowlistExtra }));
     const store = new ArtifactStore(config.artifactDir, { maxBytes: config.artifactMaxBytes, maxAgeSeconds: config.artifactMaxAgeSeconds });
 

@@ -17,6 +17,7 @@ export const agentConfig = z.object({
   heartbeatSeconds: z.int().min(1).max(3600),
   driftCheckSeconds: z.int().min(1).max(3600),
   hostRoot: z.string().min(1),
+  tracefsPath: z.string().min(1).optional(),
   allowCustomPrograms: z.boolean(),
   allowlistExtra: z.array(z.string()),
 });
@@ -38,6 +39,7 @@ Flags (each also as an environment variable, e.g. --state-dir or KSLEUTH_STATE_D
   --heartbeat-seconds N         how often the KernelNode heartbeat is written (default 60)
   --drift-check-seconds N       how often held sysctls are checked for drift (default 30)
   --host-root DIR               where the host's root filesystem is mounted (default /)
+  --tracefs-path DIR            where tracefs is mounted (default: /sys/kernel/tracing, then /sys/kernel/debug/tracing)
   --allow-custom-programs       run user bpftrace programs (the chart's customPrograms.enabled)
   --allowlist-extra PATH        extra sysctl allow-list file (repeatable)`;
 
@@ -60,6 +62,7 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv = process
       'heartbeat-seconds': { type: 'string' },
       'drift-check-seconds': { type: 'string' },
       'host-root': { type: 'string' },
+      'tracefs-path': { type: 'string' },
       'allow-custom-programs': { type: 'boolean' },
       'allowlist-extra': { type: 'string', multiple: true },
     },
@@ -89,6 +92,7 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv = process
     heartbeatSeconds: num('heartbeat-seconds', 'KSLEUTH_HEARTBEAT_SECONDS', 60),
     driftCheckSeconds: num('drift-check-seconds', 'KSLEUTH_DRIFT_CHECK_SECONDS', 30),
     hostRoot: pick('host-root', 'KSLEUTH_HOST_ROOT') ?? '/',
+    tracefsPath: pick('tracefs-path', 'KSLEUTH_TRACEFS_PATH'),
     allowCustomPrograms: values['allow-custom-programs'] ?? env.KSLEUTH_ALLOW_CUSTOM_PROGRAMS === 'true',
     allowlistExtra: values['allowlist-extra'] ?? (env.KSLEUTH_ALLOWLIST_EXTRA ? env.KSLEUTH_ALLOWLIST_EXTRA.split(',') : []),
   });

@@ -106,7 +106,7 @@ export interface RecoveryReport {
  * Undoes what crashed runs left behind: entries of journals whose owner is gone, and ksleuth
  * tracefs instances whose owner is gone. Call once at start.
  */
-export async function recoverKernelState(stateDir: string, log: Logger): Promise<RecoveryReport> {
+export async function recoverKernelState(stateDir: string, log: Logger, tracefsCandidates?: string[]): Promise<RecoveryReport> {
   const report: RecoveryReport = { undone: [], staleInstances: [] };
   let files: string[] = [];
   try {
@@ -130,7 +130,7 @@ export async function recoverKernelState(stateDir: string, log: Logger): Promise
     }
     rmSync(path, { force: true });
   }
-  const root = await findTracefs();
+  const root = await findTracefs(tracefsCandidates);
   if (root) {
     for (const instance of await staleInstances(root, processAlive)) {
       await removeInstance(instance).catch((error: unknown) => log.warn({ instance, err: error }, 'Could not remove a stale tracefs instance'));

@@ -108,6 +108,10 @@ describe('investigations end to end', () => {
       for (const capture of captures) {
         expect(capture.status?.phase, `${capture.metadata.name}: ${capture.status?.message}`).toBe('Succeeded');
         expect(capture.status?.results?.length).toBe(inv.spec.captures.length);
+        for (const result of capture.status?.results ?? []) {
+          expect(result.state, `${capture.metadata.name} ${result.name}: ${result.message}`).toBe('Succeeded');
+          expect(Object.keys(result.summary ?? {}).length, `${capture.metadata.name} ${result.name} has a summary`).toBeGreaterThan(0);
+        }
         expect(capture.metadata.ownerReferences?.[0]).toMatchObject({ kind: 'KernelInvestigation', name, controller: true });
       }
     }
