@@ -13,8 +13,7 @@ function when(record: KmsgRecord, bootWallMs: number): string {
 }
 
 function exampleLine(example: RuleMatch['examples'][number]): string {
-  const origin = example.record.facility === 0 ? '' : ' (written by user space, not the kernel)';
-  return `${formatRecord(example.record)}${example.frame ? ` — in ${example.frame}` : ''}${origin}`;
+  return `${formatRecord(example.record)}${example.frame ? ` — in ${example.frame}` : ''}`;
 }
 
 function tallyLines(match: RuleMatch): string[] {
@@ -49,9 +48,14 @@ function patternFinding(pattern: FindingPattern, matches: RuleMatch[], parsed: P
   };
 }
 
-/** One finding per pattern that any rule matched, with counts, first/last times and example lines. */
+/**
+ * One finding per pattern that any rule matched, with counts, first/last times and example lines.
+ * Only the kernel's own records count: lines that user space wrote into /dev/kmsg (any facility
+ * but kern) can imitate kernel messages, so they are counted in the summary and otherwise ignored.
+ */
 export function analyzeKernelLog(parsed: ParsedKernelLog, rules: KernelLogRule[]): CaptureAnalysis {
-  const matches = matchRules(parsed.records, rules);
+  const matches = matchRules(parsed.records.filter((r) => r.facility === 0), rules);
+  const userSpaceMatches = matchRules(parsed.records.filter((r) => r.facility !== 0), rules).reduce((n, m) => n + m.count, 0);
   const byPattern = new Map<FindingPattern, RuleMatch[]>();
   for (const match of matches) byPattern.set(match.rule.pattern, [...(byPattern.get(match.rule.pattern) ?? []), match]);
   const findings = [...byPattern].map(([pattern, group]) => patternFinding(pattern, group, parsed));
@@ -64,6 +68,7 @@ export function analyzeKernelLog(parsed: ParsedKernelLog, rules: KernelLogRule[]
     errorRecords: parsed.records.filter((r) => r.level <= 3).length,
     warningRecords: parsed.records.filter((r) => r.level === 4).length,
     rules: rules.length,
+    userSpaceMatchesIgnored: userSpaceMatches,
   };
   const first = parsed.records[0];
   const last = parsed.records.at(-1);

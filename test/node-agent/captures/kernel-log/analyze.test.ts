@@ -93,11 +93,13 @@ describe('analyzeKernelLog', () => {
     for (const finding of findings) expect(finding.evidence.length).toBeLessThanOrEqual(20);
   });
 
-  it('says when a matching record was written by user space', () => {
-    const { findings } = analyze('12,77,9000000,-;ksleuth-selftest: INFO: task kworker/0:1:123 blocked for more than 120 seconds.');
-    expect(findings[0]!.evidence.at(-1)).toBe(
-      '[    9.000000] ksleuth-selftest: INFO: task kworker/0:1:123 blocked for more than 120 seconds. (written by user space, not the kernel)',
-    );
+  it('ignores a matching record written by user space, and counts it', () => {
+    const { findings, summary } = analyze('12,77,9000000,-;ksleuth-selftest: INFO: task kworker/0:1:123 blocked for more than 120 seconds.');
+    expect(findings).toEqual([]);
+    expect(summary.userSpaceMatchesIgnored).toBe(1);
+    const kernel = analyze('3,78,9000001,-;INFO: task kworker/0:1:123 blocked for more than 120 seconds.');
+    expect(kernel.findings.map((f) => f.pattern)).toEqual(['hung-task']);
+    expect(kernel.summary.userSpaceMatchesIgnored).toBe(0);
   });
 
   it('keeps the latest occurrence among the examples', () => {
