@@ -1,5 +1,6 @@
 import type { Command } from '../command.js';
 import { artifacts } from './artifacts.js';
+import { flamegraph } from './flamegraph.js';
 import { get } from './get.js';
 import { investigate } from './investigate.js';
 import { version } from './version.js';
@@ -9,5 +10,6 @@ export const commands: Record<string, Command> = {
   investigate,
   get,
   artifacts,
+  flamegraph,
   version,
 };

@@ -75,8 +75,7 @@ export function renderFlameGraphSvg(stacks: FoldedStack[], options: FlameGraphOp
     `<text id="details" x="${xpad}" y="${height - fontSize}">${escapeXml(defaultDetails)}</text>`,
     `<g id="frames">${frames.join('\n')}</g>`,
     `<script type="text/ecmascript"><![CDATA[${flameGraphScript}]]></script>`,
-    '</svg>',
-    '',
+    '</svg>\n',
   ]
     .filter((line) => line !== '')
     .join('\n');

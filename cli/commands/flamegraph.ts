@@ -1,0 +1,197 @@
+import { createReadStream } from 'node:fs';
+import { once } from 'node:events';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { CollapseOptions } from '../../node-agent/flamegraph/collapse-options.js';
+import { forEachLine } from '../../node-agent/flamegraph/line-splitter.js';
+import { decodeBytes, parseFolded, type FoldedStack } from '../../node-agent/flamegraph/folded.js';
+import { detectStackInput, type StackInputFormat } from '../../node-agent/flamegraph/input-format.js';
+import { PerfScriptCollapser, type CollapseReport } from '../../node-agent/flamegraph/perf-script-collapser.js';
+import { toSpeedscope, type SpeedscopeUnit } from '../../node-agent/flamegraph/speedscope.js';
+import { renderFlameGraphSvg } from '../../node-agent/flamegraph/svg.js';
+import { ksleuthVersion } from '../../lib/version.js';
+import { UsageError, type Command } from '../command.js';
+
+const usage = `Flame graphs from perf: fold "perf script" output into stacks, draw an interactive SVG,
+or export for speedscope. Reads FILE, or standard input when FILE is "-" or missing.
+
+  ksleuth flamegraph collapse [--pid] [--tid] [--kernel] [--jit] [--all] [--addrs]
+                              [--event-filter EVENT] [FILE|-]
+      Folded stacks ("proc;main;work 42"), byte for byte what stackcollapse-perf.pl prints.
+      --pid / --tid      name processes comm-PID / comm-PID/TID (perf script -F must
+                         include pid,tid)
+      --kernel / --jit   mark kernel frames "_[k]" / JIT frames "_[j]"; --all marks both
+      --addrs            keep the address of frames without a symbol
+      --event-filter E   keep only samples of event E (default: the first event seen)
+
+  ksleuth flamegraph svg [--title T] [--subtitle S] [--count-name NAME] [--width PX]
+                         [--input folded|perf-script] [FILE|-]
+      A self-contained SVG: hover for details, click to zoom, search box, reset zoom.
+      The input is folded stacks or perf script text, told apart by its first lines
+      (--input forces one); perf script input is collapsed with --all.
+
+  ksleuth flamegraph speedscope [--name N] [--unit UNIT] [--input folded|perf-script] [FILE|-]
+      A speedscope (https://www.speedscope.app) sampled profile as JSON.
+      UNIT: none (default), nanoseconds, microseconds, milliseconds, seconds, bytes.
+
+Examples:
+  perf record -e cpu-clock -F 99 -a -g -- sleep 30
+  perf script | ksleuth flamegraph collapse --all > out.folded
+  ksleuth flamegraph svg --title "my node" out.folded > cpu.svg`;
+
+const units: SpeedscopeUnit[] = ['none', 'nanoseconds', 'microseconds', 'milliseconds', 'seconds', 'bytes'];
+const formats: StackInputFormat[] = ['folded', 'perf-script'];
+
+function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
+function inputFile(positionals: string[]): string {
+  if (positionals.length > 1) throw new UsageError(`one input at most, got ${positionals.length}: ${positionals.join(' ')}`);
+  const file = positionals[0] ?? '-';
+  if (file === '-' && process.stdin.isTTY) {
+    throw new UsageError('no input: give a FILE, or pipe "perf script" output (or folded stacks) in');
+  }
+  return file;
+}
+
+function open(file: string): AsyncIterable<Buffer> {
+  const stream = file === '-' ? process.stdin : createReadStream(file);
+  return (async function* () {
+    try {
+      for await (const chunk of stream) yield chunk as Buffer;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      throw new Error(`cannot read ${file === '-' ? 'standard input' : file}: ${code ?? (error as Error).message}`);
+    }
+  })();
+}
+
+/** Writes to stdout, waiting when it is full, so a huge output does not pile up in memory. */
+async function write(text: string | Buffer): Promise<void> {
+  if (!process.stdout.write(text)) await once(process.stdout, 'drain');
+}
+
+function note(report: CollapseReport): void {
+  if (report.skippedSamples > 0) {
+    console.error(`note: kept samples of event "${report.event}" only; skipped ${report.skippedSamples} samples of other events (--event-filter picks another)`);
+  }
+  if (report.unrecognizedLines > 0) {
+    console.error(`note: ${report.unrecognizedLines} lines were not perf script output and were skipped (first: "${report.firstUnrecognizedLine}")`);
+  }
+}
+
+async function collapseInput(input: AsyncIterable<Buffer>, options: CollapseOptions): Promise<PerfScriptCollapser> {
+  const collapser = new PerfScriptCollapser(options);
+  await forEachLine(input, (line) => collapser.line(line));
+  note(collapser.report);
+  return collapser;
+}
+
+/** Reads stacks from folded or perf script input, detected from the first lines unless forced. */
+async function readStacks(file: string, forced: string | undefined): Promise<FoldedStack[]> {
+  if (forced !== undefined && !formats.includes(forced as StackInputFormat)) {
+    throw new UsageError(`--input ${forced}: use one of ${formats.join(', ')}`);
+  }
+  const source = open(file)[Symbol.asyncIterator]();
+  const head: Buffer[] = [];
+  let size = 0;
+  let ended = false;
+  while (size < 65536) {
+    const next = await source.next();
+    if (next.done) {
+      ended = true;
+      break;
+    }
+    head.push(next.value);
+    size += next.value.length;
+  }
+  const headText = Buffer.concat(head).toString('latin1');
+  const format = (forced as StackInputFormat | undefined) ?? detectStackInput(ended ? `${headText}\n` : headText);
+  const all = (async function* () {
+    yield* head;
+    if (!ended) for (let next = await source.next(); !next.done; next = await source.next()) yield next.value;
+  })();
+  if (format === 'perf-script') {
+    const collapser = await collapseInput(all, { all: true });
+    if (collapser.stacks.size === 0) throw new Error('no samples with stacks in the input: record with "perf record -g" and pass "perf script" output');
+    return parseFolded(decodeBytes(collapser.foldedText()));
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of all) chunks.push(chunk);
+  return parseFolded(Buffer.concat(chunks).toString('utf8'));
+}
+
+async function collapse(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    pid: { type: 'boolean' },
+    tid: { type: 'boolean' },
+    kernel: { type: 'boolean' },
+    jit: { type: 'boolean' },
+    all: { type: 'boolean' },
+    addrs: { type: 'boolean' },
+    'event-filter': { type: 'string' },
+  });
+  const collapser = await collapseInput(open(inputFile(positionals)), {
+    pid: values.pid,
+    tid: values.tid,
+    kernel: values.kernel,
+    jit: values.jit,
+    all: values.all,
+    addrs: values.addrs,
+    eventFilter: values['event-filter'],
+  });
+  let batch = '';
+  for (const line of collapser.foldedLines()) {
+    batch += line;
+    if (batch.length >= 65536) {
+      await write(Buffer.from(batch, 'latin1'));
+      batch = '';
+    }
+  }
+  await write(Buffer.from(batch, 'latin1'));
+  return 0;
+}
+
+async function svg(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    title: { type: 'string' },
+    subtitle: { type: 'string' },
+    'count-name': { type: 'string' },
+    width: { type: 'string' },
+    input: { type: 'string' },
+  });
+  const width = values.width === undefined ? undefined : Number(values.width);
+  if (width !== undefined && !(Number.isInteger(width) && width >= 200 && width <= 20000)) {
+    throw new UsageError(`--width ${values.width}: use a whole number of pixels from 200 to 20000`);
+  }
+  const stacks = await readStacks(inputFile(positionals), values.input);
+  await write(renderFlameGraphSvg(stacks, { title: values.title, subtitle: values.subtitle, countName: values['count-name'], width }));
+  return 0;
+}
+
+async function speedscope(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { name: { type: 'string' }, unit: { type: 'string' }, input: { type: 'string' } });
+  const unit = (values.unit ?? 'none') as SpeedscopeUnit;
+  if (!units.includes(unit)) throw new UsageError(`--unit ${values.unit}: use one of ${units.join(', ')}`);
+  const stacks = await readStacks(inputFile(positionals), values.input);
+  await write(JSON.stringify(toSpeedscope(stacks, { name: values.name ?? 'profile', unit, exporter: `ksleuth ${ksleuthVersion}` })));
+  await write('\n');
+  return 0;
+}
+
+const verbs: Record<string, (args: string[]) => Promise<number>> = { collapse, svg, speedscope };
+
+export const flamegraph: Command = {
+  summary: 'Fold perf script output, draw flame graph SVGs, export to speedscope',
+  usage,
+  async run(args) {
+    const [verb, ...rest] = args;
+    const run = verb === undefined ? undefined : verbs[verb];
+    if (!run) throw new UsageError(verb === undefined ? 'say what to do: collapse, svg or speedscope' : `unknown action "${verb}": use collapse, svg or speedscope`);
+    return run(rest);
+  },
+};
