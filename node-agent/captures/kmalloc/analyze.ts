@@ -104,14 +104,19 @@ function outstandingFindings(parsed: KmallocParsed): Finding[] {
     .slice(0, maxFindingsPerKind)
     .map((o): Finding => {
       const allocated = allocatedBySite.get(o.site) ?? 0;
+      // With the map of live allocations full, frees of untracked allocations were not seen: the
+      // figure may be inflated, so it is reported but not alarmed on.
+      const severity: Finding['severity'] = parsed.untrackedAllocations > 0 ? 'info' : o.bytes >= outstandingHotspot.criticalBytes ? 'critical' : 'warning';
       return {
         pattern: 'kmalloc-hotspot',
-        severity: o.bytes >= outstandingHotspot.criticalBytes ? 'critical' : 'warning',
+        severity,
         title: `Call site ${o.site} holds ${formatBytes(o.bytes)} allocated during the window and not freed`,
         evidence: evidence([
           `call site ${o.site}: ${formatBytes(o.bytes)} outstanding at the end of the ${parsed.windowSeconds.toFixed(1)} s window, ` +
             `${percent(share(o.bytes, allocated))} of the ${formatBytes(allocated)} it allocated`,
-          ...(parsed.untrackedAllocations > 0 ? [`${parsed.untrackedAllocations} allocations were not tracked (map of live allocations full)`] : []),
+          ...(parsed.untrackedAllocations > 0
+            ? [`the map of live allocations filled up: at least ${parsed.untrackedAllocations} allocations were not tracked and may be counted as outstanding (raise maxTrackedAllocations)`]
+            : []),
           ...(parsed.unseenFrees > 0 ? [`${parsed.unseenFrees} frees happened outside kfree() and were settled when their address was reused`] : []),
         ]),
         recommendation:
@@ -155,6 +160,8 @@ export function analyzeKmalloc(parsed: KmallocParsed, params: CaptureParams<'kma
   };
   const median = histogramQuantile(parsed.sizeHistogram, 0.5);
   if (median !== undefined) summary.medianSizeBytes = median;
+  const commonest = [...parsed.sizeClasses].sort((a, b) => b.calls - a.calls)[0];
+  if (commonest) summary.commonestSize = `${formatBytes(commonest.bytes)}: ${commonest.calls} calls`;
   parsed.bySite.slice(0, params.topN).forEach((site, i) => {
     summary[`site.${i + 1}`] = `${site.site}: ${formatBytes(site.bytes)}, ${site.calls} calls`;
   });

@@ -26,6 +26,6 @@ export const kmallocCapture: CaptureModule<'kmalloc', string, KmallocParsed> = {
     });
     return result.output;
   },
-  parse: (raw, params) => parseKmalloc(raw, params.trackOutstanding),
+  parse: (raw, params) => parseKmalloc(raw, params),
   analyze: (parsed, params) => analyzeKmalloc(parsed, params),
 };

@@ -1,12 +1,4 @@
-import {
-  findMap,
-  mergeHistograms,
-  mergeNumbers,
-  mergeStats,
-  parseBpftraceOutput,
-  scalarValue,
-  type HistBucket,
-} from '../../engine/bpftrace-output.js';
+import { findMap, mergeNumbers, parseBpftraceOutput, scalarValue, type HistBucket } from '../../engine/bpftrace-output.js';
 
 export interface Usage {
   calls: number;
@@ -26,7 +18,9 @@ export interface KmallocParsed {
   byProcess: (Usage & { comm: string })[];
   bySite: (Usage & { site: string })[];
   byProcessAndSite: PairUsage[];
-  /** bytes_alloc, log2 buckets. */
+  /** Calls by exact allocation size (bytes_alloc, the slab object size), smallest first. */
+  sizeClasses: { bytes: number; calls: number }[];
+  /** The same in log2 buckets. */
   sizeHistogram: HistBucket[];
   /** kmalloc calls that returned NULL. */
   failures: { comm: string; site: string; count: number }[];
@@ -34,18 +28,22 @@ export interface KmallocParsed {
   tracked: boolean;
   /** Bytes allocated in the window and not freed by its end, by call site; largest first. */
   outstandingBySite: { site: string; bytes: number }[];
-  /** Allocations not tracked because the map of live allocations was full. */
+  /**
+   * Allocations that did not fit in the map of live allocations (at least this many): their
+   * frees were not seen, so outstanding bytes are overstated by up to this many allocations.
+   */
   untrackedAllocations: number;
-  /** Tracked allocations whose free was not seen by kfree (settled when the address came back). */
+  /** Tracked allocations freed where kfree does not fire, settled when the address came back. */
   unseenFrees: number;
   /** Output lines that were not JSON: a cut-off output. */
   malformedLines: number;
 }
 
-/** "comm,site": a comm may hold a comma, a kernel symbol does not. */
-export function splitCommAndSite(key: string): { comm: string; site: string } {
-  const cut = key.lastIndexOf(',');
-  return cut < 0 ? { comm: key, site: '?' } : { comm: key.slice(0, cut), site: key.slice(cut + 1) };
+/** Splits a printed key "a,b,c" into its last `count` parts and the rest (a comm may hold commas). */
+function splitKey(key: string, count: number): string[] {
+  const parts = key.split(',');
+  if (parts.length <= count) return ['', ...parts];
+  return [parts.slice(0, parts.length - count).join(','), ...parts.slice(parts.length - count)];
 }
 
 function sumBy<T extends Usage>(pairs: PairUsage[], key: (p: PairUsage) => string, make: (name: string) => T): T[] {
@@ -60,43 +58,78 @@ function sumBy<T extends Usage>(pairs: PairUsage[], key: (p: PairUsage) => strin
   return [...totals.values()].sort((a, b) => b.bytes - a.bytes || b.calls - a.calls);
 }
 
+/** log2 buckets as bpftrace's hist() prints them. */
+export function log2Histogram(sizeClasses: { bytes: number; calls: number }[]): HistBucket[] {
+  const buckets = new Map<number, HistBucket>();
+  for (const { bytes, calls } of sizeClasses) {
+    const min = bytes < 1 ? 0 : 2 ** Math.floor(Math.log2(bytes));
+    const bucket = buckets.get(min) ?? { min, max: min === 0 ? 0 : min * 2 - 1, count: 0 };
+    bucket.count += calls;
+    buckets.set(min, bucket);
+  }
+  return [...buckets.values()].sort((a, b) => a.min! - b.min!);
+}
+
 /** Parses the JSON output of the kmalloc program (program.ts). */
-export function parseKmalloc(output: string, trackOutstanding: boolean): KmallocParsed {
+export function parseKmalloc(output: string, params: { trackOutstanding: boolean; maxTrackedAllocations: number }): KmallocParsed {
   const parsed = parseBpftraceOutput(output);
-  const alloc = findMap(parsed, '@alloc', 'stats');
-  const pairs: PairUsage[] = [...mergeStats(alloc?.entries ?? [])]
-    .map(([key, stats]) => ({ ...splitCommAndSite(key), calls: stats.count, bytes: stats.total }))
-    .sort((a, b) => b.bytes - a.bytes);
-  const byProcess = sumBy(pairs, (p) => p.comm, (comm) => ({ comm, calls: 0, bytes: 0 }));
-  const bySite = sumBy(pairs, (p) => p.site, (site) => ({ site, calls: 0, bytes: 0 }));
+  const pairCounts = new Map<string, PairUsage>();
+  const sizes = new Map<number, number>();
+  // Calls by "site,size": what freed allocations are subtracted from.
+  const allocatedBySiteSize = new Map<string, number>();
+  const failures: KmallocParsed['failures'] = [];
+  for (const [key, calls] of mergeNumbers(findMap(parsed, '@alloc', 'map')?.entries ?? [], 'sum')) {
+    const [comm, site, sizeText] = splitKey(key, 2) as [string, string, string];
+    const size = Number(sizeText);
+    if (size === 0) {
+      failures.push({ comm, site, count: calls });
+      continue;
+    }
+    const pairKey = `${comm}\u0000${site}`;
+    const pair = pairCounts.get(pairKey) ?? { comm, site, calls: 0, bytes: 0 };
+    pair.calls += calls;
+    pair.bytes += calls * size;
+    pairCounts.set(pairKey, pair);
+    sizes.set(size, (sizes.get(size) ?? 0) + calls);
+    allocatedBySiteSize.set(`${site},${size}`, (allocatedBySiteSize.get(`${site},${size}`) ?? 0) + calls);
+  }
+  const pairs = [...pairCounts.values()].sort((a, b) => b.bytes - a.bytes);
   const total = pairs.reduce((sum, p) => ({ calls: sum.calls + p.calls, bytes: sum.bytes + p.bytes }), { calls: 0, bytes: 0 });
+  const sizeClasses = [...sizes].map(([bytes, calls]) => ({ bytes, calls })).sort((a, b) => a.bytes - b.bytes);
 
-  const size = findMap(parsed, '@size', 'hist');
-  const sizeHistogram = size ? [...mergeHistograms(size.entries).values()][0] ?? [] : [];
+  const freedBySiteSize = new Map<string, number>();
+  let unseenFrees = 0;
+  for (const [key, count] of mergeNumbers(findMap(parsed, '@freed', 'map')?.entries ?? [], 'sum')) {
+    const [site, size, how] = splitKey(key, 2) as [string, string, string];
+    freedBySiteSize.set(`${site},${size}`, (freedBySiteSize.get(`${site},${size}`) ?? 0) + count);
+    if (how === '1') unseenFrees += count;
+  }
 
-  const failures = [...mergeNumbers(findMap(parsed, '@failed', 'map')?.entries ?? [], 'sum')]
-    .map(([key, count]) => ({ ...splitCommAndSite(key), count }))
-    .sort((a, b) => b.count - a.count);
-
-  const outstandingMap = findMap(parsed, '@outstanding', 'map');
-  const outstandingBySite = [...mergeNumbers(outstandingMap?.entries ?? [], 'sum')]
-    .filter(([, bytes]) => bytes > 0)
-    .map(([site, bytes]) => ({ site, bytes }))
-    .sort((a, b) => b.bytes - a.bytes);
-  const tracking = mergeNumbers(findMap(parsed, '@tracking', 'map')?.entries ?? [], 'sum');
+  const outstanding = new Map<string, number>();
+  let stillLive = 0;
+  if (params.trackOutstanding) {
+    for (const [siteSize, calls] of allocatedBySiteSize) {
+      const cut = siteSize.lastIndexOf(',');
+      const live = Math.max(0, calls - (freedBySiteSize.get(siteSize) ?? 0));
+      stillLive += live;
+      if (live > 0) outstanding.set(siteSize.slice(0, cut), (outstanding.get(siteSize.slice(0, cut)) ?? 0) + live * Number(siteSize.slice(cut + 1)));
+    }
+  }
 
   return {
     windowSeconds: scalarValue(parsed, '@window_ns') / 1e9,
     total,
-    byProcess,
-    bySite,
+    byProcess: sumBy(pairs, (p) => p.comm, (comm) => ({ comm, calls: 0, bytes: 0 })),
+    bySite: sumBy(pairs, (p) => p.site, (site) => ({ site, calls: 0, bytes: 0 })),
     byProcessAndSite: pairs,
-    sizeHistogram,
-    failures,
-    tracked: trackOutstanding,
-    outstandingBySite,
-    untrackedAllocations: tracking.get('1') ?? 0,
-    unseenFrees: tracking.get('2') ?? 0,
+    sizeClasses,
+    sizeHistogram: log2Histogram(sizeClasses),
+    failures: failures.sort((a, b) => b.count - a.count),
+    tracked: params.trackOutstanding,
+    outstandingBySite: [...outstanding].map(([site, bytes]) => ({ site, bytes })).sort((a, b) => b.bytes - a.bytes),
+    // The map holds at most maxTrackedAllocations: any more allocations still counted as live did not fit.
+    untrackedAllocations: Math.max(0, stillLive - params.maxTrackedAllocations),
+    unseenFrees,
     malformedLines: parsed.malformedLines,
   };
 }

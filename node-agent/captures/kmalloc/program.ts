@@ -3,25 +3,32 @@ import type { CaptureParams } from '../../../api/v1alpha1/captures.js';
 type KmallocParams = CaptureParams<'kmalloc'>;
 
 /*
- * Everything is aggregated in kernel maps; user space reads the maps once, at the end.
- *   @alloc[comm, call site]  stats(bytes_alloc): calls and bytes by process and by call site
- *   @size                     hist(bytes_alloc)
- *   @failed[comm, call site]  kmalloc calls that returned NULL
- *   @live[ptr]                (call site, bytes) of each allocation not yet freed, capped by the map size
- *   @outstanding[call site]   bytes allocated in the window and not freed, kept up to date on kfree
- *   @tracking[1]              allocations not tracked because @live was full
- *   @tracking[2]              addresses handed out again while still in @live: their free did not
- *                             pass kfree (kfree_bulk, kmem_cache_free), so they are settled then
- *                             (one map for both: every map costs maxTrackedAllocations entries)
- *   @window_ns                how long the probes counted (bpftrace needs seconds to start); the
- *                             interval probe may fire again before bpftrace exits, so it only
- *                             computes, never clears
- * $1 is the window end in CLOCK_MONOTONIC nanoseconds. The probes stop changing maps then, so
- * the END probe can clear @live (it would print one line per live allocation) without racing a
- * kfree that deletes keys under it.
+ * Everything is aggregated in kernel maps; user space reads the maps once, at the end. Each
+ * kmalloc costs one map update (plus two on @live when tracking), so the capture stays close to
+ * a bare count() per event (bench/bpftrace-overhead.ts):
+ *   @alloc[comm, call site, bytes_alloc]  count(): calls by process, call site and size class;
+ *                                         bytes = calls x size, and the size histogram, follow.
+ *                                         Size 0 marks kmalloc calls that returned NULL (a real
+ *                                         allocation is never 0 bytes: kmalloc(0) is not traced).
+ *   @live[ptr]                            (call site, bytes) of each allocation not yet freed,
+ *                                         capped by the map size (maxTrackedAllocations)
+ *   @freed[call site, bytes, how]         count() of tracked allocations freed: how = 0 by kfree,
+ *                                         1 settled when the address was handed out again (freed
+ *                                         where the kfree tracepoint does not fire: kfree_bulk,
+ *                                         kmem_cache_free). Outstanding bytes by call site are
+ *                                         (calls - freed) x size, summed in user space.
+ *   @window_ns                            how long the probes counted (bpftrace needs seconds to
+ *                                         start); the interval probe may fire again before bpftrace
+ *                                         exits, so it only computes, never clears
+ * $1 is the window end in CLOCK_MONOTONIC nanoseconds. When tracking, the probes stop changing
+ * maps then, so that allocations and frees are counted over the same window and the END probe can
+ * clear @live (it would print one line per live allocation) without racing a kfree that deletes
+ * keys under it. Without tracking, the kmalloc probe is not gated (reading the clock costs about
+ * a quarter of its run time) and counts until bpftrace exits, a fraction of a second later; the
+ * window is measured to the exit probe.
  */
 
-/** Map entries when live allocations are not tracked: enough for every (process, call site) pair. */
+/** Map entries when live allocations are not tracked: enough for every (process, call site, size). */
 export const untrackedMapKeys = 65_536;
 
 /** The size of every map (bpftrace 0.17 has one size for all maps of a program). */
@@ -31,7 +38,7 @@ export function kmallocMapKeys(params: KmallocParams): number {
 
 export function kmallocProgram(params: KmallocParams): string {
   const track = params.trackOutstanding;
-  return [
+  const lines = [
     'BEGIN {',
     '  @window_start_ns = nsecs;',
     ...(track
@@ -42,46 +49,40 @@ export function kmallocProgram(params: KmallocParams): string {
         ]
       : []),
     '}',
-    'tracepoint:kmem:kmalloc /nsecs < $1/ {',
-    '  if (args->ptr == 0) {',
-    '    @failed[comm, ksym(args->call_site)] = count();',
-    '  } else {',
-    '    @alloc[comm, ksym(args->call_site)] = stats(args->bytes_alloc);',
-    '    @size = hist(args->bytes_alloc);',
+    // Untracked, nothing needs the probe to stop at once; tracked, @live must stop changing.
+    track ? 'tracepoint:kmem:kmalloc /nsecs < $1/ {' : 'tracepoint:kmem:kmalloc {',
+    '  @alloc[comm, ksym(args->call_site), args->ptr != 0 ? args->bytes_alloc : 0] = count();',
     ...(track
       ? [
+          '  if (args->ptr != 0) {',
           '    $prior = @live[(uint64)args->ptr];',
           '    if ($prior.1 != 0) {',
-          '      @outstanding[ksym($prior.0)] = sum(-$prior.1);',
-          '      @tracking[2] = count();',
+          '      @freed[ksym($prior.0), $prior.1, 1] = count();',
           '    }',
           '    @live[(uint64)args->ptr] = ((uint64)args->call_site, (uint64)args->bytes_alloc);',
-          '    $stored = @live[(uint64)args->ptr];',
-          '    if ($stored.1 != 0) {',
-          '      @outstanding[ksym(args->call_site)] = sum(args->bytes_alloc);',
-          '    } else {',
-          '      @tracking[1] = count();',
-          '    }',
+          '  }',
         ]
       : []),
-    '  }',
     '}',
     ...(track
       ? [
           'tracepoint:kmem:kfree /nsecs < $1/ {',
           '  $entry = @live[(uint64)args->ptr];',
           '  if ($entry.1 != 0) {',
-          '    @outstanding[ksym($entry.0)] = sum(-$entry.1);',
+          '    @freed[ksym($entry.0), $entry.1, 0] = count();',
           '    delete(@live[(uint64)args->ptr]);',
           '  }',
           '}',
         ]
       : []),
     'interval:ms:100 /nsecs >= $1/ {',
-    '  if (@window_start_ns < $1) { @window_ns = $1 - @window_start_ns; } else { @window_ns = 0; }',
+    track
+      ? '  if (@window_start_ns < $1) { @window_ns = $1 - @window_start_ns; } else { @window_ns = 0; }'
+      : '  @window_ns = nsecs - @window_start_ns;',
     '  exit();',
     '}',
     ...(track ? ['END { clear(@live); }'] : []),
     '',
-  ].join('\n');
+  ];
+  return lines.join('\n');
 }

@@ -1,25 +1,36 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parseKmalloc, splitCommAndSite } from '../../../../node-agent/captures/kmalloc/parse.js';
+import { kmallocParams } from '../../../../api/v1alpha1/captures.js';
+import { log2Histogram, parseKmalloc } from '../../../../node-agent/captures/kmalloc/parse.js';
 
 const fixture = (name: string): string => readFileSync(new URL(`../../../fixtures/kmalloc/${name}`, import.meta.url), 'utf8');
+const params = (overrides: Record<string, unknown>) => kmallocParams.parse(overrides);
 
-/** Adds up a field over every entry of the @alloc line, from the text (duplicates included). */
+/** Every "key": count entry of one printed map, from the text (duplicate keys included). */
+function entries(text: string, map: string): [string, number][] {
+  const line = text.split('\n').find((l) => l.includes(`{"${map}": {`)) ?? '';
+  return [...line.matchAll(/"([^"]+)": (\d+)/g)].filter(([, key]) => key !== map).map(([, key, n]) => [key!, Number(n)]);
+}
+
 function allocTotals(text: string): { calls: number; bytes: number } {
-  const line = text.split('\n').find((l) => l.includes('"@alloc"'))!;
-  const sum = (field: string): number => [...line.matchAll(new RegExp(`"${field}": (\\d+)`, 'g'))].reduce((s, m) => s + Number(m[1]), 0);
-  return { calls: sum('count'), bytes: sum('total') };
+  return entries(text, '@alloc')
+    .map(([key, n]) => [Number(key.split(',').pop()), n] as const)
+    .filter(([size]) => size > 0)
+    .reduce((sum, [size, n]) => ({ calls: sum.calls + n, bytes: sum.bytes + n * size }), { calls: 0, bytes: 0 });
 }
 
 describe('parseKmalloc on a recorded tracked run (800 /proc files held open)', () => {
   const text = fixture('tracked-holding-proc-files.json');
-  const parsed = parseKmalloc(text, true);
+  const parsed = parseKmalloc(text, params({ maxTrackedAllocations: 16384 }));
 
-  it('adds up every (process, call site) entry, also those printed twice', () => {
+  it('adds up every (process, call site, size) entry, also those printed twice', () => {
+    const keys = entries(text, '@alloc').map(([key]) => key);
+    expect(new Set(keys).size).toBeLessThan(keys.length);
     expect(parsed.total).toEqual(allocTotals(text));
     expect(parsed.byProcess.reduce((s, p) => s + p.calls, 0)).toBe(parsed.total.calls);
     expect(parsed.bySite.reduce((s, p) => s + p.bytes, 0)).toBe(parsed.total.bytes);
-    expect(new Set(parsed.bySite.map((s) => s.site)).size).toBe(parsed.bySite.length);
+    expect(parsed.sizeClasses.reduce((s, c) => s + c.calls, 0)).toBe(parsed.total.calls);
+    expect(parsed.sizeHistogram.reduce((s, b) => s + b.count, 0)).toBe(parsed.total.calls);
   });
 
   it('sorts processes and call sites by bytes', () => {
@@ -30,42 +41,68 @@ describe('parseKmalloc on a recorded tracked run (800 /proc files held open)', (
 
   it('finds the 800 held seq_operations (32 bytes each) outstanding at single_open', () => {
     expect(parsed.outstandingBySite.find((o) => o.site === 'single_open')?.bytes).toBe(800 * 32);
+    expect(parsed.byProcessAndSite.find((p) => p.comm === 'node' && p.site === 'single_open')).toMatchObject({ calls: 800, bytes: 800 * 32 });
     expect(parsed.outstandingBySite.every((o) => o.bytes > 0)).toBe(true);
-    expect(parsed.byProcessAndSite.find((p) => p.comm === 'node' && p.site === 'single_open')?.calls).toBeGreaterThanOrEqual(800);
   });
 
-  it('reads the window, the size histogram and the tracking counters', () => {
-    expect(parsed.windowSeconds).toBeCloseTo(13.216, 3);
-    expect(parsed.sizeHistogram.reduce((s, b) => s + b.count, 0)).toBe(parsed.total.calls);
+  it('reads the window and the tracking counters', () => {
+    expect(parsed.windowSeconds).toBeGreaterThan(13);
     expect(parsed.untrackedAllocations).toBe(0);
-    expect(parsed.unseenFrees).toBe(251);
+    expect(parsed.unseenFrees).toBe(entries(text, '@freed').filter(([key]) => key.endsWith(',1')).reduce((s, [, n]) => s + n, 0));
+    expect(parsed.unseenFrees).toBeGreaterThan(0);
     expect(parsed.tracked).toBe(true);
     expect(parsed.failures).toEqual([]);
     expect(parsed.malformedLines).toBe(0);
   });
 });
 
+describe('parseKmalloc on a recorded run whose map of live allocations filled up', () => {
+  const text = fixture('tracked-map-full.json');
+  const parsed = parseKmalloc(text, params({ maxTrackedAllocations: 1024 }));
+
+  it('says how many allocations at least did not fit', () => {
+    const freed = entries(text, '@freed').reduce((s, [, n]) => s + n, 0);
+    expect(parsed.untrackedAllocations).toBe(allocTotals(text).calls - freed - 1024);
+    expect(parsed.untrackedAllocations).toBeGreaterThan(1000);
+    // 1970 files were opened in the window: each 32 bytes at single_open.
+    expect(parsed.outstandingBySite.find((o) => o.site === 'single_open')!.bytes).toBeGreaterThanOrEqual(1900 * 32);
+  });
+});
+
 describe('parseKmalloc on a recorded untracked run', () => {
   const text = fixture('untracked.json');
-  const parsed = parseKmalloc(text, false);
+  const parsed = parseKmalloc(text, params({ trackOutstanding: false }));
 
   it('has calls and bytes by process and call site but nothing outstanding', () => {
     expect(parsed.total).toEqual(allocTotals(text));
     expect(parsed.total.calls).toBeGreaterThan(0);
     expect(parsed.outstandingBySite).toEqual([]);
     expect(parsed.tracked).toBe(false);
-    expect(parsed.windowSeconds).toBeCloseTo(4.3, 1);
+    expect(parsed.windowSeconds).toBeGreaterThan(4);
   });
 });
 
-describe('parseKmalloc on bad input', () => {
-  it('returns empty results for empty output and counts a cut-off line', () => {
-    expect(parseKmalloc('', true)).toMatchObject({ total: { calls: 0, bytes: 0 }, windowSeconds: 0, bySite: [] });
-    const text = fixture('untracked.json');
-    expect(parseKmalloc(text.slice(0, text.indexOf('"@size"') + 20), false).malformedLines).toBe(1);
+describe('parseKmalloc on odd input', () => {
+  it('reads failed allocations (size 0) and commas in a comm', () => {
+    const text = '{"type": "map", "data": {"@alloc": {"a,b,kfree_skb,64": 2, "kworker/0:1,alloc_skb,0": 3, "a,b,kfree_skb,64": 1}}}\n{"type": "map", "data": {"@window_ns": 2000000000}}';
+    const parsed = parseKmalloc(text, params({}));
+    expect(parsed.byProcessAndSite).toEqual([{ comm: 'a,b', site: 'kfree_skb', calls: 3, bytes: 192 }]);
+    expect(parsed.failures).toEqual([{ comm: 'kworker/0:1', site: 'alloc_skb', count: 3 }]);
+    expect(parsed.outstandingBySite).toEqual([{ site: 'kfree_skb', bytes: 192 }]);
+    expect(parsed.windowSeconds).toBe(2);
   });
 
-  it('splits comm and call site at the last comma (a comm may hold one)', () => {
-    expect(splitCommAndSite('npm exec a,b,kfree_skb')).toEqual({ comm: 'npm exec a,b', site: 'kfree_skb' });
+  it('returns empty results for empty output and counts a cut-off line', () => {
+    expect(parseKmalloc('', params({}))).toMatchObject({ total: { calls: 0, bytes: 0 }, windowSeconds: 0, bySite: [] });
+    const text = fixture('untracked.json');
+    expect(parseKmalloc(text.slice(0, text.indexOf('"@alloc"') + 200), params({ trackOutstanding: false })).malformedLines).toBe(1);
+  });
+
+  it('makes log2 buckets like hist()', () => {
+    expect(log2Histogram([{ bytes: 8, calls: 1 }, { bytes: 96, calls: 2 }, { bytes: 64, calls: 3 }, { bytes: 4096, calls: 1 }])).toEqual([
+      { min: 8, max: 15, count: 1 },
+      { min: 64, max: 127, count: 5 },
+      { min: 4096, max: 8191, count: 1 },
+    ]);
   });
 });
