@@ -1,4 +1,3 @@
-import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../lib/kube/client.js';
 
 export interface KubeFlags {
@@ -17,9 +16,5 @@ export const kubeUsage = `  --kubeconfig PATH  the kubeconfig to use (default: $
 
 /** A client for the cluster the user's kubeconfig points at. */
 export function clusterClient(flags: KubeFlags): KubeClient {
-  const kc = new KubeConfig();
-  if (flags.kubeconfig) kc.loadFromFile(flags.kubeconfig);
-  else kc.loadFromDefault();
-  if (flags.context) kc.setCurrentContext(flags.context);
-  return new KubeClient(kc, 'ksleuth-cli');
+  return KubeClient.load(flags.kubeconfig, 'ksleuth-cli', flags.context);
 }

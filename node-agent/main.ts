@@ -1,15 +1,11 @@
 /** The node agent process: ksleuth-agent (see --help). */
-import { KubeConfig } from '@kubernetes/client-node';
 import { KubeClient } from '../lib/kube/client.js';
 import { log } from '../lib/log.js';
 import { Agent } from './agent/agent.js';
 import { agentUsage, loadAgentConfig } from './agent/config.js';
 
 function kubeClient(kubeconfig: string | undefined): KubeClient {
-  const kc = new KubeConfig();
-  if (kubeconfig) kc.loadFromFile(kubeconfig);
-  else kc.loadFromDefault();
-  return new KubeClient(kc, 'ksleuth-agent');
+  return KubeClient.load(kubeconfig, 'ksleuth-agent');
 }
 
 async function main(): Promise<void> {

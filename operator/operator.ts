@@ -80,6 +80,8 @@ export function createOperator(options: OperatorOptions): Manager {
       old.status?.kernelVersion !== next.status?.kernelVersion,
   });
 
+  const apiRequests = manager.registry.counter('ksleuth_api_requests_total', 'Requests to the Kubernetes API by method (WATCH for watches) and status code.', ['method', 'code']);
+  options.client.onRequest((method, _path, status) => apiRequests.inc({ method, code: String(status) }));
   const byPhase = manager.registry.gauge('ksleuth_kernel_captures', 'KernelCaptures by phase.', ['phase']);
   const investigationsByPhase = manager.registry.gauge('ksleuth_kernel_investigations', 'KernelInvestigations by phase.', ['phase']);
   manager.registry.onCollect(() => {

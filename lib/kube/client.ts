@@ -1,4 +1,5 @@
-import { KubeConfig, type V1ObjectMeta } from '@kubernetes/client-node';
+import type { KubeConfig, V1ObjectMeta } from '@kubernetes/client-node';
+import { defaultAccess, type ClusterAccess } from './config.js';
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { ApiError } from './errors.js';
@@ -82,29 +83,35 @@ function queryString(query: RequestOptionsIn['query']): string {
 }
 
 /**
- * A small JSON client for the Kubernetes API over keep-alive HTTPS. Authentication comes from a
- * client-node KubeConfig (files, tokens, in-cluster token rotation).
+ * A small JSON client for the Kubernetes API over keep-alive HTTPS. It reads kubeconfigs and
+ * in-cluster credentials itself (lib/kube/config.ts): importing client-node at run time costs a
+ * process about 80 MB and most of a second. A client-node KubeConfig is accepted too (tests).
  */
 export class KubeClient {
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
   private readonly server: URL;
+  private readonly access?: ClusterAccess;
+  private readonly kubeConfig?: KubeConfig;
   private observers: RequestObserver[] = [];
 
   constructor(
-    readonly kubeConfig: KubeConfig,
+    source: ClusterAccess | KubeConfig,
     private readonly userAgent = 'ksleuth',
   ) {
-    const cluster = kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error('the kubeconfig has no current cluster: set current-context or pass --kubeconfig');
-    this.server = new URL(cluster.server);
+    if ('applyToHTTPSOptions' in source) {
+      this.kubeConfig = source;
+      const cluster = source.getCurrentCluster();
+      if (!cluster) throw new Error('the kubeconfig has no current cluster: set current-context or pass --kubeconfig');
+      this.server = new URL(cluster.server);
+    } else {
+      this.access = source;
+      this.server = source.server;
+    }
   }
 
-  /** From a kubeconfig file, $KUBECONFIG, ~/.kube/config, or the in-cluster service account. */
-  static load(path?: string, userAgent?: string): KubeClient {
-    const kc = new KubeConfig();
-    if (path) kc.loadFromFile(path);
-    else kc.loadFromDefault();
-    return new KubeClient(kc, userAgent);
+  /** From a kubeconfig file, $KUBECONFIG, the in-cluster service account, or ~/.kube/config. */
+  static load(path?: string, userAgent?: string, context?: string): KubeClient {
+    return new KubeClient(defaultAccess({ kubeconfig: path, context }), userAgent);
   }
 
   onRequest(observer: RequestObserver): void {
@@ -125,10 +132,7 @@ export class KubeClient {
       headers: { Accept: 'application/json', 'User-Agent': this.userAgent, ...options.headers },
       agent: https ? this.agent : undefined,
     };
-    await this.kubeConfig.applyToHTTPSOptions(req);
-    // client-node puts a new Agent on every request (no keep-alive: a TCP and TLS handshake each
-    // time); keep ours, which reuses connections. A proxy-url needs client-node's proxy agent.
-    if (https && !this.kubeConfig.getCurrentCluster()?.proxyUrl) req.agent = this.agent;
+    await this.authenticate(req);
     const body = options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
     if (body !== undefined) {
       req.headers = { ...req.headers, 'Content-Type': options.contentType ?? 'application/json', 'Content-Length': Buffer.byteLength(body) };
@@ -176,10 +180,33 @@ export class KubeClient {
     throw apiError('GET', path, status, Buffer.concat(chunks).toString('utf8'));
   }
 
+  /** Adds TLS material and credentials to a request. */
+  private async authenticate(req: RequestOptions): Promise<void> {
+    if (this.kubeConfig) {
+      await this.kubeConfig.applyToHTTPSOptions(req);
+      // client-node puts a new Agent on every request (no keep-alive: a TCP and TLS handshake each
+      // time); keep ours, which reuses connections. A proxy-url needs client-node's proxy agent.
+      if (this.server.protocol === 'https:' && !this.kubeConfig.getCurrentCluster()?.proxyUrl) req.agent = this.agent;
+      return;
+    }
+    const access = this.access!;
+    const pair = await access.clientCertificate?.();
+    Object.assign(req, {
+      ca: access.tls.ca,
+      cert: pair?.cert ?? access.tls.cert,
+      key: pair?.key ?? access.tls.key,
+      rejectUnauthorized: access.tls.rejectUnauthorized,
+      ...(access.tls.servername ? { servername: access.tls.servername } : {}),
+    });
+    const token = await access.token();
+    if (token) req.headers = { ...req.headers, Authorization: `Bearer ${token}` };
+  }
+
   /** The bearer token this client authenticates with, if it uses one (not a client certificate). */
   async bearerToken(): Promise<string | undefined> {
+    if (this.access) return this.access.token();
     const req: RequestOptions = { headers: {} };
-    await this.kubeConfig.applyToHTTPSOptions(req);
+    await this.kubeConfig!.applyToHTTPSOptions(req);
     const header = (req.headers as Record<string, string | undefined>).Authorization ?? (req.headers as Record<string, string | undefined>).authorization;
     return header?.replace(/^Bearer\s+/i, '');
   }

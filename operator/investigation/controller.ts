@@ -58,6 +58,8 @@ const ref = ksleuth('KernelInvestigation');
 export class InvestigationReconciler {
   private readonly clock: Clock;
   private readonly lastWrite = new Map<string, number>();
+  /** Investigations (by uid) whose fan-out this process finished; the others are checked for missing children. */
+  private readonly fannedOut = new Set<string>();
 
   constructor(private readonly options: InvestigationControllerOptions) {
     this.clock = options.clock ?? (() => new Date());
@@ -67,6 +69,7 @@ export class InvestigationReconciler {
     const investigation = this.options.stores.investigations.get(key);
     if (!investigation || investigation.metadata.deletionTimestamp) {
       this.lastWrite.delete(key);
+      if (investigation) this.fannedOut.delete(investigation.metadata.uid!);
       return;
     }
     const status = investigation.status ?? {};
@@ -139,6 +142,7 @@ export class InvestigationReconciler {
     if (!started) return { requeueAfterMs: 1_000 };
     const deadline = deadlineOf(investigation, new Date(Date.parse(startTime)));
     const created = await this.createChildren(started, targets.nodes, deadline);
+    this.fannedOut.add(investigation.metadata.uid!);
     context.log.info({ nodes: targets.nodes.length, created }, 'Created KernelCaptures');
     this.options.events.record(investigation, 'Normal', 'CapturesCreated', `Created ${created} KernelCaptures on ${targets.nodes.length} nodes`);
     if (targets.excluded.length > 0) this.options.events.record(investigation, 'Warning', 'NodesLeftOut', exclusions);
@@ -191,7 +195,7 @@ export class InvestigationReconciler {
     const targetNodes = status.targetNodes ?? 0;
     let children = this.children(investigation);
 
-    if (children.length < targetNodes && !deadlinePassed) {
+    if (children.length < targetNodes && !deadlinePassed && !this.fannedOut.has(investigation.metadata.uid!)) {
       // The fan-out was interrupted (operator restart): create the missing children, never duplicates.
       const have = new Set(children.map((c) => c.spec.nodeName));
       const kernelNodes = new Map(this.options.stores.kernelNodes.list().map((kn) => [kn.metadata.name!, kn]));
@@ -199,6 +203,7 @@ export class InvestigationReconciler {
       const missing = targets.nodes.filter((n) => !have.has(n)).slice(0, targetNodes - children.length);
       const created = await this.createChildren(investigation, missing, deadline);
       if (created > 0) context.log.info({ created }, 'Created missing KernelCaptures');
+      this.fannedOut.add(investigation.metadata.uid!);
       children = this.children(investigation);
     }
 

@@ -1,0 +1,201 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { delimiter, dirname, isAbsolute, join } from 'node:path';
+import { promisify } from 'node:util';
+import { parse } from 'yaml';
+
+const run = promisify(execFile);
+
+/** How to reach and authenticate to one API server. */
+export interface ClusterAccess {
+  server: URL;
+  /** TLS material for the connection. */
+  tls: { ca?: Buffer; cert?: Buffer; key?: Buffer; rejectUnauthorized: boolean; servername?: string };
+  /** The bearer token to send now, if the user has one (re-read or refreshed as needed). */
+  token(): Promise<string | undefined>;
+  /** Client certificate and key that an exec plugin hands out, refreshed like the token. */
+  clientCertificate?(): Promise<{ cert: Buffer; key: Buffer } | undefined>;
+}
+
+interface NamedCluster {
+  name: string;
+  cluster: {
+    server: string;
+    'certificate-authority'?: string;
+    'certificate-authority-data'?: string;
+    'insecure-skip-tls-verify'?: boolean;
+    'tls-server-name'?: string;
+  };
+}
+
+interface ExecConfig {
+  apiVersion?: string;
+  command: string;
+  args?: string[];
+  env?: { name: string; value: string }[];
+  installHint?: string;
+  provideClusterInfo?: boolean;
+}
+
+interface NamedUser {
+  name: string;
+  user: {
+    token?: string;
+    tokenFile?: string;
+    'client-certificate'?: string;
+    'client-certificate-data'?: string;
+    'client-key'?: string;
+    'client-key-data'?: string;
+    exec?: ExecConfig;
+    'auth-provider'?: { name: string };
+    username?: string;
+  };
+}
+
+interface NamedContext {
+  name: string;
+  context: { cluster: string; user: string; namespace?: string };
+}
+
+interface Kubeconfig {
+  clusters?: NamedCluster[];
+  users?: NamedUser[];
+  contexts?: NamedContext[];
+  'current-context'?: string;
+}
+
+const inClusterDir = '/var/run/secrets/kubernetes.io/serviceaccount';
+
+function readRelative(base: string, path: string): Buffer {
+  return readFileSync(isAbsolute(path) ? path : join(dirname(base), path));
+}
+
+/** A token file read at most once a minute, so a rotated projected token is picked up. */
+function tokenFile(path: string): () => Promise<string | undefined> {
+  let cached: { value: string; readAt: number } | undefined;
+  return async () => {
+    if (!cached || Date.now() - cached.readAt > 60_000) cached = { value: readFileSync(path, 'utf8').trim(), readAt: Date.now() };
+    return cached.value;
+  };
+}
+
+interface ExecResult {
+  token?: string;
+  cert?: Buffer;
+  key?: Buffer;
+  expires?: number;
+}
+
+/** Runs a client-go credential plugin (users[].user.exec) and caches its answer until it expires. */
+function execPlugin(exec: ExecConfig, cluster: NamedCluster['cluster']): () => Promise<ExecResult> {
+  let cached: ExecResult | undefined;
+  return async () => {
+    if (cached && (cached.expires === undefined || cached.expires - Date.now() > 60_000)) return cached;
+    const apiVersion = exec.apiVersion ?? 'client.authentication.k8s.io/v1';
+    const info = {
+      apiVersion,
+      kind: 'ExecCredential',
+      spec: { interactive: false, ...(exec.provideClusterInfo ? { cluster: { server: cluster.server, 'certificate-authority-data': cluster['certificate-authority-data'] } } : {}) },
+    };
+    const env: NodeJS.ProcessEnv = { ...process.env, KUBERNETES_EXEC_INFO: JSON.stringify(info) };
+    for (const { name, value } of exec.env ?? []) env[name] = value;
+    let stdout: string;
+    try {
+      ({ stdout } = await run(exec.command, exec.args ?? [], { env, timeout: 60_000, maxBuffer: 1024 * 1024 }));
+    } catch (error) {
+      throw new Error(`the kubeconfig's credential plugin "${exec.command}" failed: ${(error as Error).message}${exec.installHint ? `\n${exec.installHint}` : ''}`);
+    }
+    const status = (JSON.parse(stdout) as { status?: { token?: string; clientCertificateData?: string; clientKeyData?: string; expirationTimestamp?: string } }).status ?? {};
+    cached = {
+      token: status.token,
+      cert: status.clientCertificateData ? Buffer.from(status.clientCertificateData) : undefined,
+      key: status.clientKeyData ? Buffer.from(status.clientKeyData) : undefined,
+      expires: status.expirationTimestamp ? Date.parse(status.expirationTimestamp) : undefined,
+    };
+    return cached;
+  };
+}
+
+/** Merges kubeconfig files the way kubectl does: the first file to name an entry wins. */
+function mergeKubeconfigs(paths: string[]): { config: Kubeconfig; sourceOf: Map<object, string> } {
+  const config: Required<Pick<Kubeconfig, 'clusters' | 'users' | 'contexts'>> & Kubeconfig = { clusters: [], users: [], contexts: [] };
+  const sourceOf = new Map<object, string>();
+  for (const path of paths) {
+    const file = (parse(readFileSync(path, 'utf8')) ?? {}) as Kubeconfig;
+    for (const key of ['clusters', 'users', 'contexts'] as const) {
+      for (const entry of file[key] ?? []) {
+        if ((config[key] as { name: string }[]).some((e) => e.name === entry.name)) continue;
+        (config[key] as object[]).push(entry);
+        sourceOf.set(entry, path);
+      }
+    }
+    config['current-context'] ??= file['current-context'];
+  }
+  return { config, sourceOf };
+}
+
+/** Access described by kubeconfig files (the first listed wins for each entry), for one context. */
+export function kubeconfigAccess(paths: string[], contextName?: string): ClusterAccess {
+  const { config, sourceOf } = mergeKubeconfigs(paths);
+  const name = contextName ?? config['current-context'];
+  if (!name) throw new Error(`the kubeconfig (${paths.join(', ')}) sets no current-context: pass --context`);
+  const context = config.contexts?.find((c) => c.name === name)?.context;
+  if (!context) throw new Error(`the kubeconfig has no context "${name}"`);
+  const clusterEntry = config.clusters?.find((c) => c.name === context.cluster);
+  if (!clusterEntry) throw new Error(`context "${name}" names cluster "${context.cluster}", which the kubeconfig does not define`);
+  const userEntry = config.users?.find((u) => u.name === context.user);
+  const cluster = clusterEntry.cluster;
+  const clusterFile = sourceOf.get(clusterEntry)!;
+  const user = userEntry?.user ?? {};
+  const userFile = userEntry ? sourceOf.get(userEntry)! : clusterFile;
+  if (user['auth-provider']) {
+    throw new Error(`the kubeconfig user "${context.user}" uses the removed auth-provider "${user['auth-provider'].name}": switch to its exec credential plugin (for GKE: gke-gcloud-auth-plugin)`);
+  }
+  const ca = cluster['certificate-authority-data']
+    ? Buffer.from(cluster['certificate-authority-data'], 'base64')
+    : cluster['certificate-authority'] ? readRelative(clusterFile, cluster['certificate-authority']) : undefined;
+  const cert = user['client-certificate-data'] ? Buffer.from(user['client-certificate-data'], 'base64') : user['client-certificate'] ? readRelative(userFile, user['client-certificate']) : undefined;
+  const key = user['client-key-data'] ? Buffer.from(user['client-key-data'], 'base64') : user['client-key'] ? readRelative(userFile, user['client-key']) : undefined;
+  const exec = user.exec ? execPlugin(user.exec, cluster) : undefined;
+  const token = user.token
+    ? async () => user.token
+    : user.tokenFile ? tokenFile(isAbsolute(user.tokenFile) ? user.tokenFile : join(dirname(userFile), user.tokenFile))
+      : exec ? async () => (await exec()).token
+        : async () => undefined;
+  return {
+    server: new URL(cluster.server),
+    tls: { ca, cert, key, rejectUnauthorized: cluster['insecure-skip-tls-verify'] !== true, servername: cluster['tls-server-name'] },
+    token,
+    ...(exec ? { clientCertificate: async () => {
+      const result = await exec();
+      return result.cert && result.key ? { cert: result.cert, key: result.key } : undefined;
+    } } : {}),
+  };
+}
+
+/** Access from inside a pod: the mounted ServiceAccount token (rotated) and CA. */
+export function inClusterAccess(dir = inClusterDir, env: NodeJS.ProcessEnv = process.env): ClusterAccess {
+  const host = env.KUBERNETES_SERVICE_HOST;
+  const port = env.KUBERNETES_SERVICE_PORT ?? '443';
+  if (!host) throw new Error('not running in a pod (KUBERNETES_SERVICE_HOST is unset): pass --kubeconfig');
+  return {
+    server: new URL(`https://${host.includes(':') ? `[${host}]` : host}:${port}`),
+    tls: { ca: readFileSync(join(dir, 'ca.crt')), rejectUnauthorized: true },
+    token: tokenFile(join(dir, 'token')),
+  };
+}
+
+/**
+ * The cluster to talk to, the way kubectl finds it: an explicit kubeconfig path, else
+ * $KUBECONFIG (a list), else the pod's service account when in a pod, else ~/.kube/config.
+ */
+export function defaultAccess(options: { kubeconfig?: string; context?: string } = {}, env: NodeJS.ProcessEnv = process.env): ClusterAccess {
+  if (options.kubeconfig) return kubeconfigAccess([options.kubeconfig], options.context);
+  const fromEnv = (env.KUBECONFIG ?? '').split(delimiter).filter((p) => p && existsSync(p));
+  if (fromEnv.length > 0) return kubeconfigAccess(fromEnv, options.context);
+  if (env.KUBERNETES_SERVICE_HOST && existsSync(join(inClusterDir, 'token'))) return inClusterAccess(inClusterDir, env);
+  const home = join(homedir(), '.kube', 'config');
+  if (existsSync(home)) return kubeconfigAccess([home], options.context);
+  throw new Error('no kubeconfig found: pass --kubeconfig, set KUBECONFIG, or create ~/.kube/config');
+}
