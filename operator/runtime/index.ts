@@ -16,7 +16,7 @@ export {
 } from './controller.js';
 export { EventRecorder, type EventRecorderOptions, type EventType } from './events.js';
 export { HealthServer, type HealthCheck, type HealthServerOptions } from './health-server.js';
-export { Informer, type InformerHandlers, type InformerOptions, type InformerStats } from './informer.js';
+export { Informer, withoutManagedFields, type InformerHandlers, type InformerOptions, type InformerStats } from './informer.js';
 export { keyOf, objectKey, parseKey } from './keys.js';
 export { LeaderElector, type ElectionEnd, type LeaderElectionOptions } from './leader-election.js';
 export { LeadershipLostError, Manager, type ManagerOptions } from './manager.js';

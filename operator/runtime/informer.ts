@@ -35,6 +35,12 @@ export interface InformerOptions<T extends KubeObject> {
    * random 5–10 minutes for each watch, like client-go, so that restarts do not line up.
    */
   watchTimeoutSeconds?: number;
+  /**
+   * Applied to every object before it is stored, to save memory. By default drops
+   * `metadata.managedFields` (server-side apply bookkeeping, often the bulk of an object);
+   * pass `(object) => object` to keep everything.
+   */
+  transform?: (object: T) => T;
   /** Backoff after errors. Default 800 ms doubling to 30 s, with ±50 % jitter. */
   backoff?: BackoffOptions;
   /** Names the informer in logs and metrics; `plural.group` by default. */
@@ -109,6 +115,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   private readonly stopController = new AbortController();
   private readonly backoff: Backoff;
   private readonly log: Logger;
+  private readonly transform: (object: T) => T;
   private resolveSynced!: () => void;
   private rejectSynced!: (error: Error) => void;
   private isSynced = false;
@@ -123,6 +130,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.name = options.name ?? (resource.group ? `${resource.plural}.${resource.group}` : resource.plural);
     this.objects = new Store<T>(options.indexers);
     this.backoff = new Backoff(options.backoff ?? defaultInformerBackoff);
+    this.transform = options.transform ?? withoutManagedFields;
     this.log = (options.log ?? rootLog).child({ informer: this.name });
     this.synced = new Promise<void>((resolve, reject) => {
       this.resolveSynced = resolve;
@@ -229,7 +237,7 @@ export class Informer<T extends KubeObject = KubeObject> {
         signal: this.stopController.signal,
       });
       const kind = page.kind?.replace(/List$/, '');
-      for (const item of page.items) items.push(kind && !item.kind ? { ...item, kind, apiVersion: page.apiVersion } : item);
+      for (const item of page.items) items.push(this.transform(kind && !item.kind ? { ...item, kind, apiVersion: page.apiVersion } : item));
       continueToken = page.metadata.continue || undefined;
       resourceVersion = page.metadata.resourceVersion;
     } while (continueToken);
@@ -271,6 +279,8 @@ export class Informer<T extends KubeObject = KubeObject> {
     const request = new AbortController();
     const abort = (): void => request.abort();
     this.stopController.signal.addEventListener('abort', abort, { once: true });
+    // stop() may have run between the list and this watch: an abort listener added now never fires.
+    if (this.stopping) request.abort();
     let stalled = false;
     const stallTimer = setTimeout(() => {
       stalled = true;
@@ -321,7 +331,7 @@ export class Informer<T extends KubeObject = KubeObject> {
       if (resourceVersion) this.resourceVersion = resourceVersion;
       return;
     }
-    const object = event.object;
+    const object = this.transform(event.object);
     const key = objectKey(object);
     if (event.type === 'DELETED') {
       const old = this.objects.delete(key);
@@ -355,4 +365,11 @@ function positive(value: number | undefined, field: string, hint: string): void 
   if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
     throw new Error(`informer option ${field} must be a positive number (${hint}), got ${value}`);
   }
+}
+
+/** The default transform: the object without `metadata.managedFields`. */
+export function withoutManagedFields<T extends KubeObject>(object: T): T {
+  if (!object.metadata?.managedFields) return object;
+  const { managedFields: _dropped, ...metadata } = object.metadata;
+  return { ...object, metadata };
 }

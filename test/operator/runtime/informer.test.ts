@@ -80,6 +80,9 @@ describe('Informer against a real API server', () => {
     expect([...informer.store.keys()].sort()).toEqual(['inf-converge/pre-0', 'inf-converge/pre-1', 'inf-converge/pre-2', 'inf-converge/pre-3', 'inf-converge/pre-4']);
     expect(informer.store.keysByIndex('group', 'odd').sort()).toEqual(['inf-converge/pre-1', 'inf-converge/pre-3']);
     expect(informer.store.get('inf-converge/pre-0')?.kind).toBe('ConfigMap');
+    // managedFields are dropped to save memory; the server has them.
+    expect((await client.get<KubeObject>(ref, 'pre-0')).metadata.managedFields).toBeDefined();
+    expect(informer.store.get('inf-converge/pre-0')?.metadata.managedFields).toBeUndefined();
 
     for (let i = 0; i < 3; i++) await client.create(ref, configMap(`new-${i}`));
     await client.patch(ref, 'pre-0', { data: { changed: 'yes' } });
@@ -90,6 +93,7 @@ describe('Informer against a real API server', () => {
     await client.create(ref, configMap('still-unlabelled', {}));
 
     await converged(informer, client, ref, 'app=informer-test');
+    expect(informer.store.list().filter((o) => o.metadata.managedFields)).toEqual([]);
     expect(informer.store.has('inf-converge/unlabelled')).toBe(false);
     expect(informer.store.has('inf-converge/pre-3')).toBe(false);
     expect(informer.store.keysByIndex('group', 'odd')).toEqual([]);
@@ -229,6 +233,14 @@ describe('Informer against a real API server', () => {
       viaProxy.close();
       await proxy.close();
     }
+  });
+
+  it('stops at once when stopped right after the first sync, before its watch is open', async () => {
+    const informer = new Informer<KubeObject>({ client: cluster().client(), resource: configMaps('default'), log: quiet });
+    informer.start();
+    await informer.synced;
+    const outcome = await Promise.race([informer.stop().then(() => 'stopped'), new Promise((resolve) => setTimeout(() => resolve('still watching'), 10_000))]);
+    expect(outcome).toBe('stopped');
   });
 
   it('stops cleanly and rejects synced when stopped before the first list', async () => {
