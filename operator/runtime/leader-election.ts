@@ -119,7 +119,7 @@ export class LeaderElector {
     this.log.info('Attempting to acquire the leader lease');
     this.setLeading(false);
     while (!signal.aborted) {
-      if (await this.tryAcquireOrRenew()) break;
+      if (await this.tryAcquireOrRenew(signal)) break;
       await pause(this.retryPeriodMs * (1 + Math.random() * jitterFactor), signal);
     }
     if (signal.aborted) return 'stopped';
@@ -133,7 +133,8 @@ export class LeaderElector {
     while (!signal.aborted) {
       await pause(this.retryPeriodMs, signal);
       if (signal.aborted) break;
-      if (await this.tryAcquireOrRenew()) continue;
+      if (await this.tryAcquireOrRenew(signal)) continue;
+      if (signal.aborted) break;
       if (Date.now() - this.lastRenewAt >= this.renewDeadlineMs || !this.holdsObservedLease()) {
         lost = true;
         break;
@@ -168,9 +169,9 @@ export class LeaderElector {
     return core.leases(this.options.namespace);
   }
 
-  private request<T>(method: string, body?: unknown): Promise<T> {
+  private request<T>(method: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     const name = method === 'POST' ? undefined : this.options.name;
-    return this.options.client.request<T>(method, resourcePath(this.ref(), name), { body, timeoutMs: this.renewDeadlineMs });
+    return this.options.client.request<T>(method, resourcePath(this.ref(), name), { body, timeoutMs: this.renewDeadlineMs, signal });
   }
 
   private observe(lease: Lease, now: number): void {
@@ -187,14 +188,15 @@ export class LeaderElector {
     this.knownLeader = holder;
   }
 
-  private async tryAcquireOrRenew(): Promise<boolean> {
+  /** One attempt; `signal` aborts it (on shutdown), which counts as a failed attempt. */
+  private async tryAcquireOrRenew(signal: AbortSignal): Promise<boolean> {
     const now = Date.now();
     const leaseSeconds = Math.ceil(this.leaseDurationMs / 1000);
     try {
       // Fast path: the leader updates the lease it wrote last time, without reading it first.
       if (this.leading && this.lease && this.holdsObservedLease()) {
         const spec = { ...this.lease.spec, renewTime: microTime(now) };
-        const updated = await this.request<Lease>('PUT', { ...this.lease, spec }).catch((error: unknown) => {
+        const updated = await this.request<Lease>('PUT', { ...this.lease, spec }, signal).catch((error: unknown) => {
           if (isConflict(error)) return undefined;
           throw error;
         });
@@ -207,7 +209,7 @@ export class LeaderElector {
 
       let current: Lease;
       try {
-        current = await this.request<Lease>('GET');
+        current = await this.request<Lease>('GET', undefined, signal);
       } catch (error) {
         if (!isNotFound(error)) throw error;
         const created = await this.request<Lease>('POST', {
@@ -215,7 +217,7 @@ export class LeaderElector {
           kind: 'Lease',
           metadata: { name: this.options.name, namespace: this.options.namespace },
           spec: { holderIdentity: this.identity, leaseDurationSeconds: leaseSeconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 },
-        }).catch((createError: unknown) => {
+        }, signal).catch((createError: unknown) => {
           if (isAlreadyExists(createError)) return undefined;
           throw createError;
         });
@@ -239,7 +241,7 @@ export class LeaderElector {
         renewTime: microTime(now),
         leaseTransitions: (spec.leaseTransitions ?? 0) + (renewing ? 0 : 1),
       };
-      const updated = await this.request<Lease>('PUT', { ...current, spec: next }).catch((error: unknown) => {
+      const updated = await this.request<Lease>('PUT', { ...current, spec: next }, signal).catch((error: unknown) => {
         if (isConflict(error)) return undefined;
         throw error;
       });
@@ -248,7 +250,7 @@ export class LeaderElector {
       this.lastRenewAt = now;
       return true;
     } catch (error) {
-      this.log.warn({ err: error }, this.leading ? 'Renewing the leader lease failed' : 'Reading the leader lease failed');
+      if (!signal.aborted) this.log.warn({ err: error }, this.leading ? 'Renewing the leader lease failed' : 'Reading the leader lease failed');
       return false;
     }
   }
