@@ -1,5 +1,6 @@
 import type { CaptureKind } from '../../api/v1alpha1/captures.js';
 import { bundleCapture } from '../captures/bundle/index.js';
+import { cpuProfileCapture } from '../captures/cpu-profile/index.js';
 import { kernelLogCapture } from '../captures/kernel-log/index.js';
 import { memoryCapture } from '../captures/memory/index.js';
 import { slabCapture } from '../captures/slab/index.js';
@@ -24,4 +25,5 @@ export const captureModules: Partial<Record<CaptureKind, CaptureModule>> = {
   'io-latency': ioLatencyCapture,
   bpftrace: bpftraceCapture,
   ftrace: ftraceCapture,
+  'cpu-profile': cpuProfileCapture,
 };

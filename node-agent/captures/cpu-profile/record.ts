@@ -1,0 +1,62 @@
+import { createReadStream } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CaptureError, type CaptureContext } from '../../engine/capture.js';
+import { describeFailure, runProcess } from '../../engine/process.js';
+import { collapsePerfScriptStream } from '../../flamegraph/collapse-stream.js';
+import { decodeBytes, parseFolded, totalCount } from '../../flamegraph/folded.js';
+import { toSpeedscope } from '../../flamegraph/speedscope.js';
+import { renderFlameGraphSvg } from '../../flamegraph/svg.js';
+import type { CpuProfileRaw } from './parse.js';
+
+/** perf script text kept on disk at most (about 2 million samples of 500 bytes). */
+const maxScriptBytes = 1024 ** 3;
+/** How long perf script may take to print the recording. */
+const scriptTimeoutMs = 10 * 60_000;
+/** Fields that give "comm pid/tid" headers and one sample per header, without periods. */
+const scriptFields = 'comm,pid,tid,cpu,time,event,ip,sym,dso';
+
+/**
+ * Samples every CPU with perf for the window, then streams `perf script` through the collapser
+ * and keeps the flame graph, the folded stacks and a speedscope profile as artifacts.
+ */
+export async function recordCpuProfile(ctx: CaptureContext<'cpu-profile'>): Promise<CpuProfileRaw> {
+  const hz = ctx.params.frequencyHz;
+  const seconds = Math.max(1, Math.ceil((ctx.windowEnd.getTime() - Date.now()) / 1000));
+  const data = join(ctx.workDir, 'perf.data');
+  // -B/-N: no build-id collection or ~/.debug cache (slow to finish, and it fills the node's disk).
+  const record = await runProcess(
+    'perf',
+    ['record', '-e', 'cpu-clock', '-F', String(hz), '-a', '-g', '-B', '-N', '-q', '-o', data, '--', 'sleep', String(seconds)],
+    { signal: ctx.signal, journal: ctx.journal, timeoutMs: (seconds + 30) * 1000, maxOutputBytes: 64 * 1024 },
+  );
+  if (record.code !== 0) throw new CaptureError('PerfRecordFailed', `perf record failed: ${describeFailure(record)}`);
+  const recorded = await stat(data).catch(() => undefined);
+  if (!recorded || recorded.size === 0) throw new CaptureError('PerfRecordFailed', `perf record wrote no data to ${data}`);
+
+  const text = join(ctx.workDir, 'perf-script.txt');
+  const script = await runProcess('perf', ['script', '-i', data, '-F', scriptFields], {
+    signal: ctx.signal,
+    journal: ctx.journal,
+    timeoutMs: scriptTimeoutMs,
+    stdoutFile: text,
+    maxOutputBytes: maxScriptBytes,
+  });
+  if (script.code !== 0) throw new CaptureError('PerfScriptFailed', `perf script failed: ${describeFailure(script)}`);
+  await rm(data, { force: true });
+  const collapser = await collapsePerfScriptStream(createReadStream(text), { all: true });
+  await rm(text, { force: true });
+  if (collapser.report.unrecognizedLines > 0) {
+    ctx.log.warn({ lines: collapser.report.unrecognizedLines, first: collapser.report.firstUnrecognizedLine }, 'perf script printed lines that are not samples');
+  }
+
+  const foldedBytes = collapser.foldedText();
+  const folded = decodeBytes(foldedBytes);
+  const stacks = parseFolded(folded);
+  await ctx.artifacts.write('stacks.folded', Buffer.from(foldedBytes, 'latin1'), 'text/plain');
+  const subtitle = `${ctx.facts.hostname}, kernel ${ctx.facts.kernelVersion}: perf record -e cpu-clock -F ${hz} -a -g for ${seconds} s, ${totalCount(stacks)} samples`;
+  await ctx.artifacts.write('flamegraph.svg', renderFlameGraphSvg(stacks, { title: `CPU flame graph: ${ctx.name}`, subtitle }), 'image/svg+xml');
+  const profile = toSpeedscope(stacks, { name: `${ctx.name} on ${ctx.facts.hostname}`, exporter: 'ksleuth' });
+  await ctx.artifacts.write('speedscope.json', JSON.stringify(profile), 'application/json');
+  return { folded, frequencyHz: hz, truncated: script.truncated };
+}

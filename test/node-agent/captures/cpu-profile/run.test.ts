@@ -1,0 +1,123 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { resolveCaptureEntry } from '../../../../api/v1alpha1/capture-entry.js';
+import { cpuProfileParams } from '../../../../api/v1alpha1/captures.js';
+import { cpuProfileCapture } from '../../../../node-agent/captures/cpu-profile/index.js';
+import { sha256File } from '../../../../node-agent/engine/artifacts.js';
+import { unmetRequirement } from '../../../../node-agent/engine/requirements.js';
+import { runCaptures } from '../../../../node-agent/engine/run.js';
+import { nodeFacts, runForReal } from '../real-run.js';
+
+/** A kernel-bound workload: dd spends its time in read_zero clearing its buffer. */
+function kernelBoundWorkload(seconds: number): ChildProcess {
+  return spawn('timeout', [String(seconds), 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=1M'], { stdio: 'ignore' });
+}
+
+/** Processes whose command line mentions `text` (a run's private directory). */
+async function processesMentioning(text: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const pid of (await readdir('/proc')).filter((p) => /^\d+$/.test(p))) {
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes(text)) found.push(`${pid}: ${cmdline.replaceAll('\0', ' ')}`);
+  }
+  return found;
+}
+
+describe('cpu-profile capture on this machine', () => {
+  it('records every CPU while a kernel-bound process runs, and keeps a flame graph that matches its sha256', async () => {
+    const dd = kernelBoundWorkload(8);
+    try {
+      const run = await runForReal([{ cpuProfile: { frequencyHz: 99, topN: 10 } }], 3);
+      try {
+        const outcome = run.report.captures[0]!;
+        expect(outcome, outcome.message).toMatchObject({ kind: 'cpu-profile', state: 'Succeeded' });
+        expect(outcome.artifacts.map((a) => [a.name, a.contentType])).toEqual([
+          ['cpu-profile-stacks.folded', 'text/plain'],
+          ['cpu-profile-flamegraph.svg', 'image/svg+xml'],
+          ['cpu-profile-speedscope.json', 'application/json'],
+        ]);
+        for (const ref of outcome.artifacts) expect(await sha256File(join(run.outDir, ref.name))).toBe(ref.sha256);
+
+        // The folded stacks: non-empty, counting every sample, dd almost all in the kernel.
+        const folded = (await readFile(join(run.outDir, 'cpu-profile-stacks.folded'), 'utf8')).trimEnd().split('\n');
+        const count = (line: string): number => Number(line.slice(line.lastIndexOf(' ') + 1));
+        const total = folded.reduce((sum, line) => sum + count(line), 0);
+        expect(total).toBe(outcome.summary.totalSamples);
+        expect(total).toBeGreaterThan(300); // 2 CPUs x 99 Hz x 3 s is about 594
+        const dd = folded.filter((line) => line.startsWith('dd;'));
+        const ddSamples = dd.reduce((sum, line) => sum + count(line), 0);
+        const ddKernel = dd.filter((line) => / \d+$/.test(line) && line.replace(/ \d+$/, '').endsWith('_[k]')).reduce((sum, line) => sum + count(line), 0);
+        expect(ddSamples).toBeGreaterThan(50);
+        expect(ddKernel / ddSamples).toBeGreaterThan(0.8);
+        expect(folded.some((line) => line.includes('read_zero_[k]'))).toBe(true);
+
+        // A sensible kernel share: dd keeps about one CPU in the kernel.
+        expect(outcome.summary.kernelSharePercent).toBeGreaterThan(10);
+        expect(outcome.summary.kernelSharePercent).toBeLessThanOrEqual(100);
+        expect(Number(outcome.summary.busySamples) + Number(outcome.summary.idleSamples)).toBe(total);
+
+        const svg = await readFile(join(run.outDir, 'cpu-profile-flamegraph.svg'), 'utf8');
+        expect(svg).toMatch(/^<\?xml[\s\S]*<svg [\s\S]*<\/svg>\n$/);
+        expect(svg.match(/<g class="frame"/g)!.length).toBeGreaterThan(20);
+        expect(svg).toContain(`<title>all (${total.toLocaleString('en-US')} samples, 100.00%)</title>`);
+        expect(svg).toMatch(/<title>read_zero \([\d,]+ samples, \d+\.\d\d%\)<\/title>/);
+        expect(svg).toContain('<script type="text/ecmascript">');
+
+        const speedscope = JSON.parse(await readFile(join(run.outDir, 'cpu-profile-speedscope.json'), 'utf8')) as { profiles: { endValue: number }[] };
+        expect(speedscope.profiles[0]!.endValue).toBe(total);
+        expect(await processesMentioning(run.outDir)).toEqual([]);
+      } finally {
+        await run.cleanup();
+      }
+    } finally {
+      dd.kill('SIGKILL');
+    }
+  }, 120_000);
+
+  it('stops perf at once when cancelled, leaving no process behind', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'ksleuth-cpu-cancel-'));
+    const cancel = new AbortController();
+    try {
+      const running = runCaptures({
+        captures: [resolveCaptureEntry({ cpuProfile: {} })],
+        durationSeconds: 60,
+        facts: await nodeFacts(),
+        outDir: join(root, 'out'),
+        stateDir: join(root, 'state'),
+        log: pino({ level: 'silent' }),
+        signal: cancel.signal,
+      });
+      let perf: string[] = [];
+      for (let i = 0; i < 50 && perf.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        perf = await processesMentioning(root);
+      }
+      expect(perf.some((p) => p.includes('perf record'))).toBe(true);
+      const started = Date.now();
+      cancel.abort();
+      const report = await running;
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(report.captures[0]).toMatchObject({ state: 'Failed', reason: 'Cancelled' });
+      await new Promise((r) => setTimeout(r, 200));
+      expect(await processesMentioning(root)).toEqual([]);
+      expect(await readdir(join(root, 'state'))).toEqual([]);
+    } finally {
+      cancel.abort();
+      await rm(root, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('needs root, perf and perf software events, which this machine offers', async () => {
+    const requirements = cpuProfileCapture.requirements(cpuProfileParams.parse({}));
+    const facts = await nodeFacts();
+    expect(unmetRequirement(requirements, facts)).toBeUndefined();
+    const caps = facts.capabilities;
+    expect(unmetRequirement(requirements, { ...facts, capabilities: { ...caps, root: false } })?.reason).toBe('NotPrivileged');
+    expect(unmetRequirement(requirements, { ...facts, capabilities: { ...caps, perfVersion: undefined } })?.reason).toBe('ToolMissing');
+    expect(unmetRequirement(requirements, { ...facts, capabilities: { ...caps, perfSoftwareEvents: false } })?.reason).toBe('PerfUnavailable');
+  });
+});
