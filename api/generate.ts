@@ -1,7 +1,9 @@
 /**
- * Writes every file generated from the zod API: crds/*.yaml and the chart's CRD templates.
+ * Writes every generated file: crds/*.yaml and the chart's CRD templates from the zod API, and the
+ * chart's copy of the sysctl allow-list (Helm reads only files inside the chart).
  * `tsx api/generate.ts --check` writes nothing and fails when a file is out of date.
  */
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,6 +37,8 @@ export function generatedFiles(): Map<string, string> {
     files.set(`crds/${def.plural}.yaml`, header + crd);
     files.set(`charts/ksleuth/templates/crds/${def.plural}.yaml`, chartTemplate(crd));
   }
+  const allowList = readFileSync(join(projectRoot, 'config', 'sysctl-allowlist.yaml'), 'utf8');
+  files.set('charts/ksleuth/files/sysctl-allowlist.yaml', `# Copied by api/generate.ts from config/sysctl-allowlist.yaml. Do not edit.\n${allowList}`);
   return files;
 }
 

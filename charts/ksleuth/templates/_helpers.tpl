@@ -53,3 +53,154 @@ app.kubernetes.io/component: agent
 {{- default "default" .Values.agent.serviceAccount.name -}}
 {{- end -}}
 {{- end -}}
+
+{{/* An image reference: repository@digest when a digest is set, else repository:tag (appVersion by default). */}}
+{{- define "ksleuth.image" -}}
+{{- if .image.digest -}}
+{{- printf "%s@%s" .image.repository .image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .image.repository (default .chart.AppVersion .image.tag) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The username the API server gives the agent's ServiceAccount. */}}
+{{- define "ksleuth.agent.username" -}}
+{{- printf "system:serviceaccount:%s:%s" .Release.Namespace (include "ksleuth.agent.serviceAccountName" .) -}}
+{{- end -}}
+
+{{- define "ksleuth.agent.priorityClassName" -}}
+{{- if .Values.agent.priorityClassName -}}
+{{- .Values.agent.priorityClassName -}}
+{{- else if .Values.agent.priorityClass.create -}}
+{{- printf "%s-agent" (include "ksleuth.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Whether sysctlAllowlist.extra has anything to pass to the operator and agents. */}}
+{{- define "ksleuth.allowlistExtra.enabled" -}}
+{{- if or .Values.sysctlAllowlist.extra.sysctls .Values.sysctlAllowlist.extra.denied }}true{{ end -}}
+{{- end -}}
+
+{{- define "ksleuth.allowlistExtra.configMapName" -}}
+{{- printf "%s-sysctl-allowlist" (include "ksleuth.fullname" .) -}}
+{{- end -}}
+
+{{/* Where the operator and agents find the extra allow-list file of the ConfigMap. */}}
+{{- define "ksleuth.allowlistExtra.path" -}}
+/etc/ksleuth/sysctl-allowlist/extra.yaml
+{{- end -}}
+
+{{/* A denied pattern (* matches any characters) as an anchored RE2 expression. */}}
+{{- define "ksleuth.patternRegex" -}}
+{{- printf "^%s$" (regexQuoteMeta . | replace "\\*" ".*") -}}
+{{- end -}}
+
+{{/*
+The sysctl allow-list the admission policy enforces, as JSON: the shipped file (files/sysctl-allowlist.yaml,
+generated from config/sysctl-allowlist.yaml) merged with sysctlAllowlist.extra by the rules the agent
+applies (node-agent/sysctl/allowlist.ts): the extra's denied patterns drop matching keys, then its
+entries add keys or narrow them. An entry that would widen a range, change a key's type or scope, or
+allow a denied key fails the render with the reason, as the agent would refuse to start.
+*/}}
+{{- define "ksleuth.sysctlAllowlist" -}}
+{{- $base := .Files.Get "files/sysctl-allowlist.yaml" | fromYaml -}}
+{{- $extra := .Values.sysctlAllowlist.extra -}}
+{{- $sysctls := dict -}}
+{{- $denied := list -}}
+{{- range $file := list (dict "source" "config/sysctl-allowlist.yaml" "data" $base) (dict "source" "sysctlAllowlist.extra" "data" $extra) -}}
+{{- range $pattern := ($file.data.denied | default list) -}}
+{{- $denied = append $denied (dict "pattern" $pattern.pattern "why" $pattern.why "source" $file.source) -}}
+{{- range $name := keys $sysctls -}}
+{{- if regexMatch (include "ksleuth.patternRegex" $pattern.pattern) $name -}}
+{{- $_ := unset $sysctls $name -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- $seen := dict -}}
+{{- range $entry := ($file.data.sysctls | default list) -}}
+{{- $where := printf "%s: sysctls entry %s" $file.source $entry.name -}}
+{{- if hasKey $seen $entry.name -}}
+{{- fail (printf "%s is listed twice; keep one entry" $where) -}}
+{{- end -}}
+{{- $_ := set $seen $entry.name true -}}
+{{- include "ksleuth.checkEntry" (dict "where" $where "entry" $entry) -}}
+{{- range $d := $denied -}}
+{{- if regexMatch (include "ksleuth.patternRegex" $d.pattern) $entry.name -}}
+{{- fail (printf "%s matches the denied pattern %s (%s: %s); remove the entry" $where $d.pattern $d.source $d.why) -}}
+{{- end -}}
+{{- end -}}
+{{- $earlier := get $sysctls $entry.name -}}
+{{- if $earlier -}}
+{{- include "ksleuth.checkNarrows" (dict "where" $where "earlier" $earlier "entry" $entry) -}}
+{{- end -}}
+{{- $merged := deepCopy $entry -}}
+{{- if and $earlier (eq $entry.type "tuple") -}}
+{{- $_ := set $merged "ascending" (or $entry.ascending $earlier.ascending) -}}
+{{- end -}}
+{{- $_ := set $sysctls $entry.name $merged -}}
+{{- end -}}
+{{- end -}}
+{{- dict "sysctls" $sysctls "denied" $denied | toJson -}}
+{{- end -}}
+
+{{/* Fails unless an extra allow-list entry only narrows the earlier entry for the same key. */}}
+{{- define "ksleuth.checkNarrows" -}}
+{{- $where := .where -}}
+{{- $earlier := .earlier -}}
+{{- $entry := .entry -}}
+{{- $refuse := printf "%s: an extra entry may only narrow %s as the shipped allow-list defines it, but" $where $entry.name -}}
+{{- if ne $entry.type $earlier.type -}}
+{{- fail (printf "%s its type is %s, not %s" $refuse $entry.type $earlier.type) -}}
+{{- end -}}
+{{- if ne $entry.scope $earlier.scope -}}
+{{- fail (printf "%s its scope is %s, not %s" $refuse $entry.scope $earlier.scope) -}}
+{{- end -}}
+{{- if eq $entry.type "integer" -}}
+{{- if or (lt (float64 $entry.min) (float64 $earlier.min)) (gt (float64 $entry.max) (float64 $earlier.max)) -}}
+{{- fail (printf "%s %v..%v is not inside %v..%v" $refuse $entry.min $entry.max $earlier.min $earlier.max) -}}
+{{- end -}}
+{{- else if eq $entry.type "tuple" -}}
+{{- if ne (len $entry.fields) (len $earlier.fields) -}}
+{{- fail (printf "%s it has %d fields, not %d" $refuse (len $entry.fields) (len $earlier.fields)) -}}
+{{- end -}}
+{{- range $i, $field := $entry.fields -}}
+{{- $baseField := index $earlier.fields $i -}}
+{{- if or (lt (float64 $field.min) (float64 $baseField.min)) (gt (float64 $field.max) (float64 $baseField.max)) -}}
+{{- fail (printf "%s field %s %v..%v is not inside %v..%v" $refuse $field.name $field.min $field.max $baseField.min $baseField.max) -}}
+{{- end -}}
+{{- end -}}
+{{- else -}}
+{{- range $value := $entry.values -}}
+{{- if not (has $value $earlier.values) -}}
+{{- fail (printf "%s %s is not among %s" $refuse $value (join ", " $earlier.values)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Fails on an allow-list entry the agent would refuse on its own (docs/sysctl-allowlist.md). */}}
+{{- define "ksleuth.checkEntry" -}}
+{{- $where := .where -}}
+{{- $entry := .entry -}}
+{{- if and (eq $entry.scope "netns") (not (hasPrefix "net." $entry.name)) -}}
+{{- fail (printf "%s: scope is netns but only net.* sysctls belong to a network namespace; use scope: global" $where) -}}
+{{- end -}}
+{{- if eq $entry.type "integer" -}}
+{{- if gt (float64 $entry.min) (float64 $entry.max) -}}
+{{- fail (printf "%s: min %v is above max %v; swap them" $where $entry.min $entry.max) -}}
+{{- end -}}
+{{- else if eq $entry.type "tuple" -}}
+{{- $names := dict -}}
+{{- range $field := $entry.fields -}}
+{{- if hasKey $names $field.name -}}
+{{- fail (printf "%s: field name %s is used twice; give each field its own name" $where $field.name) -}}
+{{- end -}}
+{{- $_ := set $names $field.name true -}}
+{{- if gt (float64 $field.min) (float64 $field.max) -}}
+{{- fail (printf "%s: field %s: min %v is above max %v; swap them" $where $field.name $field.min $field.max) -}}
+{{- end -}}
+{{- end -}}
+{{- else if ne (len $entry.values) (len (uniq $entry.values)) -}}
+{{- fail (printf "%s: values lists a value twice; list each once" $where) -}}
+{{- end -}}
+{{- end -}}
