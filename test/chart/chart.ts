@@ -1,0 +1,90 @@
+/** Rendering and installing the chart with the locally built helm, for the chart tests. */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { parseAllDocuments, stringify } from 'yaml';
+import type { KubeObject } from '../../lib/kube/client.js';
+import { ensureBinaries } from '../../lib/local-cluster/binaries.js';
+import { projectRoot } from '../../lib/paths.js';
+
+const run = promisify(execFile);
+
+export const chartDir = join(projectRoot, 'charts', 'ksleuth');
+export const namespace = 'ksleuth-system';
+export const release = 'ksleuth';
+
+/** A rendered object, with the template it came from and its YAML text (comments included). */
+export interface Rendered extends KubeObject {
+  kind: string;
+  apiVersion: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: any;
+  source: string;
+  text: string;
+}
+
+export interface HelmResult {
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs helm; rejects with an Error whose message is helm's stderr. */
+export async function helm(args: string[], options: { kubeconfig?: string } = {}): Promise<HelmResult> {
+  const { helm: binary } = await ensureBinaries();
+  const env = { ...process.env, HELM_CACHE_HOME: join(tmpdir(), 'ksleuth-helm-cache'), HELM_CONFIG_HOME: join(tmpdir(), 'ksleuth-helm-config'), HELM_DATA_HOME: join(tmpdir(), 'ksleuth-helm-data') };
+  try {
+    return await run(binary, [...args, ...(options.kubeconfig ? ['--kubeconfig', options.kubeconfig] : [])], { maxBuffer: 64 * 1024 * 1024, env });
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr ?? '';
+    throw new Error(`helm ${args[0]} failed: ${stderr || (error as Error).message}`);
+  }
+}
+
+/** Runs `work` with the values written to a file, as `-f <file>` arguments. */
+export async function withValues<T>(values: Record<string, unknown>, work: (args: string[]) => Promise<T>): Promise<T> {
+  if (Object.keys(values).length === 0) return work([]);
+  const dir = await mkdtemp(join(tmpdir(), 'ksleuth-values-'));
+  try {
+    const file = join(dir, 'values.yaml');
+    await writeFile(file, stringify(values));
+    return await work(['-f', file]);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** `helm template` of the chart with the given values; the YAML text. */
+export function renderText(values: Record<string, unknown> = {}, extraArgs: string[] = []): Promise<string> {
+  return withValues(values, async (args) => (await helm(['template', release, chartDir, '--namespace', namespace, ...args, ...extraArgs])).stdout);
+}
+
+/** Splits rendered YAML into objects, each with its template and text. */
+export function parseRendered(text: string): Rendered[] {
+  const objects: Rendered[] = [];
+  for (const doc of parseAllDocuments(text)) {
+    const value = doc.toJS() as Rendered | null;
+    if (!value || typeof value !== 'object') continue;
+    const docText = doc.toString();
+    const source = /# Source: ([^\n]+)/.exec(docText)?.[1] ?? '';
+    objects.push({ ...value, source, text: docText });
+  }
+  return objects;
+}
+
+export async function render(values: Record<string, unknown> = {}, extraArgs: string[] = []): Promise<Rendered[]> {
+  return parseRendered(await renderText(values, extraArgs));
+}
+
+/** The one rendered object of a kind (and name suffix); throws when there is not exactly one. */
+export function one(objects: Rendered[], kind: string, nameEndsWith = ''): Rendered {
+  const found = objects.filter((o) => o.kind === kind && o.metadata.name.endsWith(nameEndsWith));
+  if (found.length !== 1) throw new Error(`expected one ${kind} named *${nameEndsWith}, found ${found.map((o) => o.metadata.name).join(', ') || 'none'}`);
+  return found[0]!;
+}
+
+/** The variables of a rendered ValidatingAdmissionPolicy, by name. */
+export function policyVariables(policy: Rendered): Record<string, string> {
+  return Object.fromEntries((policy.spec.variables as { name: string; expression: string }[]).map((v) => [v.name, v.expression]));
+}
