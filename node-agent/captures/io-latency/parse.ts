@@ -85,5 +85,5 @@ export function parseIoLatency(raw: IoLatencyRaw): IoLatencyParsed {
     ...(commits.has(dev) ? { commits: commits.get(dev) } : {}),
     ...(locked.has(dev) ? { locked: locked.get(dev) } : {}),
   }));
-  return { windowSeconds: scalarValue(output, '@window_ns') / 1e9, devices, journals, malformedLines: output.malformedLines };
+  return { windowSeconds: Math.max(0, scalarValue(output, '@window_ns')) / 1e9, devices, journals, malformedLines: output.malformedLines };
 }

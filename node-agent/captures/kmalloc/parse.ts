@@ -117,7 +117,8 @@ export function parseKmalloc(output: string, params: { trackOutstanding: boolean
   }
 
   return {
-    windowSeconds: scalarValue(parsed, '@window_ns') / 1e9,
+    // Negative when bpftrace attached only after the window had ended.
+    windowSeconds: Math.max(0, scalarValue(parsed, '@window_ns')) / 1e9,
     total,
     byProcess: sumBy(pairs, (p) => p.comm, (comm) => ({ comm, calls: 0, bytes: 0 })),
     bySite: sumBy(pairs, (p) => p.site, (site) => ({ site, calls: 0, bytes: 0 })),

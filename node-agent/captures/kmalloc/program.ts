@@ -18,14 +18,18 @@ type KmallocParams = CaptureParams<'kmalloc'>;
  *                                         kmem_cache_free). Outstanding bytes by call site are
  *                                         (calls - freed) x size, summed in user space.
  *   @window_ns                            how long the probes counted (bpftrace needs seconds to
- *                                         start); the interval probe may fire again before bpftrace
- *                                         exits, so it only computes, never clears
+ *                                         start): minus the start time until the exit probe adds the
+ *                                         end time; that probe may fire again before bpftrace exits,
+ *                                         and then finds it positive. One map, not two: every map
+ *                                         gets maxTrackedAllocations preallocated entries.
  * $1 is the window end in CLOCK_MONOTONIC nanoseconds. When tracking, the probes stop changing
  * maps then, so that allocations and frees are counted over the same window and the END probe can
  * clear @live (it would print one line per live allocation) without racing a kfree that deletes
  * keys under it. Without tracking, the kmalloc probe is not gated (reading the clock costs about
  * a quarter of its run time) and counts until bpftrace exits, a fraction of a second later; the
- * window is measured to the exit probe.
+ * window is measured to the exit probe. Interrupting bpftrace (SIGINT) before the window end
+ * would run END while kfree still deletes from @live: the runner only does so after it, and
+ * kills (SIGKILL) on an abort.
  */
 
 /** Map entries when live allocations are not tracked: enough for every (process, call site, size). */
@@ -40,7 +44,8 @@ export function kmallocProgram(params: KmallocParams): string {
   const track = params.trackOutstanding;
   const lines = [
     'BEGIN {',
-    '  @window_start_ns = nsecs;',
+    // Minus the start time until the window ends; then the window's length (see the comment above).
+    '  @window_ns = 0 - (int64)nsecs;',
     ...(track
       ? [
           // Gives @live its type before the kmalloc probe reads it (bpftrace types maps in program order).
@@ -76,9 +81,7 @@ export function kmallocProgram(params: KmallocParams): string {
         ]
       : []),
     'interval:ms:100 /nsecs >= $1/ {',
-    track
-      ? '  if (@window_start_ns < $1) { @window_ns = $1 - @window_start_ns; } else { @window_ns = 0; }'
-      : '  @window_ns = nsecs - @window_start_ns;',
+    `  if (@window_ns < 0) { @window_ns = (int64)${track ? '$1' : 'nsecs'} + @window_ns; }`,
     '  exit();',
     '}',
     ...(track ? ['END { clear(@live); }'] : []),
