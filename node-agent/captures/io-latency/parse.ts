@@ -5,10 +5,10 @@ import {
   mergeHistograms,
   mergeNumbers,
   parseBpftraceOutput,
-  scalarValue,
   type BpftraceOutput,
   type HistBucket,
 } from '../../engine/bpftrace-output.js';
+import { windowSeconds } from '../../engine/bpftrace-window.js';
 import { devNumber } from './devices.js';
 
 /** What run() returns: the bpftrace output and the names of the block devices. */
@@ -85,5 +85,5 @@ export function parseIoLatency(raw: IoLatencyRaw): IoLatencyParsed {
     ...(commits.has(dev) ? { commits: commits.get(dev) } : {}),
     ...(locked.has(dev) ? { locked: locked.get(dev) } : {}),
   }));
-  return { windowSeconds: Math.max(0, scalarValue(output, '@window_ns')) / 1e9, devices, journals, malformedLines: output.malformedLines };
+  return { windowSeconds: windowSeconds(output), devices, journals, malformedLines: output.malformedLines };
 }

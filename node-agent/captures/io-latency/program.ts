@@ -1,3 +1,5 @@
+import { printWindowEnd, printWindowStart } from '../../engine/bpftrace-window.js';
+
 /*
  * Block I/O and jbd2 journal latency, aggregated in kernel maps.
  *   @issued[dev, sector]        issue time of each request in flight (deleted on completion)
@@ -11,13 +13,11 @@
  *   @locked_us[dev]             hist of the locked phase (commit_locking -> commit_flushing): the
  *                               time the commit waits for running handles, while new ones wait
  *   @locked_max_us[dev]
- *   @window_ns                  how long the probes counted: minus the start time until the exit
- *                               probe (which may fire twice) adds the window end
- * Durations come from nsecs, not from jbd2_run_stats, whose fields are jiffies (HZ differs).
+ * The window is printed (engine/bpftrace-window.ts). Durations come from nsecs, not from jbd2_run_stats, whose fields are jiffies (HZ differs).
  * $1 is the window end in CLOCK_MONOTONIC nanoseconds: the probes stop changing maps then, so END
  * can clear the in-flight maps without racing a completion that deletes keys under it.
  */
-const blockProbes = `BEGIN { @window_ns = 0 - (int64)nsecs; }
+const blockProbes = `BEGIN { ${printWindowStart} }
 tracepoint:block:block_rq_issue /nsecs < $1/ {
   @issued[args->dev, args->sector] = nsecs;
 }
@@ -65,7 +65,7 @@ tracepoint:jbd2:jbd2_end_commit /nsecs < $1/ {
 export function ioLatencyProgram(withJournal: boolean): string {
   const clears = ['clear(@issued);', ...(withJournal ? ['clear(@commit_started);', 'clear(@locked_started);'] : [])];
   return `${blockProbes}${withJournal ? journalProbes : ''}interval:ms:100 /nsecs >= $1/ {
-  if (@window_ns < 0) { @window_ns = (int64)$1 + @window_ns; }
+  ${printWindowEnd('$1')}
   exit();
 }
 END {

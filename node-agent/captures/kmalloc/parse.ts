@@ -1,4 +1,5 @@
-import { findMap, mergeNumbers, parseBpftraceOutput, scalarValue, type HistBucket } from '../../engine/bpftrace-output.js';
+import { findMap, mergeNumbers, parseBpftraceOutput, type HistBucket } from '../../engine/bpftrace-output.js';
+import { windowSeconds } from '../../engine/bpftrace-window.js';
 
 export interface Usage {
   calls: number;
@@ -117,8 +118,7 @@ export function parseKmalloc(output: string, params: { trackOutstanding: boolean
   }
 
   return {
-    // Negative when bpftrace attached only after the window had ended.
-    windowSeconds: Math.max(0, scalarValue(parsed, '@window_ns')) / 1e9,
+    windowSeconds: windowSeconds(parsed),
     total,
     byProcess: sumBy(pairs, (p) => p.comm, (comm) => ({ comm, calls: 0, bytes: 0 })),
     bySite: sumBy(pairs, (p) => p.site, (site) => ({ site, calls: 0, bytes: 0 })),

@@ -1,4 +1,5 @@
 import type { CaptureParams } from '../../../api/v1alpha1/captures.js';
+import { printWindowEnd, printWindowStart } from '../../engine/bpftrace-window.js';
 
 type KmallocParams = CaptureParams<'kmalloc'>;
 
@@ -17,11 +18,8 @@ type KmallocParams = CaptureParams<'kmalloc'>;
  *                                         where the kfree tracepoint does not fire: kfree_bulk,
  *                                         kmem_cache_free). Outstanding bytes by call site are
  *                                         (calls - freed) x size, summed in user space.
- *   @window_ns                            how long the probes counted (bpftrace needs seconds to
- *                                         start): minus the start time until the exit probe adds the
- *                                         end time; that probe may fire again before bpftrace exits,
- *                                         and then finds it positive. One map, not two: every map
- *                                         gets maxTrackedAllocations preallocated entries.
+ * The window the probes counted is printed, not kept in a map (engine/bpftrace-window.ts): every
+ * map gets maxTrackedAllocations preallocated entries, 20 MiB for one number at the default.
  * $1 is the window end in CLOCK_MONOTONIC nanoseconds. When tracking, the probes stop changing
  * maps then, so that allocations and frees are counted over the same window and the END probe can
  * clear @live (it would print one line per live allocation) without racing a kfree that deletes
@@ -44,8 +42,7 @@ export function kmallocProgram(params: KmallocParams): string {
   const track = params.trackOutstanding;
   const lines = [
     'BEGIN {',
-    // Minus the start time until the window ends; then the window's length (see the comment above).
-    '  @window_ns = 0 - (int64)nsecs;',
+    `  ${printWindowStart}`,
     ...(track
       ? [
           // Gives @live its type before the kmalloc probe reads it (bpftrace types maps in program order).
@@ -81,7 +78,7 @@ export function kmallocProgram(params: KmallocParams): string {
         ]
       : []),
     'interval:ms:100 /nsecs >= $1/ {',
-    `  if (@window_ns < 0) { @window_ns = (int64)${track ? '$1' : 'nsecs'} + @window_ns; }`,
+    `  ${printWindowEnd(track ? '$1' : 'nsecs')}`,
     '  exit();',
     '}',
     ...(track ? ['END { clear(@live); }'] : []),

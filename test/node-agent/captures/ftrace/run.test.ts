@@ -1,6 +1,6 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -46,9 +46,14 @@ describe('the ftrace capture on this kernel', () => {
   it('traces events in a private instance with its own buffer size, then removes the instance', async () => {
     const { root, outDir, stateDir } = await dirs();
     let bufferSizeSeen: string | undefined;
-    const watcher = setInterval(async () => {
-      const [name] = await ourInstances();
-      if (name) bufferSizeSeen = (await run('cat', [join(tracefs, 'instances', name, 'buffer_size_kb')])).stdout.trim();
+    // Reads the instance's buffer size while it exists (it may vanish between listing and reading).
+    const watcher = setInterval(() => {
+      void ourInstances()
+        .then(([name]) => (name ? readFile(join(tracefs, 'instances', name, 'buffer_size_kb'), 'utf8') : undefined))
+        .then((size) => {
+          if (size) bufferSizeSeen = size.trim();
+        })
+        .catch(() => undefined);
     }, 200);
     const writer = setInterval(() => void run('dd', ['if=/dev/zero', `of=${join(root, 'f')}`, 'bs=64k', 'count=8', 'oflag=direct']).catch(() => undefined), 300);
     try {
@@ -142,8 +147,12 @@ describe('the ftrace capture on this kernel', () => {
   it('removes the instance when the capture is cancelled mid-window', async () => {
     const cancel = new AbortController();
     let sawInstance = false;
-    const watcher = setInterval(async () => {
-      if ((await ourInstances()).length) sawInstance = true;
+    const watcher = setInterval(() => {
+      void ourInstances()
+        .then((names) => {
+          if (names.length) sawInstance = true;
+        })
+        .catch(() => undefined);
     }, 100);
     setTimeout(() => cancel.abort(), 1500);
     try {

@@ -15,17 +15,26 @@ describe('analyzeIoLatency', () => {
     const parsed = parseIoLatency({ output: fixture('vda-direct-writes-threshold-1ms.json'), deviceNames });
     const { findings, summary } = analyzeIoLatency(parsed, ioLatencyParams.parse({ outlierThresholdMs: 1 }));
     expect(findings).toHaveLength(1);
-    // 4 of 275 is above the 1% share that makes outliers more than noise.
-    expect(findings[0]).toMatchObject({ pattern: 'io-latency', severity: 'warning', title: 'vda: 4 I/O requests took 1 ms or more (max 1.6 ms)' });
-    expect(findings[0]!.evidence[0]).toBe('vda (254:0) requests: 275 in the window, p50 <= 0.3 ms, p99 <= 1.6 ms, max 1.6 ms');
+    // The slowest took 27 times the threshold: critical.
+    expect(findings[0]).toMatchObject({ pattern: 'io-latency', severity: 'critical', title: 'vda: 47 I/O requests took 1 ms or more (max 27 ms)' });
+    expect(findings[0]!.evidence[0]).toBe('vda (254:0) requests: 671 in the window, p50 <= 0.3 ms, p99 <= 4.1 ms, max 27 ms');
+    expect(findings[0]!.evidence[1]).toBe('47 requests (7.00%) at or above 1 ms');
     expect(() => finding.parse(findings[0])).not.toThrow();
-    expect(summary).toMatchObject({ devices: 1, requests: 275, outliers: 4, 'vda.maxMs': 1.557, journals: 0 });
+    expect(summary).toMatchObject({ devices: 1, requests: 671, outliers: 47, 'vda.maxMs': 26.926, journals: 0 });
   });
 
   it('finds nothing in the recorded journaled run: fast I/O, commits of a few ms', () => {
     const { findings, summary } = analyzeIoLatency(journaled(), ioLatencyParams.parse({}));
     expect(findings).toEqual([]);
-    expect(summary).toMatchObject({ journals: 1, 'loop0.commits': 12, 'loop0.commitMaxMs': 9.135, 'loop0.lockedMaxMs': 0.013 });
+    expect(summary).toMatchObject({ journals: 1, 'loop0.commits': 12, 'loop0.commitMaxMs': 9.067, 'loop0.lockedMaxMs': 0.007 });
+  });
+
+  it('calls outliers above 1% of requests a warning (derived input)', () => {
+    const parsed = journaled();
+    const vda = parsed.devices.find((d) => d.device === 'vda')!;
+    vda.outliers = Math.ceil(vda.count * 0.02);
+    vda.maxUs = 300_000;
+    expect(analyzeIoLatency(parsed, ioLatencyParams.parse({})).findings[0]!.severity).toBe('warning');
   });
 
   it('calls an outlier ten times the threshold critical, and a lone small one info (derived input)', () => {

@@ -65,7 +65,7 @@ describe('parseKmalloc on a recorded run whose map of live allocations filled up
     const freed = entries(text, '@freed').reduce((s, [, n]) => s + n, 0);
     expect(parsed.untrackedAllocations).toBe(allocTotals(text).calls - freed - 1024);
     expect(parsed.untrackedAllocations).toBeGreaterThan(1000);
-    // 1,984 files were opened in the window: each 32 bytes at single_open.
+    // 1,998 files were opened in the window: each 32 bytes at single_open.
     expect(parsed.outstandingBySite.find((o) => o.site === 'single_open')!.bytes).toBeGreaterThanOrEqual(1900 * 32);
   });
 });
@@ -84,8 +84,13 @@ describe('parseKmalloc on a recorded untracked run', () => {
 });
 
 describe('parseKmalloc on odd input', () => {
-  it('reads failed allocations (size 0) and commas in a comm', () => {
-    const text = '{"type": "map", "data": {"@alloc": {"a,b,kfree_skb,64": 2, "kworker/0:1,alloc_skb,0": 3, "a,b,kfree_skb,64": 1}}}\n{"type": "map", "data": {"@window_ns": 2000000000}}';
+  it('reads failed allocations (size 0), commas in a comm, and the first window end printed', () => {
+    const text = [
+      '{"type": "printf", "data": "ksleuth window_start_ns 1000000000\\n"}',
+      '{"type": "printf", "data": "ksleuth window_end_ns 3000000000\\n"}',
+      '{"type": "printf", "data": "ksleuth window_end_ns 3100000000\\n"}',
+      '{"type": "map", "data": {"@alloc": {"a,b,kfree_skb,64": 2, "kworker/0:1,alloc_skb,0": 3, "a,b,kfree_skb,64": 1}}}',
+    ].join('\n');
     const parsed = parseKmalloc(text, params({}));
     expect(parsed.byProcessAndSite).toEqual([{ comm: 'a,b', site: 'kfree_skb', calls: 3, bytes: 192 }]);
     expect(parsed.failures).toEqual([{ comm: 'kworker/0:1', site: 'alloc_skb', count: 3 }]);
