@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { parseAllDocuments, stringify } from 'yaml';
 import type { KubeObject } from '../../lib/kube/client.js';
+import { core } from '../../lib/kube/resources.js';
+import type { LocalCluster } from '../../lib/local-cluster/cluster.js';
 import { ensureBinaries } from '../../lib/local-cluster/binaries.js';
 import { projectRoot } from '../../lib/paths.js';
 
@@ -87,4 +89,19 @@ export function one(objects: Rendered[], kind: string, nameEndsWith = ''): Rende
 /** The variables of a rendered ValidatingAdmissionPolicy, by name. */
 export function policyVariables(policy: Rendered): Record<string, string> {
   return Object.fromEntries((policy.spec.variables as { name: string; expression: string }[]).map((v) => [v.name, v.expression]));
+}
+
+/** Adds simulated nodes with the ephemeral storage a real node reports (kwok's report none, and the chart's pods request some). */
+export async function addNodes(cluster: LocalCluster, names: string[]): Promise<void> {
+  await cluster.addNodes(names.map((name) => ({ name })));
+  await cluster.waitForNodesReady(names);
+  const storage = { 'ephemeral-storage': '100Gi' };
+  for (const name of names) await cluster.client().patch(core.nodes, name, { status: { capacity: storage, allocatable: storage } }, { subresource: 'status' });
+}
+
+/** `helm install` (or upgrade with --reuse-values) of the chart into the cluster, waiting for its pods. */
+export function helmInstall(cluster: LocalCluster, values: Record<string, unknown> = {}, command: 'install' | 'upgrade' = 'install'): Promise<string> {
+  const extra = command === 'install' ? ['--create-namespace'] : ['--reuse-values'];
+  return withValues(values, async (args) =>
+    (await helm([command, release, chartDir, '--namespace', namespace, ...extra, '--wait', '--timeout', '120s', ...args], { kubeconfig: cluster.kubeconfigPath })).stdout);
 }

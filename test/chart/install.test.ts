@@ -8,7 +8,7 @@ import { isNotFound } from '../../lib/kube/errors.js';
 import { core, ksleuth } from '../../lib/kube/resources.js';
 import { projectRoot } from '../../lib/paths.js';
 import { useCluster } from '../helpers/cluster.js';
-import { chartDir, helm, namespace, parseRendered, release, renderText, withValues, type Rendered } from './chart.js';
+import { addNodes, helm, helmInstall, namespace, parseRendered, release, renderText, type Rendered } from './chart.js';
 
 // kube-scheduler places the pods; kwok marks them Running. The chart installs the CRDs itself.
 const cluster = useCluster({ scheduler: true, installCrds: false });
@@ -34,7 +34,7 @@ async function pods(component: 'operator' | 'agent'): Promise<Pod[]> {
 }
 
 function install(values: Record<string, unknown> = {}): Promise<string> {
-  return withValues(values, async (args) => (await helm(['install', release, chartDir, '--namespace', namespace, '--create-namespace', '--wait', '--timeout', '120s', ...args], { kubeconfig: cluster().kubeconfigPath })).stdout);
+  return helmInstall(cluster(), values);
 }
 
 /** Whether an object of the rendered chart still exists on the server. */
@@ -45,19 +45,9 @@ async function exists(object: Rendered): Promise<boolean> {
   return (await cluster().kubectl(args)).stdout.trim() !== '';
 }
 
-/** Adds simulated nodes with the ephemeral storage a real node reports (kwok's report none). */
-async function addNodes(names: string[]): Promise<void> {
-  await cluster().addNodes(names.map((name) => ({ name })));
-  await cluster().waitForNodesReady(names);
-  for (const name of names) {
-    const storage = { 'ephemeral-storage': '100Gi' };
-    await cluster().client().patch(core.nodes, name, { status: { capacity: storage, allocatable: storage } }, { subresource: 'status' });
-  }
-}
-
 describe('the chart on a real control plane', () => {
   beforeAll(async () => {
-    await addNodes(nodes);
+    await addNodes(cluster(), nodes);
   });
 
   it('every rendered object passes kubectl apply --dry-run=server, with default and non-default values', async () => {
@@ -97,7 +87,7 @@ describe('the chart on a real control plane', () => {
   });
 
   it('a new node gets an agent too', async () => {
-    await addNodes(['node-4']);
+    await addNodes(cluster(), ['node-4']);
     await until('an agent on node-4', async () => (await pods('agent')).some((p) => p.spec.nodeName === 'node-4' && p.status?.phase === 'Running'));
     expect((await pods('agent')).length).toBe(4);
   });
