@@ -6,14 +6,14 @@ import { log as rootLog, type Logger } from '../../lib/log.js';
 import { ksleuthVersion } from '../../lib/version.js';
 import { Manager } from '../../operator/runtime/manager.js';
 import type { CaptureModule } from '../engine/capture.js';
-import { recoverKernelState } from '../engine/journal.js';
-import { probeNode, type NodeFacts } from '../engine/probe.js';
+import type { NodeFacts } from '../engine/probe.js';
 import type { AllowList } from '../sysctl/allowlist.js';
 import { loadAllowList } from '../sysctl/allowlist-load.js';
 import { ArtifactAccess } from './access-review.js';
 import { ArtifactServer } from './artifact-server.js';
 import { ArtifactStore } from './artifact-store.js';
 import { CaptureExecutor } from './capture-executor.js';
+import { InProcessRunner, WorkerRunner } from './capture-runner.js';
 import type { AgentConfig } from './config.js';
 import { factsStatus, NodeRegistration, type AgentEndpoint } from './registration.js';
 import { SysctlSync } from './sysctl-sync.js';
@@ -22,10 +22,11 @@ import { servingCertificate } from './tls.js';
 export interface AgentOptions {
   config: AgentConfig;
   client: KubeClient;
-  /** Node facts; probed from the kernel when absent. */
-  facts?: NodeFacts;
-  /** Capture modules; the registry when absent (the fan-out benchmark passes stand-ins). */
-  modules?: Partial<Record<CaptureKind, CaptureModule>>;
+  /**
+   * Stand-ins for the fan-out benchmark: fixed node facts and capture modules run in this process.
+   * Without them the node is probed and captures run in a worker process.
+   */
+  standIn?: { facts: NodeFacts; modules: Partial<Record<CaptureKind, CaptureModule>> };
   allowList?: AllowList;
   log?: Logger;
 }
@@ -48,8 +49,9 @@ export class Agent {
     const { config, client } = options;
     const log = (options.log ?? rootLog).child({ node: config.nodeName });
     const tracefsCandidates = config.tracefsPath ? [config.tracefsPath] : undefined;
-    await recoverKernelState(config.stateDir, log, tracefsCandidates);
-    const facts = options.facts ?? (await probeNode({ hostRoot: config.hostRoot, tracefsCandidates }));
+    const runner = options.standIn ? new InProcessRunner(options.standIn.facts, options.standIn.modules, log) : new WorkerRunner(log);
+    // The probe also undoes kernel state that a crashed run left behind.
+    const { facts, captureSupport } = await runner.probe({ hostRoot: config.hostRoot, tracefsCandidates, stateDir: config.stateDir });
     const allowList = options.allowList ?? (await loadAllowList({ extraPaths: config.allowlistExtra }));
     const store = new ArtifactStore(config.artifactDir, { maxBytes: config.artifactMaxBytes, maxAgeSeconds: config.artifactMaxAgeSeconds });
 
@@ -63,7 +65,7 @@ export class Agent {
       if (config.podName && config.podNamespace) endpoint = { namespace: config.podNamespace, pod: config.podName, port: artifactPort };
     }
 
-    const registration = new NodeRegistration(client, config.nodeName, () => factsStatus(facts, ksleuthVersion, endpoint), log);
+    const registration = new NodeRegistration(client, config.nodeName, () => factsStatus(facts, ksleuthVersion, captureSupport, endpoint), log);
     await registration.register();
 
     const manager = new Manager({ client, name: 'ksleuth-agent', health: config.healthPort > 0 ? { port: config.healthPort } : false, log });
@@ -76,7 +78,7 @@ export class Agent {
       agentVersion: ksleuthVersion,
       maxConcurrent: config.maxConcurrentCaptures,
       log,
-      modules: options.modules,
+      runner,
       disabled: config.allowCustomPrograms ? {} : { bpftrace: 'custom bpftrace programs are not enabled on this node (the chart’s customPrograms.enabled)' },
     });
     const captures = manager.informer<KernelCapture>({ resource: ksleuth('KernelCapture'), fieldSelector: `spec.nodeName=${config.nodeName}` });

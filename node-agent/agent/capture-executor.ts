@@ -8,10 +8,9 @@ import type { KubeClient } from '../../lib/kube/client.js';
 import { isNotFound } from '../../lib/kube/errors.js';
 import { ksleuth } from '../../lib/kube/resources.js';
 import { updateStatus } from '../../lib/kube/status.js';
-import type { CaptureModule } from '../engine/capture.js';
 import type { NodeFacts } from '../engine/probe.js';
-import { runCaptures } from '../engine/run.js';
 import type { ArtifactStore } from './artifact-store.js';
+import type { CaptureRunner } from './capture-runner.js';
 import { finishedStatus } from './capture-status.js';
 
 export interface ExecutorOptions {
@@ -24,8 +23,8 @@ export interface ExecutorOptions {
   maxConcurrent: number;
   log: Logger;
   disabled?: Partial<Record<CaptureKind, string>>;
-  /** Capture modules; the registry by default (tests and benchmarks pass stand-ins). */
-  modules?: Partial<Record<CaptureKind, CaptureModule>>;
+  /** Where the captures run (a worker process). */
+  runner: CaptureRunner;
 }
 
 /**
@@ -128,7 +127,7 @@ export class CaptureExecutor {
     try {
       let resolved: ResolvedCapture[];
       try {
-        resolved = capture.spec.captures.map(resolveCaptureEntry);
+        resolved = capture.spec.captures.map((entry) => resolveCaptureEntry(entry));
       } catch (error) {
         await this.finishWithout(capture, 'Failed', 'InvalidSpec', (error as Error).message);
         return;
@@ -140,17 +139,14 @@ export class CaptureExecutor {
       );
       if (!started) return;
       log.info({ captures: resolved.map((c) => c.name) }, 'Running KernelCapture');
-      const report = await runCaptures({
-        captures: resolved,
+      const report = await this.options.runner.run({
+        captures: capture.spec.captures,
         durationSeconds: capture.spec.durationSeconds,
         facts,
         outDir: await this.options.store.dirFor(name),
         stateDir: this.options.stateDir,
-        log,
-        signal,
         disabled: this.options.disabled,
-        modules: this.options.modules,
-      });
+      }, signal);
       const status = finishedStatus(report, this.options.agentVersion, facts.kernelVersion);
       if (signal.aborted) {
         status.phase = 'Failed';

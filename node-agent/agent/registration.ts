@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import { apiVersion } from '../../api/v1alpha1/common.js';
-import { captureKindIds, captureKinds } from '../../api/v1alpha1/captures.js';
 import type { KernelNodeStatus } from '../../api/v1alpha1/node.js';
 import type { KernelNode } from '../../api/v1alpha1/resources.js';
 import { formatTime, setCondition } from '../../lib/conditions.js';
@@ -9,8 +8,6 @@ import { isAlreadyExists } from '../../lib/kube/errors.js';
 import { ksleuth } from '../../lib/kube/resources.js';
 import { updateStatus } from '../../lib/kube/status.js';
 import type { NodeFacts } from '../engine/probe.js';
-import { captureModules } from '../engine/registry.js';
-import { unmetRequirement } from '../engine/requirements.js';
 
 export interface AgentEndpoint {
   namespace: string;
@@ -18,19 +15,8 @@ export interface AgentEndpoint {
   port: number;
 }
 
-/** Which capture kinds this node can run, and why not. */
-export function captureSupport(facts: NodeFacts): NonNullable<KernelNodeStatus['captures']> {
-  return captureKindIds.map((kind) => {
-    const module = captureModules[kind];
-    if (!module) return { kind, supported: false, reason: `this agent has no ${kind} capture` };
-    const defaults = captureKinds[kind].params.safeParse(kind === 'bpftrace' ? { program: 'BEGIN {}' } : kind === 'ftrace' ? { events: ['sched:sched_switch'] } : {});
-    const unmet = unmetRequirement(module.requirements(defaults.success ? (defaults.data as never) : ({} as never)), facts);
-    return unmet ? { kind, supported: false, reason: unmet.message.slice(0, 512) } : { kind, supported: true };
-  });
-}
-
 /** The node facts part of KernelNode status. */
-export function factsStatus(facts: NodeFacts, agentVersion: string, endpoint?: AgentEndpoint): KernelNodeStatus {
+export function factsStatus(facts: NodeFacts, agentVersion: string, captures: NonNullable<KernelNodeStatus['captures']>, endpoint?: AgentEndpoint): KernelNodeStatus {
   return {
     kernelVersion: facts.kernelVersion,
     osImage: facts.osImage,
@@ -38,7 +24,7 @@ export function factsStatus(facts: NodeFacts, agentVersion: string, endpoint?: A
     bootId: facts.bootId,
     agentVersion,
     capabilities: facts.capabilities,
-    captures: captureSupport(facts),
+    captures,
     ...(endpoint ? { agentEndpoint: endpoint } : {}),
   };
 }
