@@ -1,0 +1,51 @@
+# syntax=docker/dockerfile:1.7
+# The ksleuth node agent. Build from the repository root:
+#   docker build -f images/agent.Dockerfile -t ghcr.io/ksleuth/ksleuth-agent:0.1.0 .
+# Debian bookworm carries the tools the captures run: bpftrace 0.17, perf, trace-cmd.
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# Compile the TypeScript sources to dist/ (npm run build: tsc -p tsconfig.build.json).
+FROM ${NODE_IMAGE} AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY api api
+COPY lib lib
+COPY operator operator
+COPY node-agent node-agent
+COPY cli cli
+RUN npm run build
+
+# The runtime dependencies only.
+FROM ${NODE_IMAGE} AS dependencies
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+
+FROM ${NODE_IMAGE}
+LABEL org.opencontainers.image.title="ksleuth-agent" \
+      org.opencontainers.image.description="ksleuth node agent: kernel captures (bpftrace, perf, ftrace) and sysctl mitigations" \
+      org.opencontainers.image.licenses="Apache-2.0"
+# bpftrace: kmalloc, io-latency, tcp retransmits, custom programs. linux-perf: cpu-profile.
+# trace-cmd: ftrace. iproute2 (ip, ss), procps (sysctl), util-linux (lscpu; setpriv, which ties
+# every tool's life to the agent's), pciutils (lspci), tar: the bug-report bundle.
+# openssl: the artifact server's serving certificate.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      bpftrace linux-perf trace-cmd iproute2 procps util-linux pciutils tar openssl ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+# lib/paths.ts finds the project root two levels above dist/lib, so /app holds package.json (the
+# version), dist/ and the data files at the paths the code resolves from the root.
+WORKDIR /app
+COPY --from=dependencies /app/node_modules node_modules
+COPY --from=build /src/dist dist
+COPY package.json ./
+COPY config/sysctl-allowlist.yaml config/sysctl-allowlist.yaml
+COPY node-agent/captures/kernel-log/rules.yaml node-agent/captures/kernel-log/rules.yaml
+# Root in the host's user namespace, cut to the chart's capability list (docs/security.md).
+USER 0:0
+ENV HOME=/tmp
+EXPOSE 8081 9443
+ENTRYPOINT ["node", "/app/dist/node-agent/main.js"]

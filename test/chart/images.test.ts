@@ -1,0 +1,135 @@
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cp, mkdir, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { projectRoot } from '../../lib/paths.js';
+import { shippedRulesFile } from '../../node-agent/captures/kernel-log/rules.js';
+import { shippedAllowListPath } from '../../node-agent/sysctl/index.js';
+
+const run = promisify(execFile);
+
+/**
+ * The images cannot be built here (no Docker engine). These tests check what can be checked
+ * without one: every COPY source exists and passes the image's .dockerignore, the runtime stage
+ * carries every file the code reads from the project root, and the compiled dist/ starts from that
+ * layout with the production dependencies alone.
+ */
+const images = ['operator', 'agent'] as const;
+const dataFiles = {
+  operator: ['package.json', relative(projectRoot, shippedAllowListPath)],
+  agent: ['package.json', relative(projectRoot, shippedAllowListPath), relative(projectRoot, shippedRulesFile)],
+};
+
+interface Copy {
+  stage: number;
+  from?: string;
+  sources: string[];
+  destination: string;
+}
+
+async function dockerfile(image: string): Promise<{ text: string; copies: Copy[]; stages: number }> {
+  const text = await readFile(join(projectRoot, 'images', `${image}.Dockerfile`), 'utf8');
+  const copies: Copy[] = [];
+  let stage = -1;
+  for (const line of text.split('\n')) {
+    if (/^FROM\s/.test(line)) stage++;
+    const copy = /^COPY\s+(?:--from=(\S+)\s+)?(.+)$/.exec(line);
+    if (!copy) continue;
+    const parts = copy[2]!.trim().split(/\s+/);
+    copies.push({ stage, from: copy[1], sources: parts.slice(0, -1), destination: parts.at(-1)! });
+  }
+  return { text, copies, stages: stage + 1 };
+}
+
+/** Whether a path is sent to the build: the .dockerignore lists "*" and then exceptions. */
+async function inContext(image: string, path: string): Promise<boolean> {
+  const rules = (await readFile(join(projectRoot, 'images', `${image}.Dockerfile.dockerignore`), 'utf8')).split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  let included = true;
+  for (const rule of rules) {
+    const negated = rule.startsWith('!');
+    const pattern = (negated ? rule.slice(1) : rule).replace(/\/$/, '');
+    const regex = new RegExp(`^${pattern.split('**/').map((p) => p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')).join('(?:.*/)?')}(?:/.*)?$`);
+    if (regex.test(path)) included = negated;
+  }
+  return included;
+}
+
+let root: string;
+
+describe('the images', () => {
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'ksleuth-image-'));
+  });
+
+  afterAll(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it.each(images)('%s: every COPY from the build context exists and passes its .dockerignore', async (image) => {
+    const { copies, stages } = await dockerfile(image);
+    expect(stages).toBe(3);
+    for (const copy of copies.filter((c) => !c.from)) {
+      for (const source of copy.sources) {
+        expect(existsSync(join(projectRoot, source)), source).toBe(true);
+        expect(await inContext(image, source), `${source} is excluded by ${image}.Dockerfile.dockerignore`).toBe(true);
+      }
+    }
+    expect(await inContext(image, 'node_modules/zod/package.json')).toBe(false);
+    expect(await inContext(image, 'test/chart/images.test.ts')).toBe(false);
+  });
+
+  it.each(images)('%s: the runtime stage holds dist, the production dependencies and every data file the code loads', async (image) => {
+    const { copies, text } = await dockerfile(image);
+    const runtime = copies.filter((c) => c.stage === 2);
+    expect(runtime).toContainEqual({ stage: 2, from: 'build', sources: ['/src/dist'], destination: 'dist' });
+    expect(runtime).toContainEqual({ stage: 2, from: 'dependencies', sources: ['/app/node_modules'], destination: 'node_modules' });
+    const copied = runtime.filter((c) => !c.from).map((c) => c.destination === './' ? c.sources[0]! : c.destination);
+    expect(copied.sort()).toEqual([...dataFiles[image]].sort());
+    expect(text).toMatch(/npm ci --omit=dev/);
+    expect(text).toMatch(/RUN npm run build/);
+    expect(text).toMatch(new RegExp(`ENTRYPOINT \\[.*"/app/dist/${image === 'agent' ? 'node-agent' : 'operator'}/main\\.js"\\]`));
+  });
+
+  it('agent: installs the tools the captures and the bundle run', async () => {
+    const { text } = await dockerfile('agent');
+    for (const pkg of ['bpftrace', 'linux-perf', 'trace-cmd', 'iproute2', 'procps', 'util-linux', 'pciutils', 'tar', 'openssl']) expect(text).toMatch(new RegExp(`apt-get install[^\\n]*\\\\\\n[^\\n]*\\b${pkg}\\b`));
+  });
+
+  it('the chart\'s image tags are the version the code reports', async () => {
+    const chart = parse(await readFile(join(projectRoot, 'charts', 'ksleuth', 'Chart.yaml'), 'utf8')) as { appVersion: string };
+    const pkg = JSON.parse(await readFile(join(projectRoot, 'package.json'), 'utf8')) as { version: string };
+    expect(chart.appVersion).toBe(pkg.version);
+  });
+
+  it('the compiled operator and agent start from the image layout with production dependencies only', async () => {
+    const app = join(root, 'app');
+    await run(join(projectRoot, 'node_modules', '.bin', 'tsc'), ['-p', join(projectRoot, 'tsconfig.build.json'), '--outDir', join(app, 'dist')], { cwd: projectRoot });
+    for (const file of new Set([...dataFiles.operator, ...dataFiles.agent])) {
+      await mkdir(dirname(join(app, file)), { recursive: true });
+      await cp(join(projectRoot, file), join(app, file));
+    }
+    // node_modules with only what `npm ci --omit=dev` installs, linked from the project's.
+    const lock = JSON.parse(await readFile(join(projectRoot, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+    for (const [path, info] of Object.entries(lock.packages)) {
+      if (!/^node_modules\/(@[^/]+\/)?[^/]+$/.test(path) || info.dev || !existsSync(join(projectRoot, path))) continue;
+      await mkdir(dirname(join(app, path)), { recursive: true });
+      await symlink(join(projectRoot, path), join(app, path));
+    }
+    expect(existsSync(join(app, 'node_modules', 'zod'))).toBe(true);
+    expect(existsSync(join(app, 'node_modules', 'tsx'))).toBe(false);
+    const operator = await run(process.execPath, [join(app, 'dist', 'operator', 'main.js'), '--help'], { cwd: root });
+    expect(operator.stdout).toMatch(/--leader-elect/);
+    // The agent loads the kernel-log rules and every capture module when it starts; with no
+    // cluster to reach it stops at its kubeconfig, after that.
+    const agent = await run(process.execPath, [join(app, 'dist', 'node-agent', 'main.js'), '--kubeconfig', join(root, 'missing.kubeconfig')], {
+      cwd: root,
+      env: { ...process.env, NODE_NAME: 'node-1', KUBECONFIG: '' },
+    }).then(() => ({ stderr: '' }), (error: { stderr: string }) => error);
+    expect(agent.stderr).toContain('missing.kubeconfig');
+    expect(agent.stderr).not.toMatch(/ERR_MODULE_NOT_FOUND|Cannot find (module|package)|rules\.yaml|sysctl-allowlist\.yaml/);
+  }, 180_000);
+});
