@@ -57,6 +57,7 @@ describe('the io-latency capture on this kernel', () => {
       const report = await runCaptures({ captures: [resolveCaptureEntry({ ioLatency: {} })], durationSeconds: 6, facts, outDir, stateDir, log });
       const outcome = report.captures[0]!;
       expect(outcome).toMatchObject({ state: 'Succeeded', kind: 'io-latency' });
+      expect(outcome.summary.windowSeconds).toBeGreaterThan(1);
       const parsed = parseIoLatency({ output: await readFile(join(outDir, 'io-latency-bpftrace.json'), 'utf8'), deviceNames: await blockDeviceNames() });
       const disk = parsed.devices.find((d) => d.dev === diskOf(root));
       expect(disk, `no requests for the disk ${diskOf(root)} of ${root}`).toBeDefined();
@@ -80,8 +81,11 @@ describe('the io-latency capture on this kernel', () => {
     const { root, outDir, stateDir } = await dirs();
     const stop = keepWriting(join(fs.mountPoint, 'synced.bin'), ['conv=fsync']);
     try {
-      const report = await runCaptures({ captures: [resolveCaptureEntry({ ioLatency: {} })], durationSeconds: 6, facts, outDir, stateDir, log });
+      // Longer than the other run: bpftrace may need seconds to start on a loaded machine, and
+      // ext4 commits a transaction only when fsync asks or every 5 s.
+      const report = await runCaptures({ captures: [resolveCaptureEntry({ ioLatency: {} })], durationSeconds: 10, facts, outDir, stateDir, log });
       expect(report.captures[0]!.state).toBe('Succeeded');
+      expect(report.captures[0]!.summary.windowSeconds).toBeGreaterThan(2);
       const parsed = parseIoLatency({ output: await readFile(join(outDir, 'io-latency-bpftrace.json'), 'utf8'), deviceNames: await blockDeviceNames() });
       const journal = parsed.journals.find((j) => j.device === fs.name);
       expect(journal?.commits?.count ?? 0).toBeGreaterThanOrEqual(1);

@@ -65,7 +65,7 @@ describe('the kmalloc capture on this kernel', () => {
   it('runs without the kfree probe when outstanding bytes are not wanted', async () => {
     const report = await runCaptures({
       captures: [resolveCaptureEntry({ kmalloc: { trackOutstanding: false } })],
-      durationSeconds: 4,
+      durationSeconds: 6,
       facts,
       log,
       ...(await dirs()),
