@@ -3,6 +3,7 @@ import { artifacts } from './artifacts.js';
 import { flamegraph } from './flamegraph.js';
 import { get } from './get.js';
 import { investigate } from './investigate.js';
+import { mitigation } from './mitigation.js';
 import { version } from './version.js';
 
 /** Every subcommand, by name. Adding one: its module here and one line below. */
@@ -10,6 +11,7 @@ export const commands: Record<string, Command> = {
   investigate,
   get,
   artifacts,
+  mitigation,
   flamegraph,
   version,
 };

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { KernelMitigation, KernelNode } from '../../api/v1alpha1/resources.js';
 import { isNotFound } from '../../lib/kube/errors.js';
 import { ksleuth } from '../../lib/kube/resources.js';
+import { projectRoot } from '../../lib/paths.js';
 import { useKsleuth } from '../helpers/ksleuth.js';
 
 const run = promisify(execFile);
@@ -208,6 +209,35 @@ spec:
     await until('the value to be re-applied after the reboot', async () => (await sysctl('node-1', fastopen)) === '0');
     await deleteMitigation('tfo-hold');
     expect(await sysctl('node-1', fastopen)).toBe('1');
+  });
+});
+
+describe('from a finding to a mitigation', () => {
+  it('prints a KernelMitigation from a finding that applies as is, here in dry run', async () => {
+    const s = system();
+    await s.cluster.kubectl(['apply', '-f', '-'], { input: `apiVersion: ksleuth.io/v1alpha1
+kind: KernelInvestigation
+metadata: {name: fragmented}
+spec:
+  nodes: {selector: {matchLabels: {pool: database}}}
+  captures: [{memory: {}}]
+  ttlSecondsAfterFinished: 3600
+` });
+    // The finding as a completed investigation reports it (status written as the operator would;
+    // with a completionTime the operator leaves it alone).
+    await s.client.patch(ksleuth('KernelInvestigation'), 'fragmented', { status: { phase: 'Completed', completionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), findings: [{
+      pattern: 'memory-fragmentation', severity: 'warning', title: 'Free memory is fragmented', evidence: ['node-3: order-3 index 0.93'],
+      recommendation: 'Raise vm.min_free_kbytes.', nodes: { count: 1, examples: ['node-3'] },
+      suggestedMitigation: { sysctls: [{ name: 'vm.min_free_kbytes', value: '131072' }] },
+    }] } }, { subresource: 'status' });
+    const { stdout: yaml } = await run(join(projectRoot, 'bin', 'ksleuth'), ['mitigation', 'from-finding', 'fragmented', 'memory-fragmentation', '--dry-run', '--kubeconfig', s.cluster.kubeconfigPath]);
+    const before = await run('sysctl', ['-n', 'vm.min_free_kbytes']).then((r) => r.stdout.trim());
+    await apply(yaml);
+    const name = 'memory-fragmentation-fragmented';
+    await until('the dry run to report the current value', async () => ((await mitigation(name)).status?.dryRun ?? []).length === 1);
+    expect((await mitigation(name)).status?.dryRun?.[0]).toMatchObject({ node: 'node-3', sysctl: 'vm.min_free_kbytes', desired: '131072', current: before });
+    expect(await run('sysctl', ['-n', 'vm.min_free_kbytes']).then((r) => r.stdout.trim())).toBe(before);
+    await deleteMitigation(name);
   });
 });
 
