@@ -116,7 +116,7 @@ describe('the chart', () => {
     expect(pod.priorityClassName).toBe('ksleuth-agent');
     expect(one(objects, 'PriorityClass').metadata.name).toBe('ksleuth-agent');
     expect(daemonSet.spec.updateStrategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } });
-    expect(c.securityContext).toMatchObject({ privileged: false, readOnlyRootFilesystem: true, runAsUser: 0, capabilities: { drop: ['ALL'], add: agentCapabilities } });
+    expect(c.securityContext).toMatchObject({ privileged: false, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsUser: 0, capabilities: { drop: ['ALL'], add: agentCapabilities } });
     const capabilityLines = section(daemonSet.text, /^\s+add:$/, /^\s+volumeMounts:$/);
     expect(uncommentedItems(capabilityLines, 16), 'capabilities without a comment saying why').toEqual([]);
     const mountPaths = Object.fromEntries((c.volumeMounts as { name: string; mountPath: string; readOnly?: boolean }[]).map((m) => [m.mountPath, m.readOnly ?? false]));
@@ -195,7 +195,7 @@ describe('the chart', () => {
       expect(container(workload).volumeMounts).toContainEqual({ name: 'sysctl-allowlist', mountPath: '/etc/ksleuth/sysctl-allowlist', readOnly: true });
       expect(workload.spec.template.metadata.annotations['checksum/sysctl-allowlist']).toMatch(/^[a-f0-9]{64}$/);
     }
-    expect(agent.securityContext.privileged).toBe(true);
+    expect(agent.securityContext).toMatchObject({ privileged: true, allowPrivilegeEscalation: true });
     expect(agent.securityContext.capabilities).toBeUndefined();
     expect(agent.volumeMounts).toContainEqual({ name: 'dev-kmsg', mountPath: '/dev/kmsg', readOnly: true });
     expect(objects.filter((o) => o.kind === 'PodDisruptionBudget')).toEqual([]);
