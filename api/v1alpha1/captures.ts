@@ -16,8 +16,8 @@ export const kmallocParams = z
       .int()
       .min(1024)
       .max(1048576)
-      .default(262144)
-      .describe('Size of the in-kernel map of live allocations; older ones are not tracked past it.'),
+      .default(65536)
+      .describe('Size of the in-kernel maps (bpftrace 0.17 gives every map this many entries: about 400 B each per CPU); allocations past it are not tracked.'),
   })
   .describe('Kernel allocations by process and call site from the kmem:kmalloc/kmem:kfree tracepoints, aggregated in kernel maps.');
 
@@ -90,6 +90,14 @@ export const ftraceParams = z
         fieldPath: '.functions',
       },
     ],
+  })
+  .refine((p) => p.mode !== 'events' || (p.events?.length ?? 0) > 0, {
+    message: 'events mode needs at least one entry in events (for example block:block_rq_issue)',
+    path: ['events'],
+  })
+  .refine((p) => p.mode === 'events' || (p.functions?.length ?? 0) > 0, {
+    message: 'function and function_graph modes need at least one entry in functions (for example vfs_write)',
+    path: ['functions'],
   })
   .describe('A private tracefs instance in function_graph, function or events mode; always cleaned up.');
 
