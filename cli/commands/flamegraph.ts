@@ -27,11 +27,13 @@ or export for speedscope. Reads FILE, or standard input when FILE is "-" or miss
                          [--input folded|perf-script] [FILE|-]
       A self-contained SVG: hover for details, click to zoom, search box, reset zoom.
       The input is folded stacks or perf script text, told apart by its first lines
-      (--input forces one); perf script input is collapsed with --all.
+      (--input forces one); perf script input is collapsed with --all. When perf script
+      printed sample periods (its default), counts are periods: ns for cpu-clock.
 
   ksleuth flamegraph speedscope [--name N] [--unit UNIT] [--input folded|perf-script] [FILE|-]
       A speedscope (https://www.speedscope.app) sampled profile as JSON.
-      UNIT: none (default), nanoseconds, microseconds, milliseconds, seconds, bytes.
+      UNIT: none, nanoseconds, microseconds, milliseconds, seconds, bytes (default: none,
+      or nanoseconds for perf script input with cpu-clock periods).
 
 Examples:
   perf record -e cpu-clock -F 99 -a -g -- sleep 30
@@ -91,8 +93,20 @@ async function collapseInput(input: AsyncIterable<Buffer>, options: CollapseOpti
   return collapser;
 }
 
+interface Stacks {
+  stacks: FoldedStack[];
+  /** What the counts are when they are not sample counts (perf script printed periods). */
+  countName?: string;
+}
+
+/** Periods of the clock events are nanoseconds; of other events, event counts. */
+function periodUnit(report: CollapseReport): string | undefined {
+  if (report.weightedSamples === 0) return undefined;
+  return /^(cpu|task)-clock/.test(report.event ?? '') ? 'ns' : 'events';
+}
+
 /** Reads stacks from folded or perf script input, detected from the first lines unless forced. */
-async function readStacks(file: string, forced: string | undefined): Promise<FoldedStack[]> {
+async function readStacks(file: string, forced: string | undefined): Promise<Stacks> {
   if (forced !== undefined && !formats.includes(forced as StackInputFormat)) {
     throw new UsageError(`--input ${forced}: use one of ${formats.join(', ')}`);
   }
@@ -118,11 +132,11 @@ async function readStacks(file: string, forced: string | undefined): Promise<Fol
   if (format === 'perf-script') {
     const collapser = await collapseInput(all, { all: true });
     if (collapser.stacks.size === 0) throw new Error('no samples with stacks in the input: record with "perf record -g" and pass "perf script" output');
-    return parseFolded(decodeBytes(collapser.foldedText()));
+    return { stacks: parseFolded(decodeBytes(collapser.foldedText())), countName: periodUnit(collapser.report) };
   }
   const chunks: Buffer[] = [];
   for await (const chunk of all) chunks.push(chunk);
-  return parseFolded(Buffer.concat(chunks).toString('utf8'));
+  return { stacks: parseFolded(Buffer.concat(chunks).toString('utf8')) };
 }
 
 async function collapse(args: string[]): Promise<number> {
@@ -168,8 +182,8 @@ async function svg(args: string[]): Promise<number> {
   if (width !== undefined && !(Number.isInteger(width) && width >= 200 && width <= 20000)) {
     throw new UsageError(`--width ${values.width}: use a whole number of pixels from 200 to 20000`);
   }
-  const stacks = await readStacks(inputFile(positionals), values.input);
-  await write(renderFlameGraphSvg(stacks, { title: values.title, subtitle: values.subtitle, countName: values['count-name'], width }));
+  const { stacks, countName } = await readStacks(inputFile(positionals), values.input);
+  await write(renderFlameGraphSvg(stacks, { title: values.title, subtitle: values.subtitle, countName: values['count-name'] ?? countName, width }));
   return 0;
 }
 
@@ -177,8 +191,9 @@ async function speedscope(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { name: { type: 'string' }, unit: { type: 'string' }, input: { type: 'string' } });
   const unit = (values.unit ?? 'none') as SpeedscopeUnit;
   if (!units.includes(unit)) throw new UsageError(`--unit ${values.unit}: use one of ${units.join(', ')}`);
-  const stacks = await readStacks(inputFile(positionals), values.input);
-  await write(JSON.stringify(toSpeedscope(stacks, { name: values.name ?? 'profile', unit, exporter: `ksleuth ${ksleuthVersion}` })));
+  const { stacks, countName } = await readStacks(inputFile(positionals), values.input);
+  const inferred: SpeedscopeUnit = countName === 'ns' ? 'nanoseconds' : 'none';
+  await write(JSON.stringify(toSpeedscope(stacks, { name: values.name ?? 'profile', unit: values.unit === undefined ? inferred : unit, exporter: `ksleuth ${ksleuthVersion}` })));
   await write('\n');
   return 0;
 }

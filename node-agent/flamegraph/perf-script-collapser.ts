@@ -34,6 +34,8 @@ export interface CollapseReport {
   event?: string;
   /** Samples of other events that were skipped. */
   skippedSamples: number;
+  /** Kept samples whose header carried a period, summed as their weight instead of counting 1. */
+  weightedSamples: number;
   /** Lines that are neither a sample header, a frame, a comment nor blank. */
   unrecognizedLines: number;
   firstUnrecognizedLine?: string;
@@ -57,7 +59,7 @@ export class PerfScriptCollapser {
   private weight: number | bigint = 1;
   private leafFirst: string[] = [];
 
-  readonly report: CollapseReport = { skippedSamples: 0, unrecognizedLines: 0 };
+  readonly report: CollapseReport = { skippedSamples: 0, weightedSamples: 0, unrecognizedLines: 0 };
 
   constructor(options: CollapseOptions = {}) {
     this.withPid = options.pid ?? false;
@@ -135,6 +137,7 @@ export class PerfScriptCollapser {
     }
     this.processName = header.processName;
     this.weight = header.weight === undefined || header.weight === '0' ? 1 : parseWeight(header.weight);
+    if (header.weight !== undefined) this.report.weightedSamples++;
   }
 
   private readHeader(text: string, match: RegExpExecArray): Header {

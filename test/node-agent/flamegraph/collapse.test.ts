@@ -86,8 +86,10 @@ describe('perf script collapser', () => {
     const samples = mixed.toString('latin1').split('\n').filter((l) => /cpu-clock:\s*$/.test(l)).length;
     const total = [...withPeriods.stacks.values()].reduce((a, b) => Number(a) + Number(b), 0);
     expect(total).toBe(samples * 10101010);
+    expect(withPeriods.report.weightedSamples).toBe(samples);
     const withoutPeriods = collapsePerfScript(readFileSync(join(fixtures, 'mixed-pid-tid.perf-script.txt')));
     expect([...withoutPeriods.stacks.values()].reduce((a, b) => Number(a) + Number(b), 0)).toBe(samples);
+    expect(withoutPeriods.report.weightedSamples).toBe(0);
   });
 
   it('counts lines it does not recognise instead of failing on them', () => {
