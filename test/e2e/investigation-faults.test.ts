@@ -132,4 +132,17 @@ describe('investigations under faults', () => {
     expect(node3.status?.results?.[0]).toMatchObject({ state: 'Unsupported', reason: 'TracefsUnavailable' });
     expect(node3.status?.results?.[0]?.message).toMatch(/mount -t tracefs/);
   });
+
+  it('deletes a finished investigation after its TTL, and its captures with it', async () => {
+    await create('short-lived', `  nodes: {names: [node-1, node-2]}
+  durationSeconds: 2
+  ttlSecondsAfterFinished: 0
+  captures: [{memory: {intervalSeconds: 1}}]
+`);
+    await system().waitFor('the investigation to be deleted after finishing', async () => {
+      const gone = await investigation('short-lived').then(() => false, () => true);
+      return gone;
+    }, 120_000);
+    await system().waitFor('its captures to be garbage-collected', async () => (await captures('short-lived')).length === 0, 60_000);
+  });
 });
