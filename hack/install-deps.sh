@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what ksleuth's commands and tests need on a fresh Debian/Ubuntu machine:
-# the kernel tools (bpftrace, perf, trace-cmd, iproute2) from Debian packages and the npm
-# packages. Idempotent and quick when everything is present. The control-plane binaries are
+# the kernel tools (bpftrace, perf, trace-cmd, iproute2) from Debian packages, Chromium (the
+# flame graph test clicks through an SVG in it) and the npm packages. Idempotent and quick when everything is present. The control-plane binaries are
 # built separately, on first use, by hack/build-binaries.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -22,6 +22,7 @@ declare -A tools=(
   [sysctl]=procps
   [tar]=tar
   [perl]=perl
+  [chromium]=chromium
 )
 missing=()
 for tool in "${!tools[@]}"; do
