@@ -94,6 +94,7 @@ export class Agent {
       kernelNodes: kernelNodes.store,
       allowList,
       stateDir: config.stateDir,
+      procRoot: config.procRoot,
       hostRoot: config.hostRoot,
       events: manager.events,
       driftCheckMs: config.driftCheckSeconds * 1000,

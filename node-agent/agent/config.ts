@@ -18,6 +18,7 @@ export const agentConfig = z.object({
   driftCheckSeconds: z.int().min(1).max(3600),
   hostRoot: z.string().min(1),
   tracefsPath: z.string().min(1).optional(),
+  procRoot: z.string().min(1),
   allowCustomPrograms: z.boolean(),
   allowlistExtra: z.array(z.string()),
 });
@@ -40,6 +41,8 @@ Flags (each also as an environment variable, e.g. --state-dir or KSLEUTH_STATE_D
   --drift-check-seconds N       how often held sysctls are checked for drift (default 30)
   --host-root DIR               where the host's root filesystem is mounted (default /)
   --tracefs-path DIR            where tracefs is mounted (default: /sys/kernel/tracing, then /sys/kernel/debug/tracing)
+  --proc-root DIR               a writable view of the host's /proc for sysctls (default /proc; in a container the
+                                runtime mounts /proc/sys read-only, so the chart mounts the host's /proc at /host/proc)
   --allow-custom-programs       run user bpftrace programs (the chart's customPrograms.enabled)
   --allowlist-extra PATH        extra sysctl allow-list file (repeatable)`;
 
@@ -63,6 +66,7 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv = process
       'drift-check-seconds': { type: 'string' },
       'host-root': { type: 'string' },
       'tracefs-path': { type: 'string' },
+      'proc-root': { type: 'string' },
       'allow-custom-programs': { type: 'boolean' },
       'allowlist-extra': { type: 'string', multiple: true },
     },
@@ -93,6 +97,7 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv = process
     driftCheckSeconds: num('drift-check-seconds', 'KSLEUTH_DRIFT_CHECK_SECONDS', 30),
     hostRoot: pick('host-root', 'KSLEUTH_HOST_ROOT') ?? '/',
     tracefsPath: pick('tracefs-path', 'KSLEUTH_TRACEFS_PATH'),
+    procRoot: pick('proc-root', 'KSLEUTH_PROC_ROOT') ?? '/proc',
     allowCustomPrograms: values['allow-custom-programs'] ?? env.KSLEUTH_ALLOW_CUSTOM_PROGRAMS === 'true',
     allowlistExtra: values['allowlist-extra'] ?? (env.KSLEUTH_ALLOWLIST_EXTRA ? env.KSLEUTH_ALLOWLIST_EXTRA.split(',') : []),
   });

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { NodeCapabilities } from '../../api/v1alpha1/node.js';
 import { runProcess } from './process.js';
 import { createInstance, exists, findTracefs, readTraceFile, removeInstance, writeTraceFile } from './tracefs.js';
+import { kmsgOpenable } from '../captures/kernel-log/kmsg-reader.js';
 
 /** What this node is and what it offers for captures. */
 export interface NodeFacts {
@@ -26,6 +27,8 @@ export interface NodeFacts {
   tools: Set<string>;
   /** Kernel-state files that can be read. */
   readableFiles: Set<string>;
+  /** How the kernel log can be read: the /dev/kmsg device, syslog(2), or not at all. */
+  kernelLog?: 'kmsg' | 'syslog';
 }
 
 export interface ProbeOptions {
@@ -49,7 +52,7 @@ export const kernelStateFiles = [
   '/proc/version',
 ];
 
-const helperTools = ['tar', 'lscpu', 'lspci', 'ip', 'ss', 'sysctl', 'uname'];
+const helperTools = ['tar', 'lscpu', 'lspci', 'ip', 'ss', 'sysctl', 'uname', 'dmesg'];
 
 async function readable(path: string): Promise<boolean> {
   return access(path, constants.R_OK).then(
@@ -170,6 +173,7 @@ export async function probeNode(options: ProbeOptions = {}): Promise<NodeFacts> 
   for (const file of kernelStateFiles) if (await readable(file)) readableFiles.add(file);
   const tools = new Set<string>();
   for (const tool of helperTools) if (await onPath(tool)) tools.add(tool);
+  const kernelLog = kmsgOpenable() ? 'kmsg' : (await syslogReadable()) ? 'syslog' : undefined;
 
   return {
     hostname: hostname(),
@@ -197,5 +201,11 @@ export async function probeNode(options: ProbeOptions = {}): Promise<NodeFacts> 
     events,
     tools,
     readableFiles,
+    ...(kernelLog ? { kernelLog } : {}),
   };
+}
+
+async function syslogReadable(): Promise<boolean> {
+  const result = await runProcess('dmesg', ['--syslog', '--raw'], { timeoutMs: 10_000, maxOutputBytes: 4096 }).catch(() => undefined);
+  return result?.code === 0;
 }

@@ -11,6 +11,7 @@ export type Requirement =
   | { tool: 'bpftrace' | 'perf' | 'tar' }
   | { tracer: string }
   | { tracepoint: string }
+  | { kernelLog: true }
   | { file: string };
 
 /** Why a capture cannot run here: which piece is missing and how to get it. */
@@ -84,6 +85,12 @@ export function unmetRequirement(requirements: Requirement[], facts: NodeFacts):
       return {
         reason: 'TracepointMissing',
         message: `the tracepoint ${req.tracepoint} does not exist on this kernel (not in available_events)`,
+      };
+    }
+    if ('kernelLog' in req && !facts.kernelLog) {
+      return {
+        reason: 'KernelLogUnreadable',
+        message: 'the kernel log cannot be read: /dev/kmsg cannot be opened (a container needs the device, the chart’s agent.privileged) and syslog(2) is refused (needs CAP_SYSLOG, or kernel.dmesg_restrict=0)',
       };
     }
     if ('file' in req && !facts.readableFiles.has(req.file)) {

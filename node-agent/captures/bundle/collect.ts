@@ -6,7 +6,7 @@ import type { KernelStateJournal } from '../../engine/journal.js';
 import type { NodeFacts } from '../../engine/probe.js';
 import { describeFailure, runProcess } from '../../engine/process.js';
 import { formatRecord, parseKmsg } from '../kernel-log/kmsg-record.js';
-import { readKmsg } from '../kernel-log/kmsg-reader.js';
+import { readKernelLog } from '../kernel-log/kmsg-reader.js';
 import { commandPackages, type BundleItem } from './items.js';
 
 const gunzipAsync = promisify(gunzip);
@@ -106,9 +106,10 @@ async function kernelConfig(ctx: CollectContext): Promise<Collected> {
 }
 
 async function kernelLog(ctx: CollectContext): Promise<Collected> {
-  const source = '/dev/kmsg (every record since boot, as dmesg prints them)';
+  let source = '/dev/kmsg (every record since boot, as dmesg prints them)';
   try {
-    const read = await readKmsg({ sinceBoot: true, maxRecords: 1_000_000, until: new Date(0), signal: ctx.signal });
+    const read = await readKernelLog({ sinceBoot: true, maxRecords: 1_000_000, until: new Date(0), signal: ctx.signal });
+    if (read.source === 'syslog') source = 'syslog(2) via dmesg --syslog (every record still in the buffer, as dmesg prints them)';
     const text = parseKmsg(read.text).map((record) => `${formatRecord(record)}\n`).join('');
     const data = Buffer.from(text, 'utf8');
     const truncated = data.length > ctx.limits.maxBytes;

@@ -25,9 +25,11 @@ export async function recordCpuProfile(ctx: CaptureContext<'cpu-profile'>): Prom
   const seconds = Math.max(1, Math.ceil((ctx.windowEnd.getTime() - Date.now()) / 1000));
   const data = join(ctx.workDir, 'perf.data');
   // -B/-N: no build-id collection or ~/.debug cache (slow to finish, and it fills the node's disk).
+  // --no-bpf-event: a BPF program loaded meanwhile (a kmalloc capture) otherwise writes records
+  // that perf script fails on ("failed to process type: 17").
   const record = await runProcess(
     'perf',
-    ['record', '-e', 'cpu-clock', '-F', String(hz), '-a', '-g', '-B', '-N', '-q', '-o', data, '--', 'sleep', String(seconds)],
+    ['record', '-e', 'cpu-clock', '-F', String(hz), '-a', '-g', '-B', '-N', '--no-bpf-event', '-q', '-o', data, '--', 'sleep', String(seconds)],
     { signal: ctx.signal, journal: ctx.journal, timeoutMs: (seconds + 30) * 1000, maxOutputBytes: 64 * 1024 },
   );
   if (record.code !== 0) throw new CaptureError('PerfRecordFailed', `perf record failed: ${describeFailure(record)}`);

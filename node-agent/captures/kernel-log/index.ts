@@ -1,6 +1,6 @@
 import type { CaptureModule } from '../../engine/capture.js';
 import { analyzeKernelLog } from './analyze.js';
-import { readKmsg } from './kmsg-reader.js';
+import { readKernelLog } from './kmsg-reader.js';
 import { parseKernelLog, type KernelLogRaw, type ParsedKernelLog } from './parse.js';
 import { loadRulesFile, shippedRulesFile, type KernelLogRule } from './rules.js';
 
@@ -9,11 +9,11 @@ export function createKernelLogCapture(rules: KernelLogRule[]): CaptureModule<'k
   return {
     kind: 'kernel-log',
     title: 'Kernel log rules',
-    // /dev/kmsg can be read by root (CAP_SYSLOG), or by anyone when kernel.dmesg_restrict is 0.
-    requirements: () => [{ file: '/dev/kmsg' }],
+    // /dev/kmsg, or syslog(2) where a container may not open the device (CAP_SYSLOG).
+    requirements: () => [{ kernelLog: true }],
 
     async run(ctx) {
-      const result = await readKmsg({
+      const result = await readKernelLog({
         sinceBoot: ctx.params.sinceBoot,
         maxRecords: ctx.params.maxLines,
         until: ctx.windowEnd,
@@ -21,6 +21,7 @@ export function createKernelLogCapture(rules: KernelLogRule[]): CaptureModule<'k
       });
       const monotonicUs = Number(process.hrtime.bigint() / 1000n);
       await ctx.artifacts.write('kmsg.txt', result.text, 'text/plain');
+      if (result.source === 'syslog') ctx.log.info('Reading the kernel log through syslog(2): /dev/kmsg cannot be opened here');
       if (result.capped) ctx.log.warn({ maxLines: ctx.params.maxLines }, 'Stopped reading the kernel log at maxLines');
       return {
         sinceBoot: ctx.params.sinceBoot,

@@ -88,3 +88,74 @@ export async function readKmsg(options: KmsgReadOptions): Promise<KmsgReadResult
   }
   return { text: records.join(''), records: records.length, capped, lost };
 }
+
+/**
+ * Turns `dmesg --syslog --raw` output ("<6>[   12.345678] message") into /dev/kmsg records
+ * ("6,seq,12345678,-;message"), numbering them from `firstSeq`. Pure.
+ */
+export function syslogToKmsg(text: string, firstSeq = 0): { usec: number; record: string }[] {
+  const out: { usec: number; record: string }[] = [];
+  let seq = firstSeq;
+  for (const line of text.split('\n')) {
+    const match = /^<(\d+)>\[\s*(\d+)\.(\d{1,6})\] ?(.*)$/.exec(line);
+    if (!match) continue;
+    const usec = Number(match[2]) * 1_000_000 + Number(match[3]!.padEnd(6, '0'));
+    out.push({ usec, record: `${match[1]},${seq++},${usec},-;${match[4]}\n` });
+  }
+  return out;
+}
+
+async function dmesgSyslog(): Promise<string> {
+  const { runProcess } = await import('../../engine/process.js');
+  const result = await runProcess('dmesg', ['--syslog', '--raw'], { timeoutMs: 15_000, maxOutputBytes: 32 * 1024 * 1024 });
+  if (result.code !== 0) throw new Error(`dmesg --syslog failed: ${result.stderr.trim() || `exit ${result.code}`}`);
+  return result.stdout;
+}
+
+/**
+ * Reads the kernel log through syslog(2) (dmesg --syslog), for containers that may not open the
+ * /dev/kmsg device but hold CAP_SYSLOG. It has no sequence numbers, so new records are those
+ * after the last timestamp seen; the same options and result as readKmsg.
+ */
+export async function readSyslog(options: KmsgReadOptions, read: () => Promise<string> = dmesgSyslog): Promise<KmsgReadResult> {
+  const first = syslogToKmsg(await read());
+  let lastUsec = first.at(-1)?.usec ?? -1;
+  const seen = new Set(first.filter((r) => r.usec === lastUsec).map((r) => r.record.slice(r.record.indexOf(';'))));
+  const records = options.sinceBoot ? first.map((r) => r.record) : [];
+  let capped = records.length > options.maxRecords;
+  records.splice(options.maxRecords);
+  while (!capped && !options.signal.aborted) {
+    const remaining = options.until.getTime() - Date.now();
+    if (remaining <= 0) break;
+    await sleep(Math.min(options.pollMs ?? 2000, remaining), undefined, { signal: options.signal }).catch(() => undefined);
+    for (const r of syslogToKmsg(await read(), records.length)) {
+      const body = r.record.slice(r.record.indexOf(';'));
+      if (r.usec < lastUsec || (r.usec === lastUsec && seen.has(body))) continue;
+      if (r.usec > lastUsec) seen.clear();
+      lastUsec = r.usec;
+      seen.add(body);
+      if (records.length >= options.maxRecords) {
+        capped = true;
+        break;
+      }
+      records.push(r.record);
+    }
+  }
+  return { text: records.join(''), records: records.length, capped, lost: 0 };
+}
+
+/** Whether /dev/kmsg can be opened here (a container also needs the device itself). */
+export function kmsgOpenable(path = '/dev/kmsg'): boolean {
+  try {
+    closeSync(openSync(path, constants.O_RDONLY | constants.O_NONBLOCK));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The kernel log from /dev/kmsg, or through syslog(2) where the device cannot be opened. */
+export async function readKernelLog(options: KmsgReadOptions): Promise<KmsgReadResult & { source: 'kmsg' | 'syslog' }> {
+  if (kmsgOpenable(options.path)) return { ...(await readKmsg(options)), source: 'kmsg' };
+  return { ...(await readSyslog(options)), source: 'syslog' };
+}

@@ -53,3 +53,17 @@ describe('parseKernelLog', () => {
     expect(parsed.records.length).toBeGreaterThan(300);
   });
 });
+
+describe('dmesg --syslog --raw output', () => {
+  it('becomes /dev/kmsg records with the priority, facility and time kept', async () => {
+    const { syslogToKmsg } = await import('../../../../node-agent/captures/kernel-log/kmsg-reader.js');
+    const { parseKmsg: parse } = await import('../../../../node-agent/captures/kernel-log/kmsg-record.js');
+    const converted = syslogToKmsg('<5>[    0.000000] Linux version 6.18.44\n<12>[ 4205.520739] ksleuth-selftest: hi\nnot a record\n', 7);
+    expect(converted.map((r) => r.usec)).toEqual([0, 4205520739]);
+    const records = parse(converted.map((r) => r.record).join(''));
+    expect(records).toMatchObject([
+      { level: 5, facility: 0, seq: 7, usec: 0, message: 'Linux version 6.18.44' },
+      { level: 4, facility: 1, seq: 8, usec: 4205520739, message: 'ksleuth-selftest: hi' },
+    ]);
+  });
+});

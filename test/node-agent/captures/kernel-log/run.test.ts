@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { kernelLogCapture } from '../../../../node-agent/captures/kernel-log/index.js';
+import { readSyslog } from '../../../../node-agent/captures/kernel-log/kmsg-reader.js';
+import { parseKmsg } from '../../../../node-agent/captures/kernel-log/kmsg-record.js';
 import { unmetRequirement } from '../../../../node-agent/engine/requirements.js';
 import { nodeFacts, runForReal } from '../real-run.js';
 
@@ -47,9 +49,27 @@ describe('kernel-log capture on this machine', () => {
     }
   });
 
-  it('needs a readable /dev/kmsg, which root has here', async () => {
+  it('needs a readable kernel log, which root has here through /dev/kmsg', async () => {
     const requirements = kernelLogCapture.requirements({ sinceBoot: true, maxLines: 20000 });
-    expect(requirements).toEqual([{ file: '/dev/kmsg' }]);
-    expect(unmetRequirement(requirements, await nodeFacts())).toBeUndefined();
+    expect(requirements).toEqual([{ kernelLog: true }]);
+    const facts = await nodeFacts();
+    expect(facts.kernelLog).toBe('kmsg');
+    expect(unmetRequirement(requirements, facts)).toBeUndefined();
+    expect(unmetRequirement(requirements, { ...facts, kernelLog: undefined })?.message).toMatch(/needs CAP_SYSLOG/);
+  });
+
+  it('reads the same log through syslog(2) where /dev/kmsg cannot be opened, and picks up new records', async () => {
+    const marker = `ksleuth-selftest-${randomBytes(4).toString('hex')}`;
+    const signal = new AbortController().signal;
+    const reading = readSyslog({ sinceBoot: false, maxRecords: 1000, until: new Date(Date.now() + 2500), signal, pollMs: 300 });
+    await sleep(800);
+    await writeFile('/dev/kmsg', `<6>${marker}: through syslog\n`);
+    const result = await reading;
+    const records = parseKmsg(result.text);
+    expect(records.map((r) => r.message)).toContain(`${marker}: through syslog`);
+    expect(records.find((r) => r.message.startsWith(marker))?.facility).toBe(1);
+    expect(records.some((r) => /Linux version/.test(r.message))).toBe(false);
+    const all = await readSyslog({ sinceBoot: true, maxRecords: 100000, until: new Date(0), signal });
+    expect(parseKmsg(all.text).some((r) => /Linux version/.test(r.message))).toBe(true);
   });
 });
