@@ -125,6 +125,7 @@ try {
       heartbeatSeconds: 600,
       driftCheckSeconds: 600,
       hostRoot: '/',
+      procRoot: '/proc',
       allowCustomPrograms: false,
       allowlistExtra: [],
     };

@@ -116,5 +116,5 @@ describe('the chart on a real control plane', () => {
         cluster().client().get(core.crds, `${p}.ksleuth.io`).then(() => false, (e: unknown) => isNotFound(e))));
       return results.every(Boolean);
     });
-  });
+  }, 180_000);
 });

@@ -128,12 +128,15 @@ describe('the chart', () => {
       '/host': true,
       '/var/lib/ksleuth': false,
       '/tmp': false,
+      '/host-proc': false,
     });
     const mountLines = section(daemonSet.text, /^\s+volumeMounts:$/, /^\s+volumes:$/);
     expect(uncommentedItems(mountLines, 12), 'host mounts without a comment saying why').toEqual(['- name: tmp']);
     const volumes = Object.fromEntries((pod.volumes as { name: string; hostPath?: { path: string; type?: string } }[]).map((v) => [v.name, v.hostPath]));
     expect(volumes.state).toEqual({ path: '/var/lib/ksleuth', type: 'DirectoryOrCreate' });
     expect(volumes['host-root']).toEqual({ path: '/', type: 'Directory' });
+    expect(volumes['host-proc']).toEqual({ path: '/proc' });
+    expect(c.args).toContain('--proc-root=/host-proc');
     expect(c.args).toEqual(expect.arrayContaining(['--state-dir=/var/lib/ksleuth', '--host-root=/host', '--health-port=8081', '--artifact-port=9443']));
     expect(c.args).not.toContain('--allow-custom-programs');
     for (const [name, fieldPath] of [['NODE_NAME', 'spec.nodeName'], ['POD_NAME', 'metadata.name'], ['POD_NAMESPACE', 'metadata.namespace']]) {
