@@ -158,6 +158,7 @@ export function cpuProfileSummary(profile: CpuProfile, parsed: ParsedCpuProfile,
     kernelSubsystems: profile.subsystems.map((s) => `${subsystemLabel(s.id)} ${share(s.samples)}%`).join(', '),
     kernelHotPaths: profile.hotPaths.map((h) => `${h.id} ${share(h.samples)}%`).join(', '),
     ...(parsed.truncated ? { truncated: true } : {}),
+    ...(parsed.stoppedEarly ? { stoppedEarly: parsed.stoppedEarly } : {}),
   };
 }
 

@@ -7,14 +7,17 @@ export interface CpuProfileRaw {
   frequencyHz: number;
   /** perf script printed more than the cap; the last samples are missing. */
   truncated: boolean;
+  /** perf script gave up on a record it could not process; the samples after it are missing. */
+  stoppedEarly?: string;
 }
 
 export interface ParsedCpuProfile {
   stacks: FoldedStack[];
   frequencyHz: number;
   truncated: boolean;
+  stoppedEarly?: string;
 }
 
 export function parseCpuProfile(raw: CpuProfileRaw): ParsedCpuProfile {
-  return { stacks: parseFolded(raw.folded), frequencyHz: raw.frequencyHz, truncated: raw.truncated };
+  return { stacks: parseFolded(raw.folded), frequencyHz: raw.frequencyHz, truncated: raw.truncated, ...(raw.stoppedEarly ? { stoppedEarly: raw.stoppedEarly } : {}) };
 }

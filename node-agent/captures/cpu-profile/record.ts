@@ -44,7 +44,13 @@ export async function recordCpuProfile(ctx: CaptureContext<'cpu-profile'>): Prom
     stdoutFile: text,
     maxOutputBytes: maxScriptBytes,
   });
-  if (script.code !== 0) throw new CaptureError('PerfScriptFailed', `perf script failed: ${describeFailure(script)}`);
+  // perf 6.1 gives up on some records of newer kernels (seen: a KSYMBOL record, type 17, written
+  // while another capture loaded a BPF program). The samples before it are good: keep them, say so.
+  const unprocessed = /failed to process type: (\d+)/.exec(script.stderr);
+  const printed = (await stat(text).catch(() => undefined))?.size ?? 0;
+  if (script.code !== 0 && !(unprocessed && printed > 0)) throw new CaptureError('PerfScriptFailed', `perf script failed: ${describeFailure(script)}`);
+  const stoppedEarly = script.code !== 0 ? `perf script stopped at a perf record of type ${unprocessed![1]} it could not process; later samples are missing` : undefined;
+  if (stoppedEarly) ctx.log.warn({ stderr: script.stderr.slice(-500) }, stoppedEarly);
   await rm(data, { force: true });
   const collapser = await collapsePerfScriptStream(createReadStream(text), { all: true });
   await rm(text, { force: true });
@@ -60,5 +66,5 @@ export async function recordCpuProfile(ctx: CaptureContext<'cpu-profile'>): Prom
   await ctx.artifacts.write('flamegraph.svg', renderFlameGraphSvg(stacks, { title: `CPU flame graph: ${ctx.name}`, subtitle }), 'image/svg+xml');
   const profile = toSpeedscope(stacks, { name: `${ctx.name} on ${ctx.facts.hostname}`, exporter: 'ksleuth' });
   await ctx.artifacts.write('speedscope.json', JSON.stringify(profile), 'application/json');
-  return { folded, frequencyHz: hz, truncated: script.truncated };
+  return { folded, frequencyHz: hz, truncated: script.truncated, ...(stoppedEarly ? { stoppedEarly } : {}) };
 }

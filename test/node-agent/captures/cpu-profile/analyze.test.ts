@@ -135,3 +135,13 @@ describe('cpu-profile profile figures', () => {
     expect(profile.hotPaths).toEqual([{ id: 'rcu-callbacks', samples: 1, hottestStack: 'kworker;rcu_do_batch;kmem_cache_free', hottestStackSamples: 1 }]);
   });
 });
+
+describe('a perf script that stopped early', () => {
+  it('keeps the samples it printed and says the rest is missing', () => {
+    const raw: CpuProfileRaw = { folded: 'dd;read_zero_[k];clear_user_[k] 40\ndd;main 10\n', frequencyHz: 99, truncated: false, stoppedEarly: 'perf script stopped at a perf record of type 17 it could not process; later samples are missing' };
+    const parsed = cpuProfileCapture.parse(raw, params);
+    const { summary } = cpuProfileCapture.analyze(parsed, params, facts);
+    expect(summary.stoppedEarly).toMatch(/type 17/);
+    expect(summary.totalSamples).toBe(50);
+  });
+});
