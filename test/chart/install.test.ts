@@ -110,11 +110,11 @@ describe('the chart on a real control plane', () => {
     const crd = await cluster().client().get<KubeObject>(core.crds, 'kernelinvestigations.ksleuth.io');
     // Adopted by the new release; Helm decides what to keep from the release's manifest, which lacks the keep policy now.
     expect(crd.metadata.annotations?.['meta.helm.sh/release-name']).toBe(release);
-    await helm(['uninstall', release, '--namespace', namespace, '--wait', '--timeout', '120s'], { kubeconfig: cluster().kubeconfigPath });
+    await helm(['uninstall', release, '--namespace', namespace, '--wait', '--timeout', '240s'], { kubeconfig: cluster().kubeconfigPath });
     await until('the CRDs to be gone', async () => {
       const results = await Promise.all(['kernelinvestigations', 'kernelcaptures', 'kernelmitigations', 'kernelnodes'].map((p) =>
         cluster().client().get(core.crds, `${p}.ksleuth.io`).then(() => false, (e: unknown) => isNotFound(e))));
       return results.every(Boolean);
     });
-  }, 180_000);
+  }, 300_000);
 });
