@@ -3,7 +3,8 @@
  * plane, holding two sysctls, with no capture running. Prints its resident memory and CPU use over
  * a measuring window. Targets: RSS ≤ 60 MB, CPU ≤ 5 millicores.
  *
- *   npx tsx bench/agent-idle.ts [--seconds 120]
+ *   npx tsx bench/agent-idle.ts [--seconds 120] [--node-flags '...']
+ * The node flags default to those of images/agent.Dockerfile; --node-flags= measures without them.
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -18,7 +19,7 @@ import { ComponentProcess } from '../lib/local-cluster/component.js';
 import { projectRoot } from '../lib/paths.js';
 
 const run = promisify(execFile);
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '120' }, 'node-flags': { type: 'string', default: '' } } });
+const { values } = parseArgs({ options: { seconds: { type: 'string', default: '120' }, 'node-flags': { type: 'string', default: '--jitless --max-semi-space-size=1 --v8-pool-size=1' } } });
 const nodeFlags = values['node-flags'].split(' ').filter(Boolean);
 const seconds = Number(values.seconds);
 const ticksPerSecond = Number((await run('getconf', ['CLK_TCK'])).stdout.trim());

@@ -48,4 +48,7 @@ COPY node-agent/captures/kernel-log/rules.yaml node-agent/captures/kernel-log/ru
 USER 0:0
 ENV HOME=/tmp
 EXPOSE 8081 9443
-ENTRYPOINT ["node", "/app/dist/node-agent/main.js"]
+# The long-lived agent does little JavaScript work (API calls, sysctl reads): without a JIT and
+# with a small young generation it stays under 60 MB. Captures run in a worker process that the
+# agent starts without these flags (bench/agent-idle.ts measures both).
+ENTRYPOINT ["node", "--jitless", "--max-semi-space-size=1", "--v8-pool-size=1", "/app/dist/node-agent/main.js"]
