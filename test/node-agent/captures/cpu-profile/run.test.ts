@@ -12,9 +12,15 @@ import { unmetRequirement } from '../../../../node-agent/engine/requirements.js'
 import { runCaptures } from '../../../../node-agent/engine/run.js';
 import { nodeFacts, runForReal } from '../real-run.js';
 
-/** A kernel-bound workload: dd spends its time in read_zero clearing its buffer. */
+/**
+ * A kernel-bound workload: dd spends its time in read_zero clearing its buffer. dd itself is the
+ * child (not `timeout dd`), so killing the child stops it; it also stops by itself after `seconds`.
+ */
 function kernelBoundWorkload(seconds: number): ChildProcess {
-  return spawn('timeout', [String(seconds), 'dd', 'if=/dev/zero', 'of=/dev/null', 'bs=1M'], { stdio: 'ignore' });
+  const dd = spawn('dd', ['if=/dev/zero', 'of=/dev/null', 'bs=1M'], { stdio: 'ignore' });
+  const stop = setTimeout(() => dd.kill('SIGKILL'), seconds * 1000);
+  dd.on('exit', () => clearTimeout(stop));
+  return dd;
 }
 
 /** Processes whose command line mentions `text` (a run's private directory). */
