@@ -87,22 +87,29 @@ export function sinkServerScript(address: string, port: number): string {
     net.createServer((socket) => socket.resume()).listen(${port}, '${address}', () => process.stdout.write('ready\\n'));`;
 }
 
-/** `connections` clients that each send 1000 bytes every `everyMs` ms to the server until killed. */
-export function steadySenderScript(address: string, port: number, connections: number, everyMs: number): string {
+/**
+ * `connections` clients that each send 1000 bytes every `everyMs` ms until killed, and one more
+ * connection opened every `connectEveryMs` ms: once the link is dropped, established connections
+ * back off exponentially, while each new connection's SYN is retransmitted a second later, so
+ * retransmits keep coming however late a tracer attaches.
+ */
+export function steadySenderScript(address: string, port: number, connections: number, everyMs: number, connectEveryMs = 250): string {
   return `
     const net = require('node:net');
+    const connect = () => net.connect(${port}, '${address}').on('error', () => {});
     let connected = 0;
-    const clients = Array.from({ length: ${connections} }, () => net.connect(${port}, '${address}', () => {
+    const clients = Array.from({ length: ${connections} }, () => connect().on('connect', () => {
       if (++connected === ${connections}) process.stdout.write('ready\\n');
     }));
-    for (const client of clients) client.on('error', () => {});
-    setInterval(() => { for (const client of clients) client.write(Buffer.alloc(1000, 122)); }, ${everyMs});`;
+    setInterval(() => { for (const client of clients) client.write(Buffer.alloc(1000, 122)); }, ${everyMs});
+    setInterval(connect, ${connectEveryMs});`;
 }
 
 /**
  * Two namespaces joined by a veth pair: a sink server in one, `connections` steady senders in
  * the other. dropLink() removes the server's address, so every segment the clients send from
- * then on is delivered to a namespace that drops it, and TCP retransmits at each timeout.
+ * then on, SYNs included, is delivered to a namespace that drops it, and TCP retransmits at each
+ * timeout.
  */
 export class LossyLink {
   private constructor(

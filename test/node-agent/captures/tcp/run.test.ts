@@ -45,13 +45,14 @@ describe('tcp capture on this machine', () => {
     cleanups.push(() => link.delete());
     const module = createTcpCapture({ procNet: `/proc/${link.clientPid}/net` });
     const running = runForReal([{ tcp: { intervalSeconds: 1 } }], 6, { modules: { tcp: module } });
-    await sleep(3000);
+    // Some segments get through first (outSegs); then the link drops for the rest of the window.
+    await sleep(2000);
     await link.dropLink();
     const run = await running;
     cleanups.push(run.cleanup);
     const outcome = run.report.captures[0]!;
     expect(outcome.state).toBe('Succeeded');
-    expect(outcome.summary.outSegs).toBeGreaterThanOrEqual(1000);
+    expect(outcome.summary.outSegs).toBeGreaterThanOrEqual(500);
     expect(outcome.summary.retransSegs).toBeGreaterThan(0);
     const finding = outcome.findings.find((f) => f.pattern === 'tcp-retransmits');
     expect(finding, JSON.stringify(outcome.summary)).toBeDefined();
