@@ -1,5 +1,5 @@
 import type { CaptureContext } from '../../engine/capture.js';
-import { describeFailure, startProcess } from '../../engine/process.js';
+import { describeFailure, startProcess, type ProcessResult } from '../../engine/process.js';
 import type { RetransmitTrace } from './parse.js';
 import { retransmitProgram } from './retransmit-program.js';
 
@@ -18,6 +18,17 @@ export function retransmitTraceUnavailable(facts: CaptureContext['facts']): stri
   return undefined;
 }
 
+/**
+ * Why bpftrace printed no attached probes. Interrupted before it attached (it can take seconds to
+ * start on a busy node), it dies of the SIGINT it would otherwise handle: the window was too short.
+ */
+function notAttachedReason(result: ProcessResult, windowSeconds: number): string {
+  if (result.signal === 'SIGINT') {
+    return `bpftrace had not attached to ${tracepoint} when the window ended after ${windowSeconds.toFixed(1)} s; a longer duration gives it time to start`;
+  }
+  return describeFailure(result);
+}
+
 /** Starts counting retransmits by remote address in a kernel map, if the node can. */
 export function startRetransmitTrace(ctx: CaptureContext<'tcp'>): RunningTrace {
   const unavailable = retransmitTraceUnavailable(ctx.facts);
@@ -31,10 +42,12 @@ export function startRetransmitTrace(ctx: CaptureContext<'tcp'>): RunningTrace {
     timeoutMs: (ctx.durationSeconds + 60) * 1000,
     maxOutputBytes: 4 * 1024 * 1024,
   });
+  const startedAt = Date.now();
   return {
     async stop() {
+      const stoppedAt = Date.now();
       const result = await bpftrace.stop('SIGINT', 10_000);
-      if (!result.stdout.includes('"attached_probes"')) return { state: 'failed', reason: describeFailure(result) };
+      if (!result.stdout.includes('"attached_probes"')) return { state: 'failed', reason: notAttachedReason(result, (stoppedAt - startedAt) / 1000) };
       return { state: 'traced', output: result.stdout };
     },
   };

@@ -62,7 +62,8 @@ describe('tcp capture on this machine', () => {
   });
 
   it('reads the host namespace through the registry module', async () => {
-    const run = await runForReal([{ tcp: { intervalSeconds: 1 } }], 2);
+    // Long enough for bpftrace to attach on a busy machine.
+    const run = await runForReal([{ tcp: { intervalSeconds: 1 } }], 5);
     cleanups.push(run.cleanup);
     const outcome = run.report.captures[0]!;
     expect(outcome.state).toBe('Succeeded');
