@@ -55,6 +55,8 @@ export interface RunRequest {
   log: Logger;
   /** After the window, how long a capture may take to finish (perf script, parsing) before it is killed. */
   graceSeconds?: number;
+  /** Once stopped (cancel or deadline), how long a capture may take to restore kernel state before its outcome is reported anyway. */
+  cleanupGraceSeconds?: number;
   signal?: AbortSignal;
   onProgress?: (event: ProgressEvent) => void;
   /** The capture modules; the registry by default (tests pass fakes). */
@@ -148,7 +150,7 @@ async function runOne(capture: ResolvedCapture, request: RunRequest, journal: Ke
     log,
   };
   try {
-    const raw = await untilAborted(module.run(ctx), stop.signal);
+    const raw = await untilAborted(module.run(ctx), stop.signal, (request.cleanupGraceSeconds ?? 10) * 1000);
     const parsed = module.parse(raw, capture.params as never);
     const analysis = module.analyze(parsed, capture.params as never, request.facts);
     const findings = analysis.findings.map((f) => ({ ...f, capture: capture.name }));
@@ -172,20 +174,34 @@ async function runOne(capture: ResolvedCapture, request: RunRequest, journal: Ke
   }
 }
 
-/** Rejects as soon as the signal aborts, even if the work ignores it. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+/**
+ * Rejects once the signal aborts and the work has settled, so that a cancelled capture has
+ * removed its tracefs instance or stopped its tracer before its outcome is reported; work that
+ * ignores the signal is waited for at most cleanupGraceMs.
+ */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal, cleanupGraceMs: number): Promise<T> {
+  const settled = work.then(
+    () => undefined,
+    () => undefined,
+  );
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason);
+    const onAbort = (): void => {
+      const grace = setTimeout(() => reject(signal.reason), cleanupGraceMs);
+      void settled.then(() => {
+        clearTimeout(grace);
+        reject(signal.reason);
+      });
+    };
     if (signal.aborted) onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
+    else signal.addEventListener('abort', onAbort, { once: true });
     work.then(
       (value) => {
         signal.removeEventListener('abort', onAbort);
-        resolve(value);
+        if (!signal.aborted) resolve(value);
       },
       (error: unknown) => {
         signal.removeEventListener('abort', onAbort);
-        reject(error);
+        if (!signal.aborted) reject(error);
       },
     );
   });

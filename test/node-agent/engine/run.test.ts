@@ -109,6 +109,7 @@ describe('runCaptures', () => {
       captures: [resolveCaptureEntry({ memory: {} })],
       durationSeconds: 1,
       graceSeconds: 1,
+      cleanupGraceSeconds: 1,
       facts, log, outDir, stateDir,
       modules: {
         memory: fake('memory', async (ctx) => {
@@ -136,6 +137,30 @@ describe('runCaptures', () => {
       modules: { memory: fake('memory', async (ctx) => { await sleep(30_000, undefined, { signal: ctx.signal }); return 0; }) },
     });
     expect(report.captures[0]).toMatchObject({ state: 'Failed', reason: 'Cancelled' });
+  });
+
+  it('reports a cancelled capture only once it has cleaned up after itself', async () => {
+    const cancel = new AbortController();
+    setTimeout(() => cancel.abort(), 200);
+    let restored = false;
+    const report = await runCaptures({
+      captures: [resolveCaptureEntry({ memory: {} })],
+      durationSeconds: 30, facts, log, signal: cancel.signal, ...(await dirs()),
+      modules: {
+        memory: fake('memory', async (ctx) => {
+          try {
+            await sleep(30_000, undefined, { signal: ctx.signal });
+          } finally {
+            // Like removing a tracefs instance: slow on a busy kernel.
+            await sleep(500);
+            restored = true;
+          }
+          return 0;
+        }),
+      },
+    });
+    expect(report.captures[0]).toMatchObject({ state: 'Failed', reason: 'Cancelled' });
+    expect(restored).toBe(true);
   });
 
   it('names two unnamed captures of one kind apart', () => {
