@@ -4,10 +4,6 @@ import { log } from '../lib/log.js';
 import { Agent } from './agent/agent.js';
 import { agentUsage, loadAgentConfig } from './agent/config.js';
 
-function kubeClient(kubeconfig: string | undefined): KubeClient {
-  return KubeClient.load(kubeconfig, 'ksleuth-agent');
-}
-
 async function main(): Promise<void> {
   if (process.argv.includes('--help')) {
     console.log(agentUsage);
@@ -20,7 +16,7 @@ async function main(): Promise<void> {
     console.error(`ksleuth-agent: ${(error as Error).message}\n\n${agentUsage}`);
     process.exit(2);
   }
-  const agent = await Agent.start({ config, client: kubeClient(config.kubeconfig) });
+  const agent = await Agent.start({ config, client: KubeClient.load(config.kubeconfig, 'ksleuth-agent') });
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) process.exit(1);

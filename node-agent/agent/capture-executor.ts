@@ -127,7 +127,7 @@ export class CaptureExecutor {
     try {
       let resolved: ResolvedCapture[];
       try {
-        resolved = capture.spec.captures.map((entry) => resolveCaptureEntry(entry));
+        resolved = capture.spec.captures.map(resolveCaptureEntry);
       } catch (error) {
         await this.finishWithout(capture, 'Failed', 'InvalidSpec', (error as Error).message);
         return;

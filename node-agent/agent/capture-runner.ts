@@ -2,27 +2,32 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CaptureEntry } from '../../api/v1alpha1/capture-entry.js';
 import type { CaptureKind } from '../../api/v1alpha1/captures.js';
 import type { Logger } from '../../lib/log.js';
 import type { CaptureModule } from '../engine/capture.js';
 import type { NodeFacts } from '../engine/probe.js';
 import type { NodeReport } from '../engine/run.js';
-import { serializeFacts, type CaptureSupport, type ProbeResponse, type WorkerRequest } from '../worker/protocol.js';
-import { deserializeFacts } from '../worker/protocol.js';
+import {
+  deserializeFacts,
+  serializeFacts,
+  type CaptureSupport,
+  type ProbeRequest,
+  type ProbeResponse,
+  type RunRequest,
+  type WorkerRequest,
+} from '../worker/protocol.js';
 
-export interface RunCapturesRequest {
-  captures: CaptureEntry[];
-  durationSeconds: number;
+/** The worker's requests without their type, with node facts as they are in memory. */
+type ProbeOptions = Omit<ProbeRequest, 'type'>;
+export type RunCapturesRequest = Omit<RunRequest, 'type' | 'facts'> & { facts: NodeFacts };
+interface Probed {
   facts: NodeFacts;
-  outDir: string;
-  stateDir: string;
-  disabled?: Partial<Record<CaptureKind, string>>;
+  captureSupport: CaptureSupport;
 }
 
 /** Where probes and captures run: a worker process in the agent, in this process for stand-ins. */
 export interface CaptureRunner {
-  probe(options: { hostRoot: string; tracefsCandidates?: string[]; stateDir: string }): Promise<{ facts: NodeFacts; captureSupport: CaptureSupport }>;
+  probe(options: ProbeOptions): Promise<Probed>;
   run(request: RunCapturesRequest, signal: AbortSignal): Promise<NodeReport>;
 }
 
@@ -85,7 +90,7 @@ export class WorkerRunner implements CaptureRunner {
     });
   }
 
-  async probe(options: { hostRoot: string; tracefsCandidates?: string[]; stateDir: string }): Promise<{ facts: NodeFacts; captureSupport: CaptureSupport }> {
+  async probe(options: ProbeOptions): Promise<Probed> {
     const answer = await this.call<ProbeResponse>({ type: 'probe', ...options });
     this.log.debug({ kernel: answer.facts.kernelVersion }, 'Probed the node');
     return { facts: deserializeFacts(answer.facts), captureSupport: answer.captureSupport };
@@ -104,7 +109,7 @@ export class InProcessRunner implements CaptureRunner {
     private readonly log: Logger,
   ) {}
 
-  async probe(): Promise<{ facts: NodeFacts; captureSupport: CaptureSupport }> {
+  async probe(): Promise<Probed> {
     return { facts: this.facts, captureSupport: Object.keys(this.modules).map((kind) => ({ kind, supported: true })) };
   }
 

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { z } from 'zod';
 
-export const agentConfig = z.object({
+const agentConfig = z.object({
   nodeName: z.string().min(1, 'set NODE_NAME (the chart passes spec.nodeName through the downward API) or --node-name'),
   podName: z.string().optional(),
   podNamespace: z.string().optional(),

@@ -180,29 +180,22 @@ async function runOne(capture: ResolvedCapture, request: RunRequest, journal: Ke
  * ignores the signal is waited for at most cleanupGraceMs.
  */
 function untilAborted<T>(work: Promise<T>, signal: AbortSignal, cleanupGraceMs: number): Promise<T> {
-  const settled = work.then(
-    () => undefined,
-    () => undefined,
-  );
   return new Promise<T>((resolve, reject) => {
+    let grace: NodeJS.Timeout | undefined;
     const onAbort = (): void => {
-      const grace = setTimeout(() => reject(signal.reason), cleanupGraceMs);
-      void settled.then(() => {
-        clearTimeout(grace);
-        reject(signal.reason);
-      });
+      grace = setTimeout(() => reject(signal.reason), cleanupGraceMs);
     };
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
+    const settle = (outcome: () => void): void => {
+      signal.removeEventListener('abort', onAbort);
+      clearTimeout(grace);
+      if (signal.aborted) reject(signal.reason);
+      else outcome();
+    };
     work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        if (!signal.aborted) resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        if (!signal.aborted) reject(error);
-      },
+      (value) => settle(() => resolve(value)),
+      (error: unknown) => settle(() => reject(error)),
     );
   });
 }

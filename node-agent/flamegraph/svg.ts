@@ -95,7 +95,7 @@ const style = [
 ].join(' ');
 
 /** The label that fits a frame of `widthPx`, cut with ".." (the embedded script fits the same way). */
-export function fitLabel(name: string, widthPx: number): string {
+function fitLabel(name: string, widthPx: number): string {
   const chars = Math.floor((widthPx - 6) / charWidth);
   if (chars < 3) return '';
   return name.length <= chars ? name : `${name.slice(0, chars - 2)}..`;
@@ -132,14 +132,14 @@ function nameHash(name: string): number {
 }
 
 /** 1234567 -> "1,234,567"; fractions keep two decimals. */
-export function formatCount(count: number): string {
+function formatCount(count: number): string {
   return Number.isInteger(count) ? count.toLocaleString('en-US') : count.toLocaleString('en-US', { maximumFractionDigits: 2 });
 }
 
 const notXmlChar = /[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
 
 /** Escapes markup, and replaces characters XML cannot hold at all (control bytes) with U+FFFD. */
-export function escapeXml(text: string): string {
+function escapeXml(text: string): string {
   return text
     .replace(notXmlChar, '\uFFFD')
     .replace(/[&<>"']/g, (c) => `&${{ '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot', "'": 'apos' }[c]!};`);

@@ -1,8 +1,8 @@
 import type { DesiredSysctl, SysctlStatus } from '../../api/v1alpha1/node.js';
 import { checkSysctl } from './check.js';
 import { hostAssignmentFor } from './host-files.js';
-import { emit, fail, message, refuse, type Pass } from './pass.js';
-import { readSysctl, writeSysctl } from './proc-sys.js';
+import { emit, fail, message, refuse, writeAndReadBack, type Pass } from './pass.js';
+import { readSysctl } from './proc-sys.js';
 import { writeSysctlState, type HeldSysctl } from './state-file.js';
 import { normaliseSysctlValue } from './value.js';
 
@@ -65,9 +65,7 @@ export async function hold(pass: Pass, want: DesiredSysctl): Promise<SysctlStatu
 
   let readBack: string;
   try {
-    await writeSysctl(pass.procRoot, want.name, value);
-    pass.writes++;
-    readBack = await readSysctl(pass.procRoot, want.name);
+    readBack = await writeAndReadBack(pass, want.name, value);
   } catch (error) {
     return fail(pass, { ...status(), current }, (error as Error).message);
   }

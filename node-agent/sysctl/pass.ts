@@ -2,6 +2,7 @@ import type { DesiredSysctl, SysctlStatus } from '../../api/v1alpha1/node.js';
 import type { Logger } from '../../lib/log.js';
 import type { AllowList } from './allowlist.js';
 import type { HostSysctlFiles } from './host-files.js';
+import { readSysctl, writeSysctl } from './proc-sys.js';
 import type { HeldSysctl } from './state-file.js';
 
 export type SysctlEventReason = 'Applied' | 'Reapplied' | 'DriftCorrected' | 'Reverted' | 'Released' | 'Refused' | 'Failed';
@@ -50,6 +51,13 @@ export function refuse(pass: Pass, want: DesiredSysctl, reason: string): SysctlS
 export function fail(pass: Pass, status: Omit<SysctlStatus, 'state'>, message: string): SysctlStatus {
   emit(pass, { type: 'Warning', reason: 'Failed', sysctl: status.name, ...(status.mitigation ? { mitigation: status.mitigation } : {}), message });
   return { ...status, state: 'Failed', message: clamp(message) };
+}
+
+/** Writes a sysctl, counts the write, and returns the value read back (which the caller verifies). */
+export async function writeAndReadBack(pass: Pass, name: string, value: string): Promise<string> {
+  await writeSysctl(pass.procRoot, name, value);
+  pass.writes++;
+  return readSysctl(pass.procRoot, name);
 }
 
 export function forget(pass: Pass, entry: HeldSysctl): void {

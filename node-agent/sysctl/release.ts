@@ -1,6 +1,6 @@
 import type { SysctlStatus } from '../../api/v1alpha1/node.js';
-import { emit, fail, forget, type Pass } from './pass.js';
-import { readSysctl, writeSysctl } from './proc-sys.js';
+import { emit, fail, forget, writeAndReadBack, type Pass } from './pass.js';
+import { readSysctl } from './proc-sys.js';
 import type { HeldSysctl } from './state-file.js';
 import { normaliseSysctlValue } from './value.js';
 
@@ -25,9 +25,7 @@ export async function release(pass: Pass, entry: HeldSysctl): Promise<SysctlStat
   if (current !== original) {
     let readBack: string;
     try {
-      await writeSysctl(pass.procRoot, entry.name, original);
-      pass.writes++;
-      readBack = await readSysctl(pass.procRoot, entry.name);
+      readBack = await writeAndReadBack(pass, entry.name, original);
     } catch (error) {
       return fail(pass, { ...base, current }, `could not restore ${entry.name} to ${original}: ${(error as Error).message}; retried on the next pass`);
     }

@@ -2,7 +2,6 @@ import type { CaptureEntry } from '../../api/v1alpha1/capture-entry.js';
 import type { CaptureKind } from '../../api/v1alpha1/captures.js';
 import type { KernelNodeStatus } from '../../api/v1alpha1/node.js';
 import type { NodeFacts } from '../engine/probe.js';
-import type { NodeReport } from '../engine/run.js';
 
 /*
  * The node agent keeps its long-lived process small and out of harm's way: kernel probing and
@@ -63,5 +62,3 @@ export function deserializeFacts(facts: SerializedFacts): NodeFacts {
     readableFiles: new Set(facts.readableFiles),
   };
 }
-
-export type RunResponse = NodeReport;
