@@ -32,17 +32,21 @@ export interface Collected {
   exitCode?: number;
 }
 
-/** Reads a file up to maxBytes; procfs files report size 0, so it reads until end of file. */
+/**
+ * Reads a file up to maxBytes; procfs files report size 0, so it reads until end of file.
+ * seq_file reads (procfs, tracefs) return about a page each: the bytes are copied out of one
+ * buffer, so that a chunk does not hold on to a whole read buffer.
+ */
 export async function readCapped(path: string, maxBytes: number): Promise<{ data: Buffer; truncated: boolean }> {
   const handle = await open(path, 'r');
   try {
+    const buffer = Buffer.alloc(256 * 1024);
     const chunks: Buffer[] = [];
     let total = 0;
     for (;;) {
-      const buffer = Buffer.alloc(Math.min(256 * 1024, maxBytes + 1 - total));
-      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      const { bytesRead } = await handle.read(buffer, 0, Math.min(buffer.length, maxBytes + 1 - total), null);
       if (bytesRead === 0) break;
-      chunks.push(buffer.subarray(0, bytesRead));
+      chunks.push(Buffer.from(buffer.subarray(0, bytesRead)));
       total += bytesRead;
       if (total > maxBytes) break;
     }

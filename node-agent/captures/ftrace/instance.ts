@@ -1,9 +1,9 @@
-import { createReadStream } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { KernelStateJournal } from '../../engine/journal.js';
 import { createInstance, removeInstance } from '../../engine/tracefs.js';
+import { readCapped } from '../bundle/collect.js';
 
 /**
  * Runs `work` with a private tracefs instance that is recorded in the journal before anything
@@ -33,26 +33,12 @@ export async function withPrivateInstance<T>(
   }
 }
 
-/** Reads at most maxBytes of a tracefs file (the trace can be far larger than memory allows). */
+/** Reads at most maxBytes of a tracefs file (the trace can be far larger than memory allows), in whole lines. */
 export async function readTraceCapped(path: string, maxBytes: number): Promise<{ text: string; truncated: boolean }> {
-  const chunks: Buffer[] = [];
-  let kept = 0;
-  let truncated = false;
-  const stream = createReadStream(path, { highWaterMark: 256 * 1024 });
-  for await (const chunk of stream as AsyncIterable<Buffer>) {
-    if (kept + chunk.length > maxBytes) {
-      chunks.push(chunk.subarray(0, maxBytes - kept));
-      truncated = true;
-      stream.destroy();
-      break;
-    }
-    chunks.push(chunk);
-    kept += chunk.length;
-  }
-  let text = Buffer.concat(chunks).toString('utf8');
+  const { data, truncated } = await readCapped(path, maxBytes);
+  const text = data.toString('utf8');
   // A cut-off last line would parse as a record with a wrong body.
-  if (truncated) text = text.slice(0, text.lastIndexOf('\n') + 1);
-  return { text, truncated };
+  return { text: truncated ? text.slice(0, text.lastIndexOf('\n') + 1) : text, truncated };
 }
 
 /** The per_cpu/cpuN/stats files of an instance (entries, overruns, dropped events). */

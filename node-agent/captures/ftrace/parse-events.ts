@@ -1,5 +1,5 @@
 import { eventPairs, type EventPair } from './event-pairs.js';
-import { parseBufferStats, parseTraceRecord, splitEventBody } from './trace-line.js';
+import { parseTraceRecord, splitEventBody, traceRates } from './trace-line.js';
 
 export interface PairLatency {
   pair: string;
@@ -113,21 +113,19 @@ export function parseEventsTrace(trace: string, windowSeconds: number, cpuStats:
     };
   });
 
-  const buffer = parseBufferStats(cpuStats);
-  const rateSeconds = buffer.dropped > 0 && last > first ? last - first : windowSeconds;
-  const perSecond = (count: number): number => (rateSeconds > 0 ? Math.round((count / rateSeconds) * 10) / 10 : 0);
+  const { rateSeconds, perSecond, dropped, overrun } = traceRates(cpuStats, windowSeconds, first, last);
   return {
     mode: 'events',
     windowSeconds,
-    rateSeconds: Math.round(rateSeconds * 1000) / 1000,
+    rateSeconds,
     totalEvents: total,
     events: [...counts]
       .map(([event, count]) => ({ event, count, perSecond: perSecond(count) }))
       .sort((a, b) => b.count - a.count || a.event.localeCompare(b.event)),
     topTasks: [...tasks.values()].sort((a, b) => b.count - a.count).slice(0, maxTopTasks),
     latencies,
-    droppedEvents: buffer.dropped,
-    overrunEvents: buffer.overrun,
+    droppedEvents: dropped,
+    overrunEvents: overrun,
     truncated,
   };
 }

@@ -1,4 +1,4 @@
-import { parseBufferStats, parseTraceRecord } from './trace-line.js';
+import { parseTraceRecord, traceRates } from './trace-line.js';
 
 export interface FunctionParsed {
   mode: 'function';
@@ -39,13 +39,11 @@ export function parseFunctionTrace(trace: string, windowSeconds: number, cpuStat
     entry.callers.set(match[2]!, (entry.callers.get(match[2]!) ?? 0) + 1);
     calls.set(match[1]!, entry);
   }
-  const buffer = parseBufferStats(cpuStats);
-  const rateSeconds = buffer.dropped > 0 && last > first ? last - first : windowSeconds;
-  const perSecond = (count: number): number => (rateSeconds > 0 ? Math.round((count / rateSeconds) * 10) / 10 : 0);
+  const { rateSeconds, perSecond, dropped, overrun } = traceRates(cpuStats, windowSeconds, first, last);
   return {
     mode: 'function',
     windowSeconds,
-    rateSeconds: Math.round(rateSeconds * 1000) / 1000,
+    rateSeconds,
     totalCalls: total,
     functions: [...calls]
       .map(([name, entry]) => ({
@@ -55,8 +53,8 @@ export function parseFunctionTrace(trace: string, windowSeconds: number, cpuStat
         topCaller: [...entry.callers].sort((a, b) => b[1] - a[1])[0]?.[0],
       }))
       .sort((a, b) => b.calls - a.calls || a.name.localeCompare(b.name)),
-    droppedEvents: buffer.dropped,
-    overrunEvents: buffer.overrun,
+    droppedEvents: dropped,
+    overrunEvents: overrun,
     truncated,
   };
 }

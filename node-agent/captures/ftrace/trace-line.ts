@@ -39,3 +39,24 @@ export function parseBufferStats(stats: string[]): { dropped: number; overrun: n
   }
   return total;
 }
+
+/**
+ * The ring buffer's losses and the seconds rates are computed over: the window, or the span the
+ * trace covers (`first` to `last` record) when events were dropped because the buffer filled
+ * before the window ended.
+ */
+export function traceRates(
+  cpuStats: string[],
+  windowSeconds: number,
+  first: number,
+  last: number,
+): { rateSeconds: number; perSecond: (count: number) => number; dropped: number; overrun: number } {
+  const { dropped, overrun } = parseBufferStats(cpuStats);
+  const rateSeconds = dropped > 0 && last > first ? last - first : windowSeconds;
+  return {
+    rateSeconds: Math.round(rateSeconds * 1000) / 1000,
+    perSecond: (count) => (rateSeconds > 0 ? Math.round((count / rateSeconds) * 10) / 10 : 0),
+    dropped,
+    overrun,
+  };
+}

@@ -1,5 +1,6 @@
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
+import { runProcess } from '../../engine/process.js';
 
 export interface KmsgReadOptions {
   /** Keep the records already in the buffer; otherwise skip them and keep only new ones. */
@@ -106,7 +107,6 @@ export function syslogToKmsg(text: string, firstSeq = 0): { usec: number; record
 }
 
 async function dmesgSyslog(): Promise<string> {
-  const { runProcess } = await import('../../engine/process.js');
   const result = await runProcess('dmesg', ['--syslog', '--raw'], { timeoutMs: 15_000, maxOutputBytes: 32 * 1024 * 1024 });
   if (result.code !== 0) throw new Error(`dmesg --syslog failed: ${result.stderr.trim() || `exit ${result.code}`}`);
   return result.stdout;

@@ -1,5 +1,5 @@
 import type { Sample } from '../../engine/sampling.js';
-import { parseProcNetTcp, type TcpSocket } from './proc-net-tcp.js';
+import { closeWaitState, parseProcNetTcp, type TcpSocket } from './proc-net-tcp.js';
 import { parseRetransmitMap, type RemoteRetransmits } from './retransmit-program.js';
 import { parseSnmp } from './snmp.js';
 import type { SocketOwner } from './socket-owners.js';
@@ -51,7 +51,7 @@ export function parseTcp(raw: TcpRaw): ParsedTcp {
     readings: raw.readings.map(({ atMs, data }) => ({
       atMs,
       closeWait: [...parseProcNetTcp(data.tcp, raw.littleEndian), ...parseProcNetTcp(data.tcp6 ?? '', raw.littleEndian)].filter(
-        (s) => s.state === '08',
+        (s) => s.state === closeWaitState,
       ),
       tcp: parseSnmp(data.snmp).Tcp ?? {},
       tcpExt: parseSnmp(data.netstat).TcpExt ?? {},

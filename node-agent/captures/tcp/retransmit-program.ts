@@ -1,3 +1,5 @@
+import { findMap, mergeNumbers, parseBpftraceOutput } from '../../engine/bpftrace-output.js';
+
 /**
  * Counts retransmitted segments by remote address and port in a kernel map: bpftrace prints the
  * map once, when it stops, never one line per packet. The map is bounded by bpftrace's map size
@@ -19,25 +21,15 @@ export interface RemoteRetransmits {
 }
 
 /**
- * Reads the @retransmits map from `bpftrace -f json` output (one JSON object per line; a
- * two-key map prints its keys as "address,port"). Lines that are not JSON are ignored.
+ * Reads the @retransmits map from `bpftrace -f json` output (a two-key map prints its keys as
+ * "address,port").
  */
 export function parseRetransmitMap(output: string): RemoteRetransmits[] {
-  const entries: RemoteRetransmits[] = [];
-  for (const line of output.split('\n')) {
-    if (!line.startsWith('{')) continue;
-    let message: { type?: string; data?: Record<string, unknown> };
-    try {
-      message = JSON.parse(line) as typeof message;
-    } catch {
-      continue;
-    }
-    const map = message.type === 'map' ? message.data?.['@retransmits'] : undefined;
-    if (!map || typeof map !== 'object') continue;
-    for (const [key, count] of Object.entries(map as Record<string, number>)) {
+  const counts = mergeNumbers(findMap(parseBpftraceOutput(output), '@retransmits', 'map')?.entries ?? [], 'sum');
+  return [...counts]
+    .map(([key, count]) => {
       const comma = key.lastIndexOf(',');
-      entries.push({ address: key.slice(0, comma), port: Number(key.slice(comma + 1)), count });
-    }
-  }
-  return entries.sort((a, b) => b.count - a.count || a.address.localeCompare(b.address) || a.port - b.port);
+      return { address: key.slice(0, comma), port: Number(key.slice(comma + 1)), count };
+    })
+    .sort((a, b) => b.count - a.count || a.address.localeCompare(b.address) || a.port - b.port);
 }

@@ -19,6 +19,8 @@ export function nodeFacts(): Promise<NodeFacts> {
 export interface RealRun {
   report: NodeReport;
   outDir: string;
+  /** The kernel-state journal's directory: empty once the run has undone everything. */
+  stateDir: string;
   cleanup(): Promise<void>;
 }
 
@@ -26,18 +28,20 @@ export interface RealRun {
 export async function runForReal(
   entries: CaptureEntry[],
   durationSeconds: number,
-  options: { modules?: Partial<Record<CaptureKind, CaptureModule>>; facts?: NodeFacts } = {},
+  options: { modules?: Partial<Record<CaptureKind, CaptureModule>>; facts?: NodeFacts; signal?: AbortSignal } = {},
 ): Promise<RealRun> {
   const root = await mkdtemp(join(tmpdir(), 'ksleuth-capture-'));
   const outDir = join(root, 'out');
+  const stateDir = join(root, 'state');
   const report = await runCaptures({
     captures: entries.map(resolveCaptureEntry),
     durationSeconds,
     facts: options.facts ?? (await nodeFacts()),
     outDir,
-    stateDir: join(root, 'state'),
+    stateDir,
     log: pino({ level: 'silent' }),
     ...(options.modules ? { modules: options.modules } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
   });
-  return { report, outDir, cleanup: () => rm(root, { recursive: true, force: true }) };
+  return { report, outDir, stateDir, cleanup: () => rm(root, { recursive: true, force: true }) };
 }

@@ -1,24 +1,16 @@
-import { mkdtemp, readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { resolveCaptureEntry } from '../../../../api/v1alpha1/capture-entry.js';
-import { probeNode, type NodeFacts } from '../../../../node-agent/engine/probe.js';
-import { runCaptures } from '../../../../node-agent/engine/run.js';
+import { readdir } from 'node:fs/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runForReal } from '../real-run.js';
 
-const log = pino({ level: 'silent' });
-let facts: NodeFacts;
-
-beforeAll(async () => {
-  facts = await probeNode();
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup();
 });
 
 async function capture(program: string, durationSeconds: number) {
-  const root = await mkdtemp(join(tmpdir(), 'ksleuth-bpftrace-capture-'));
-  const outDir = join(root, 'out');
-  const report = await runCaptures({ captures: [resolveCaptureEntry({ bpftrace: { program } })], durationSeconds, facts, outDir, stateDir: join(root, 'state'), log });
-  return { outcome: report.captures[0]!, outDir };
+  const run = await runForReal([{ bpftrace: { program } }], durationSeconds);
+  cleanups.push(run.cleanup);
+  return { outcome: run.report.captures[0]!, outDir: run.outDir };
 }
 
 describe('the bpftrace capture on this kernel', () => {

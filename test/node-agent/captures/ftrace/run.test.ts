@@ -6,20 +6,21 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { resolveCaptureEntry } from '../../../../api/v1alpha1/capture-entry.js';
 import { ftraceCapture } from '../../../../node-agent/captures/ftrace/index.js';
 import { recoverKernelState } from '../../../../node-agent/engine/journal.js';
-import { probeNode, type NodeFacts } from '../../../../node-agent/engine/probe.js';
+import type { NodeFacts } from '../../../../node-agent/engine/probe.js';
 import { runCaptures } from '../../../../node-agent/engine/run.js';
 import { createInstance, instancePrefix } from '../../../../node-agent/engine/tracefs.js';
+import { nodeFacts, runForReal, type RealRun } from '../real-run.js';
 
 const run = promisify(execFile);
 const log = pino({ level: 'silent' });
 let facts: NodeFacts;
 let tracefs: string;
+const cleanups: (() => Promise<void>)[] = [];
 
 beforeAll(async () => {
-  facts = await probeNode();
+  facts = await nodeFacts();
   tracefs = facts.tracefs!;
 });
 
@@ -29,12 +30,22 @@ async function ourInstances(): Promise<string[]> {
 }
 
 afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup();
   expect(await ourInstances()).toEqual([]);
 });
 
-async function dirs() {
-  const root = await mkdtemp(join(tmpdir(), 'ksleuth-ftrace-'));
-  return { root, outDir: join(root, 'out'), stateDir: join(root, 'state') };
+/** A private directory, removed after the test. */
+async function scratchDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'ksleuth-ftrace-'));
+  cleanups.push(() => rm(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Runs captures through the engine; their directories are removed after the test. */
+async function capture(...args: Parameters<typeof runForReal>): Promise<RealRun> {
+  const result = await runForReal(...args);
+  cleanups.push(result.cleanup);
+  return result;
 }
 
 /** A pid that is not running: a child that has exited. */
@@ -44,7 +55,7 @@ function deadPid(): number {
 
 describe('the ftrace capture on this kernel', () => {
   it('traces events in a private instance with its own buffer size, then removes the instance', async () => {
-    const { root, outDir, stateDir } = await dirs();
+    const root = await scratchDir();
     let bufferSizeSeen: string | undefined;
     // Reads the instance's buffer size while it exists (it may vanish between listing and reading).
     const watcher = setInterval(() => {
@@ -57,14 +68,7 @@ describe('the ftrace capture on this kernel', () => {
     }, 200);
     const writer = setInterval(() => void run('dd', ['if=/dev/zero', `of=${join(root, 'f')}`, 'bs=64k', 'count=8', 'oflag=direct']).catch(() => undefined), 300);
     try {
-      const report = await runCaptures({
-        captures: [resolveCaptureEntry({ ftrace: { mode: 'events', events: ['block:block_rq_*', 'sched:sched_process_exec'], bufferSizeKb: 512 } })],
-        durationSeconds: 3,
-        facts,
-        outDir,
-        stateDir,
-        log,
-      });
+      const { report, outDir, stateDir } = await capture([{ ftrace: { mode: 'events', events: ['block:block_rq_*', 'sched:sched_process_exec'], bufferSizeKb: 512 } }], 3);
       const outcome = report.captures[0]!;
       expect(outcome).toMatchObject({ state: 'Succeeded', kind: 'ftrace' });
       expect(outcome.summary.totalEvents).toBeGreaterThan(0);
@@ -79,29 +83,16 @@ describe('the ftrace capture on this kernel', () => {
     } finally {
       clearInterval(watcher);
       clearInterval(writer);
-      await rm(root, { recursive: true, force: true });
     }
   });
 
   it('ends the function mode Unsupported: this kernel refuses the function tracer', async () => {
-    const report = await runCaptures({
-      captures: [resolveCaptureEntry({ ftrace: { mode: 'function', functions: ['vfs_write'] } })],
-      durationSeconds: 1,
-      facts,
-      log,
-      ...(await dirs()),
-    });
+    const { report } = await capture([{ ftrace: { mode: 'function', functions: ['vfs_write'] } }], 1);
     expect(report.captures[0]).toMatchObject({ state: 'Unsupported', reason: 'TracerUnavailable', message: expect.stringMatching(/^the function tracer is refused by this kernel \(.*EPERM\)/) });
   });
 
   it('ends the function_graph mode Unsupported: this kernel has no function_graph tracer', async () => {
-    const report = await runCaptures({
-      captures: [resolveCaptureEntry({ ftrace: { mode: 'function_graph', functions: ['vfs_write'], maxDepth: 4 } })],
-      durationSeconds: 1,
-      facts,
-      log,
-      ...(await dirs()),
-    });
+    const { report } = await capture([{ ftrace: { mode: 'function_graph', functions: ['vfs_write'], maxDepth: 4 } }], 1);
     expect(report.captures[0]).toMatchObject({
       state: 'Unsupported',
       reason: 'TracerUnavailable',
@@ -112,34 +103,25 @@ describe('the ftrace capture on this kernel', () => {
   it('removes the instance when setting it up fails half way', async () => {
     // The node claims an event that the kernel does not have: enabling it fails after the instance exists.
     const lying = { ...facts, events: new Set([...facts.events, 'block:block_rq_imaginary']) };
-    const report = await runCaptures({
-      captures: [resolveCaptureEntry({ ftrace: { mode: 'events', events: ['block:block_rq_issue', 'block:block_rq_imaginary'] } })],
-      durationSeconds: 2,
-      facts: lying,
-      log,
-      ...(await dirs()),
-    });
+    const { report } = await capture([{ ftrace: { mode: 'events', events: ['block:block_rq_issue', 'block:block_rq_imaginary'] } }], 2, { facts: lying });
     expect(report.captures[0]).toMatchObject({ state: 'Failed', reason: 'EventRefused', message: expect.stringMatching(/block:block_rq_imaginary/) });
   });
 
   it('refuses an event pattern that matches nothing, naming the entry', async () => {
-    const report = await runCaptures({
-      captures: [resolveCaptureEntry({ ftrace: { mode: 'events', events: ['nosuch:*'] } })],
-      durationSeconds: 1,
-      facts,
-      log,
-      ...(await dirs()),
-    });
+    const { report } = await capture([{ ftrace: { mode: 'events', events: ['nosuch:*'] } }], 1);
     expect(report.captures[0]).toMatchObject({ state: 'Failed', reason: 'EventNotFound', message: expect.stringMatching(/^events\[0\] "nosuch:\*"/) });
   });
 
   it('refuses events mode without events, as the CRD does', async () => {
+    // Past the schema, which refuses it too: straight to the engine.
+    const dir = await scratchDir();
     const report = await runCaptures({
       captures: [{ kind: 'ftrace', name: 'ftrace', params: { mode: 'events', maxDepth: 8, bufferSizeKb: 4096 } }],
       durationSeconds: 1,
       facts,
       log,
-      ...(await dirs()),
+      outDir: join(dir, 'out'),
+      stateDir: join(dir, 'state'),
     });
     expect(report.captures[0]).toMatchObject({ state: 'Failed', reason: 'InvalidParams', message: expect.stringMatching(/^events: /) });
   });
@@ -156,14 +138,7 @@ describe('the ftrace capture on this kernel', () => {
     }, 100);
     setTimeout(() => cancel.abort(), 1500);
     try {
-      const report = await runCaptures({
-        captures: [resolveCaptureEntry({ ftrace: { mode: 'events', events: ['sched:sched_switch'] } })],
-        durationSeconds: 30,
-        facts,
-        log,
-        signal: cancel.signal,
-        ...(await dirs()),
-      });
+      const { report } = await capture([{ ftrace: { mode: 'events', events: ['sched:sched_switch'] } }], 30, { signal: cancel.signal });
       expect(report.captures[0]).toMatchObject({ state: 'Failed', reason: 'Cancelled' });
       expect(sawInstance).toBe(true);
     } finally {
@@ -174,7 +149,7 @@ describe('the ftrace capture on this kernel', () => {
 
 describe('after a crash', () => {
   it('removes an instance named as if by a dead agent', async () => {
-    const { stateDir } = await dirs();
+    const stateDir = join(await scratchDir(), 'state');
     const instance = await createInstance(tracefs, 'ftrace', deadPid());
     expect(existsSync(instance)).toBe(true);
     const report = await recoverKernelState(stateDir, log);
@@ -183,7 +158,7 @@ describe('after a crash', () => {
   });
 
   it('removes an instance recorded in the journal of a dead agent', async () => {
-    const { stateDir } = await dirs();
+    const stateDir = join(await scratchDir(), 'state');
     // Named with a live pid, so only the journal says it is left over.
     const instance = await createInstance(tracefs, 'ftrace');
     await mkdir(stateDir, { recursive: true });
@@ -196,7 +171,6 @@ describe('after a crash', () => {
   });
 
   it('records the instance in the journal while the capture runs', async () => {
-    const { stateDir, outDir } = await dirs();
     let journalled: unknown[] = [];
     const module = {
       ...ftraceCapture,
@@ -207,15 +181,7 @@ describe('after a crash', () => {
         return raw;
       },
     };
-    const report = await runCaptures({
-      captures: [resolveCaptureEntry({ ftrace: { mode: 'events', events: ['sched:sched_process_exec'] } })],
-      durationSeconds: 2,
-      facts,
-      log,
-      outDir,
-      stateDir,
-      modules: { ftrace: module as never },
-    });
+    const { report } = await capture([{ ftrace: { mode: 'events', events: ['sched:sched_process_exec'] } }], 2, { modules: { ftrace: module as never } });
     expect(report.captures[0]!.state).toBe('Succeeded');
     expect(journalled).toEqual([{ type: 'tracefs-instance', path: expect.stringMatching(new RegExp(`/instances/${instancePrefix}ftrace-${process.pid}-`)) }]);
   });

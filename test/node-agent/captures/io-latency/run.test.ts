@@ -4,27 +4,21 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { pino } from 'pino';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { resolveCaptureEntry } from '../../../../api/v1alpha1/capture-entry.js';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { blockDeviceNames } from '../../../../node-agent/captures/io-latency/devices.js';
 import { parseIoLatency } from '../../../../node-agent/captures/io-latency/parse.js';
-import { probeNode, type NodeFacts } from '../../../../node-agent/engine/probe.js';
-import { runCaptures } from '../../../../node-agent/engine/run.js';
+import { nodeFacts, runForReal } from '../real-run.js';
 import { createJournaledFilesystem } from './journaled-filesystem.js';
 
 const run = promisify(execFile);
-const log = pino({ level: 'silent' });
-let facts: NodeFacts;
-
+const cleanups: (() => Promise<void>)[] = [];
+// Probed before any test starts its workload, so the probe does not eat into it.
 beforeAll(async () => {
-  facts = await probeNode();
+  await nodeFacts();
 });
-
-async function dirs() {
-  const root = await mkdtemp(join(tmpdir(), 'ksleuth-io-'));
-  return { root, outDir: join(root, 'out'), stateDir: join(root, 'state') };
-}
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0)) await cleanup();
+});
 
 /** The whole disk that holds `path` (block requests are traced per disk, not per partition). */
 function diskOf(path: string): string {
@@ -51,14 +45,15 @@ function keepWriting(file: string, extraArgs: string[]): () => Promise<void> {
 
 describe('the io-latency capture on this kernel', () => {
   it('measures direct writes to a temporary file as a latency histogram of its disk', async () => {
-    const { root, outDir, stateDir } = await dirs();
+    const root = await mkdtemp(join(tmpdir(), 'ksleuth-io-'));
     const stop = keepWriting(join(root, 'direct.bin'), ['oflag=direct']);
     try {
-      const report = await runCaptures({ captures: [resolveCaptureEntry({ ioLatency: {} })], durationSeconds: 6, facts, outDir, stateDir, log });
-      const outcome = report.captures[0]!;
+      const capture = await runForReal([{ ioLatency: {} }], 6);
+      cleanups.push(capture.cleanup);
+      const outcome = capture.report.captures[0]!;
       expect(outcome).toMatchObject({ state: 'Succeeded', kind: 'io-latency' });
       expect(outcome.summary.windowSeconds).toBeGreaterThan(1);
-      const parsed = parseIoLatency({ output: await readFile(join(outDir, 'io-latency-bpftrace.json'), 'utf8'), deviceNames: await blockDeviceNames() });
+      const parsed = parseIoLatency({ output: await readFile(join(capture.outDir, 'io-latency-bpftrace.json'), 'utf8'), deviceNames: await blockDeviceNames() });
       const disk = parsed.devices.find((d) => d.dev === diskOf(root));
       expect(disk, `no requests for the disk ${diskOf(root)} of ${root}`).toBeDefined();
       // 32 direct 64 KiB writes every 300 ms for several seconds.
@@ -78,15 +73,15 @@ describe('the io-latency capture on this kernel', () => {
       test.skip(fs);
       return;
     }
-    const { root, outDir, stateDir } = await dirs();
     const stop = keepWriting(join(fs.mountPoint, 'synced.bin'), ['conv=fsync']);
     try {
       // Longer than the other run: bpftrace may need seconds to start on a loaded machine, and
       // ext4 commits a transaction only when fsync asks or every 5 s.
-      const report = await runCaptures({ captures: [resolveCaptureEntry({ ioLatency: {} })], durationSeconds: 10, facts, outDir, stateDir, log });
-      expect(report.captures[0]!.state).toBe('Succeeded');
-      expect(report.captures[0]!.summary.windowSeconds).toBeGreaterThan(2);
-      const parsed = parseIoLatency({ output: await readFile(join(outDir, 'io-latency-bpftrace.json'), 'utf8'), deviceNames: await blockDeviceNames() });
+      const capture = await runForReal([{ ioLatency: {} }], 10);
+      cleanups.push(capture.cleanup);
+      expect(capture.report.captures[0]!.state).toBe('Succeeded');
+      expect(capture.report.captures[0]!.summary.windowSeconds).toBeGreaterThan(2);
+      const parsed = parseIoLatency({ output: await readFile(join(capture.outDir, 'io-latency-bpftrace.json'), 'utf8'), deviceNames: await blockDeviceNames() });
       const journal = parsed.journals.find((j) => j.device === fs.name);
       expect(journal?.commits?.count ?? 0).toBeGreaterThanOrEqual(1);
       expect(journal?.locked?.count ?? 0).toBeGreaterThanOrEqual(1);
@@ -94,7 +89,6 @@ describe('the io-latency capture on this kernel', () => {
     } finally {
       await stop();
       fs.remove();
-      await rm(root, { recursive: true, force: true });
     }
   });
 });
