@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { captureEntryFor, resolveCaptureEntry, type CaptureEntry, type ResolvedCapture } from '../api/v1alpha1/capture-entry.js';
+import { captureEntryFor, type CaptureEntry } from '../api/v1alpha1/capture-entry.js';
 import { captureKindIds, captureKinds, isCaptureKind, type CaptureKind } from '../api/v1alpha1/captures.js';
 import { UsageError } from './command.js';
 
@@ -21,14 +21,10 @@ function parameterTypes(kind: CaptureKind): Record<string, string | undefined> {
 }
 
 /**
- * Builds the capture list from --capture a,b and --set kind.param=value options; parameters are
- * checked against the capture's schema so a bad value names the parameter and its limits.
+ * Builds KernelInvestigation capture entries (only what the user set) from --capture a,b and
+ * --set kind.param=value options; parameters are checked against the capture's schema so a bad
+ * value names the parameter and its limits.
  */
-export function capturesFromOptions(kinds: string[] | undefined, settings: string[] = []): ResolvedCapture[] {
-  return captureEntriesFromOptions(kinds, settings).map(resolveCaptureEntry);
-}
-
-/** The same as capture entries of a KernelInvestigation spec: only what the user set, checked. */
 export function captureEntriesFromOptions(kinds: string[] | undefined, settings: string[] = []): CaptureEntry[] {
   const selected = kinds?.flatMap((k) => k.split(',')).map((k) => k.trim()).filter(Boolean) ?? defaultCaptures;
   for (const kind of selected) {

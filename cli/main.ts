@@ -16,6 +16,11 @@ function help(): string {
   ].join('\n');
 }
 
+/** An unknown flag, a flag without its value or a stray argument, as node:util parseArgs reports it. */
+function isParseArgsError(error: unknown): error is Error {
+  return error instanceof Error && String((error as NodeJS.ErrnoException).code).startsWith('ERR_PARSE_ARGS_');
+}
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...args] = argv;
   if (!name || name === 'help' || name === '--help' || name === '-h') {
@@ -34,7 +39,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(args);
   } catch (error) {
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || isParseArgsError(error)) {
       console.error(`ksleuth ${name}: ${error.message}\nRun "ksleuth ${name} --help" for usage.`);
       return 2;
     }

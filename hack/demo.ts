@@ -10,8 +10,8 @@ import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { renderInvestigation } from '../cli/investigation-view.js';
-import type { KernelCapture, KernelInvestigation } from '../api/v1alpha1/resources.js';
-import { ksleuth } from '../lib/kube/resources.js';
+import { capturesOf, getInvestigation } from '../cli/investigations.js';
+import type { KernelInvestigation } from '../api/v1alpha1/resources.js';
 import { KsleuthSystem, systemNamespace } from '../lib/local-cluster/ksleuth-system.js';
 import { projectRoot } from '../lib/paths.js';
 
@@ -52,7 +52,7 @@ try {
   console.log((await system.cluster.kubectl(['apply', '-f', example])).stdout);
   let investigation: KernelInvestigation;
   for (;;) {
-    investigation = await system.client.get<KernelInvestigation>(ksleuth('KernelInvestigation'), 'quick-health');
+    investigation = await getInvestigation(system.client, 'quick-health');
     const phase = investigation.status?.phase ?? 'Pending';
     process.stdout.write(`\r    ${phase} ${investigation.status?.progress ?? ''}   `);
     if (phase === 'Completed' || phase === 'Failed') break;
@@ -61,7 +61,7 @@ try {
   stuck.kill('SIGKILL');
   console.log('\n');
   console.log((await system.cluster.kubectl(['get', 'kinv,kcap'])).stdout);
-  const captures = (await system.client.list<KernelCapture>(ksleuth('KernelCapture'), { fieldSelector: 'spec.investigation=quick-health' })).items;
+  const captures = await capturesOf(system.client, 'quick-health');
   say('ksleuth get quick-health');
   console.log(renderInvestigation(investigation, captures));
 

@@ -8,10 +8,10 @@ import { createOperator } from './operator.js';
 const usage = `ksleuth operator
 
 Flags (environment variable in brackets):
-  --kubeconfig PATH            default: in-cluster service account, then $KUBECONFIG
+  --kubeconfig PATH            default: $KUBECONFIG, then the in-cluster service account, then ~/.kube/config
   --leader-elect               hold the ksleuth-operator Lease before running controllers (KSLEUTH_LEADER_ELECT=true)
   --namespace NS               where the Lease lives (POD_NAMESPACE; default ksleuth-system)
-  --health-port N              /metrics, /healthz, /readyz (KSLEUTH_HEALTH_PORT; default 8080)
+  --health-port N              /metrics, /healthz, /readyz, 0 = off (KSLEUTH_HEALTH_PORT; default 8080)
   --allow-custom-programs      accept investigations with user bpftrace programs (KSLEUTH_ALLOW_CUSTOM_PROGRAMS=true)
   --allowlist-extra PATH       extra sysctl allow-list file, repeatable (KSLEUTH_ALLOWLIST_EXTRA, comma-separated)`;
 
@@ -33,7 +33,11 @@ async function main(): Promise<void> {
     return;
   }
   const env = process.env;
-  const healthPort = Number(values['health-port'] ?? env.KSLEUTH_HEALTH_PORT ?? 8080);
+  const healthPortText = values['health-port'] ?? env.KSLEUTH_HEALTH_PORT ?? '8080';
+  const healthPort = Number(healthPortText);
+  if (!(Number.isInteger(healthPort) && healthPort >= 0 && healthPort <= 65535)) {
+    throw new Error(`--health-port (KSLEUTH_HEALTH_PORT) must be a port from 0 (off) to 65535, got "${healthPortText}"`);
+  }
   const allowList = await loadAllowList({ extraPaths: values['allowlist-extra'] ?? (env.KSLEUTH_ALLOWLIST_EXTRA?.split(',').filter(Boolean) ?? []) });
   const leaderElect = values['leader-elect'] ?? env.KSLEUTH_LEADER_ELECT === 'true';
   const manager = createOperator({
@@ -41,7 +45,7 @@ async function main(): Promise<void> {
     allowList,
     allowCustomPrograms: values['allow-custom-programs'] ?? env.KSLEUTH_ALLOW_CUSTOM_PROGRAMS === 'true',
     ...(leaderElect ? { leaseNamespace: values.namespace ?? env.POD_NAMESPACE ?? 'ksleuth-system' } : {}),
-    healthPort: healthPort > 0 ? healthPort : false,
+    healthPort: healthPort === 0 ? false : healthPort,
     log,
   });
   await manager.runUntilSignal();

@@ -1,6 +1,7 @@
 import type { KernelCapture, KernelInvestigation, KernelMitigation, KernelNode } from '../api/v1alpha1/resources.js';
 import { capturePhases } from '../api/v1alpha1/capture.js';
-import type { KubeClient } from '../lib/kube/client.js';
+import { investigationPhases } from '../api/v1alpha1/investigation.js';
+import type { KubeClient, KubeObject } from '../lib/kube/client.js';
 import { core, ksleuth } from '../lib/kube/resources.js';
 import { log as rootLog, type Logger } from '../lib/log.js';
 import { checkSysctl } from '../node-agent/sysctl/check.js';
@@ -43,11 +44,12 @@ export function createOperator(options: OperatorOptions): Manager {
   const nodes = manager.informer<NodeObject>({ resource: core.nodes });
   const kernelNodes = manager.informer<KernelNode>({ resource: ksleuth('KernelNode') });
   const mitigations = manager.informer<KernelMitigation>({ resource: ksleuth('KernelMitigation') });
+  const events = { record: (object: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string) => void manager.events.event(object, type, reason, message) };
 
   const investigation = new InvestigationReconciler({
     client: options.client,
     stores: { investigations: investigations.store, captures: captures.store, nodes: nodes.store, kernelNodes: kernelNodes.store },
-    events: { record: (object, type, reason, message) => void manager.events.event(object, type, reason, message) },
+    events,
     allowCustomPrograms: options.allowCustomPrograms,
     statusIntervalMs: options.statusIntervalMs,
   });
@@ -58,7 +60,7 @@ export function createOperator(options: OperatorOptions): Manager {
   const mitigation = new MitigationReconciler({
     client: options.client,
     stores: { mitigations: mitigations.store, nodes: nodes.store, kernelNodes: kernelNodes.store },
-    events: { record: (object, type, reason, message) => void manager.events.event(object, type, reason, message) },
+    events,
     checkSysctl: (name, value) => {
       const result = checkSysctl(options.allowList, name, value);
       return result.ok ? undefined : result.reason;
@@ -85,12 +87,18 @@ export function createOperator(options: OperatorOptions): Manager {
   const byPhase = manager.registry.gauge('ksleuth_kernel_captures', 'KernelCaptures by phase.', ['phase']);
   const investigationsByPhase = manager.registry.gauge('ksleuth_kernel_investigations', 'KernelInvestigations by phase.', ['phase']);
   manager.registry.onCollect(() => {
-    const counts = new Map<string, number>(capturePhases.map((p) => [p, 0]));
-    for (const c of captures.store.list()) counts.set(c.status?.phase ?? 'Pending', (counts.get(c.status?.phase ?? 'Pending') ?? 0) + 1);
-    for (const [phase, count] of counts) byPhase.set({ phase }, count);
-    const inv = new Map<string, number>([['Pending', 0], ['Running', 0], ['Completed', 0], ['Failed', 0]]);
-    for (const i of investigations.store.list()) inv.set(i.status?.phase ?? 'Pending', (inv.get(i.status?.phase ?? 'Pending') ?? 0) + 1);
-    for (const [phase, count] of inv) investigationsByPhase.set({ phase }, count);
+    for (const [phase, count] of countByPhase(capturePhases, captures.store.list())) byPhase.set({ phase }, count);
+    for (const [phase, count] of countByPhase(investigationPhases, investigations.store.list())) investigationsByPhase.set({ phase }, count);
   });
   return manager;
+}
+
+/** Objects by status.phase (Pending when unset), with every known phase present, at 0 if need be. */
+function countByPhase(phases: readonly string[], objects: { status?: { phase?: string } }[]): Map<string, number> {
+  const counts = new Map<string, number>(phases.map((p) => [p, 0]));
+  for (const object of objects) {
+    const phase = object.status?.phase ?? 'Pending';
+    counts.set(phase, (counts.get(phase) ?? 0) + 1);
+  }
+  return counts;
 }

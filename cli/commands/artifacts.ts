@@ -5,7 +5,7 @@ import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import type { KernelNode } from '../../api/v1alpha1/resources.js';
 import type { KubeClient } from '../../lib/kube/client.js';
-import { ApiError, isNotFound } from '../../lib/kube/errors.js';
+import { ApiError } from '../../lib/kube/errors.js';
 import { ksleuth } from '../../lib/kube/resources.js';
 import { sha256File } from '../../node-agent/engine/artifacts.js';
 import { formatBytes } from '../../node-agent/engine/findings.js';
@@ -52,10 +52,7 @@ export const artifacts: Command = {
       if (!token) {
         throw new Error('the agents check a bearer token, and your kubeconfig user has none (it uses a client certificate): pass --token, for example from "kubectl create token <serviceaccount>" for an account bound to the ksleuth artifact-reader role');
       }
-      await getInvestigation(client, name).catch((error: unknown) => {
-        if (isNotFound(error)) throw new Error(`investigation "${name}" not found`);
-        throw error;
-      });
+      await getInvestigation(client, name);
       const captures = (await capturesOf(client, name)).filter((c) => !values.node || values.node.includes(c.spec.nodeName));
       const outDir = resolve(values.out ?? name);
       const rows: (string | number)[][] = [];

@@ -44,11 +44,7 @@ const units: SpeedscopeUnit[] = ['none', 'nanoseconds', 'microseconds', 'millise
 const formats: StackInputFormat[] = ['folded', 'perf-script'];
 
 function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
-  try {
-    return parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  return parseArgs({ args, options, allowPositionals: true, strict: true });
 }
 
 function inputFile(positionals: string[]): string {

@@ -1,5 +1,4 @@
 import { parseArgs } from 'node:util';
-import { isNotFound } from '../../lib/kube/errors.js';
 import { ksleuth } from '../../lib/kube/resources.js';
 import type { KernelInvestigation } from '../../api/v1alpha1/resources.js';
 import { UsageError, type Command } from '../command.js';
@@ -30,10 +29,7 @@ ${kubeUsage}`,
         else console.log(table(['name', 'phase', 'nodes', 'findings', 'severity'], list.items.map((i) => [i.metadata.name, i.status?.phase ?? 'Pending', i.status?.progress ?? '', i.status?.findingCount ?? 0, i.status?.highestSeverity ?? ''])));
         return 0;
       }
-      const investigation = await getInvestigation(client, name).catch((error: unknown) => {
-        if (isNotFound(error)) throw new Error(`investigation "${name}" not found (ksleuth get lists them)`);
-        throw error;
-      });
+      const investigation = await getInvestigation(client, name);
       const captures = await capturesOf(client, name);
       if (values.json) console.log(JSON.stringify({ investigation, captures }, null, 2));
       else console.log(renderInvestigation(investigation, captures));

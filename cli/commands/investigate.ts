@@ -77,6 +77,7 @@ export const investigate: Command = {
       return investigateLocally({ captures: entries.map(resolveCaptureEntry), durationSeconds, outDir: values.out, json: values.json });
     }
     const maxNodes = values['max-nodes'] === undefined ? undefined : Number(values['max-nodes']);
+    if (maxNodes !== undefined && !Number.isInteger(maxNodes)) throw new UsageError(`--max-nodes ${values['max-nodes']}: use a whole number of nodes`);
     const investigation = buildInvestigation({
       name: values.name,
       description: values.description,

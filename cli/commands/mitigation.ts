@@ -1,5 +1,4 @@
 import { parseArgs } from 'node:util';
-import { isNotFound } from '../../lib/kube/errors.js';
 import { UsageError, type Command } from '../command.js';
 import { getInvestigation } from '../investigations.js';
 import { clusterClient, kubeOptions, kubeUsage } from '../kube.js';
@@ -24,10 +23,7 @@ ${kubeUsage}`,
     }
     const client = clusterClient(values);
     try {
-      const investigation = await getInvestigation(client, investigationName).catch((error: unknown) => {
-        if (isNotFound(error)) throw new Error(`investigation "${investigationName}" not found`);
-        throw error;
-      });
+      const investigation = await getInvestigation(client, investigationName);
       const { mitigation: built, finding } = mitigationFromFinding(investigation, pattern, { name: values.name, dryRun: values['dry-run'] });
       process.stdout.write(mitigationYaml(built, finding));
       return 0;

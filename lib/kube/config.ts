@@ -67,8 +67,13 @@ interface Kubeconfig {
 
 const inClusterDir = '/var/run/secrets/kubernetes.io/serviceaccount';
 
-function readRelative(base: string, path: string): Buffer {
-  return readFileSync(isAbsolute(path) ? path : join(dirname(base), path));
+/** A path from a kubeconfig: relative ones are relative to that kubeconfig's directory. */
+function relativeTo(kubeconfig: string, path: string): string {
+  return isAbsolute(path) ? path : join(dirname(kubeconfig), path);
+}
+
+function readRelative(kubeconfig: string, path: string): Buffer {
+  return readFileSync(relativeTo(kubeconfig, path));
 }
 
 /** A token file read at most once a minute, so a rotated projected token is picked up. */
@@ -160,7 +165,7 @@ export function kubeconfigAccess(paths: string[], contextName?: string): Cluster
   const exec = user.exec ? execPlugin(user.exec, cluster) : undefined;
   const token = user.token
     ? async () => user.token
-    : user.tokenFile ? tokenFile(isAbsolute(user.tokenFile) ? user.tokenFile : join(dirname(userFile), user.tokenFile))
+    : user.tokenFile ? tokenFile(relativeTo(userFile, user.tokenFile))
       : exec ? async () => (await exec()).token
         : async () => undefined;
   return {
@@ -195,7 +200,7 @@ export function defaultAccess(options: { kubeconfig?: string; context?: string }
   const fromEnv = (env.KUBECONFIG ?? '').split(delimiter).filter((p) => p && existsSync(p));
   if (fromEnv.length > 0) return kubeconfigAccess(fromEnv, options.context);
   if (env.KUBERNETES_SERVICE_HOST && existsSync(join(inClusterDir, 'token'))) return inClusterAccess(inClusterDir, env);
-  const home = join(homedir(), '.kube', 'config');
+  const home = join(env.HOME ?? homedir(), '.kube', 'config');
   if (existsSync(home)) return kubeconfigAccess([home], options.context);
   throw new Error('no kubeconfig found: pass --kubeconfig, set KUBECONFIG, or create ~/.kube/config');
 }

@@ -58,8 +58,8 @@ const ref = ksleuth('KernelInvestigation');
 export class InvestigationReconciler {
   private readonly clock: Clock;
   private readonly lastWrite = new Map<string, number>();
-  /** Investigations (by uid) whose fan-out this process finished; the others are checked for missing children. */
-  private readonly fannedOut = new Set<string>();
+  /** The uid, by key, of investigations whose fan-out this process finished; the others are checked for missing children. */
+  private readonly fannedOut = new Map<string, string>();
 
   constructor(private readonly options: InvestigationControllerOptions) {
     this.clock = options.clock ?? (() => new Date());
@@ -69,7 +69,7 @@ export class InvestigationReconciler {
     const investigation = this.options.stores.investigations.get(key);
     if (!investigation || investigation.metadata.deletionTimestamp) {
       this.lastWrite.delete(key);
-      if (investigation) this.fannedOut.delete(investigation.metadata.uid!);
+      this.fannedOut.delete(key);
       return;
     }
     const status = investigation.status ?? {};
@@ -111,7 +111,7 @@ export class InvestigationReconciler {
         await this.fail(investigation, 'NoEligibleNodes', `no Ready node with a ksleuth agent matches${exclusions ? `: ${exclusions}` : ''}`);
         return {};
       }
-      await this.writeStatus(investigation, {
+      const waiting: KernelInvestigationStatus = {
         phase: 'Pending',
         conditions: setCondition(investigation.status?.conditions, {
           type: 'Complete',
@@ -120,7 +120,9 @@ export class InvestigationReconciler {
           message: `waiting for Ready nodes with a ksleuth agent${exclusions ? `: ${exclusions}` : ''}`,
           observedGeneration: investigation.metadata.generation,
         }, this.clock),
-      });
+      };
+      // Rechecked every 5 s while waiting: written only when what it says changes.
+      if (changed(investigation.status ?? {}, waiting)) await this.writeStatus(investigation, waiting);
       return { requeueAfterMs: 5_000 };
     }
     const startTime = formatTime(now);
@@ -142,7 +144,7 @@ export class InvestigationReconciler {
     if (!started) return { requeueAfterMs: 1_000 };
     const deadline = deadlineOf(investigation, new Date(Date.parse(startTime)));
     const created = await this.createChildren(started, targets.nodes, deadline);
-    this.fannedOut.add(investigation.metadata.uid!);
+    this.fannedOut.set(investigation.metadata.name!, investigation.metadata.uid!);
     context.log.info({ nodes: targets.nodes.length, created }, 'Created KernelCaptures');
     this.options.events.record(investigation, 'Normal', 'CapturesCreated', `Created ${created} KernelCaptures on ${targets.nodes.length} nodes`);
     if (targets.excluded.length > 0) this.options.events.record(investigation, 'Warning', 'NodesLeftOut', exclusions);
@@ -195,7 +197,7 @@ export class InvestigationReconciler {
     const targetNodes = status.targetNodes ?? 0;
     let children = this.children(investigation);
 
-    if (children.length < targetNodes && !deadlinePassed && !this.fannedOut.has(investigation.metadata.uid!)) {
+    if (children.length < targetNodes && !deadlinePassed && this.fannedOut.get(key) !== investigation.metadata.uid) {
       // The fan-out was interrupted (operator restart): create the missing children, never duplicates.
       const have = new Set(children.map((c) => c.spec.nodeName));
       const kernelNodes = new Map(this.options.stores.kernelNodes.list().map((kn) => [kn.metadata.name!, kn]));
@@ -203,7 +205,7 @@ export class InvestigationReconciler {
       const missing = targets.nodes.filter((n) => !have.has(n)).slice(0, targetNodes - children.length);
       const created = await this.createChildren(investigation, missing, deadline);
       if (created > 0) context.log.info({ created }, 'Created missing KernelCaptures');
-      this.fannedOut.add(investigation.metadata.uid!);
+      this.fannedOut.set(key, investigation.metadata.uid!);
       children = this.children(investigation);
     }
 

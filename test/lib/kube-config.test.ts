@@ -82,7 +82,7 @@ describe('kubeconfig access', () => {
   it('names what is missing', () => {
     expect(() => kubeconfigAccess([join(dir, 'a.yaml')], 'nope')).toThrow('the kubeconfig has no context "nope"');
     expect(() => kubeconfigAccess([join(dir, 'a.yaml')], 'broken')).toThrow(/names cluster "nowhere", which the kubeconfig does not define/);
-    expect(() => defaultAccess({}, { HOME: dir, KUBECONFIG: join(dir, 'missing.yaml') })).toThrow(/no kubeconfig found|not running/);
+    expect(() => defaultAccess({}, { HOME: dir, KUBECONFIG: join(dir, 'missing.yaml') })).toThrow(/no kubeconfig found: pass --kubeconfig/);
   });
 
   it('uses the pod service account in a pod', async () => {

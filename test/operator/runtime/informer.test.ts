@@ -25,8 +25,10 @@ function start(options: Partial<InformerOptions<KubeObject>> & { resource: Resou
   return { informer, log };
 }
 
-async function namespace(name: string): Promise<void> {
+/** Creates a namespace and returns its configmaps, which the tests watch. */
+async function namespace(name: string): Promise<ResourceRef> {
   await cluster().client().create(core.namespaces, { metadata: { name } });
+  return configMaps(name);
 }
 
 function configMap(name: string, labels: Record<string, string> = { app: 'informer-test' }, data: Record<string, string> = {}) {
@@ -69,8 +71,7 @@ const base64 = (text: string) => Buffer.from(text).toString('base64');
 describe('Informer against a real API server', () => {
   it('lists in pages, then converges under creates, updates and deletes, honouring the label selector', async () => {
     const client = cluster().client();
-    await namespace('inf-converge');
-    const ref = configMaps('inf-converge');
+    const ref = await namespace('inf-converge');
     for (let i = 0; i < 5; i++) await client.create(ref, configMap(`pre-${i}`, { app: 'informer-test', group: i % 2 ? 'odd' : 'even' }));
     await client.create(ref, configMap('unlabelled', {}));
 
@@ -106,8 +107,7 @@ describe('Informer against a real API server', () => {
 
   it('watches only what a field selector picks', async () => {
     const client = cluster().client();
-    await namespace('inf-field');
-    const ref = configMaps('inf-field');
+    const ref = await namespace('inf-field');
     await client.create(ref, configMap('picked'));
     await client.create(ref, configMap('other'));
     const { informer, log } = start({ resource: ref, fieldSelector: 'metadata.name=picked' });
@@ -121,8 +121,7 @@ describe('Informer against a real API server', () => {
 
   it('replays the store as adds to handlers added after the sync', async () => {
     const client = cluster().client();
-    await namespace('inf-late');
-    const ref = configMaps('inf-late');
+    const ref = await namespace('inf-late');
     await client.create(ref, configMap('one'));
     await client.create(ref, configMap('two'));
     const { informer } = start({ resource: ref });
@@ -134,8 +133,7 @@ describe('Informer against a real API server', () => {
 
   it('resumes from the last resourceVersion when the server ends a watch normally, without a re-list', async () => {
     const client = cluster().client();
-    await namespace('inf-resume');
-    const ref = configMaps('inf-resume');
+    const ref = await namespace('inf-resume');
     const { informer, log } = start({ resource: ref, watchTimeoutSeconds: 2 });
     await informer.synced;
     for (let round = 0; round < 3; round++) {
@@ -152,8 +150,7 @@ describe('Informer against a real API server', () => {
 
   it('restarts a silent watch after the stall timeout and resumes it without a re-list', async () => {
     const client = cluster().client();
-    await namespace('inf-stall');
-    const ref = configMaps('inf-stall');
+    const ref = await namespace('inf-stall');
     const { informer } = start({ resource: ref, stallTimeoutMs: 300 });
     await informer.synced;
     await eventually('three stalls', () => informer.stats.stalls >= 3, 15_000);
@@ -192,9 +189,8 @@ describe('Informer against a real API server', () => {
 
   it('re-lists on 410 Gone after etcd compaction and delivers the missed changes as synthetic events', async () => {
     const admin = cluster().client();
-    await namespace('inf-gone');
-    await namespace('inf-gone-other');
-    const ref = configMaps('inf-gone');
+    const ref = await namespace('inf-gone');
+    const other = await namespace('inf-gone-other');
     for (const name of ['keep', 'change', 'remove']) await admin.create(ref, configMap(name));
 
     const proxy = await TcpProxy.start(cluster().ports.apiServer);
@@ -211,7 +207,7 @@ describe('Informer against a real API server', () => {
       await admin.patch(ref, 'change', { data: { changed: 'while partitioned' } });
       await admin.delete(ref, 'remove');
       await admin.create(ref, configMap('added'));
-      await admin.create(configMaps('inf-gone-other'), configMap('unrelated'));
+      await admin.create(other, configMap('unrelated'));
 
       // Compact etcd up to now, so the informer's resourceVersion is gone from etcd itself...
       const { header } = await etcd<{ header: { revision: string } }>('/v3/kv/range', { key: base64('/registry/'), range_end: base64('/registry0'), count_only: true });
