@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -9,9 +8,9 @@ import { ApiError } from '../../lib/kube/errors.js';
 import { core, ksleuth } from '../../lib/kube/resources.js';
 import { issuer } from '../../lib/local-cluster/cluster.js';
 import { projectRoot } from '../../lib/paths.js';
-import { buildAllowList, checkSysctl, shippedAllowListPath, type AllowList } from '../../node-agent/sysctl/index.js';
+import { checkSysctl, type AllowList } from '../../node-agent/sysctl/index.js';
 import { useCluster } from '../helpers/cluster.js';
-import { addNodes, helmInstall, namespace } from './chart.js';
+import { addNodes, allowListWith, helmInstall, namespace, until } from './chart.js';
 
 // The chart installed with helm: its DaemonSet places a real agent pod on each simulated node, and
 // the tests act with tokens the API server binds to those pods, as the kubelet's would be.
@@ -63,15 +62,6 @@ async function refusal(request: Promise<unknown>): Promise<ApiError> {
   const error = await request.then(() => undefined, (e: unknown) => e);
   if (!(error instanceof ApiError)) throw new Error(`expected the API server to refuse the request, got ${error === undefined ? 'success' : String(error)}`);
   return error;
-}
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(200);
-  }
 }
 
 function capture(name: string, nodeName: string): unknown {
@@ -140,11 +130,6 @@ async function disagreements(allowList: AllowList): Promise<string[]> {
     else if (refusedByServer && !refusedByServer.includes(name)) differ.push(`${name}=${JSON.stringify(value)}: the refusal does not name the sysctl: ${refusedByServer}`);
   });
   return differ;
-}
-
-async function allowListWith(extra?: unknown): Promise<AllowList> {
-  const base = { source: 'config/sysctl-allowlist.yaml', data: parse(await readFile(shippedAllowListPath, 'utf8')) };
-  return buildAllowList(extra === undefined ? [base] : [base, { source: 'extra', data: extra }]);
 }
 
 describe('the chart\'s admission policies and RBAC on a real control plane', () => {

@@ -1,15 +1,17 @@
 /** Rendering and installing the chart with the locally built helm, for the chart tests. */
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { parseAllDocuments, stringify } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import type { KubeObject } from '../../lib/kube/client.js';
 import { core } from '../../lib/kube/resources.js';
 import type { LocalCluster } from '../../lib/local-cluster/cluster.js';
 import { ensureBinaries } from '../../lib/local-cluster/binaries.js';
 import { projectRoot } from '../../lib/paths.js';
+import { buildAllowList, shippedAllowListPath, type AllowList } from '../../node-agent/sysctl/index.js';
 
 const run = promisify(execFile);
 
@@ -104,4 +106,25 @@ export function helmInstall(cluster: LocalCluster, values: Record<string, unknow
   const extra = command === 'install' ? ['--create-namespace'] : ['--reuse-values'];
   return withValues(values, async (args) =>
     (await helm([command, release, chartDir, '--namespace', namespace, ...extra, '--wait', '--timeout', '120s', ...args], { kubeconfig: cluster.kubeconfigPath })).stdout);
+}
+
+/** Polls `check` every 250 ms until it returns true (a rejection counts as not yet); fails after timeoutMs naming `what`. */
+export async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    const done = await check().catch((error: unknown) => {
+      lastError = error;
+      return false;
+    });
+    if (done) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+    await sleep(250);
+  }
+}
+
+/** The allow-list the agent loads: the shipped file, merged with `extra` (its parsed data) when given. */
+export async function allowListWith(extra?: unknown): Promise<AllowList> {
+  const base = { source: 'config/sysctl-allowlist.yaml', data: parse(await readFile(shippedAllowListPath, 'utf8')) };
+  return buildAllowList(extra === undefined ? [base] : [base, { source: 'extra', data: extra }]);
 }

@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { KubeObject } from '../../lib/kube/client.js';
@@ -8,7 +7,7 @@ import { isNotFound } from '../../lib/kube/errors.js';
 import { core, ksleuth } from '../../lib/kube/resources.js';
 import { projectRoot } from '../../lib/paths.js';
 import { useCluster } from '../helpers/cluster.js';
-import { addNodes, helm, helmInstall, namespace, parseRendered, release, renderText, type Rendered } from './chart.js';
+import { addNodes, helm, helmInstall, namespace, parseRendered, release, renderText, until, type Rendered } from './chart.js';
 
 // kube-scheduler places the pods; kwok marks them Running. The chart installs the CRDs itself.
 const cluster = useCluster({ scheduler: true, installCrds: false });
@@ -17,15 +16,6 @@ const nodes = ['node-1', 'node-2', 'node-3'];
 interface Pod extends KubeObject {
   spec: { nodeName?: string };
   status?: { phase?: string };
-}
-
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(250);
-  }
 }
 
 async function pods(component: 'operator' | 'agent'): Promise<Pod[]> {
@@ -88,7 +78,7 @@ describe('the chart on a real control plane', () => {
 
   it('a new node gets an agent too', async () => {
     await addNodes(cluster(), ['node-4']);
-    await until('an agent on node-4', async () => (await pods('agent')).some((p) => p.spec.nodeName === 'node-4' && p.status?.phase === 'Running'));
+    await until('an agent on node-4', async () => (await pods('agent')).some((p) => p.spec.nodeName === 'node-4' && p.status?.phase === 'Running'), 60_000);
     expect((await pods('agent')).length).toBe(4);
   });
 
@@ -99,7 +89,7 @@ describe('the chart on a real control plane', () => {
       const kept = object.kind === 'CustomResourceDefinition';
       expect(await exists(object), `${object.kind}/${object.metadata.name}`).toBe(kept);
     }
-    await until('the chart\'s pods to be gone', async () => (await pods('operator')).length + (await pods('agent')).length === 0);
+    await until('the chart\'s pods to be gone', async () => (await pods('operator')).length + (await pods('agent')).length === 0, 60_000);
     // The investigation outlives the chart with its CRD.
     const investigation = await cluster().client().get<KubeObject>(ksleuth('KernelInvestigation'), 'quick-health');
     expect(investigation.metadata.name).toBe('quick-health');

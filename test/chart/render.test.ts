@@ -7,7 +7,7 @@ import { generatedFiles } from '../../api/generate.js';
 import { manifestsPath, renderManifests } from '../../hack/render-manifests.js';
 import { projectRoot } from '../../lib/paths.js';
 import { buildAllowList, describeAllowed, matchesPattern, shippedAllowListPath, type AllowList } from '../../node-agent/sysctl/index.js';
-import { chartDir, helm, one, parseRendered, policyVariables, render, type Rendered } from './chart.js';
+import { allowListWith, chartDir, helm, one, parseRendered, policyVariables, render, type Rendered } from './chart.js';
 
 const fixtures = join(projectRoot, 'test', 'fixtures', 'sysctl');
 const agentCapabilities = ['BPF', 'PERFMON', 'SYS_ADMIN', 'SYS_PTRACE', 'DAC_READ_SEARCH', 'SYSLOG', 'NET_ADMIN', 'SYS_RESOURCE'];
@@ -29,15 +29,6 @@ function section(text: string, from: RegExp, to: RegExp): string[] {
 function uncommentedItems(lines: string[], indent: number): string[] {
   const item = new RegExp(`^ {${indent}}- `);
   return lines.filter((line, i) => item.test(line) && !/^\s*#/.test(lines[i - 1] ?? '')).map((l) => l.trim());
-}
-
-async function shippedAllowListData(): Promise<unknown> {
-  return parse(await readFile(shippedAllowListPath, 'utf8'));
-}
-
-async function allowListWith(extra?: unknown): Promise<AllowList> {
-  const base = { source: 'config/sysctl-allowlist.yaml', data: await shippedAllowListData() };
-  return buildAllowList(extra === undefined ? [base] : [base, { source: 'extra', data: extra }]);
 }
 
 /** The allow-list data the sysctl policy carries, read back from its CEL literals (JSON). */

@@ -37,25 +37,16 @@ async function capturesOf(name: string): Promise<KernelCapture[]> {
 /** A kubeconfig for a person (a ServiceAccount token), bound to the artifact-reader role or not. */
 async function personKubeconfig(name: string, canRead: boolean): Promise<string> {
   const s = system();
-  if (canRead) {
-    await s.cluster.kubectl(['apply', '-f', '-'], {
-      input: `apiVersion: rbac.authorization.k8s.io/v1
+  // A reader is bound to ksleuth-artifact-reader; anyone else may read investigations and
+  // captures, and reach the agents, but not get kernelcaptures/artifacts.
+  const reads = canRead
+    ? `apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata: {name: ${name}-reads-artifacts}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: ksleuth-artifact-reader}
 subjects: [{kind: ServiceAccount, name: ${name}, namespace: team}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: ${name}-proxies-to-agents, namespace: ${systemNamespace}}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: ksleuth-artifact-proxy}
-subjects: [{kind: ServiceAccount, name: ${name}, namespace: team}]
-`,
-    });
-  } else {
-    // May read investigations and captures, and reach the agents, but not get kernelcaptures/artifacts.
-    await s.cluster.kubectl(['apply', '-f', '-'], {
-      input: `apiVersion: rbac.authorization.k8s.io/v1
+`
+    : `apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
 metadata: {name: ${name}-viewer}
 rules: [{apiGroups: [ksleuth.io], resources: [kernelinvestigations, kernelcaptures, kernelnodes], verbs: [get, list]}]
@@ -65,15 +56,17 @@ kind: ClusterRoleBinding
 metadata: {name: ${name}-viewer}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: ${name}-viewer}
 subjects: [{kind: ServiceAccount, name: ${name}, namespace: team}]
----
+`;
+  // Either way the person may reach the agents through the API server's pod proxy.
+  await s.cluster.kubectl(['apply', '-f', '-'], {
+    input: `${reads}---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
 metadata: {name: ${name}-proxies-to-agents, namespace: ${systemNamespace}}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: ksleuth-artifact-proxy}
 subjects: [{kind: ServiceAccount, name: ${name}, namespace: team}]
 `,
-    });
-  }
+  });
   return s.cluster.tokenKubeconfig({ namespace: 'team', serviceAccount: name });
 }
 

@@ -43,6 +43,10 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 60
   await system().waitFor(what, check, timeoutMs);
 }
 
+async function untilApplied(name: string): Promise<void> {
+  await until(`${name} to be applied`, async () => condition(await mitigation(name), 'Applied')?.status === 'True');
+}
+
 async function deleteMitigation(name: string): Promise<void> {
   await system().cluster.kubectl(['delete', 'kmit', name, '--wait=false']);
   await until(`${name} to be gone`, async () => mitigation(name).then(() => false, (e: unknown) => isNotFound(e)));
@@ -66,7 +70,7 @@ spec:
   sysctls: [{name: ${fastopen}, value: "0"}]
   nodeSelector: {matchLabels: {pool: ingress}}
 `);
-    await until('tfo-off to be applied', async () => condition(await mitigation('tfo-off'), 'Applied')?.status === 'True');
+    await untilApplied('tfo-off');
     expect(await sysctl('node-1', fastopen)).toBe('0');
     expect(await sysctl('node-2', fastopen)).toBe('0');
     expect(await sysctl('node-3', fastopen)).toBe(originals['node-3']);
@@ -93,7 +97,7 @@ spec:
   sysctls: [{name: net.ipv4.tcp_keepalive_time, value: "600"}]
   nodeSelector: {matchLabels: {pool: database}}
 `);
-    await until('drift-guard to be applied', async () => condition(await mitigation('drift-guard'), 'Applied')?.status === 'True');
+    await untilApplied('drift-guard');
     await setSysctl('node-3', 'net.ipv4.tcp_keepalive_time', '7000');
     await until('the drift to be corrected and reported', async () => {
       const s = (await kernelNode('node-3')).status?.sysctls?.find((x) => x.name === 'net.ipv4.tcp_keepalive_time');
@@ -139,7 +143,7 @@ spec:
     expect((await kernelNode('node-1')).metadata.generation).toBe(generation);
     // With one of them gone the conflict ends and the other applies.
     await deleteMitigation('fin-short');
-    await until('fin-long to apply alone', async () => condition(await mitigation('fin-long'), 'Applied')?.status === 'True');
+    await untilApplied('fin-long');
     expect(condition(await mitigation('fin-long'), 'Conflict')?.status).toBe('False');
     expect(await sysctl('node-1', 'net.ipv4.tcp_fin_timeout')).toBe('90');
     await deleteMitigation('fin-long');
@@ -189,7 +193,7 @@ spec:
   sysctls: [{name: ${fastopen}, value: "0"}]
   nodeSelector: {matchLabels: {pool: ingress}}
 `);
-    await until('tfo-hold to be applied', async () => condition(await mitigation('tfo-hold'), 'Applied')?.status === 'True');
+    await untilApplied('tfo-hold');
     const statePath = join(system().agent('node-1').stateDir, 'sysctl-state.json');
     const stateBefore = await readFile(statePath, 'utf8');
 
@@ -261,7 +265,7 @@ spec:
   sysctls: [{name: vm.swappiness, value: "${target}"}]
   nodeSelector: {matchLabels: {pool: database}}
 `);
-    await until('swappiness to be applied', async () => condition(await mitigation('swappiness'), 'Applied')?.status === 'True');
+    await untilApplied('swappiness');
     expect((await run('sysctl', ['-n', 'vm.swappiness'])).stdout.trim()).toBe(target);
     await deleteMitigation('swappiness');
     expect((await run('sysctl', ['-n', 'vm.swappiness'])).stdout.trim()).toBe(hostSwappiness);
