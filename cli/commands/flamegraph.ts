@@ -2,10 +2,10 @@ import { createReadStream } from 'node:fs';
 import { once } from 'node:events';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { CollapseOptions } from '../../node-agent/flamegraph/collapse-options.js';
-import { forEachLine } from '../../node-agent/flamegraph/line-splitter.js';
+import { collapsePerfScriptStream } from '../../node-agent/flamegraph/collapse-stream.js';
 import { decodeBytes, parseFolded, type FoldedStack } from '../../node-agent/flamegraph/folded.js';
 import { detectStackInput, type StackInputFormat } from '../../node-agent/flamegraph/input-format.js';
-import { PerfScriptCollapser, type CollapseReport } from '../../node-agent/flamegraph/perf-script-collapser.js';
+import type { CollapseReport, PerfScriptCollapser } from '../../node-agent/flamegraph/perf-script-collapser.js';
 import { toSpeedscope, type SpeedscopeUnit } from '../../node-agent/flamegraph/speedscope.js';
 import { renderFlameGraphSvg } from '../../node-agent/flamegraph/svg.js';
 import { ksleuthVersion } from '../../lib/version.js';
@@ -83,8 +83,7 @@ function note(report: CollapseReport): void {
 }
 
 async function collapseInput(input: AsyncIterable<Buffer>, options: CollapseOptions): Promise<PerfScriptCollapser> {
-  const collapser = new PerfScriptCollapser(options);
-  await forEachLine(input, (line) => collapser.line(line));
+  const collapser = await collapsePerfScriptStream(input, options);
   note(collapser.report);
   return collapser;
 }
