@@ -2,8 +2,8 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { KernelStateJournal } from '../../engine/journal.js';
+import { readCapped } from '../../engine/read-capped.js';
 import { createInstance, removeInstance } from '../../engine/tracefs.js';
-import { readCapped } from '../bundle/collect.js';
 
 /**
  * Runs `work` with a private tracefs instance that is recorded in the journal before anything
