@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { resolveCaptureEntry, type CaptureEntry } from '../../../api/v1alpha1/capture-entry.js';
 import type { CaptureKind } from '../../../api/v1alpha1/captures.js';
@@ -44,4 +46,17 @@ export async function runForReal(
     ...(options.signal ? { signal: options.signal } : {}),
   });
   return { report, outDir, stateDir, cleanup: () => rm(root, { recursive: true, force: true }) };
+}
+
+/**
+ * Seconds since boot of the oldest record the kernel's log still holds (`dmesg` reads /dev/kmsg).
+ * Right after boot that is the "Linux version" line; on a machine that has logged more than the
+ * ring holds, a later one. It only moves forward, so a capture's first record lies between a
+ * reading before it and one after it.
+ */
+export async function oldestKernelRecordSeconds(): Promise<number> {
+  const { stdout } = await promisify(execFile)('dmesg', [], { maxBuffer: 64 * 1024 * 1024 });
+  const match = /^\[\s*(\d+\.\d+)\]/.exec(stdout);
+  if (!match) throw new Error(`dmesg printed no timestamped record first: ${stdout.slice(0, 200)}`);
+  return Number(match[1]);
 }

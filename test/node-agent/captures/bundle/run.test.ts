@@ -8,7 +8,7 @@ import { bundleCapture } from '../../../../node-agent/captures/bundle/index.js';
 import type { Manifest } from '../../../../node-agent/captures/bundle/manifest.js';
 import type { CaptureOutcome } from '../../../../node-agent/engine/run.js';
 import { unmetRequirement } from '../../../../node-agent/engine/requirements.js';
-import { nodeFacts, runForReal, type RealRun } from '../real-run.js';
+import { nodeFacts, oldestKernelRecordSeconds, runForReal, type RealRun } from '../real-run.js';
 
 const exec = promisify(execFile);
 
@@ -19,8 +19,12 @@ describe('bundle capture on this machine', () => {
   let bundleDir: string;
   let manifest: Manifest;
 
+  let oldestKernelRecord: { before: number; after: number };
+
   beforeAll(async () => {
+    const before = await oldestKernelRecordSeconds();
     run = await runForReal([{ bundle: {} }], 1);
+    oldestKernelRecord = { before, after: await oldestKernelRecordSeconds() };
     outcome = run.report.captures[0]!;
     unpacked = await mkdtemp(join(tmpdir(), 'ksleuth-bundle-test-'));
     await exec('tar', ['-xzf', join(run.outDir, 'bundle-bundle.tar.gz'), '-C', unpacked]);
@@ -64,7 +68,11 @@ describe('bundle capture on this machine', () => {
     // This VM has no /boot/config-*, but the kernel carries its config.
     expect(entry('kernel-config.txt').source).toBe('/proc/config.gz (decompressed)');
     expect(await readFile(join(bundleDir, 'kernel-config.txt'), 'utf8')).toMatch(/^CONFIG_DEBUG_INFO_BTF=y$/m);
-    expect(await readFile(join(bundleDir, 'kernel-log.txt'), 'utf8')).toMatch(/^\[ {4}0\.000000\] Linux version /);
+    // The whole log the kernel holds, from its oldest record ("Linux version" until the ring wraps).
+    const firstLogLine = /^\[\s*(\d+\.\d{6})\] \S/.exec(await readFile(join(bundleDir, 'kernel-log.txt'), 'utf8'));
+    expect(firstLogLine).not.toBeNull();
+    expect(Number(firstLogLine![1])).toBeGreaterThanOrEqual(oldestKernelRecord.before);
+    expect(Number(firstLogLine![1])).toBeLessThanOrEqual(oldestKernelRecord.after);
     expect(await readFile(join(bundleDir, 'slabinfo.txt'), 'utf8')).toMatch(/^slabinfo - version: 2\.1/);
     expect(await readFile(join(bundleDir, 'ss.txt'), 'utf8')).toMatch(/^Netid\s+State/);
     expect(await readFile(join(bundleDir, 'sysctl.txt'), 'utf8')).toMatch(/^vm\.min_free_kbytes = \d+$/m);
