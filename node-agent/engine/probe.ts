@@ -1,11 +1,10 @@
 import { access, readFile } from 'node:fs/promises';
-import { constants } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import { arch, hostname, release } from 'node:os';
 import { join } from 'node:path';
 import type { NodeCapabilities } from '../../api/v1alpha1/node.js';
 import { runProcess } from './process.js';
 import { createInstance, exists, findTracefs, readTraceFile, removeInstance, writeTraceFile } from './tracefs.js';
-import { kmsgOpenable } from '../captures/kernel-log/kmsg-reader.js';
 
 /** What this node is and what it offers for captures. */
 export interface NodeFacts {
@@ -203,6 +202,16 @@ export async function probeNode(options: ProbeOptions = {}): Promise<NodeFacts> 
     readableFiles,
     ...(kernelLog ? { kernelLog } : {}),
   };
+}
+
+/** Whether /dev/kmsg can be opened here (a container also needs the device itself). */
+export function kmsgOpenable(path = '/dev/kmsg'): boolean {
+  try {
+    closeSync(openSync(path, constants.O_RDONLY | constants.O_NONBLOCK));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 async function syslogReadable(): Promise<boolean> {

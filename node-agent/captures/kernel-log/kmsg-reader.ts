@@ -1,6 +1,7 @@
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
 import { runProcess } from '../../engine/process.js';
+import { kmsgOpenable } from '../../engine/probe.js';
 
 export interface KmsgReadOptions {
   /** Keep the records already in the buffer; otherwise skip them and keep only new ones. */
@@ -142,16 +143,6 @@ export async function readSyslog(options: KmsgReadOptions, read: () => Promise<s
     }
   }
   return { text: records.join(''), records: records.length, capped, lost: 0 };
-}
-
-/** Whether /dev/kmsg can be opened here (a container also needs the device itself). */
-export function kmsgOpenable(path = '/dev/kmsg'): boolean {
-  try {
-    closeSync(openSync(path, constants.O_RDONLY | constants.O_NONBLOCK));
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The kernel log from /dev/kmsg, or through syslog(2) where the device cannot be opened. */
