@@ -47,9 +47,7 @@ function withKeysFirst(schema: Schema, first: string[]): Schema {
 
 function structuralChildren(key: string, value: unknown, path: string): unknown {
   if (key === 'properties') {
-    return Object.fromEntries(
-      Object.entries(value as Schema).map(([name, child]) => [name, structural(child, `${path}.${name}`)]),
-    );
+    return Object.fromEntries(Object.entries(value as Schema).map(([name, child]) => [name, structural(child, `${path}.${name}`)]));
   }
   return structural(value, key === 'items' ? `${path}[]` : `${path}.*`);
 }

@@ -19,14 +19,19 @@ import { ComponentProcess } from '../lib/local-cluster/component.js';
 import { projectRoot } from '../lib/paths.js';
 
 const run = promisify(execFile);
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '120' }, 'node-flags': { type: 'string', default: '--jitless --max-semi-space-size=1 --v8-pool-size=1' } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '120' }, 'node-flags': { type: 'string', default: '--jitless --max-semi-space-size=1 --v8-pool-size=1' } },
+});
 const nodeFlags = values['node-flags'].split(' ').filter(Boolean);
 const seconds = Number(values.seconds);
 const ticksPerSecond = Number((await run('getconf', ['CLK_TCK'])).stdout.trim());
 
 async function nodePid(rootPid: number): Promise<number> {
   const { stdout } = await run('ps', ['-e', '-o', 'pid=,ppid=,comm=']);
-  const rows = stdout.trim().split('\n').map((l) => l.trim().split(/\s+/)) as [string, string, string][];
+  const rows = stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)) as [string, string, string][];
   let pid = rootPid;
   for (let depth = 0; depth < 5; depth++) {
     const row = rows.find(([p]) => Number(p) === pid);
@@ -56,7 +61,15 @@ let agent: ComponentProcess | undefined;
 try {
   await cluster.addNodes([{ name: 'idle-node' }]);
   agent = await ComponentProcess.start('agent', process.execPath, [...nodeFlags, join(projectRoot, 'dist', 'node-agent', 'main.js')], cluster.logDir, {
-    env: { ...process.env, NODE_NAME: 'idle-node', KUBECONFIG: cluster.kubeconfigPath, KSLEUTH_STATE_DIR: stateDir, KSLEUTH_ARTIFACT_PORT: '0', KSLEUTH_HEALTH_PORT: '0', KSLEUTH_LOG_LEVEL: 'warn' },
+    env: {
+      ...process.env,
+      NODE_NAME: 'idle-node',
+      KUBECONFIG: cluster.kubeconfigPath,
+      KSLEUTH_STATE_DIR: stateDir,
+      KSLEUTH_ARTIFACT_PORT: '0',
+      KSLEUTH_HEALTH_PORT: '0',
+      KSLEUTH_LOG_LEVEL: 'warn',
+    },
   });
   const client = cluster.client();
   for (;;) {
@@ -67,10 +80,18 @@ try {
   }
   // Something to hold, as on a node with mitigations: two sysctls (read back every drift check).
   await client.patch(ksleuth('KernelNode'), 'idle-node', {
-    spec: { sysctls: [
-      { name: 'net.ipv4.tcp_keepalive_time', value: (await readFile('/proc/sys/net/ipv4/tcp_keepalive_time', 'utf8')).trim(), mitigation: 'bench', revertPolicy: 'Keep', dryRun: true },
-      { name: 'vm.swappiness', value: (await readFile('/proc/sys/vm/swappiness', 'utf8')).trim(), mitigation: 'bench', revertPolicy: 'Keep', dryRun: true },
-    ] },
+    spec: {
+      sysctls: [
+        {
+          name: 'net.ipv4.tcp_keepalive_time',
+          value: (await readFile('/proc/sys/net/ipv4/tcp_keepalive_time', 'utf8')).trim(),
+          mitigation: 'bench',
+          revertPolicy: 'Keep',
+          dryRun: true,
+        },
+        { name: 'vm.swappiness', value: (await readFile('/proc/sys/vm/swappiness', 'utf8')).trim(), mitigation: 'bench', revertPolicy: 'Keep', dryRun: true },
+      ],
+    },
   });
   const pid = await nodePid(agent.pid);
   await sleep(20_000);
@@ -85,7 +106,9 @@ try {
   const elapsed = (Date.now() - began) / 1000;
   const millicores = ((end.cpuTicks - start.cpuTicks) / ticksPerSecond / elapsed) * 1000;
   const mb = (kb: number): string => `${(kb / 1024).toFixed(1)} MB`;
-  console.log(`agent idle over ${elapsed.toFixed(0)} s (heartbeat every 60 s, drift check every 30 s, 2 sysctls held${nodeFlags.length ? `, node ${nodeFlags.join(' ')}` : ''})`);
+  console.log(
+    `agent idle over ${elapsed.toFixed(0)} s (heartbeat every 60 s, drift check every 30 s, 2 sysctls held${nodeFlags.length ? `, node ${nodeFlags.join(' ')}` : ''})`,
+  );
   console.log(`  CPU            ${millicores.toFixed(2)} millicores   target ≤ 5`);
   console.log(`  RSS average    ${mb(rss.reduce((a, b) => a + b, 0) / rss.length)}`);
   console.log(`  RSS max        ${mb(Math.max(...rss))}   target ≤ 60 MB`);

@@ -155,7 +155,14 @@ function eventsPerIteration(binary: string): { kmalloc: number; kfree: number } 
   const n = 200_000;
   const out = execFileSync(
     'bpftrace',
-    ['-f', 'json', '-e', 'tracepoint:kmem:kmalloc /pid == cpid/ { @kmalloc = count(); } tracepoint:kmem:kfree /pid == cpid/ { @kfree = count(); }', '-c', `${binary} ${n}`],
+    [
+      '-f',
+      'json',
+      '-e',
+      'tracepoint:kmem:kmalloc /pid == cpid/ { @kmalloc = count(); } tracepoint:kmem:kfree /pid == cpid/ { @kfree = count(); }',
+      '-c',
+      `${binary} ${n}`,
+    ],
     { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] },
   );
   const read = (name: string): number => Math.round((Number(new RegExp(`"@${name}": (\\d+)`).exec(out)?.[1] ?? 0) / n) * 100) / 100;
@@ -202,8 +209,14 @@ async function main(): Promise<void> {
     const binary = build(dir);
     const perIteration = eventsPerIteration(binary);
     const bpftraceVersion = execFileSync('bpftrace', ['--version'], { encoding: 'utf8' }).trim();
-    console.log(`kernel ${release()}, ${bpftraceVersion}, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-    console.log(`workload: ${iterations} fgetxattr() calls x ${repetitions} runs on CPU ${workloadCpu}; per call ${perIteration.kmalloc} kmalloc and ${perIteration.kfree} kfree events`);
+    console.log(
+      `kernel ${release()}, ${bpftraceVersion}, load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
+    console.log(
+      `workload: ${iterations} fgetxattr() calls x ${repetitions} runs on CPU ${workloadCpu}; per call ${perIteration.kmalloc} kmalloc and ${perIteration.kfree} kfree events`,
+    );
 
     const farFuture = String(process.hrtime.bigint() + 3_600_000_000_000n);
     const tracked = kmallocParams.parse({});
@@ -232,7 +245,9 @@ async function main(): Promise<void> {
       return { ...r, inContext, program: r.programNsPerEvent + r.tracerNsPerEvent, total: inContext + r.tracerNsPerEvent };
     });
     console.log('');
-    console.log('configuration                                  median ms/run   program ns/event   tracer ns/event   in-context ns/event   in-context + tracer');
+    console.log(
+      'configuration                                  median ms/run   program ns/event   tracer ns/event   in-context ns/event   in-context + tracer',
+    );
     for (const r of table) {
       console.log(
         `${r.name.padEnd(46)} ${fixed(median(r.cpuNs) / 1e6, 13, 1)}   ${fixed(r.programNsPerEvent, 16)}   ${fixed(r.tracerNsPerEvent, 15)}   ${fixed(r.inContext, 19)}   ${fixed(r.total, 19)}`,
@@ -250,9 +265,13 @@ async function main(): Promise<void> {
       const printfProgram = printf.program / row.program;
       console.log(`${row.name}:`);
       console.log(`  vs bare count():    end to end ${endToEnd.toFixed(2)}x (target <= 1.5x: ${verdict(endToEnd <= 1.5)}), program ${programOnly.toFixed(2)}x`);
-      console.log(`  printf costs more:  end to end ${printfEndToEnd.toFixed(1)}x (target >= 20x: ${verdict(printfEndToEnd >= 20)}), program + tracer ${printfProgram.toFixed(1)}x`);
+      console.log(
+        `  printf costs more:  end to end ${printfEndToEnd.toFixed(1)}x (target >= 20x: ${verdict(printfEndToEnd >= 20)}), program + tracer ${printfProgram.toFixed(1)}x`,
+      );
     }
-    console.log(`bare count() itself is ${(printf.total / count.total).toFixed(1)}x cheaper than printf end to end here, ${(printf.program / count.program).toFixed(1)}x by program + tracer.`);
+    console.log(
+      `bare count() itself is ${(printf.total / count.total).toFixed(1)}x cheaper than printf end to end here, ${(printf.program / count.program).toFixed(1)}x by program + tracer.`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

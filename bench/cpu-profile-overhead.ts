@@ -30,7 +30,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { collapsePerfScriptStream } from '../node-agent/flamegraph/collapse-stream.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '28' }, pairs: { type: 'string', default: '3' }, hz: { type: 'string', default: '99,9999' } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '28' }, pairs: { type: 'string', default: '3' }, hz: { type: 'string', default: '99,9999' } },
+});
 const seconds = Number(values.seconds);
 const pairs = Number(values.pairs);
 const frequencies = values.hz.split(',').map(Number);
@@ -155,16 +157,22 @@ try {
   for (const hz of frequencies) results.push(await measure(dir, hz));
   console.log('\nmedians:');
   for (const r of results) {
-    console.log(`  ${String(r.hz).padStart(4)} Hz: sampling ${pct(r.sampling)} + perf record ${pct(r.perfShare)} = ${pct(r.sampling + r.perfShare)}   (wall-clock ${pct(r.wall)}, noisy)`);
+    console.log(
+      `  ${String(r.hz).padStart(4)} Hz: sampling ${pct(r.sampling)} + perf record ${pct(r.perfShare)} = ${pct(r.sampling + r.perfShare)}   (wall-clock ${pct(r.wall)}, noisy)`,
+    );
   }
   const highest = results.reduce((a, b) => (b.hz > a.hz ? b : a));
   const at99 = results.find((r) => r.hz === 99);
   if (highest.hz > 99 && at99) {
     const projected = (highest.sampling * 99) / highest.hz;
-    console.log(`sampling cost scaled from ${highest.hz} Hz to 99 Hz: ${pct(projected)}; with perf record's ${pct(at99.perfShare)}: ${pct(projected + at99.perfShare)} (target <= 1%)`);
+    console.log(
+      `sampling cost scaled from ${highest.hz} Hz to 99 Hz: ${pct(projected)}; with perf record's ${pct(at99.perfShare)}: ${pct(projected + at99.perfShare)} (target <= 1%)`,
+    );
   }
   const p = results[0]!.last;
-  console.log(`after the window (not shared by the profiled work): perf script ${p.scriptSeconds.toFixed(2)} s + collapse ${p.collapseSeconds.toFixed(2)} s for ${p.samples} samples of a ${window} s window`);
+  console.log(
+    `after the window (not shared by the profiled work): perf script ${p.scriptSeconds.toFixed(2)} s + collapse ${p.collapseSeconds.toFixed(2)} s for ${p.samples} samples of a ${window} s window`,
+  );
 } finally {
   await rm(dir, { recursive: true, force: true });
 }

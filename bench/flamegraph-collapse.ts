@@ -35,7 +35,10 @@ if (values.worker) {
 }
 
 const run = promisify(execFile);
-const sha256 = async (path: string): Promise<string> => createHash('sha256').update(await readFile(path)).digest('hex');
+const sha256 = async (path: string): Promise<string> =>
+  createHash('sha256')
+    .update(await readFile(path))
+    .digest('hex');
 
 async function buildInput(path: string, megabytes: number): Promise<number> {
   const recording = await readFile(join(projectRoot, 'test/fixtures/flamegraph/mixed.perf-script.txt'));
@@ -91,7 +94,9 @@ try {
   const report = (name: string, m: Measurement[]): { mbPerSecond: number } => {
     const seconds = median(m.map((x) => x.seconds));
     const mbPerSecond = bytes / 1e6 / seconds;
-    console.log(`${name.padEnd(22)} ${mbPerSecond.toFixed(1).padStart(7)} MB/s   ${seconds.toFixed(2).padStart(6)} s   peak RSS ${(Math.max(...m.map((x) => x.maxRssKb)) / 1024).toFixed(0).padStart(4)} MB   sha256 ${m[0]!.sha256.slice(0, 16)}`);
+    console.log(
+      `${name.padEnd(22)} ${mbPerSecond.toFixed(1).padStart(7)} MB/s   ${seconds.toFixed(2).padStart(6)} s   peak RSS ${(Math.max(...m.map((x) => x.maxRssKb)) / 1024).toFixed(0).padStart(4)} MB   sha256 ${m[0]!.sha256.slice(0, 16)}`,
+    );
     return { mbPerSecond };
   };
   const oursRuns: Measurement[] = [];

@@ -15,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
-import type { KernelCapture, KernelInvestigation, KernelNode } from '../api/v1alpha1/resources.js';
+import type { KernelCapture, KernelInvestigation } from '../api/v1alpha1/resources.js';
 import { KubeClient } from '../lib/kube/client.js';
 import { ksleuth } from '../lib/kube/resources.js';
 import { LocalCluster } from '../lib/local-cluster/cluster.js';
@@ -45,7 +45,16 @@ function facts(node: string): NodeFacts {
     osImage: 'Bench Linux',
     architecture: 'amd64',
     bootId: `boot-${node}`,
-    capabilities: { root: true, tracefs: true, tracefsInstances: true, btf: true, kprobes: false, perfSoftwareEvents: true, perfHardwareEvents: false, tracers: ['nop'] },
+    capabilities: {
+      root: true,
+      tracefs: true,
+      tracefsInstances: true,
+      btf: true,
+      kprobes: false,
+      perfSoftwareEvents: true,
+      perfHardwareEvents: false,
+      tracers: ['nop'],
+    },
     refusedTracers: new Map(),
     events: new Set(),
     tools: new Set(),
@@ -73,9 +82,11 @@ async function peakRss(rootPid: number): Promise<number> {
 
 async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < items.length) await work(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) await work(items[next++]!);
+    }),
+  );
 }
 
 console.log(`fan-out benchmark: ${nodeCount} nodes, captures of ${durationSeconds}s\n`);
@@ -95,9 +106,15 @@ try {
   // The operator runs compiled, as in its image (npm run build).
   await run('npx', ['tsc', '-p', join(projectRoot, 'tsconfig.build.json')], { cwd: projectRoot });
   const healthPort = await freePort();
-  operator = await ComponentProcess.start('operator', process.execPath, [join(projectRoot, 'dist', 'operator', 'main.js'), '--kubeconfig', cluster.kubeconfigPath, '--health-port', String(healthPort)], cluster.logDir, {
-    env: { ...process.env, KSLEUTH_LOG_LEVEL: 'warn' },
-  });
+  operator = await ComponentProcess.start(
+    'operator',
+    process.execPath,
+    [join(projectRoot, 'dist', 'operator', 'main.js'), '--kubeconfig', cluster.kubeconfigPath, '--health-port', String(healthPort)],
+    cluster.logDir,
+    {
+      env: { ...process.env, KSLEUTH_LOG_LEVEL: 'warn' },
+    },
+  );
 
   // The agents' own API traffic, by kind of request.
   const agentWrites = { captureStatus: 0, kernelNode: 0, other: 0 };
@@ -139,7 +156,8 @@ try {
   const metrics = async (): Promise<Map<string, number>> => {
     const text = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
     const out = new Map<string, number>();
-    for (const m of text.matchAll(/^ksleuth_api_requests_total\{method="(\w+)",code="(\d+)"\} (\d+)/gm)) out.set(`${m[1]} ${m[2]}`, (out.get(`${m[1]} ${m[2]}`) ?? 0) + Number(m[3]));
+    for (const m of text.matchAll(/^ksleuth_api_requests_total\{method="(\w+)",code="(\d+)"\} (\d+)/gm))
+      out.set(`${m[1]} ${m[2]}`, (out.get(`${m[1]} ${m[2]}`) ?? 0) + Number(m[3]));
     return out;
   };
   const operatorWrites = (m: Map<string, number>): number => [...m].filter(([k]) => !/^(GET|WATCH) /.test(k)).reduce((n, [, v]) => n + v, 0);
@@ -181,9 +199,22 @@ try {
 
   console.log('');
   figure('nodes / captures', `${nodeCount} / ${captures.length}`);
-  figure('phase', `${investigation.status?.phase} ${investigation.status?.progress}`, `(${investigation.status?.conditions?.find((c) => c.type === 'Complete')?.message})`);
+  figure(
+    'phase',
+    `${investigation.status?.phase} ${investigation.status?.progress}`,
+    `(${investigation.status?.conditions?.find((c) => c.type === 'Complete')?.message})`,
+  );
   if (captures.length < nodeCount) {
-    const { stdout } = await cluster.kubectl(['get', 'events', '-n', 'default', '--field-selector', 'involvedObject.name=fleet,reason=NodesLeftOut', '-o', 'jsonpath={.items[*].message}']);
+    const { stdout } = await cluster.kubectl([
+      'get',
+      'events',
+      '-n',
+      'default',
+      '--field-selector',
+      'involvedObject.name=fleet,reason=NodesLeftOut',
+      '-o',
+      'jsonpath={.items[*].message}',
+    ]);
     figure('nodes left out', String(nodeCount - captures.length), stdout);
   }
   figure('apply → fan-out started', `${((firstCreated - applied) / 1000).toFixed(1)} s`);

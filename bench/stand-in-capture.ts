@@ -17,15 +17,18 @@ export const standInMemoryCapture: CaptureModule<'memory', string, string> = {
   parse: (raw) => raw,
   analyze: (hostname, _params, facts) => ({
     summary: { standIn: true },
-    findings: Number(hostname.slice(-1)) % 3 === 0
-      ? [{
-          pattern: 'memory-fragmentation',
-          severity: facts.kernelVersion.startsWith('6.1.90') ? 'critical' : 'warning',
-          title: 'Free memory is fragmented (stand-in)',
-          evidence: [`${hostname}: order-3 unusable free space index 0.91 (stand-in)`],
-          recommendation: 'Raise vm.min_free_kbytes (stand-in).',
-          suggestedMitigation: { sysctls: [{ name: 'vm.min_free_kbytes', value: '262144' }] },
-        }]
-      : [],
+    findings:
+      Number(hostname.slice(-1)) % 3 === 0
+        ? [
+            {
+              pattern: 'memory-fragmentation',
+              severity: facts.kernelVersion.startsWith('6.1.90') ? 'critical' : 'warning',
+              title: 'Free memory is fragmented (stand-in)',
+              evidence: [`${hostname}: order-3 unusable free space index 0.91 (stand-in)`],
+              recommendation: 'Raise vm.min_free_kbytes (stand-in).',
+              suggestedMitigation: { sysctls: [{ name: 'vm.min_free_kbytes', value: '262144' }] },
+            },
+          ]
+        : [],
   }),
 };

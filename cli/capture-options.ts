@@ -8,7 +8,11 @@ import { UsageError } from './command.js';
 export const defaultCaptures: CaptureKind[] = ['memory', 'slab', 'tcp', 'kernel-log', 'cpu-profile'];
 
 function coerce(value: string, type: string | undefined): unknown {
-  if (type === 'array') return value.split(',').map((v) => v.trim()).filter(Boolean);
+  if (type === 'array')
+    return value
+      .split(',')
+      .map((v) => v.trim())
+      .filter(Boolean);
   if (value.startsWith('@')) return readFileSync(value.slice(1), 'utf8');
   if (type === 'boolean' && (value === 'true' || value === 'false')) return value === 'true';
   if (type === 'integer' && /^-?\d+$/.test(value)) return Number(value);
@@ -26,7 +30,11 @@ function parameterTypes(kind: CaptureKind): Record<string, string | undefined> {
  * value names the parameter and its limits.
  */
 export function captureEntriesFromOptions(kinds: string[] | undefined, settings: string[] = []): CaptureEntry[] {
-  const selected = kinds?.flatMap((k) => k.split(',')).map((k) => k.trim()).filter(Boolean) ?? defaultCaptures;
+  const selected =
+    kinds
+      ?.flatMap((k) => k.split(','))
+      .map((k) => k.trim())
+      .filter(Boolean) ?? defaultCaptures;
   for (const kind of selected) {
     if (!isCaptureKind(kind)) throw new UsageError(`unknown capture "${kind}"; choose from ${captureKindIds.join(', ')}`);
   }

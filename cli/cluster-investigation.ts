@@ -27,11 +27,16 @@ export interface ClusterInvestigationRequest {
 export function parseSelector(text: string): LabelSelector {
   const matchLabels: Record<string, string> = {};
   const matchExpressions: NonNullable<LabelSelector['matchExpressions']> = [];
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
-    let match: RegExpExecArray | null;
-    if ((match = /^([^=!]+)!=(.*)$/.exec(part))) matchExpressions.push({ key: match[1]!, operator: 'NotIn', values: [match[2]!] });
-    else if ((match = /^([^=!]+)==?(.*)$/.exec(part))) matchLabels[match[1]!] = match[2]!;
-    else if ((match = /^!([^=!]+)$/.exec(part))) matchExpressions.push({ key: match[1]!, operator: 'DoesNotExist' });
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
+    const notEqual = /^([^=!]+)!=(.*)$/.exec(part);
+    const equal = /^([^=!]+)==?(.*)$/.exec(part);
+    const absent = /^!([^=!]+)$/.exec(part);
+    if (notEqual) matchExpressions.push({ key: notEqual[1]!, operator: 'NotIn', values: [notEqual[2]!] });
+    else if (equal) matchLabels[equal[1]!] = equal[2]!;
+    else if (absent) matchExpressions.push({ key: absent[1]!, operator: 'DoesNotExist' });
     else if (/^[^=!]+$/.test(part)) matchExpressions.push({ key: part, operator: 'Exists' });
     else throw new UsageError(`--selector: cannot read "${part}"; use key=value, key!=value, key or !key, separated by commas`);
   }
@@ -44,7 +49,14 @@ export function parseSelector(text: string): LabelSelector {
 /** The KernelInvestigation the flags describe, checked against the API schema. */
 export function buildInvestigation(request: ClusterInvestigationRequest): KernelInvestigation {
   if (!request.nodes?.length && request.selector === undefined) throw new UsageError('choose nodes with --nodes a,b or --selector key=value');
-  const compareBy = request.compareBy === undefined ? undefined : request.compareBy === 'kernel' ? { kernelVersion: true } : request.compareBy.startsWith('label=') ? { nodeLabel: request.compareBy.slice(6) } : undefined;
+  const compareBy =
+    request.compareBy === undefined
+      ? undefined
+      : request.compareBy === 'kernel'
+        ? { kernelVersion: true }
+        : request.compareBy.startsWith('label=')
+          ? { nodeLabel: request.compareBy.slice(6) }
+          : undefined;
   if (request.compareBy !== undefined && !compareBy) throw new UsageError('--compare-by: use "kernel" or "label=<node label key>"');
   const spec = {
     ...(request.description ? { description: request.description } : {}),
@@ -93,7 +105,12 @@ export async function waitAndShow(client: KubeClient, name: string, timeoutMs: n
     }
     if (tty) {
       const complete = investigation.status?.conditions?.find((c) => c.type === 'Complete');
-      process.stderr.write(`\r\x1b[2K${investigation.status?.phase ?? 'Pending'} ${investigation.status?.progress ?? ''} ${complete?.message ?? ''}`.slice(0, (process.stderr.columns ?? 100) - 1));
+      process.stderr.write(
+        `\r\x1b[2K${investigation.status?.phase ?? 'Pending'} ${investigation.status?.progress ?? ''} ${complete?.message ?? ''}`.slice(
+          0,
+          (process.stderr.columns ?? 100) - 1,
+        ),
+      );
     }
     await sleep(2000);
     investigation = await getInvestigation(client, name);

@@ -12,7 +12,8 @@ export function renderInvestigation(investigation: KernelInvestigation, captures
   const status = investigation.status ?? {};
   const complete = status.conditions?.find((c) => c.type === 'Complete');
   const counts = status.captures;
-  const took = status.startTime && status.completionTime ? `, took ${formatDuration((Date.parse(status.completionTime) - Date.parse(status.startTime)) / 1000)}` : '';
+  const took =
+    status.startTime && status.completionTime ? `, took ${formatDuration((Date.parse(status.completionTime) - Date.parse(status.startTime)) / 1000)}` : '';
   const lines = [
     `Name:      ${investigation.metadata.name}`,
     ...(investigation.spec.description ? [`Symptom:   ${investigation.spec.description}`] : []),
@@ -26,12 +27,28 @@ export function renderInvestigation(investigation: KernelInvestigation, captures
   ];
   if (status.comparison) {
     lines.push('', `COMPARISON BY ${status.comparison.by.toUpperCase()}`);
-    lines.push(table(['value', 'nodes', 'reported', 'patterns'], status.comparison.groups.map((g) => [g.value, g.nodes, g.reported, g.patterns.join(', ') || '-'])));
+    lines.push(
+      table(
+        ['value', 'nodes', 'reported', 'patterns'],
+        status.comparison.groups.map((g) => [g.value, g.nodes, g.reported, g.patterns.join(', ') || '-']),
+      ),
+    );
   }
   if (captures.length > 0) {
     lines.push('', 'NODES');
     const sorted = [...captures].sort((a, b) => a.spec.nodeName.localeCompare(b.spec.nodeName));
-    lines.push(table(['node', 'phase', 'findings', 'artifacts', 'message'], sorted.map((c) => [c.spec.nodeName, c.status?.phase ?? 'Pending', c.status?.findingCount ?? 0, c.status?.artifacts?.length ?? 0, c.status?.message ?? ''])));
+    lines.push(
+      table(
+        ['node', 'phase', 'findings', 'artifacts', 'message'],
+        sorted.map((c) => [
+          c.spec.nodeName,
+          c.status?.phase ?? 'Pending',
+          c.status?.findingCount ?? 0,
+          c.status?.artifacts?.length ?? 0,
+          c.status?.message ?? '',
+        ]),
+      ),
+    );
     if (captures.some((c) => (c.status?.artifacts?.length ?? 0) > 0)) lines.push('', `Artifacts: ksleuth artifacts get ${investigation.metadata.name}`);
   }
   return lines.join('\n');

@@ -26,7 +26,11 @@ function affectedKernels(investigation: KernelInvestigation, pattern: string): s
  * investigation looked at and, when it compared kernels, to the kernel versions that showed the
  * finding. Throws when the finding is absent or suggests no sysctl.
  */
-export function mitigationFromFinding(investigation: KernelInvestigation, pattern: string, options: FromFindingOptions): { mitigation: KernelMitigation; finding: AggregatedFinding } {
+export function mitigationFromFinding(
+  investigation: KernelInvestigation,
+  pattern: string,
+  options: FromFindingOptions,
+): { mitigation: KernelMitigation; finding: AggregatedFinding } {
   const findings = investigation.status?.findings ?? [];
   const finding = findings.find((f) => f.pattern === pattern && f.suggestedMitigation) ?? findings.find((f) => f.pattern === pattern);
   const name = investigation.metadata.name!;
@@ -40,7 +44,10 @@ export function mitigationFromFinding(investigation: KernelInvestigation, patter
   const kernels = affectedKernels(investigation, pattern);
   const selector = investigation.spec.nodes.selector;
   const spec = mitigationSpec.parse({
-    description: `${finding.title} — found by investigation ${name} on ${finding.nodes.count} node${finding.nodes.count === 1 ? '' : 's'}. ${finding.suggestedMitigation.reason ?? ''}`.trim().slice(0, 2048),
+    description:
+      `${finding.title} — found by investigation ${name} on ${finding.nodes.count} node${finding.nodes.count === 1 ? '' : 's'}. ${finding.suggestedMitigation.reason ?? ''}`
+        .trim()
+        .slice(0, 2048),
     sysctls: finding.suggestedMitigation.sysctls,
     ...(selector && (selector.matchLabels || selector.matchExpressions) ? { nodeSelector: selector } : {}),
     ...(kernels ? { kernelVersions: kernels } : {}),

@@ -46,7 +46,11 @@ try {
   console.log((await system.cluster.kubectl(['get', 'nodes,knode'])).stdout);
 
   say('Something to find: an application on node-1 stops reading its connections (sockets pile up in CLOSE_WAIT)');
-  const stuck = spawn('ip', ['netns', 'exec', system.agent('node-1').host.netns, 'node', join(projectRoot, 'test', 'helpers', 'close-wait-sockets.mjs'), '12', '8080'], { stdio: 'ignore' });
+  const stuck = spawn(
+    'ip',
+    ['netns', 'exec', system.agent('node-1').host.netns, 'node', join(projectRoot, 'test', 'helpers', 'close-wait-sockets.mjs'), '12', '8080'],
+    { stdio: 'ignore' },
+  );
 
   say(`kubectl apply -f ${relative(process.cwd(), example)}`);
   console.log((await system.cluster.kubectl(['apply', '-f', example])).stdout);
@@ -90,7 +94,9 @@ subjects: [{kind: ServiceAccount, name: sre, namespace: default}]
   }
   console.log(`\nDone in ${((Date.now() - started) / 1000).toFixed(0)}s.`);
   if (values.keep) {
-    console.log(`\nStill running. In another shell:\n    export KUBECONFIG=${system.cluster.kubeconfigPath}\n    ./bin/ksleuth investigate --selector pool=database --capture memory,slab --duration 20s --wait\n    kubectl apply -f manifests/examples/mitigation-tcp-fastopen.yaml\nPress Ctrl-C to stop everything.`);
+    console.log(
+      `\nStill running. In another shell:\n    export KUBECONFIG=${system.cluster.kubeconfigPath}\n    ./bin/ksleuth investigate --selector pool=database --capture memory,slab --duration 20s --wait\n    kubectl apply -f manifests/examples/mitigation-tcp-fastopen.yaml\nPress Ctrl-C to stop everything.`,
+    );
     await new Promise(() => undefined);
   }
 } finally {

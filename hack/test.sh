@@ -7,6 +7,8 @@ bash hack/install-deps.sh
 KSLEUTH_BIN_DIR=$(bash hack/build-binaries.sh | tail -n 1)
 export KSLEUTH_BIN_DIR
 npx tsc --noEmit
+# Formatting and lint rules (biome.json); `npm run format` fixes what it can.
+npx biome check .
 # Every temporary file of the run goes here and goes away with it, whatever a test leaves.
 TMPDIR=$(mktemp -d /tmp/ksleuth-test.XXXXXX)
 export TMPDIR

@@ -2,14 +2,14 @@
 import { KubeClient } from '../lib/kube/client.js';
 import { log } from '../lib/log.js';
 import { Agent } from './agent/agent.js';
-import { agentUsage, loadAgentConfig } from './agent/config.js';
+import { type AgentConfig, agentUsage, loadAgentConfig } from './agent/config.js';
 
 async function main(): Promise<void> {
   if (process.argv.includes('--help')) {
     console.log(agentUsage);
     return;
   }
-  let config;
+  let config: AgentConfig;
   try {
     config = loadAgentConfig(process.argv.slice(2));
   } catch (error) {

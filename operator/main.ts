@@ -38,7 +38,7 @@ async function main(): Promise<void> {
   if (!(Number.isInteger(healthPort) && healthPort >= 0 && healthPort <= 65535)) {
     throw new Error(`--health-port (KSLEUTH_HEALTH_PORT) must be a port from 0 (off) to 65535, got "${healthPortText}"`);
   }
-  const allowList = await loadAllowList({ extraPaths: values['allowlist-extra'] ?? (env.KSLEUTH_ALLOWLIST_EXTRA?.split(',').filter(Boolean) ?? []) });
+  const allowList = await loadAllowList({ extraPaths: values['allowlist-extra'] ?? env.KSLEUTH_ALLOWLIST_EXTRA?.split(',').filter(Boolean) ?? [] });
   const leaderElect = values['leader-elect'] ?? env.KSLEUTH_LEADER_ELECT === 'true';
   const manager = createOperator({
     client: KubeClient.load(values.kubeconfig, 'ksleuth-operator'),

@@ -10,7 +10,6 @@ import { captureIndex, InvestigationReconciler, type NodeObject } from './invest
 import { allMitigationsKey, MitigationReconciler } from './mitigation/controller.js';
 import { generationChanged } from './runtime/controller.js';
 import { Manager } from './runtime/manager.js';
-import { fieldIndex } from './runtime/store.js';
 
 export interface OperatorOptions {
   client: KubeClient;
@@ -44,7 +43,9 @@ export function createOperator(options: OperatorOptions): Manager {
   const nodes = manager.informer<NodeObject>({ resource: core.nodes });
   const kernelNodes = manager.informer<KernelNode>({ resource: ksleuth('KernelNode') });
   const mitigations = manager.informer<KernelMitigation>({ resource: ksleuth('KernelMitigation') });
-  const events = { record: (object: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string) => void manager.events.event(object, type, reason, message) };
+  const events = {
+    record: (object: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string) => void manager.events.event(object, type, reason, message),
+  };
 
   const investigation = new InvestigationReconciler({
     client: options.client,
@@ -55,7 +56,10 @@ export function createOperator(options: OperatorOptions): Manager {
   });
   const investigationController = manager.controller({ name: 'investigation', reconcile: investigation.reconcile, workers: options.investigationWorkers ?? 4 });
   investigationController.watch(investigations, { filterUpdate: generationChanged });
-  investigationController.watch(captures, { map: (c) => [c.spec.investigation], filterUpdate: (old, next) => old.status?.phase !== next.status?.phase || old.status?.findingCount !== next.status?.findingCount });
+  investigationController.watch(captures, {
+    map: (c) => [c.spec.investigation],
+    filterUpdate: (old, next) => old.status?.phase !== next.status?.phase || old.status?.findingCount !== next.status?.findingCount,
+  });
 
   const mitigation = new MitigationReconciler({
     client: options.client,
@@ -72,7 +76,8 @@ export function createOperator(options: OperatorOptions): Manager {
   mitigationController.watch(nodes, {
     map: all,
     filterUpdate: (old, next) =>
-      JSON.stringify(old.metadata.labels) !== JSON.stringify(next.metadata.labels) || old.status?.nodeInfo?.kernelVersion !== next.status?.nodeInfo?.kernelVersion,
+      JSON.stringify(old.metadata.labels) !== JSON.stringify(next.metadata.labels) ||
+      old.status?.nodeInfo?.kernelVersion !== next.status?.nodeInfo?.kernelVersion,
   });
   mitigationController.watch(kernelNodes, {
     map: all,
@@ -82,7 +87,10 @@ export function createOperator(options: OperatorOptions): Manager {
       old.status?.kernelVersion !== next.status?.kernelVersion,
   });
 
-  const apiRequests = manager.registry.counter('ksleuth_api_requests_total', 'Requests to the Kubernetes API by method (WATCH for watches) and status code.', ['method', 'code']);
+  const apiRequests = manager.registry.counter('ksleuth_api_requests_total', 'Requests to the Kubernetes API by method (WATCH for watches) and status code.', [
+    'method',
+    'code',
+  ]);
   options.client.onRequest((method, _path, status) => apiRequests.inc({ method, code: String(status) }));
   const byPhase = manager.registry.gauge('ksleuth_kernel_captures', 'KernelCaptures by phase.', ['phase']);
   const investigationsByPhase = manager.registry.gauge('ksleuth_kernel_investigations', 'KernelInvestigations by phase.', ['phase']);

@@ -5,9 +5,9 @@ const fields = captureKindIds.map((kind) => captureKinds[kind].field);
 
 const exactlyOneKind = `[${fields.map((f) => `has(self.${f})`).join(', ')}].filter(x, x).size() == 1`;
 
-const kindFields = Object.fromEntries(
-  captureKindIds.map((kind) => [captureKinds[kind].field, captureKinds[kind].params.optional()]),
-) as { [K in CaptureKind as (typeof captureKinds)[K]['field']]: z.ZodOptional<(typeof captureKinds)[K]['params']> };
+const kindFields = Object.fromEntries(captureKindIds.map((kind) => [captureKinds[kind].field, captureKinds[kind].params.optional()])) as {
+  [K in CaptureKind as (typeof captureKinds)[K]['field']]: z.ZodOptional<(typeof captureKinds)[K]['params']>;
+};
 
 /** One capture in an investigation: a name and exactly one capture kind with its parameters. */
 export const captureEntry = z

@@ -9,19 +9,11 @@ export const captureSpec = z
     investigation: objectName.describe('The KernelInvestigation this capture belongs to.'),
     nodeName: objectName.describe('The node whose agent runs this capture.'),
     captures: z.array(captureEntry).min(1).max(16).describe('What to capture, copied from the investigation.'),
-    durationSeconds: z
-      .int()
-      .min(1)
-      .max(maxInvestigationDurationSeconds)
-      .describe('How long each capture runs.'),
-    deadline: z.iso
-      .datetime()
-      .describe('The agent does not start the capture after this time, and the operator reports it timed out.'),
+    durationSeconds: z.int().min(1).max(maxInvestigationDurationSeconds).describe('How long each capture runs.'),
+    deadline: z.iso.datetime().describe('The agent does not start the capture after this time, and the operator reports it timed out.'),
   })
   .meta({
-    'x-kubernetes-validations': [
-      { rule: 'self == oldSelf', message: 'spec is immutable; create a new investigation instead' },
-    ],
+    'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'spec is immutable; create a new investigation instead' }],
   })
   .describe('One node’s share of an investigation, written by the operator.');
 export type KernelCaptureSpec = z.infer<typeof captureSpec>;
@@ -55,7 +47,10 @@ export const artifactRef = z.object({
   name: z.string().min(1).max(253).describe('The file name, for example cpu-profile.svg.'),
   capture: z.string().max(63).optional().describe('The capture that produced it.'),
   sizeBytes: z.int().min(0).describe('The file size.'),
-  sha256: z.string().regex(/^[a-f0-9]{64}$/).describe('Sha256: the hex SHA-256 digest of the file.'),
+  sha256: z
+    .string()
+    .regex(/^[a-f0-9]{64}$/)
+    .describe('Sha256: the hex SHA-256 digest of the file.'),
   contentType: z.string().max(128).optional().describe('The media type, for example image/svg+xml.'),
 });
 export type ArtifactRef = z.infer<typeof artifactRef>;

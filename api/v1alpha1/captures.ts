@@ -8,10 +8,7 @@ import { z } from 'zod';
 export const kmallocParams = z
   .object({
     topN: z.int().min(1).max(100).default(20).describe('How many processes and call sites to report.'),
-    trackOutstanding: z
-      .boolean()
-      .default(true)
-      .describe('Also track allocations not freed by the end of the window, by call site.'),
+    trackOutstanding: z.boolean().default(true).describe('Also track allocations not freed by the end of the window, by call site.'),
     maxTrackedAllocations: z
       .int()
       .min(1024)
@@ -30,23 +27,13 @@ export const slabParams = z
 
 export const memoryParams = z
   .object({
-    intervalSeconds: z
-      .int()
-      .min(1)
-      .max(300)
-      .default(5)
-      .describe('How often buddyinfo, vmstat and meminfo are sampled.'),
+    intervalSeconds: z.int().min(1).max(300).default(5).describe('How often buddyinfo, vmstat and meminfo are sampled.'),
   })
   .describe('Fragmentation and allocation stalls from buddyinfo, pagetypeinfo, vmstat and meminfo.');
 
 export const cpuProfileParams = z
   .object({
-    frequencyHz: z
-      .int()
-      .min(1)
-      .max(999)
-      .default(99)
-      .describe('Sampling frequency per CPU; 99 avoids lock-step with timers.'),
+    frequencyHz: z.int().min(1).max(999).default(99).describe('Sampling frequency per CPU; 99 avoids lock-step with timers.'),
     topN: z.int().min(1).max(100).default(20).describe('How many kernel functions to report.'),
   })
   .describe('Perf record -e cpu-clock -a -g, folded into stacks and a flame graph.');
@@ -55,27 +42,31 @@ export const ftraceModes = ['function_graph', 'function', 'events'] as const;
 
 export const ftraceParams = z
   .object({
-    mode: z
-      .enum(ftraceModes)
-      .default('events')
-      .describe('Function_graph (call graph with durations), function (call counts) or events (tracepoints).'),
+    mode: z.enum(ftraceModes).default('events').describe('Function_graph (call graph with durations), function (call counts) or events (tracepoints).'),
     functions: z
-      .array(z.string().min(1).max(128).regex(/^[A-Za-z0-9_.*?[\]]+$/))
+      .array(
+        z
+          .string()
+          .min(1)
+          .max(128)
+          .regex(/^[A-Za-z0-9_.*?[\]]+$/),
+      )
       .max(32)
       .optional()
       .describe('Kernel functions (glob patterns allowed) to trace in function and function_graph modes.'),
     events: z
-      .array(z.string().min(3).max(128).regex(/^[a-z0-9_]+:[a-z0-9_*]+$/))
+      .array(
+        z
+          .string()
+          .min(3)
+          .max(128)
+          .regex(/^[a-z0-9_]+:[a-z0-9_*]+$/),
+      )
       .max(32)
       .optional()
       .describe('Tracepoints as subsystem:event (for example block:block_rq_issue) in events mode.'),
     maxDepth: z.int().min(1).max(20).default(8).describe('Maximum call depth in function_graph mode.'),
-    bufferSizeKb: z
-      .int()
-      .min(64)
-      .max(65536)
-      .default(4096)
-      .describe('Per-CPU ring buffer size of the private tracefs instance.'),
+    bufferSizeKb: z.int().min(64).max(65536).default(4096).describe('Per-CPU ring buffer size of the private tracefs instance.'),
   })
   .meta({
     'x-kubernetes-validations': [
@@ -103,38 +94,20 @@ export const ftraceParams = z
 
 export const ioLatencyParams = z
   .object({
-    outlierThresholdMs: z
-      .int()
-      .min(1)
-      .max(60000)
-      .default(100)
-      .describe('An I/O slower than this counts as an outlier.'),
+    outlierThresholdMs: z.int().min(1).max(60000).default(100).describe('An I/O slower than this counts as an outlier.'),
   })
   .describe('Block and jbd2 latency histograms from tracepoints via bpftrace.');
 
 export const tcpParams = z
   .object({
-    intervalSeconds: z
-      .int()
-      .min(1)
-      .max(300)
-      .default(5)
-      .describe('How often /proc/net/tcp and SNMP counters are sampled.'),
-    closeWaitMinSockets: z
-      .int()
-      .min(1)
-      .max(100000)
-      .default(1)
-      .describe('CLOSE_WAIT sockets with queued data needed to report a backlog.'),
+    intervalSeconds: z.int().min(1).max(300).default(5).describe('How often /proc/net/tcp and SNMP counters are sampled.'),
+    closeWaitMinSockets: z.int().min(1).max(100000).default(1).describe('CLOSE_WAIT sockets with queued data needed to report a backlog.'),
   })
   .describe('CLOSE_WAIT sockets with queued data and the retransmit rate from /proc/net and tcp tracepoints.');
 
 export const kernelLogParams = z
   .object({
-    sinceBoot: z
-      .boolean()
-      .default(true)
-      .describe('Read the whole kernel log since boot, not just the capture window.'),
+    sinceBoot: z.boolean().default(true).describe('Read the whole kernel log since boot, not just the capture window.'),
     maxLines: z.int().min(100).max(200000).default(20000).describe('Stop reading after this many lines.'),
   })
   .describe('/dev/kmsg matched against the shipped kernel-log rules.');
@@ -148,11 +121,7 @@ export const bundleParams = z
 
 export const bpftraceParams = z
   .object({
-    program: z
-      .string()
-      .min(1)
-      .max(16384)
-      .describe('The bpftrace program. Aggregate in maps; per-event printf is refused above a small rate.'),
+    program: z.string().min(1).max(16384).describe('The bpftrace program. Aggregate in maps; per-event printf is refused above a small rate.'),
   })
   .describe('A user program; needs the chart to enable custom programs and an extra RBAC permission.');
 

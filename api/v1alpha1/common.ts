@@ -25,14 +25,8 @@ export const labelValue = z
 export const labelSelectorRequirement = z
   .object({
     key: labelKey.describe('The label key that the selector applies to.'),
-    operator: z
-      .enum(['In', 'NotIn', 'Exists', 'DoesNotExist'])
-      .describe("How the key relates to the values: 'In', 'NotIn', 'Exists' or 'DoesNotExist'."),
-    values: z
-      .array(labelValue)
-      .max(64)
-      .optional()
-      .describe("The values for 'In' and 'NotIn'; must be empty for 'Exists' and 'DoesNotExist'."),
+    operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']).describe("How the key relates to the values: 'In', 'NotIn', 'Exists' or 'DoesNotExist'."),
+    values: z.array(labelValue).max(64).optional().describe("The values for 'In' and 'NotIn'; must be empty for 'Exists' and 'DoesNotExist'."),
   })
   .meta({
     'x-kubernetes-validations': [
@@ -45,15 +39,8 @@ export const labelSelectorRequirement = z
 
 export const labelSelector = z
   .object({
-    matchLabels: z
-      .record(labelKey, labelValue)
-      .optional()
-      .describe('Labels that a node must carry with exactly these values.'),
-    matchExpressions: z
-      .array(labelSelectorRequirement)
-      .max(16)
-      .optional()
-      .describe('Label requirements that a node must meet; all must hold.'),
+    matchLabels: z.record(labelKey, labelValue).optional().describe('Labels that a node must carry with exactly these values.'),
+    matchExpressions: z.array(labelSelectorRequirement).max(16).optional().describe('Label requirements that a node must meet; all must hold.'),
   })
   .describe('A standard Kubernetes label selector over Node labels.');
 export type LabelSelector = z.infer<typeof labelSelector>;
@@ -69,14 +56,8 @@ export const condition = z.object({
     .regex(/^[A-Z][A-Za-z0-9]*$/)
     .describe('The condition type, in PascalCase (for example Complete or Applied).'),
   status: conditionStatus.describe("Whether the condition holds: 'True', 'False' or 'Unknown'."),
-  observedGeneration: z
-    .int()
-    .min(0)
-    .optional()
-    .describe('The metadata.generation of the object that this condition was computed from.'),
-  lastTransitionTime: z.iso
-    .datetime()
-    .describe('When the status of this condition last changed.'),
+  observedGeneration: z.int().min(0).optional().describe('The metadata.generation of the object that this condition was computed from.'),
+  lastTransitionTime: z.iso.datetime().describe('When the status of this condition last changed.'),
   reason: z
     .string()
     .min(1)
@@ -100,7 +81,9 @@ export const sysctlName = z
   .min(3)
   .max(253)
   .regex(/^[a-z][a-z0-9_]*(\.[a-zA-Z0-9_/-]+)+$/)
-  .describe('The sysctl name in dotted form, for example net.ipv4.tcp_fastopen; a "/" stands for a dot inside one component (net.ipv4.conf.eth0/1.rp_filter is interface eth0.1).');
+  .describe(
+    'The sysctl name in dotted form, for example net.ipv4.tcp_fastopen; a "/" stands for a dot inside one component (net.ipv4.conf.eth0/1.rp_filter is interface eth0.1).',
+  );
 
 /** A sysctl value as written to /proc/sys: printable ASCII, several numbers separated by blanks allowed. */
 export const sysctlValue = z

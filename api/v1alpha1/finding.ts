@@ -28,11 +28,7 @@ export type Severity = (typeof severities)[number];
 
 export const suggestedMitigation = z
   .object({
-    sysctls: z
-      .array(sysctlSetting)
-      .min(1)
-      .max(16)
-      .describe('The settings that work around the problem, ready for a KernelMitigation.'),
+    sysctls: z.array(sysctlSetting).min(1).max(16).describe('The settings that work around the problem, ready for a KernelMitigation.'),
     reason: z.string().max(1024).optional().describe('Why these settings help.'),
   })
   .describe('Sysctls that work around the problem until a kernel fix lands.');
@@ -43,10 +39,7 @@ export const finding = z.object({
   severity: z.enum(severities).describe('Info, warning or critical.'),
   title: z.string().min(1).max(256).describe('One line that says what was found.'),
   capture: z.string().max(63).optional().describe('The name of the capture that found it.'),
-  evidence: z
-    .array(z.string().max(512))
-    .max(20)
-    .describe('The figures and lines that show it, most telling first.'),
+  evidence: z.array(z.string().max(512)).max(20).describe('The figures and lines that show it, most telling first.'),
   recommendation: z.string().max(2048).describe('What to do next.'),
   suggestedMitigation: suggestedMitigation.optional(),
 });

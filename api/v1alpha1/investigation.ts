@@ -7,18 +7,9 @@ export const maxInvestigationDurationSeconds = 3600;
 
 export const nodeTargets = z
   .object({
-    names: z
-      .array(objectName)
-      .max(1000)
-      .optional()
-      .describe('Nodes to investigate by name.'),
+    names: z.array(objectName).max(1000).optional().describe('Nodes to investigate by name.'),
     selector: labelSelector.optional(),
-    maxNodes: z
-      .int()
-      .min(1)
-      .max(5000)
-      .default(10)
-      .describe('The most nodes to investigate; nodes beyond it are left out, in name order.'),
+    maxNodes: z.int().min(1).max(5000).default(10).describe('The most nodes to investigate; nodes beyond it are left out, in name order.'),
   })
   .meta({
     description: 'Which nodes to investigate, by names and/or a label selector. Only Ready nodes whose agent has registered take part.',
@@ -35,10 +26,7 @@ export const nodeTargets = z
 
 export const compareBy = z
   .object({
-    kernelVersion: z
-      .boolean()
-      .optional()
-      .describe('Group nodes by their kernel version.'),
+    kernelVersion: z.boolean().optional().describe('Group nodes by their kernel version.'),
     nodeLabel: labelKey.optional().describe('Group nodes by the value of this node label.'),
   })
   .meta({
@@ -53,17 +41,9 @@ export const compareBy = z
 
 export const investigationSpec = z
   .object({
-    description: z
-      .string()
-      .max(1024)
-      .optional()
-      .describe('The symptom being investigated, for the people reading the result.'),
+    description: z.string().max(1024).optional().describe('The symptom being investigated, for the people reading the result.'),
     nodes: nodeTargets,
-    captures: z
-      .array(captureEntry)
-      .min(1)
-      .max(16)
-      .describe('What to capture on every node, all at the same time.'),
+    captures: z.array(captureEntry).min(1).max(16).describe('What to capture on every node, all at the same time.'),
     durationSeconds: z
       .int()
       .min(1)
@@ -120,10 +100,7 @@ export const comparisonGroup = z.object({
   value: z.string().max(256).describe('The kernel version or label value of this group.'),
   nodes: z.int().min(0).describe('How many nodes are in this group.'),
   reported: z.int().min(0).describe('How many of them reported results.'),
-  patterns: z
-    .array(z.string().max(64))
-    .max(64)
-    .describe('The finding patterns seen in this group.'),
+  patterns: z.array(z.string().max(64)).max(64).describe('The finding patterns seen in this group.'),
 });
 
 export const comparison = z

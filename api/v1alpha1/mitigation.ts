@@ -16,24 +16,19 @@ export const revertPolicies = ['Restore', 'Keep'] as const;
 
 export const rollout = z
   .object({
-    maxConcurrentNodes: z
-      .int()
-      .min(1)
-      .max(10000)
-      .default(10)
-      .describe('How many nodes may be changing at once.'),
-    maxFailedNodes: z
-      .int()
-      .min(0)
-      .max(10000)
-      .default(3)
-      .describe('Stop rolling out to more nodes once more than this many have failed.'),
+    maxConcurrentNodes: z.int().min(1).max(10000).default(10).describe('How many nodes may be changing at once.'),
+    maxFailedNodes: z.int().min(0).max(10000).default(3).describe('Stop rolling out to more nodes once more than this many have failed.'),
   })
   .describe('How fast the mitigation reaches its nodes.');
 
 export const bugReference = z
   .object({
-    url: z.string().max(2048).regex(/^https?:\/\/\S+$/).optional().describe('The bug report or fix, for example a lore.kernel.org link.'),
+    url: z
+      .string()
+      .max(2048)
+      .regex(/^https?:\/\/\S+$/)
+      .optional()
+      .describe('The bug report or fix, for example a lore.kernel.org link.'),
     id: z.string().max(256).optional().describe('An identifier such as a CVE or tracker number.'),
   })
   .describe('The kernel bug this works around.');
@@ -48,9 +43,7 @@ export const mitigationSpec = z
       .max(32)
       .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
       .describe('The sysctls to set, each name once. Only allow-listed sysctls are accepted.'),
-    nodeSelector: labelSelector
-      .optional()
-      .describe('The nodes this applies to; all nodes when unset.'),
+    nodeSelector: labelSelector.optional().describe('The nodes this applies to; all nodes when unset.'),
     kernelVersions: kernelVersionRange.optional(),
     priority: z
       .int()
@@ -62,10 +55,7 @@ export const mitigationSpec = z
       .enum(revertPolicies)
       .default('Restore')
       .describe('Restore puts back the value a node had before, when the mitigation no longer applies; Keep leaves it.'),
-    dryRun: z
-      .boolean()
-      .default(false)
-      .describe('Report per node the current and the desired value, and change nothing.'),
+    dryRun: z.boolean().default(false).describe('Report per node the current and the desired value, and change nothing.'),
     rollout: rollout.optional(),
   })
   .describe('Sysctls to hold on the matching nodes while a kernel bug is unfixed.');

@@ -59,7 +59,11 @@ export const sysctlStatus = z.object({
   message: z.string().max(1024).optional().describe('Details, for example why a write failed.'),
   driftCount: z.int().min(0).optional().describe('How often the value was found changed and put back.'),
   lastDriftTime: z.iso.datetime().optional().describe('When drift was last corrected.'),
-  hostFile: z.string().max(512).optional().describe('A host sysctl file (/etc/sysctl.d, /run/sysctl.d, /usr/lib/sysctl.d or /etc/sysctl.conf) that also sets this key and wins at the next boot.'),
+  hostFile: z
+    .string()
+    .max(512)
+    .optional()
+    .describe('A host sysctl file (/etc/sysctl.d, /run/sysctl.d, /usr/lib/sysctl.d or /etc/sysctl.conf) that also sets this key and wins at the next boot.'),
 });
 export type SysctlStatus = z.infer<typeof sysctlStatus>;
 

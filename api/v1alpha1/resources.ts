@@ -1,6 +1,6 @@
 import type { V1ObjectMeta } from '@kubernetes/client-node';
 import type { z } from 'zod';
-import { apiVersion, group, version } from './common.js';
+import { type apiVersion, group, version } from './common.js';
 import { captureSpec, captureStatus } from './capture.js';
 import { investigationSpec, investigationStatus } from './investigation.js';
 import { mitigationSpec, mitigationStatus } from './mitigation.js';
@@ -50,8 +50,7 @@ export const resources = {
     plural: 'kernelinvestigations',
     singular: 'kernelinvestigation',
     shortNames: ['kinv'],
-    description:
-      'KernelInvestigation runs kernel captures (eBPF, ftrace, perf, kernel state) on chosen nodes and collects findings with evidence.',
+    description: 'KernelInvestigation runs kernel captures (eBPF, ftrace, perf, kernel state) on chosen nodes and collects findings with evidence.',
     spec: investigationSpec,
     status: investigationStatus,
     printerColumns: [
@@ -69,8 +68,7 @@ export const resources = {
     plural: 'kernelcaptures',
     singular: 'kernelcapture',
     shortNames: ['kcap'],
-    description:
-      'KernelCapture is one node’s share of a KernelInvestigation: created by the operator, run and reported by that node’s agent.',
+    description: 'KernelCapture is one node’s share of a KernelInvestigation: created by the operator, run and reported by that node’s agent.',
     spec: captureSpec,
     status: captureStatus,
     printerColumns: [
@@ -98,8 +96,18 @@ export const resources = {
       { name: 'Matched', type: 'integer', jsonPath: '.status.nodes.matched', description: 'Nodes selected by nodeSelector.' },
       { name: 'Skipped', type: 'integer', jsonPath: '.status.nodes.skippedKernel', description: 'Matched nodes whose kernel is outside kernelVersions.' },
       { name: 'Failed', type: 'integer', jsonPath: '.status.nodes.failed', description: 'Nodes where applying failed.' },
-      { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Applied")].status', description: 'Whether every node to apply holds the values.' },
-      { name: 'Conflict', type: 'string', jsonPath: '.status.conditions[?(@.type=="Conflict")].status', description: 'Whether another mitigation sets a sysctl differently.' },
+      {
+        name: 'Ready',
+        type: 'string',
+        jsonPath: '.status.conditions[?(@.type=="Applied")].status',
+        description: 'Whether every node to apply holds the values.',
+      },
+      {
+        name: 'Conflict',
+        type: 'string',
+        jsonPath: '.status.conditions[?(@.type=="Conflict")].status',
+        description: 'Whether another mitigation sets a sysctl differently.',
+      },
       { name: 'DryRun', type: 'boolean', jsonPath: '.spec.dryRun', description: 'Only report; change nothing.', priority: 1 },
       { name: 'Kernels', type: 'string', jsonPath: '.spec.kernelVersions', description: 'The affected kernel versions.', priority: 1 },
       conditionMessage('Applied'),
@@ -111,8 +119,7 @@ export const resources = {
     plural: 'kernelnodes',
     singular: 'kernelnode',
     shortNames: ['knode'],
-    description:
-      'KernelNode is one per node: its spec holds the sysctls resolved for the node, its status the node’s kernel facts and sysctl state.',
+    description: 'KernelNode is one per node: its spec holds the sysctls resolved for the node, its status the node’s kernel facts and sysctl state.',
     spec: nodeSpec,
     status: nodeStatus,
     printerColumns: [

@@ -50,7 +50,9 @@ export const artifacts: Command = {
     try {
       const token = values.token ?? (await client.bearerToken());
       if (!token) {
-        throw new Error('the agents check a bearer token, and your kubeconfig user has none (it uses a client certificate): pass --token, for example from "kubectl create token <serviceaccount>" for an account bound to the ksleuth artifact-reader role');
+        throw new Error(
+          'the agents check a bearer token, and your kubeconfig user has none (it uses a client certificate): pass --token, for example from "kubectl create token <serviceaccount>" for an account bound to the ksleuth artifact-reader role',
+        );
       }
       await getInvestigation(client, name);
       const captures = (await capturesOf(client, name)).filter((c) => !values.node || values.node.includes(c.spec.nodeName));

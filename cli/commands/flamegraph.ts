@@ -75,7 +75,9 @@ async function write(text: string | Buffer): Promise<void> {
 
 function note(report: CollapseReport): void {
   if (report.skippedSamples > 0) {
-    console.error(`note: kept samples of event "${report.event}" only; skipped ${report.skippedSamples} samples of other events (--event-filter picks another)`);
+    console.error(
+      `note: kept samples of event "${report.event}" only; skipped ${report.skippedSamples} samples of other events (--event-filter picks another)`,
+    );
   }
   if (report.unrecognizedLines > 0) {
     console.error(`note: ${report.unrecognizedLines} lines were not perf script output and were skipped (first: "${report.firstUnrecognizedLine}")`);
@@ -188,7 +190,11 @@ async function speedscope(args: string[]): Promise<number> {
   if (!units.includes(unit)) throw new UsageError(`--unit ${values.unit}: use one of ${units.join(', ')}`);
   const { stacks, countName } = await readStacks(inputFile(positionals), values.input);
   const inferred: SpeedscopeUnit = countName === 'ns' ? 'nanoseconds' : 'none';
-  await write(JSON.stringify(toSpeedscope(stacks, { name: values.name ?? 'profile', unit: values.unit === undefined ? inferred : unit, exporter: `ksleuth ${ksleuthVersion}` })));
+  await write(
+    JSON.stringify(
+      toSpeedscope(stacks, { name: values.name ?? 'profile', unit: values.unit === undefined ? inferred : unit, exporter: `ksleuth ${ksleuthVersion}` }),
+    ),
+  );
   await write('\n');
   return 0;
 }
@@ -201,7 +207,8 @@ export const flamegraph: Command = {
   async run(args) {
     const [verb, ...rest] = args;
     const run = verb === undefined ? undefined : verbs[verb];
-    if (!run) throw new UsageError(verb === undefined ? 'say what to do: collapse, svg or speedscope' : `unknown action "${verb}": use collapse, svg or speedscope`);
+    if (!run)
+      throw new UsageError(verb === undefined ? 'say what to do: collapse, svg or speedscope' : `unknown action "${verb}": use collapse, svg or speedscope`);
     return run(rest);
   },
 };

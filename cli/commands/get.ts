@@ -17,7 +17,12 @@ With no NAME, lists the investigations.
   --json             print the investigation and its KernelCaptures as JSON
 ${kubeUsage}`,
   async run(args) {
-    const { values, positionals } = parseArgs({ args, options: { ...kubeOptions, json: { type: 'boolean', default: false } }, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgs({
+      args,
+      options: { ...kubeOptions, json: { type: 'boolean', default: false } },
+      allowPositionals: true,
+      strict: true,
+    });
     if (positionals.length > 1) throw new UsageError('give one investigation name');
     const client = clusterClient(values);
     try {
@@ -26,7 +31,19 @@ ${kubeUsage}`,
         const list = await client.listAll<KernelInvestigation>(ksleuth('KernelInvestigation'));
         if (values.json) console.log(JSON.stringify(list.items, null, 2));
         else if (list.items.length === 0) console.log('No investigations.');
-        else console.log(table(['name', 'phase', 'nodes', 'findings', 'severity'], list.items.map((i) => [i.metadata.name, i.status?.phase ?? 'Pending', i.status?.progress ?? '', i.status?.findingCount ?? 0, i.status?.highestSeverity ?? ''])));
+        else
+          console.log(
+            table(
+              ['name', 'phase', 'nodes', 'findings', 'severity'],
+              list.items.map((i) => [
+                i.metadata.name,
+                i.status?.phase ?? 'Pending',
+                i.status?.progress ?? '',
+                i.status?.findingCount ?? 0,
+                i.status?.highestSeverity ?? '',
+              ]),
+            ),
+          );
         return 0;
       }
       const investigation = await getInvestigation(client, name);

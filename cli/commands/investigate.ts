@@ -81,7 +81,10 @@ export const investigate: Command = {
     const investigation = buildInvestigation({
       name: values.name,
       description: values.description,
-      nodes: values.nodes?.split(',').map((n) => n.trim()).filter(Boolean),
+      nodes: values.nodes
+        ?.split(',')
+        .map((n) => n.trim())
+        .filter(Boolean),
       selector: values.selector,
       maxNodes,
       captures: entries,

@@ -16,7 +16,12 @@ limits it to the kernel versions that showed the finding.
   --dry-run          set spec.dryRun: nodes report current and desired values, nothing is written
 ${kubeUsage}`,
   async run(args) {
-    const { values, positionals } = parseArgs({ args, options: { ...kubeOptions, name: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } }, allowPositionals: true, strict: true });
+    const { values, positionals } = parseArgs({
+      args,
+      options: { ...kubeOptions, name: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } },
+      allowPositionals: true,
+      strict: true,
+    });
     const [verb, investigationName, pattern] = positionals;
     if (verb !== 'from-finding' || !investigationName || !pattern || positionals.length > 3) {
       throw new UsageError('use: ksleuth mitigation from-finding INVESTIGATION PATTERN');

@@ -141,7 +141,8 @@ export class KubeClient {
       const send = https ? httpsRequest : httpRequest;
       const r = send(req, resolve);
       r.on('error', reject);
-      if (!stream) r.setTimeout(options.timeoutMs ?? 60_000, () => r.destroy(new Error(`${method} ${path}: no answer within ${options.timeoutMs ?? 60_000} ms`)));
+      if (!stream)
+        r.setTimeout(options.timeoutMs ?? 60_000, () => r.destroy(new Error(`${method} ${path}: no answer within ${options.timeoutMs ?? 60_000} ms`)));
       if (options.signal) {
         if (options.signal.aborted) r.destroy(new Error('aborted'));
         options.signal.addEventListener('abort', () => r.destroy(new Error('aborted')), { once: true });
@@ -253,7 +254,11 @@ export class KubeClient {
     });
   }
 
-  delete<T = KubeObject>(ref: ResourceRef, name: string, body?: { propagationPolicy?: string; preconditions?: { uid?: string; resourceVersion?: string } }): Promise<T> {
+  delete<T = KubeObject>(
+    ref: ResourceRef,
+    name: string,
+    body?: { propagationPolicy?: string; preconditions?: { uid?: string; resourceVersion?: string } },
+  ): Promise<T> {
     return this.request<T>('DELETE', resourcePath(ref, name), { body });
   }
 
@@ -263,17 +268,22 @@ export class KubeClient {
    */
   async *watch<T = KubeObject>(ref: ResourceRef, options: WatchOptions = {}): AsyncGenerator<WatchEvent<T>> {
     const path = resourcePath(ref);
-    const res = await this.open('GET', path, {
-      query: {
-        watch: true,
-        allowWatchBookmarks: true,
-        resourceVersion: options.resourceVersion,
-        labelSelector: options.labelSelector,
-        fieldSelector: options.fieldSelector,
-        timeoutSeconds: options.timeoutSeconds,
+    const res = await this.open(
+      'GET',
+      path,
+      {
+        query: {
+          watch: true,
+          allowWatchBookmarks: true,
+          resourceVersion: options.resourceVersion,
+          labelSelector: options.labelSelector,
+          fieldSelector: options.fieldSelector,
+          timeoutSeconds: options.timeoutSeconds,
+        },
+        signal: options.signal,
       },
-      signal: options.signal,
-    }, true);
+      true,
+    );
     const status = res.statusCode ?? 0;
     this.notify('WATCH', path, status);
     if (status < 200 || status >= 300) {

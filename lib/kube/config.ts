@@ -101,7 +101,10 @@ function execPlugin(exec: ExecConfig, cluster: NamedCluster['cluster']): () => P
     const info = {
       apiVersion,
       kind: 'ExecCredential',
-      spec: { interactive: false, ...(exec.provideClusterInfo ? { cluster: { server: cluster.server, 'certificate-authority-data': cluster['certificate-authority-data'] } } : {}) },
+      spec: {
+        interactive: false,
+        ...(exec.provideClusterInfo ? { cluster: { server: cluster.server, 'certificate-authority-data': cluster['certificate-authority-data'] } } : {}),
+      },
     };
     const env: NodeJS.ProcessEnv = { ...process.env, KUBERNETES_EXEC_INFO: JSON.stringify(info) };
     for (const { name, value } of exec.env ?? []) env[name] = value;
@@ -109,9 +112,13 @@ function execPlugin(exec: ExecConfig, cluster: NamedCluster['cluster']): () => P
     try {
       ({ stdout } = await run(exec.command, exec.args ?? [], { env, timeout: 60_000, maxBuffer: 1024 * 1024 }));
     } catch (error) {
-      throw new Error(`the kubeconfig's credential plugin "${exec.command}" failed: ${(error as Error).message}${exec.installHint ? `\n${exec.installHint}` : ''}`);
+      throw new Error(
+        `the kubeconfig's credential plugin "${exec.command}" failed: ${(error as Error).message}${exec.installHint ? `\n${exec.installHint}` : ''}`,
+      );
     }
-    const status = (JSON.parse(stdout) as { status?: { token?: string; clientCertificateData?: string; clientKeyData?: string; expirationTimestamp?: string } }).status ?? {};
+    const status =
+      (JSON.parse(stdout) as { status?: { token?: string; clientCertificateData?: string; clientKeyData?: string; expirationTimestamp?: string } }).status ??
+      {};
     cached = {
       token: status.token,
       cert: status.clientCertificateData ? Buffer.from(status.clientCertificateData) : undefined,
@@ -155,27 +162,45 @@ export function kubeconfigAccess(paths: string[], contextName?: string): Cluster
   const user = userEntry?.user ?? {};
   const userFile = userEntry ? sourceOf.get(userEntry)! : clusterFile;
   if (user['auth-provider']) {
-    throw new Error(`the kubeconfig user "${context.user}" uses the removed auth-provider "${user['auth-provider'].name}": switch to its exec credential plugin (for GKE: gke-gcloud-auth-plugin)`);
+    throw new Error(
+      `the kubeconfig user "${context.user}" uses the removed auth-provider "${user['auth-provider'].name}": switch to its exec credential plugin (for GKE: gke-gcloud-auth-plugin)`,
+    );
   }
   const ca = cluster['certificate-authority-data']
     ? Buffer.from(cluster['certificate-authority-data'], 'base64')
-    : cluster['certificate-authority'] ? readRelative(clusterFile, cluster['certificate-authority']) : undefined;
-  const cert = user['client-certificate-data'] ? Buffer.from(user['client-certificate-data'], 'base64') : user['client-certificate'] ? readRelative(userFile, user['client-certificate']) : undefined;
-  const key = user['client-key-data'] ? Buffer.from(user['client-key-data'], 'base64') : user['client-key'] ? readRelative(userFile, user['client-key']) : undefined;
+    : cluster['certificate-authority']
+      ? readRelative(clusterFile, cluster['certificate-authority'])
+      : undefined;
+  const cert = user['client-certificate-data']
+    ? Buffer.from(user['client-certificate-data'], 'base64')
+    : user['client-certificate']
+      ? readRelative(userFile, user['client-certificate'])
+      : undefined;
+  const key = user['client-key-data']
+    ? Buffer.from(user['client-key-data'], 'base64')
+    : user['client-key']
+      ? readRelative(userFile, user['client-key'])
+      : undefined;
   const exec = user.exec ? execPlugin(user.exec, cluster) : undefined;
   const token = user.token
     ? async () => user.token
-    : user.tokenFile ? tokenFile(relativeTo(userFile, user.tokenFile))
-      : exec ? async () => (await exec()).token
+    : user.tokenFile
+      ? tokenFile(relativeTo(userFile, user.tokenFile))
+      : exec
+        ? async () => (await exec()).token
         : async () => undefined;
   return {
     server: new URL(cluster.server),
     tls: { ca, cert, key, rejectUnauthorized: cluster['insecure-skip-tls-verify'] !== true, servername: cluster['tls-server-name'] },
     token,
-    ...(exec ? { clientCertificate: async () => {
-      const result = await exec();
-      return result.cert && result.key ? { cert: result.cert, key: result.key } : undefined;
-    } } : {}),
+    ...(exec
+      ? {
+          clientCertificate: async () => {
+            const result = await exec();
+            return result.cert && result.key ? { cert: result.cert, key: result.key } : undefined;
+          },
+        }
+      : {}),
   };
 }
 

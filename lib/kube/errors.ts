@@ -20,8 +20,7 @@ function statusOf(error: unknown): number | undefined {
 
 export const isNotFound = (error: unknown): boolean => statusOf(error) === 404;
 export const isConflict = (error: unknown): boolean => statusOf(error) === 409;
-export const isAlreadyExists = (error: unknown): boolean =>
-  error instanceof ApiError && error.status === 409 && error.reason === 'AlreadyExists';
+export const isAlreadyExists = (error: unknown): boolean => error instanceof ApiError && error.status === 409 && error.reason === 'AlreadyExists';
 export const isGone = (error: unknown): boolean => statusOf(error) === 410;
 export const isForbidden = (error: unknown): boolean => statusOf(error) === 403;
 export const isInvalid = (error: unknown): boolean => statusOf(error) === 422;

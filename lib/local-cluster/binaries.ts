@@ -6,16 +6,7 @@ import { projectRoot } from '../paths.js';
 
 const run = promisify(execFile);
 
-export const componentNames = [
-  'etcd',
-  'kube-apiserver',
-  'kube-controller-manager',
-  'kube-scheduler',
-  'kubectl',
-  'helm',
-  'kwok',
-  'kwokctl',
-] as const;
+export const componentNames = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'helm', 'kwok', 'kwokctl'] as const;
 export type Component = (typeof componentNames)[number];
 export type Binaries = Record<Component, string>;
 

@@ -210,10 +210,15 @@ export class LocalCluster {
     ]);
     // The service-account controller creates "default" in every namespace once the manager runs.
     const client = this.client();
-    await waitUntil(manager, 'kube-controller-manager to create the default ServiceAccount', async () => {
-      await client.get(core.serviceAccounts('default'), 'default');
-      return true;
-    }, 60_000);
+    await waitUntil(
+      manager,
+      'kube-controller-manager to create the default ServiceAccount',
+      async () => {
+        await client.get(core.serviceAccounts('default'), 'default');
+        return true;
+      },
+      60_000,
+    );
   }
 
   private async startScheduler(): Promise<void> {
@@ -336,11 +341,13 @@ export class LocalCluster {
   async tokenKubeconfig(options: TokenOptions): Promise<string> {
     const client = this.client();
     await ensureNamespace(client, options.namespace);
-    await client.create(core.serviceAccounts(options.namespace), {
-      metadata: { name: options.serviceAccount, namespace: options.namespace },
-    }).catch((error: unknown) => {
-      if (!isAlreadyExists(error)) throw error;
-    });
+    await client
+      .create(core.serviceAccounts(options.namespace), {
+        metadata: { name: options.serviceAccount, namespace: options.namespace },
+      })
+      .catch((error: unknown) => {
+        if (!isAlreadyExists(error)) throw error;
+      });
     let boundObjectRef: { kind: string; apiVersion: string; name: string; uid: string } | undefined;
     if (options.nodeName) {
       const pod = await this.placePod(options.namespace, options.serviceAccount, options.nodeName, options.podIP);
@@ -349,7 +356,13 @@ export class LocalCluster {
     const request = await client.request<{ status: { token: string } }>(
       'POST',
       `/api/v1/namespaces/${options.namespace}/serviceaccounts/${options.serviceAccount}/token`,
-      { body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: [issuer], expirationSeconds: options.expirationSeconds ?? 86400, boundObjectRef } } },
+      {
+        body: {
+          apiVersion: 'authentication.k8s.io/v1',
+          kind: 'TokenRequest',
+          spec: { audiences: [issuer], expirationSeconds: options.expirationSeconds ?? 86400, boundObjectRef },
+        },
+      },
     );
     const suffix = options.nodeName ? `${options.serviceAccount}-${options.nodeName}` : options.serviceAccount;
     const path = join(this.dir, `${options.namespace}-${suffix}.kubeconfig`);
@@ -363,26 +376,33 @@ export class LocalCluster {
     const name = `${serviceAccount}-${nodeName}`.slice(0, 63).replace(/-+$/, '');
     const pods = core.pods(namespace);
     const existing = await client.get<{ metadata: { uid: string } }>(pods, name).catch(() => undefined);
-    const pod = existing ?? (await client.create<{ metadata: { uid: string } }>(pods, {
-      metadata: { name, namespace, labels: { 'ksleuth.io/real-process': 'true', app: serviceAccount } },
-      spec: {
-        nodeName,
-        serviceAccountName: serviceAccount,
-        hostNetwork: podIP !== undefined,
-        containers: [{ name: 'process', image: 'ksleuth.local/test-process' }],
-        tolerations: [{ operator: 'Exists' }],
-      },
-    }));
-    if (podIP) {
-      await client.patch(pods, name, {
-        status: {
-          phase: 'Running',
-          podIP,
-          podIPs: [{ ip: podIP }],
-          hostIP: podIP,
-          conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date().toISOString() }],
+    const pod =
+      existing ??
+      (await client.create<{ metadata: { uid: string } }>(pods, {
+        metadata: { name, namespace, labels: { 'ksleuth.io/real-process': 'true', app: serviceAccount } },
+        spec: {
+          nodeName,
+          serviceAccountName: serviceAccount,
+          hostNetwork: podIP !== undefined,
+          containers: [{ name: 'process', image: 'ksleuth.local/test-process' }],
+          tolerations: [{ operator: 'Exists' }],
         },
-      }, { subresource: 'status' });
+      }));
+    if (podIP) {
+      await client.patch(
+        pods,
+        name,
+        {
+          status: {
+            phase: 'Running',
+            podIP,
+            podIPs: [{ ip: podIP }],
+            hostIP: podIP,
+            conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: new Date().toISOString() }],
+          },
+        },
+        { subresource: 'status' },
+      );
     }
     return { name, uid: pod.metadata.uid };
   }

@@ -27,7 +27,13 @@ export class ComponentProcess {
    * Starts `command`. With `detached` the process outlives this one (npm run cluster:up);
    * otherwise it stops when this process exits, even on a crash.
    */
-  static async start(name: string, command: string, args: string[], logDir: string, options: { detached?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<ComponentProcess> {
+  static async start(
+    name: string,
+    command: string,
+    args: string[],
+    logDir: string,
+    options: { detached?: boolean; env?: NodeJS.ProcessEnv } = {},
+  ): Promise<ComponentProcess> {
     const logFile = join(logDir, `${name}.log`);
     const log = await open(logFile, 'a');
     const owner = options.detached ? '0' : String(process.pid);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KernelNode } from '../../api/v1alpha1/resources.js';
-import { KubeClient } from '../kube/client.js';
+import type { KubeClient } from '../kube/client.js';
 import { isAlreadyExists } from '../kube/errors.js';
 import { core, ksleuth } from '../kube/resources.js';
 import { projectRoot } from '../paths.js';
@@ -113,7 +113,15 @@ export class KsleuthSystem {
 
   /** Renders chart templates with helm and applies them (the chart is the one source of RBAC). */
   async applyChartTemplates(templates: string[], values: string[] = []): Promise<void> {
-    const args = ['template', releaseName, join(projectRoot, 'charts', 'ksleuth'), '--namespace', systemNamespace, ...templates.flatMap((t) => ['--show-only', t]), ...values.flatMap((v) => ['--set', v])];
+    const args = [
+      'template',
+      releaseName,
+      join(projectRoot, 'charts', 'ksleuth'),
+      '--namespace',
+      systemNamespace,
+      ...templates.flatMap((t) => ['--show-only', t]),
+      ...values.flatMap((v) => ['--set', v]),
+    ];
     const { stdout } = await run(this.cluster.binaries.helm, args, { maxBuffer: 16 * 1024 * 1024 });
     await this.cluster.kubectl(['apply', '-f', '-'], { input: stdout });
   }
@@ -145,13 +153,26 @@ export class KsleuthSystem {
     // "ip netns exec" gives the process a fresh /sys without the tracefs mount; mount it again
     // inside that private mount namespace, as the chart's hostPath mount does for a pod.
     const script = 'mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null; exec "$@"';
-    agent.process = await ComponentProcess.start(`agent-${node}`, 'ip', ['netns', 'exec', agent.host.netns, 'sh', '-c', script, 'agent', tsx, join(projectRoot, 'node-agent', 'main.ts')], this.cluster.logDir, { env });
-    await this.waitFor(`the agent on ${node} to register`, async () => {
-      if (!agent.process!.running) throw await agent.process!.failure();
-      const kn = await this.client.get<KernelNode>(ksleuth('KernelNode'), node).catch(() => undefined);
-      return kn?.status?.heartbeatTime !== undefined && kn.status.heartbeatTime !== before?.status?.heartbeatTime &&
-        kn.status.conditions?.some((c) => c.type === 'AgentReady' && c.status === 'True') === true;
-    }, 60_000);
+    agent.process = await ComponentProcess.start(
+      `agent-${node}`,
+      'ip',
+      ['netns', 'exec', agent.host.netns, 'sh', '-c', script, 'agent', tsx, join(projectRoot, 'node-agent', 'main.ts')],
+      this.cluster.logDir,
+      { env },
+    );
+    await this.waitFor(
+      `the agent on ${node} to register`,
+      async () => {
+        if (!agent.process!.running) throw await agent.process!.failure();
+        const kn = await this.client.get<KernelNode>(ksleuth('KernelNode'), node).catch(() => undefined);
+        return (
+          kn?.status?.heartbeatTime !== undefined &&
+          kn.status.heartbeatTime !== before?.status?.heartbeatTime &&
+          kn.status.conditions?.some((c) => c.type === 'AgentReady' && c.status === 'True') === true
+        );
+      },
+      60_000,
+    );
   }
 
   /** Kills an agent at once (SIGKILL), as a crash would. */
@@ -168,9 +189,22 @@ export class KsleuthSystem {
   async startOperator(): Promise<void> {
     this.operatorKubeconfig ??= await this.cluster.tokenKubeconfig({ namespace: systemNamespace, serviceAccount: operatorServiceAccount });
     this.operatorHealthPort ??= await freePort();
-    this.operator = await ComponentProcess.start('operator', tsx, [join(projectRoot, 'operator', 'main.ts'), '--kubeconfig', this.operatorKubeconfig, '--health-port', String(this.operatorHealthPort), ...(this.options.operatorArgs ?? [])], this.cluster.logDir, {
-      env: { ...process.env, KSLEUTH_LOG_LEVEL: process.env.KSLEUTH_LOG_LEVEL ?? 'info' },
-    });
+    this.operator = await ComponentProcess.start(
+      'operator',
+      tsx,
+      [
+        join(projectRoot, 'operator', 'main.ts'),
+        '--kubeconfig',
+        this.operatorKubeconfig,
+        '--health-port',
+        String(this.operatorHealthPort),
+        ...(this.options.operatorArgs ?? []),
+      ],
+      this.cluster.logDir,
+      {
+        env: { ...process.env, KSLEUTH_LOG_LEVEL: process.env.KSLEUTH_LOG_LEVEL ?? 'info' },
+      },
+    );
   }
 
   /** Kills the operator at once (SIGKILL). */

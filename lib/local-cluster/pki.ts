@@ -23,7 +23,13 @@ async function openssl(args: string[]): Promise<void> {
   });
 }
 
-async function signedCert(dir: string, name: string, subject: string, pki: { caCert: string; caKey: string }, extensions: string): Promise<{ cert: string; key: string }> {
+async function signedCert(
+  dir: string,
+  name: string,
+  subject: string,
+  pki: { caCert: string; caKey: string },
+  extensions: string,
+): Promise<{ cert: string; key: string }> {
   const key = join(dir, `${name}.key`);
   const csr = join(dir, `${name}.csr`);
   const cert = join(dir, `${name}.crt`);
@@ -38,21 +44,44 @@ async function signedCert(dir: string, name: string, subject: string, pki: { caC
 export async function createPki(dir: string, extraAddresses: string[] = []): Promise<Pki> {
   const caKey = join(dir, 'ca.key');
   const caCert = join(dir, 'ca.crt');
-  await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', caKey, '-out', caCert, '-days', '30', '-subj', '/CN=ksleuth-local-ca']);
+  await openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    caKey,
+    '-out',
+    caCert,
+    '-days',
+    '30',
+    '-subj',
+    '/CN=ksleuth-local-ca',
+  ]);
   const ca = { caCert, caKey };
-  const server = await signedCert(dir, 'apiserver', '/CN=kube-apiserver', ca, [
-    'basicConstraints=CA:FALSE',
-    'keyUsage=digitalSignature,keyEncipherment',
-    'extendedKeyUsage=serverAuth',
-    `subjectAltName=IP:127.0.0.1,IP:10.96.0.1,${extraAddresses.map((a) => `IP:${a},`).join('')}DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local`,
-    '',
-  ].join('\n'));
-  const admin = await signedCert(dir, 'admin', '/O=system:masters/CN=kubernetes-admin', ca, [
-    'basicConstraints=CA:FALSE',
-    'keyUsage=digitalSignature,keyEncipherment',
-    'extendedKeyUsage=clientAuth',
-    '',
-  ].join('\n'));
+  const server = await signedCert(
+    dir,
+    'apiserver',
+    '/CN=kube-apiserver',
+    ca,
+    [
+      'basicConstraints=CA:FALSE',
+      'keyUsage=digitalSignature,keyEncipherment',
+      'extendedKeyUsage=serverAuth',
+      `subjectAltName=IP:127.0.0.1,IP:10.96.0.1,${extraAddresses.map((a) => `IP:${a},`).join('')}DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local`,
+      '',
+    ].join('\n'),
+  );
+  const admin = await signedCert(
+    dir,
+    'admin',
+    '/O=system:masters/CN=kubernetes-admin',
+    ca,
+    ['basicConstraints=CA:FALSE', 'keyUsage=digitalSignature,keyEncipherment', 'extendedKeyUsage=clientAuth', ''].join('\n'),
+  );
   const serviceAccountKey = join(dir, 'sa.key');
   const serviceAccountPub = join(dir, 'sa.pub');
   await openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', serviceAccountKey]);

@@ -18,7 +18,7 @@ function send(res: ServerResponse, status: number, body: unknown): void {
 /** The caller's token: X-Ksleuth-Token (the API server's proxy strips Authorization), or Authorization for direct callers. */
 export function callerToken(req: IncomingMessage): string | undefined {
   const header = req.headers[tokenHeader];
-  const value = Array.isArray(header) ? header[0] : header ?? req.headers.authorization;
+  const value = Array.isArray(header) ? header[0] : (header ?? req.headers.authorization);
   return value?.replace(/^Bearer\s+/i, '').trim() || undefined;
 }
 

@@ -100,7 +100,12 @@ export class CaptureExecutor {
 
   private async write(name: string, status: (current: KernelCapture) => KernelCaptureStatus | undefined): Promise<boolean> {
     try {
-      await updateStatus<KernelCapture>(this.options.client, ksleuth('KernelCapture'), name, status as (c: KernelCapture) => Record<string, unknown> | undefined);
+      await updateStatus<KernelCapture>(
+        this.options.client,
+        ksleuth('KernelCapture'),
+        name,
+        status as (c: KernelCapture) => Record<string, unknown> | undefined,
+      );
       return true;
     } catch (error) {
       if (isNotFound(error)) return false;
@@ -139,14 +144,17 @@ export class CaptureExecutor {
       );
       if (!started) return;
       log.info({ captures: resolved.map((c) => c.name) }, 'Running KernelCapture');
-      const report = await this.options.runner.run({
-        captures: capture.spec.captures,
-        durationSeconds: capture.spec.durationSeconds,
-        facts,
-        outDir: await this.options.store.dirFor(name),
-        stateDir: this.options.stateDir,
-        disabled: this.options.disabled,
-      }, signal);
+      const report = await this.options.runner.run(
+        {
+          captures: capture.spec.captures,
+          durationSeconds: capture.spec.durationSeconds,
+          facts,
+          outDir: await this.options.store.dirFor(name),
+          stateDir: this.options.stateDir,
+          disabled: this.options.disabled,
+        },
+        signal,
+      );
       const status = finishedStatus(report, this.options.agentVersion, facts.kernelVersion);
       if (signal.aborted) {
         status.phase = 'Failed';

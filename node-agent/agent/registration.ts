@@ -16,7 +16,12 @@ export interface AgentEndpoint {
 }
 
 /** The node facts part of KernelNode status. */
-export function factsStatus(facts: NodeFacts, agentVersion: string, captures: NonNullable<KernelNodeStatus['captures']>, endpoint?: AgentEndpoint): KernelNodeStatus {
+export function factsStatus(
+  facts: NodeFacts,
+  agentVersion: string,
+  captures: NonNullable<KernelNodeStatus['captures']>,
+  endpoint?: AgentEndpoint,
+): KernelNodeStatus {
   return {
     kernelVersion: facts.kernelVersion,
     osImage: facts.osImage,

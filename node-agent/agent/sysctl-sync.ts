@@ -60,11 +60,35 @@ export class SysctlSync {
       sysctlSummary: `${held}/${real.length}`,
     };
     await updateStatus<KernelNode>(options.client, ksleuth('KernelNode'), options.nodeName, (current) => {
-      const conditions = setCondition(current.status?.conditions, failed.length > 0
-        ? { type: 'SysctlsApplied', status: 'False', reason: 'SysctlsFailed', message: failed.map((s) => `${s.name}: ${s.message ?? s.state}`).join('; ').slice(0, 2000), observedGeneration: node.metadata.generation }
-        : held === real.length
-          ? { type: 'SysctlsApplied', status: 'True', reason: 'AllHeld', message: `holding ${held} sysctl${held === 1 ? '' : 's'}`, observedGeneration: node.metadata.generation }
-          : { type: 'SysctlsApplied', status: 'False', reason: 'Applying', message: `holding ${held} of ${real.length}`, observedGeneration: node.metadata.generation });
+      const conditions = setCondition(
+        current.status?.conditions,
+        failed.length > 0
+          ? {
+              type: 'SysctlsApplied',
+              status: 'False',
+              reason: 'SysctlsFailed',
+              message: failed
+                .map((s) => `${s.name}: ${s.message ?? s.state}`)
+                .join('; ')
+                .slice(0, 2000),
+              observedGeneration: node.metadata.generation,
+            }
+          : held === real.length
+            ? {
+                type: 'SysctlsApplied',
+                status: 'True',
+                reason: 'AllHeld',
+                message: `holding ${held} sysctl${held === 1 ? '' : 's'}`,
+                observedGeneration: node.metadata.generation,
+              }
+            : {
+                type: 'SysctlsApplied',
+                status: 'False',
+                reason: 'Applying',
+                message: `holding ${held} of ${real.length}`,
+                observedGeneration: node.metadata.generation,
+              },
+      );
       const unchanged =
         current.status?.observedGeneration === status.observedGeneration &&
         current.status?.sysctlSummary === status.sysctlSummary &&

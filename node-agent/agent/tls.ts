@@ -17,8 +17,21 @@ export async function servingCertificate(dir: string, commonName: string): Promi
   const existing = await Promise.all([readFile(certPath), readFile(keyPath)]).catch(() => undefined);
   if (existing) return { cert: existing[0], key: existing[1] };
   await run('openssl', [
-    'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-    '-keyout', keyPath, '-out', certPath, '-days', '3650', '-subj', `/CN=${commonName}`,
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    keyPath,
+    '-out',
+    certPath,
+    '-days',
+    '3650',
+    '-subj',
+    `/CN=${commonName}`,
   ]).catch((error: unknown) => {
     throw new Error(`could not create the artifact server's certificate with openssl: ${(error as { stderr?: string }).stderr ?? error}`);
   });

@@ -233,5 +233,7 @@ export function histogramQuantile(buckets: HistBucket[], fraction: number): numb
 export function describeHistogram(buckets: HistBucket[], unit: string): string[] {
   return buckets
     .filter((b) => b.count > 0)
-    .map((b) => `${b.min === undefined ? `< 0` : b.max === undefined ? `>= ${b.min}` : b.min === b.max ? `${b.min}` : `${b.min}-${b.max}`} ${unit}: ${b.count}`);
+    .map(
+      (b) => `${b.min === undefined ? `< 0` : b.max === undefined ? `>= ${b.min}` : b.min === b.max ? `${b.min}` : `${b.min}-${b.max}`} ${unit}: ${b.count}`,
+    );
 }

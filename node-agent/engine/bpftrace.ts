@@ -123,10 +123,13 @@ export async function runBpftrace(ctx: BpftraceContext, run: BpftraceRun): Promi
     }
   })();
   const graceMs = run.exitGraceMs ?? 10_000;
-  const interrupt = setTimeout(() => {
-    ctx.log.info('bpftrace did not exit at the window end; interrupting it');
-    void child.stop('SIGINT', 10_000);
-  }, Math.max(0, ctx.windowEnd.getTime() - Date.now()) + graceMs);
+  const interrupt = setTimeout(
+    () => {
+      ctx.log.info('bpftrace did not exit at the window end; interrupting it');
+      void child.stop('SIGINT', 10_000);
+    },
+    Math.max(0, ctx.windowEnd.getTime() - Date.now()) + graceMs,
+  );
 
   const result = await child.done;
   clearTimeout(interrupt);

@@ -5,9 +5,7 @@ import type { Logger } from 'pino';
 import { findTracefs, processAlive, removeInstance, staleInstances } from './tracefs.js';
 
 /** Kernel state that ksleuth changed and must put back. */
-export type JournalEntry =
-  | { type: 'tracefs-instance'; path: string }
-  | { type: 'process'; pid: number; startTicks: number; command: string };
+export type JournalEntry = { type: 'tracefs-instance'; path: string } | { type: 'process'; pid: number; startTicks: number; command: string };
 
 interface JournalFile {
   ownerPid: number;

@@ -62,7 +62,7 @@ async function readable(path: string): Promise<boolean> {
 
 async function toolVersion(command: string, args: string[], pattern: RegExp): Promise<string | undefined> {
   const result = await runProcess(command, args, { timeoutMs: 10_000, maxOutputBytes: 4096 }).catch(() => undefined);
-  if (!result || result.code !== 0) return undefined;
+  if (result?.code !== 0) return undefined;
   return pattern.exec(result.stdout + result.stderr)?.[1];
 }
 

@@ -54,8 +54,15 @@ export function startProcess(command: string, args: string[], options: ProcessOp
   const label = [command, ...args].join(' ').slice(0, 200);
   if (child.pid === undefined) {
     const failed: ProcessResult = {
-      command: label, code: null, signal: null, stdout: '', stderr: `could not start ${command}`,
-      truncated: false, stdoutBytes: 0, timedOut: false, aborted: false,
+      command: label,
+      code: null,
+      signal: null,
+      stdout: '',
+      stderr: `could not start ${command}`,
+      truncated: false,
+      stdoutBytes: 0,
+      timedOut: false,
+      aborted: false,
     };
     return { pid: -1, stop: async () => failed, done: Promise.resolve(failed) };
   }
@@ -104,10 +111,13 @@ export function startProcess(command: string, args: string[], options: ProcessOp
   const kill = (): void => {
     child.kill('SIGKILL');
   };
-  const timer = options.timeoutMs !== undefined ? setTimeout(() => {
-    timedOut = true;
-    kill();
-  }, options.timeoutMs) : undefined;
+  const timer =
+    options.timeoutMs !== undefined
+      ? setTimeout(() => {
+          timedOut = true;
+          kill();
+        }, options.timeoutMs)
+      : undefined;
   const onAbort = (): void => {
     aborted = true;
     kill();

@@ -45,7 +45,8 @@ export function unmetRequirement(requirements: Requirement[], facts: NodeFacts):
     if ('tracefsInstances' in req && !caps.tracefsInstances) {
       return {
         reason: 'TracefsInstancesUnavailable',
-        message: 'private tracefs instances cannot be created (instances/ is missing or read-only): needs a kernel with CONFIG_TRACING >= 3.10 and write access to tracefs',
+        message:
+          'private tracefs instances cannot be created (instances/ is missing or read-only): needs a kernel with CONFIG_TRACING >= 3.10 and write access to tracefs',
       };
     }
     if ('btf' in req && !caps.btf) {
@@ -57,7 +58,8 @@ export function unmetRequirement(requirements: Requirement[], facts: NodeFacts):
     if ('kprobes' in req && !caps.kprobes) {
       return {
         reason: 'KprobesUnavailable',
-        message: 'kprobes are not available on this kernel (no kprobe_events in tracefs): needs CONFIG_KPROBES and CONFIG_KPROBE_EVENTS; use tracepoint-based captures instead',
+        message:
+          'kprobes are not available on this kernel (no kprobe_events in tracefs): needs CONFIG_KPROBES and CONFIG_KPROBE_EVENTS; use tracepoint-based captures instead',
       };
     }
     if ('perfSoftwareEvents' in req && !caps.perfSoftwareEvents) {
@@ -90,7 +92,8 @@ export function unmetRequirement(requirements: Requirement[], facts: NodeFacts):
     if ('kernelLog' in req && !facts.kernelLog) {
       return {
         reason: 'KernelLogUnreadable',
-        message: 'the kernel log cannot be read: /dev/kmsg cannot be opened (a container needs the device, the chart’s agent.privileged) and syslog(2) is refused (needs CAP_SYSLOG, or kernel.dmesg_restrict=0)',
+        message:
+          'the kernel log cannot be read: /dev/kmsg cannot be opened (a container needs the device, the chart’s agent.privileged) and syslog(2) is refused (needs CAP_SYSLOG, or kernel.dmesg_restrict=0)',
       };
     }
     if ('file' in req && !facts.readableFiles.has(req.file)) {

@@ -40,9 +40,7 @@ export interface NodeReport {
   artifacts: ArtifactRef[];
 }
 
-export type ProgressEvent =
-  | { type: 'started'; name: string; kind: CaptureKind }
-  | { type: 'finished'; outcome: CaptureOutcome };
+export type ProgressEvent = { type: 'started'; name: string; kind: CaptureKind } | { type: 'finished'; outcome: CaptureOutcome };
 
 export interface RunRequest {
   captures: ResolvedCapture[];

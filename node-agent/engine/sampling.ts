@@ -11,7 +11,11 @@ export interface Sample<T = string> {
  * Reads kernel state at the start of the window, every `intervalSeconds`, and at its end, so
  * there are always at least two samples to compare. Stops early when the capture is aborted.
  */
-export async function sampleOverWindow<T>(ctx: Pick<CaptureContext, 'windowEnd' | 'signal'>, intervalSeconds: number, read: () => Promise<T>): Promise<Sample<T>[]> {
+export async function sampleOverWindow<T>(
+  ctx: Pick<CaptureContext, 'windowEnd' | 'signal'>,
+  intervalSeconds: number,
+  read: () => Promise<T>,
+): Promise<Sample<T>[]> {
   const start = Date.now();
   const samples: Sample<T>[] = [];
   const take = async (): Promise<void> => {

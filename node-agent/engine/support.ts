@@ -9,7 +9,9 @@ export function captureSupport(facts: NodeFacts): NonNullable<KernelNodeStatus['
   return captureKindIds.map((kind) => {
     const module = captureModules[kind];
     if (!module) return { kind, supported: false, reason: `this agent has no ${kind} capture` };
-    const defaults = captureKinds[kind].params.safeParse(kind === 'bpftrace' ? { program: 'BEGIN {}' } : kind === 'ftrace' ? { events: ['sched:sched_switch'] } : {});
+    const defaults = captureKinds[kind].params.safeParse(
+      kind === 'bpftrace' ? { program: 'BEGIN {}' } : kind === 'ftrace' ? { events: ['sched:sched_switch'] } : {},
+    );
     const unmet = unmetRequirement(module.requirements(defaults.success ? (defaults.data as never) : ({} as never)), facts);
     return unmet ? { kind, supported: false, reason: unmet.message.slice(0, 512) } : { kind, supported: true };
   });

@@ -140,7 +140,5 @@ const notXmlChar = /[^\t\n\r\x20-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
 
 /** Escapes markup, and replaces characters XML cannot hold at all (control bytes) with U+FFFD. */
 function escapeXml(text: string): string {
-  return text
-    .replace(notXmlChar, '\uFFFD')
-    .replace(/[&<>"']/g, (c) => `&${{ '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot', "'": 'apos' }[c]!};`);
+  return text.replace(notXmlChar, '\uFFFD').replace(/[&<>"']/g, (c) => `&${{ '&': 'amp', '<': 'lt', '>': 'gt', '"': 'quot', "'": 'apos' }[c]!};`);
 }

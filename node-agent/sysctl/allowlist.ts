@@ -56,7 +56,9 @@ export function buildAllowList(files: readonly AllowListSource[]): AllowList {
       const where = `${source}: sysctls[${index}] (${entry.name})`;
       const deniedBy = denied.find((d) => matchesPattern(d.pattern, entry.name));
       if (deniedBy) {
-        throw new AllowListError(`${where}: ${entry.name} matches the denied pattern ${deniedBy.pattern} (${deniedBy.source}: ${deniedBy.why}); remove the entry`);
+        throw new AllowListError(
+          `${where}: ${entry.name} matches the denied pattern ${deniedBy.pattern} (${deniedBy.source}: ${deniedBy.why}); remove the entry`,
+        );
       }
       const earlier = sysctls.get(entry.name);
       if (earlier) checkNarrows(where, earlier, entry);

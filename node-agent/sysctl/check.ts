@@ -4,8 +4,7 @@ import { normaliseSysctlValue } from './value.js';
 
 export type SysctlCheck =
   /** value is the canonical form to write and compare: decimal integers, single spaces. */
-  | { ok: true; value: string; entry: AllowedSysctl }
-  | { ok: false; reason: string };
+  { ok: true; value: string; entry: AllowedSysctl } | { ok: false; reason: string };
 
 /**
  * Whether a sysctl may be set to a value. Pure: the agent, the operator and an admission policy

@@ -27,7 +27,10 @@ export async function hold(pass: Pass, want: DesiredSysctl): Promise<SysctlStatu
       ...(known ? { original: known.original } : {}),
       state: 'DryRun',
       ...(host.hostFile ? { hostFile: host.hostFile } : {}),
-      message: message(current === value ? 'already at the desired value; dry run writes nothing' : `would change ${current} to ${value}; dry run writes nothing`, host.note),
+      message: message(
+        current === value ? 'already at the desired value; dry run writes nothing' : `would change ${current} to ${value}; dry run writes nothing`,
+        host.note,
+      ),
     };
   }
 

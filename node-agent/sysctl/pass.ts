@@ -45,7 +45,14 @@ export function emit(pass: Pass, event: SysctlEvent): void {
 export function refuse(pass: Pass, want: DesiredSysctl, reason: string): SysctlStatus {
   emit(pass, { type: 'Warning', reason: 'Refused', sysctl: want.name, mitigation: want.mitigation, message: reason });
   const original = pass.held.get(want.name)?.original;
-  return { name: want.name, mitigation: want.mitigation, desired: want.value, ...(original !== undefined ? { original } : {}), state: 'Refused', message: clamp(reason) };
+  return {
+    name: want.name,
+    mitigation: want.mitigation,
+    desired: want.value,
+    ...(original !== undefined ? { original } : {}),
+    state: 'Refused',
+    message: clamp(reason),
+  };
 }
 
 export function fail(pass: Pass, status: Omit<SysctlStatus, 'state'>, message: string): SysctlStatus {

@@ -69,10 +69,16 @@ function ioError(error: unknown, name: string, path: string, step: 'read' | 'ope
     );
   }
   if (code === 'EROFS') {
-    return new SysctlIoError('ReadOnly', `cannot ${step} ${name}: ${path} is on a read-only mount; the agent needs /proc/sys mounted read-write (a privileged container)`);
+    return new SysctlIoError(
+      'ReadOnly',
+      `cannot ${step} ${name}: ${path} is on a read-only mount; the agent needs /proc/sys mounted read-write (a privileged container)`,
+    );
   }
   if (code === 'EACCES' || code === 'EPERM') {
-    return new SysctlIoError('PermissionDenied', `cannot ${step} ${name} (${code}): the agent needs root with CAP_SYS_ADMIN (and CAP_NET_ADMIN for net.*) in the host's namespaces`);
+    return new SysctlIoError(
+      'PermissionDenied',
+      `cannot ${step} ${name} (${code}): the agent needs root with CAP_SYS_ADMIN (and CAP_NET_ADMIN for net.*) in the host's namespaces`,
+    );
   }
   return new SysctlIoError('IoError', `cannot ${step} ${name} at ${path}: ${detail}`);
 }

@@ -76,7 +76,8 @@ async function reconcileNow(desired: readonly DesiredSysctl[], options: Reconcil
     dirty: false,
     ...(options.log ? { log: options.log } : {}),
   };
-  if (pass.hostFiles.problems.length > 0) options.log?.warn({ problems: pass.hostFiles.problems }, 'Could not read some host sysctl files; hostFile may be missing');
+  if (pass.hostFiles.problems.length > 0)
+    options.log?.warn({ problems: pass.hostFiles.problems }, 'Could not read some host sysctl files; hostFile may be missing');
   const statuses: SysctlStatus[] = [];
   const names = new Set<string>();
   for (const want of desired) {
@@ -92,7 +93,11 @@ async function reconcileNow(desired: readonly DesiredSysctl[], options: Reconcil
   }
   if (pass.dirty) {
     await writeSysctlState(options.stateDir, held.values()).catch((error: unknown) =>
-      emit(pass, { type: 'Warning', reason: 'Failed', message: `could not update ${pass.statePath}: ${(error as Error).message}; the next pass repeats the bookkeeping` }),
+      emit(pass, {
+        type: 'Warning',
+        reason: 'Failed',
+        message: `could not update ${pass.statePath}: ${(error as Error).message}; the next pass repeats the bookkeeping`,
+      }),
     );
   }
   return { statuses, events: pass.events, writes: pass.writes, bootId };

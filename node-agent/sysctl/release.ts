@@ -47,5 +47,12 @@ async function letGo(pass: Pass, entry: HeldSysctl, why: string): Promise<Sysctl
   forget(pass, entry);
   const text = `${entry.name} is no longer desired; ${why}${current !== undefined ? ` (${current})` : ''}`;
   emit(pass, { type: 'Normal', reason: 'Released', sysctl: entry.name, mitigation: entry.mitigation, message: text });
-  return { name: entry.name, mitigation: entry.mitigation, original: entry.original, ...(current !== undefined ? { current } : {}), state: 'Reverted', message: text };
+  return {
+    name: entry.name,
+    mitigation: entry.mitigation,
+    original: entry.original,
+    ...(current !== undefined ? { current } : {}),
+    state: 'Reverted',
+    message: text,
+  };
 }

@@ -53,7 +53,9 @@ export async function readSysctlState(stateDir: string): Promise<Map<string, Hel
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new StateFileError(`the sysctl state file ${path} is not valid JSON (${(error as Error).message}); it records original sysctl values, so the agent changes nothing until a person repairs or removes it`);
+    throw new StateFileError(
+      `the sysctl state file ${path} is not valid JSON (${(error as Error).message}); it records original sysctl values, so the agent changes nothing until a person repairs or removes it`,
+    );
   }
   const result = stateFile.safeParse(parsed);
   if (!result.success) {

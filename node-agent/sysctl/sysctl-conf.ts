@@ -43,6 +43,9 @@ function dottedKey(key: string): string {
 /** Whether a sysctl.d key (possibly a glob with * and ?) names this sysctl. */
 export function confKeyMatches(assignment: SysctlConfAssignment, name: string): boolean {
   if (!assignment.glob) return assignment.name === name;
-  const pattern = assignment.name.replace(/[.+^${}()|[\]\\/-]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
+  const pattern = assignment.name
+    .replace(/[.+^${}()|[\]\\/-]/g, '\\$&')
+    .replaceAll('*', '.*')
+    .replaceAll('?', '.');
   return new RegExp(`^${pattern}$`).test(name);
 }

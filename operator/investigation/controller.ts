@@ -92,7 +92,8 @@ export class InvestigationReconciler {
     if (kinds.includes('bpftrace') && !this.options.allowCustomPrograms) {
       return {
         reason: 'CustomProgramsDisabled',
-        message: 'custom bpftrace programs are disabled in this cluster: install the chart with customPrograms.enabled=true (and hold the ksleuth.io/custom-programs permission)',
+        message:
+          'custom bpftrace programs are disabled in this cluster: install the chart with customPrograms.enabled=true (and hold the ksleuth.io/custom-programs permission)',
       };
     }
     return undefined;
@@ -113,13 +114,17 @@ export class InvestigationReconciler {
       }
       const waiting: KernelInvestigationStatus = {
         phase: 'Pending',
-        conditions: setCondition(investigation.status?.conditions, {
-          type: 'Complete',
-          status: 'False',
-          reason: 'WaitingForNodes',
-          message: `waiting for Ready nodes with a ksleuth agent${exclusions ? `: ${exclusions}` : ''}`,
-          observedGeneration: investigation.metadata.generation,
-        }, this.clock),
+        conditions: setCondition(
+          investigation.status?.conditions,
+          {
+            type: 'Complete',
+            status: 'False',
+            reason: 'WaitingForNodes',
+            message: `waiting for Ready nodes with a ksleuth agent${exclusions ? `: ${exclusions}` : ''}`,
+            observedGeneration: investigation.metadata.generation,
+          },
+          this.clock,
+        ),
       };
       // Rechecked every 5 s while waiting: written only when what it says changes.
       if (changed(investigation.status ?? {}, waiting)) await this.writeStatus(investigation, waiting);
@@ -133,13 +138,17 @@ export class InvestigationReconciler {
       targetNodes: targets.nodes.length,
       progress: `0/${targets.nodes.length}`,
       captures: { pending: targets.nodes.length, running: 0, succeeded: 0, failed: 0, unsupported: 0, timedOut: 0 },
-      conditions: setCondition(investigation.status?.conditions, {
-        type: 'Complete',
-        status: 'False',
-        reason: 'CapturesRunning',
-        message: `capturing on ${targets.nodes.length} node${targets.nodes.length === 1 ? '' : 's'}${exclusions ? `; left out: ${exclusions}` : ''}`,
-        observedGeneration: investigation.metadata.generation,
-      }, this.clock),
+      conditions: setCondition(
+        investigation.status?.conditions,
+        {
+          type: 'Complete',
+          status: 'False',
+          reason: 'CapturesRunning',
+          message: `capturing on ${targets.nodes.length} node${targets.nodes.length === 1 ? '' : 's'}${exclusions ? `; left out: ${exclusions}` : ''}`,
+          observedGeneration: investigation.metadata.generation,
+        },
+        this.clock,
+      ),
     });
     if (!started) return { requeueAfterMs: 1_000 };
     const deadline = deadlineOf(investigation, new Date(Date.parse(startTime)));
@@ -224,22 +233,27 @@ export class InvestigationReconciler {
       findings: agg.findings,
       ...(agg.comparison ? { comparison: agg.comparison } : {}),
       ...(finished ? { completionTime: formatTime(now) } : {}),
-      conditions: setCondition(status.conditions, finished
-        ? {
-            type: 'Complete',
-            status: 'True',
-            reason: timedOut > 0 ? 'DeadlineExceeded' : 'AllNodesReported',
-            message: `${agg.findingCount} finding${agg.findingCount === 1 ? '' : 's'} from ${agg.reported} of ${targetNodes} nodes` +
-              (timedOut > 0 ? `; ${timedOut} timed out (${agg.timedOutNodes.slice(0, 3).join(', ')}${agg.timedOutNodes.length > 3 ? ', ...' : ''})` : ''),
-            observedGeneration: investigation.metadata.generation,
-          }
-        : {
-            type: 'Complete',
-            status: 'False',
-            reason: 'CapturesRunning',
-            message: `${agg.reported} of ${targetNodes} nodes reported`,
-            observedGeneration: investigation.metadata.generation,
-          }, this.clock),
+      conditions: setCondition(
+        status.conditions,
+        finished
+          ? {
+              type: 'Complete',
+              status: 'True',
+              reason: timedOut > 0 ? 'DeadlineExceeded' : 'AllNodesReported',
+              message:
+                `${agg.findingCount} finding${agg.findingCount === 1 ? '' : 's'} from ${agg.reported} of ${targetNodes} nodes` +
+                (timedOut > 0 ? `; ${timedOut} timed out (${agg.timedOutNodes.slice(0, 3).join(', ')}${agg.timedOutNodes.length > 3 ? ', ...' : ''})` : ''),
+              observedGeneration: investigation.metadata.generation,
+            }
+          : {
+              type: 'Complete',
+              status: 'False',
+              reason: 'CapturesRunning',
+              message: `${agg.reported} of ${targetNodes} nodes reported`,
+              observedGeneration: investigation.metadata.generation,
+            },
+        this.clock,
+      ),
     };
 
     const sinceLast = now.getTime() - (this.lastWrite.get(key) ?? 0);
@@ -250,7 +264,12 @@ export class InvestigationReconciler {
       if (!written) return { requeueAfterMs: 1_000 };
       this.lastWrite.set(key, now.getTime());
       if (finished) {
-        this.options.events.record(investigation, timedOut > 0 ? 'Warning' : 'Normal', 'Completed', next.conditions!.find((c) => c.type === 'Complete')!.message);
+        this.options.events.record(
+          investigation,
+          timedOut > 0 ? 'Warning' : 'Normal',
+          'Completed',
+          next.conditions!.find((c) => c.type === 'Complete')!.message,
+        );
       }
     }
     if (finished) return { requeueAfterMs: investigation.spec.ttlSecondsAfterFinished * 1000 };
@@ -263,14 +282,19 @@ export class InvestigationReconciler {
     for (const child of late) {
       const message = 'the node did not report before the investigation’s deadline';
       await this.options.client
-        .patch(ksleuth('KernelCapture'), child.metadata.name!, {
-          status: {
-            phase: 'TimedOut',
-            message,
-            completionTime: formatTime(this.clock()),
-            conditions: setCondition(child.status?.conditions, { type: 'Finished', status: 'True', reason: 'DeadlineExceeded', message }, this.clock),
+        .patch(
+          ksleuth('KernelCapture'),
+          child.metadata.name!,
+          {
+            status: {
+              phase: 'TimedOut',
+              message,
+              completionTime: formatTime(this.clock()),
+              conditions: setCondition(child.status?.conditions, { type: 'Finished', status: 'True', reason: 'DeadlineExceeded', message }, this.clock),
+            },
           },
-        }, { subresource: 'status' })
+          { subresource: 'status' },
+        )
         .catch((error: unknown) => {
           if (!isNotFound(error)) context.log.warn({ err: error, capture: child.metadata.name }, 'Could not mark a KernelCapture timed out');
         });
@@ -293,7 +317,11 @@ export class InvestigationReconciler {
       phase: 'Failed',
       completionTime: formatTime(this.clock()),
       conditions: setCondition(
-        setCondition(investigation.status?.conditions, { type: 'Complete', status: 'True', reason, message, observedGeneration: investigation.metadata.generation }, this.clock),
+        setCondition(
+          investigation.status?.conditions,
+          { type: 'Complete', status: 'True', reason, message, observedGeneration: investigation.metadata.generation },
+          this.clock,
+        ),
         { type: 'Failed', status: 'True', reason, message, observedGeneration: investigation.metadata.generation },
         this.clock,
       ),
@@ -307,10 +335,15 @@ export class InvestigationReconciler {
   /** Writes status fields with the object's resourceVersion; returns the updated object, or undefined if it is gone or changed meanwhile. */
   private async writeStatus(investigation: KernelInvestigation, status: KernelInvestigationStatus): Promise<KernelInvestigation | undefined> {
     try {
-      return await this.options.client.patch<KernelInvestigation>(ref, investigation.metadata.name!, {
-        metadata: { resourceVersion: investigation.metadata.resourceVersion },
-        status,
-      }, { subresource: 'status' });
+      return await this.options.client.patch<KernelInvestigation>(
+        ref,
+        investigation.metadata.name!,
+        {
+          metadata: { resourceVersion: investigation.metadata.resourceVersion },
+          status,
+        },
+        { subresource: 'status' },
+      );
     } catch (error) {
       // Gone, or changed since the informer saw it: the next reconcile works from the newer copy.
       if (isNotFound(error) || isConflict(error)) return undefined;
@@ -324,7 +357,11 @@ function changed(current: KernelInvestigationStatus, next: KernelInvestigationSt
   const { conditions: a, completionTime: _a, ...restCurrent } = current;
   const { conditions: b, completionTime: _b, ...restNext } = next;
   const picked = Object.fromEntries(Object.keys(restNext).map((k) => [k, (restCurrent as Record<string, unknown>)[k]]));
-  return stableStringify(picked) !== stableStringify(restNext) || !conditionsEqual(a, b) || (next.completionTime !== undefined && current.completionTime === undefined);
+  return (
+    stableStringify(picked) !== stableStringify(restNext) ||
+    !conditionsEqual(a, b) ||
+    (next.completionTime !== undefined && current.completionTime === undefined)
+  );
 }
 
 export { captureName };

@@ -73,6 +73,9 @@ export function describeExclusions(excluded: Exclusion[]): string {
   const groups = new Map<Exclusion['reason'], string[]>();
   for (const e of excluded) groups.set(e.reason, [...(groups.get(e.reason) ?? []), e.node]);
   return [...groups]
-    .map(([reason, names]) => `${names.length} node${names.length === 1 ? '' : 's'} ${words[reason]} (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''})`)
+    .map(
+      ([reason, names]) =>
+        `${names.length} node${names.length === 1 ? '' : 's'} ${words[reason]} (${names.slice(0, 3).join(', ')}${names.length > 3 ? ', ...' : ''})`,
+    )
     .join('; ');
 }

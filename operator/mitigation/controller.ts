@@ -78,7 +78,14 @@ export class MitigationReconciler {
         if (wait !== undefined) requeueMs = Math.min(requeueMs ?? wait, wait);
         continue;
       }
-      const status = mitigationStatus(input, input.refused ? undefined : views.get(m.metadata.name!), nodes, m.metadata.generation, m.status?.conditions, this.clock);
+      const status = mitigationStatus(
+        input,
+        input.refused ? undefined : views.get(m.metadata.name!),
+        nodes,
+        m.metadata.generation,
+        m.status?.conditions,
+        this.clock,
+      );
       await this.writeStatus(m, status);
     }
     return requeueMs === undefined ? {} : { requeueAfterMs: requeueMs };
@@ -145,7 +152,8 @@ export class MitigationReconciler {
       if (now?.status === 'True' && (was?.status !== 'True' || was.message !== now.message)) this.options.events.record(m, 'Warning', now.reason, now.message);
     }
     const accepted = b?.find((c) => c.type === 'Accepted');
-    if (accepted?.status === 'False' && before.find((c) => c.type === 'Accepted')?.status !== 'False') this.options.events.record(m, 'Warning', accepted.reason, accepted.message);
+    if (accepted?.status === 'False' && before.find((c) => c.type === 'Accepted')?.status !== 'False')
+      this.options.events.record(m, 'Warning', accepted.reason, accepted.message);
   }
 
   /**
@@ -162,8 +170,15 @@ export class MitigationReconciler {
     const waitedMs = now.getTime() - Date.parse(String(m.metadata.deletionTimestamp));
     const limit = this.options.revertWaitMs ?? 5 * 60_000;
     if (waiting.length > 0 && waitedMs < limit) {
-      const message = `waiting for ${waiting.length} node${waiting.length === 1 ? '' : 's'} to restore the original values (${waiting.slice(0, 3).map((n) => n.name).join(', ')})`;
-      const conditions = setCondition(m.status?.conditions, { type: 'Applied', status: 'False', reason: 'Reverting', message, observedGeneration: m.metadata.generation }, this.clock);
+      const message = `waiting for ${waiting.length} node${waiting.length === 1 ? '' : 's'} to restore the original values (${waiting
+        .slice(0, 3)
+        .map((n) => n.name)
+        .join(', ')})`;
+      const conditions = setCondition(
+        m.status?.conditions,
+        { type: 'Applied', status: 'False', reason: 'Reverting', message, observedGeneration: m.metadata.generation },
+        this.clock,
+      );
       if (!conditionsEqual(conditions, m.status?.conditions)) {
         await this.options.client
           .patch(ksleuth('KernelMitigation'), m.metadata.name!, { status: { conditions } }, { subresource: 'status' })
@@ -174,7 +189,15 @@ export class MitigationReconciler {
       return Math.min(5_000, limit - waitedMs);
     }
     if (waiting.length > 0) {
-      this.options.events.record(m, 'Warning', 'RevertWaitExceeded', `gave up waiting for ${waiting.map((n) => n.name).slice(0, 5).join(', ')} to report the revert`);
+      this.options.events.record(
+        m,
+        'Warning',
+        'RevertWaitExceeded',
+        `gave up waiting for ${waiting
+          .map((n) => n.name)
+          .slice(0, 5)
+          .join(', ')} to report the revert`,
+      );
     }
     await this.options.client
       .patch(ksleuth('KernelMitigation'), m.metadata.name!, {

@@ -31,7 +31,14 @@ function report(node: string, s: SysctlStatus | undefined, name: string, desired
 }
 
 /** The mitigation's status from the resolution and the agents' reports. Pure. */
-export function mitigationStatus(m: MitigationInput, view: MitigationView | undefined, nodes: NodeInput[], generation: number | undefined, previous: Condition[] | undefined, clock?: Clock): KernelMitigationStatus {
+export function mitigationStatus(
+  m: MitigationInput,
+  view: MitigationView | undefined,
+  nodes: NodeInput[],
+  generation: number | undefined,
+  previous: Condition[] | undefined,
+  clock?: Clock,
+): KernelMitigationStatus {
   const set = (conditions: Condition[], type: string, status: Condition['status'], reason: string, message: string): Condition[] =>
     setCondition(conditions, { type, status, reason, message, observedGeneration: generation }, clock);
   let conditions = previous ?? [];
@@ -69,23 +76,49 @@ export function mitigationStatus(m: MitigationInput, view: MitigationView | unde
   if (m.spec.dryRun) {
     conditions = set(conditions, 'Applied', 'False', 'DryRun', `dry run: ${dryRun.length} values reported from ${view.eligible.length} nodes, nothing written`);
   } else if (view.eligible.length === 0) {
-    conditions = set(conditions, 'Applied', 'False', 'NoMatchingNodes', view.matched.length > 0 ? `${view.skippedKernel.length} matching nodes run a kernel outside ${m.spec.kernelVersions}` : 'no node matches nodeSelector');
+    conditions = set(
+      conditions,
+      'Applied',
+      'False',
+      'NoMatchingNodes',
+      view.matched.length > 0 ? `${view.skippedKernel.length} matching nodes run a kernel outside ${m.spec.kernelVersions}` : 'no node matches nodeSelector',
+    );
   } else if (applied === toApply) {
     conditions = set(conditions, 'Applied', 'True', 'AllNodesApplied', `held on ${applied} node${applied === 1 ? '' : 's'}`);
   } else {
     conditions = set(conditions, 'Applied', 'False', 'Progressing', `held on ${applied} of ${toApply} nodes`);
   }
-  conditions = pending > 0 && !view.halted
-    ? set(conditions, 'Progressing', 'True', 'RollingOut', `${pending} node${pending === 1 ? '' : 's'} pending (at most ${m.spec.rollout?.maxConcurrentNodes ?? 10} at a time)`)
-    : set(conditions, 'Progressing', 'False', view.halted ? 'RolloutHalted' : 'Done', view.halted ? 'rollout halted' : 'no node pending');
+  conditions =
+    pending > 0 && !view.halted
+      ? set(
+          conditions,
+          'Progressing',
+          'True',
+          'RollingOut',
+          `${pending} node${pending === 1 ? '' : 's'} pending (at most ${m.spec.rollout?.maxConcurrentNodes ?? 10} at a time)`,
+        )
+      : set(conditions, 'Progressing', 'False', view.halted ? 'RolloutHalted' : 'Done', view.halted ? 'rollout halted' : 'no node pending');
   conditions = view.halted
-    ? set(conditions, 'Degraded', 'True', 'RolloutHalted', `${failed} nodes failed, more than maxFailedNodes ${m.spec.rollout?.maxFailedNodes ?? 3}: no more nodes are changed until they recover`)
+    ? set(
+        conditions,
+        'Degraded',
+        'True',
+        'RolloutHalted',
+        `${failed} nodes failed, more than maxFailedNodes ${m.spec.rollout?.maxFailedNodes ?? 3}: no more nodes are changed until they recover`,
+      )
     : failed > 0
       ? set(conditions, 'Degraded', 'True', 'NodesFailed', `${failed} node${failed === 1 ? '' : 's'} failed to apply (see status.failures)`)
       : set(conditions, 'Degraded', 'False', 'NoFailures', 'no node failed');
-  conditions = conflicts.length > 0
-    ? set(conditions, 'Conflict', 'True', 'ConflictingMitigation', conflicts.map((c) => `${c.mitigation} sets ${c.sysctl}=${c.otherValue} (this sets ${c.value}) at equal priority on ${c.nodes} nodes`).join('; '))
-    : set(conditions, 'Conflict', 'False', 'NoConflict', 'no other mitigation sets these sysctls differently at equal priority');
+  conditions =
+    conflicts.length > 0
+      ? set(
+          conditions,
+          'Conflict',
+          'True',
+          'ConflictingMitigation',
+          conflicts.map((c) => `${c.mitigation} sets ${c.sysctl}=${c.otherValue} (this sets ${c.value}) at equal priority on ${c.nodes} nodes`).join('; '),
+        )
+      : set(conditions, 'Conflict', 'False', 'NoConflict', 'no other mitigation sets these sysctls differently at equal priority');
 
   return {
     observedGeneration: generation,

@@ -143,9 +143,7 @@ export class Controller {
     let result: ReconcileResult;
     try {
       // Inside the promise chain so that a synchronous throw is caught like a rejection.
-      const outcome = await Promise.resolve().then(() =>
-        this.options.reconcile(key, { log, signal: this.shutdown.signal, retries: this.queue.retries(key) }),
-      );
+      const outcome = await Promise.resolve().then(() => this.options.reconcile(key, { log, signal: this.shutdown.signal, retries: this.queue.retries(key) }));
       this.queue.forget(key);
       const after = outcome?.requeueAfterMs;
       if (after !== undefined && after >= 0) {

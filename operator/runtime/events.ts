@@ -183,7 +183,11 @@ export class EventRecorder {
 /** `<object name>.<hash>`: stable for one (object, type, reason, message), a valid DNS subdomain. */
 function eventName(object: KubeObject, key: string): string {
   const hash = createHash('sha256').update(key).digest('hex').slice(0, 16);
-  const base = (object.metadata.name ?? 'object').toLowerCase().replace(/[^a-z0-9.-]/g, '-').slice(0, 253 - 17).replace(/[.-]+$/, '');
+  const base = (object.metadata.name ?? 'object')
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]/g, '-')
+    .slice(0, 253 - 17)
+    .replace(/[.-]+$/, '');
   return `${base || 'object'}.${hash}`;
 }
 

@@ -86,9 +86,12 @@ export class LeaderElector {
       throw new Error(`leader election: leaseDurationMs (${this.leaseDurationMs}) must be greater than renewDeadlineMs (${this.renewDeadlineMs})`);
     }
     if (!(this.renewDeadlineMs > this.retryPeriodMs * jitterFactor)) {
-      throw new Error(`leader election: renewDeadlineMs (${this.renewDeadlineMs}) must be greater than retryPeriodMs × ${jitterFactor} (${this.retryPeriodMs * jitterFactor})`);
+      throw new Error(
+        `leader election: renewDeadlineMs (${this.renewDeadlineMs}) must be greater than retryPeriodMs × ${jitterFactor} (${this.retryPeriodMs * jitterFactor})`,
+      );
     }
-    if (this.leaseDurationMs < 1000) throw new Error(`leader election: leaseDurationMs must be at least 1000 (the Lease counts whole seconds), got ${this.leaseDurationMs}`);
+    if (this.leaseDurationMs < 1000)
+      throw new Error(`leader election: leaseDurationMs must be at least 1000 (the Lease counts whole seconds), got ${this.leaseDurationMs}`);
     this.log = (options.log ?? rootLog).child({ lease: `${options.namespace}/${options.name}`, identity: this.identity });
   }
 
@@ -212,12 +215,22 @@ export class LeaderElector {
         current = await this.request<Lease>('GET', undefined, signal);
       } catch (error) {
         if (!isNotFound(error)) throw error;
-        const created = await this.request<Lease>('POST', {
-          apiVersion: 'coordination.k8s.io/v1',
-          kind: 'Lease',
-          metadata: { name: this.options.name, namespace: this.options.namespace },
-          spec: { holderIdentity: this.identity, leaseDurationSeconds: leaseSeconds, acquireTime: microTime(now), renewTime: microTime(now), leaseTransitions: 0 },
-        }, signal).catch((createError: unknown) => {
+        const created = await this.request<Lease>(
+          'POST',
+          {
+            apiVersion: 'coordination.k8s.io/v1',
+            kind: 'Lease',
+            metadata: { name: this.options.name, namespace: this.options.namespace },
+            spec: {
+              holderIdentity: this.identity,
+              leaseDurationSeconds: leaseSeconds,
+              acquireTime: microTime(now),
+              renewTime: microTime(now),
+              leaseTransitions: 0,
+            },
+          },
+          signal,
+        ).catch((createError: unknown) => {
           if (isAlreadyExists(createError)) return undefined;
           throw createError;
         });

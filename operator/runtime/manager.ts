@@ -67,7 +67,9 @@ export class Manager {
 
   constructor(private readonly options: ManagerOptions) {
     if (options.shutdownTimeoutMs !== undefined && !(options.shutdownTimeoutMs >= 0)) {
-      throw new Error(`manager ${options.name}: shutdownTimeoutMs must be >= 0 (below the pod's terminationGracePeriodSeconds), got ${options.shutdownTimeoutMs}`);
+      throw new Error(
+        `manager ${options.name}: shutdownTimeoutMs must be >= 0 (below the pod's terminationGracePeriodSeconds), got ${options.shutdownTimeoutMs}`,
+      );
     }
     this.log = (options.log ?? rootLog).child({ manager: options.name });
     this.events = new EventRecorder({ client: options.client, component: options.name, log: this.log });
@@ -184,7 +186,8 @@ export class Manager {
     this.log.error({ err: error }, 'Stopping');
     this.failure = error;
     // Another process may lead already: abandon reconciles in flight rather than wait for them.
-    await (this.stopping ??= this.shutdown(0));
+    this.stopping ??= this.shutdown(0);
+    await this.stopping;
   }
 
   private async shutdown(timeoutMs: number): Promise<void> {

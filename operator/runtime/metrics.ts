@@ -32,7 +32,10 @@ abstract class Metric<Series> {
   protected entry(labels: Labels): { labels: Labels; value: Series } {
     const key = this.seriesKey(labels);
     let entry = this.series.get(key);
-    if (!entry) this.series.set(key, (entry = { labels: { ...labels }, value: this.initial() }));
+    if (!entry) {
+      entry = { labels: { ...labels }, value: this.initial() };
+      this.series.set(key, entry);
+    }
     return entry;
   }
 

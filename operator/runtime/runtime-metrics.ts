@@ -28,13 +28,24 @@ export class RuntimeMetrics {
   readonly leader: Gauge;
 
   constructor(readonly registry: MetricsRegistry) {
-    this.reconcileTotal = registry.counter('ksleuth_reconcile_total', 'Reconciles by controller and result (success, requeue_after, error, terminal_error).', ['controller', 'result']);
+    this.reconcileTotal = registry.counter('ksleuth_reconcile_total', 'Reconciles by controller and result (success, requeue_after, error, terminal_error).', [
+      'controller',
+      'result',
+    ]);
     this.reconcileErrors = registry.counter('ksleuth_reconcile_errors_total', 'Reconciles that failed, retried or terminal, by controller.', ['controller']);
-    this.reconcileDuration = registry.histogram('ksleuth_reconcile_duration_seconds', 'How long reconciles took, by controller.', ['controller'], reconcileBuckets);
+    this.reconcileDuration = registry.histogram(
+      'ksleuth_reconcile_duration_seconds',
+      'How long reconciles took, by controller.',
+      ['controller'],
+      reconcileBuckets,
+    );
     this.queueDepth = registry.gauge('ksleuth_workqueue_depth', 'Keys waiting for a worker, by controller.', ['controller']);
     this.queueInFlight = registry.gauge('ksleuth_workqueue_in_flight', 'Keys being reconciled right now, by controller.', ['controller']);
     this.queueRetries = registry.counter('ksleuth_workqueue_retries_total', 'Keys queued again after a failure, by controller.', ['controller']);
-    this.watchRestarts = registry.counter('ksleuth_watch_restarts_total', 'Watches started again, by resource and reason (closed, error, stalled, gone).', ['resource', 'reason']);
+    this.watchRestarts = registry.counter('ksleuth_watch_restarts_total', 'Watches started again, by resource and reason (closed, error, stalled, gone).', [
+      'resource',
+      'reason',
+    ]);
     this.watchRelists = registry.counter('ksleuth_watch_relists_total', 'Full re-lists after a watch could not resume (410 Gone), by resource.', ['resource']);
     this.watchEvents = registry.counter('ksleuth_watch_events_total', 'Watch events received, by resource and type.', ['resource', 'type']);
     this.leader = registry.gauge('ksleuth_leader', '1 while this process holds the leader lease, else 0.', ['lease']);

@@ -54,7 +54,8 @@ export class Store<T extends KubeObject> implements ReadonlyStore<T> {
 
   keysByIndex(indexName: string, value: string): string[] {
     const index = this.indexes.get(indexName);
-    if (!index) throw new Error(`the store has no index "${indexName}": declare it in the informer's indexers (have: ${[...this.indexes.keys()].join(', ') || 'none'})`);
+    if (!index)
+      throw new Error(`the store has no index "${indexName}": declare it in the informer's indexers (have: ${[...this.indexes.keys()].join(', ') || 'none'})`);
     return [...(index.get(value) ?? [])];
   }
 
@@ -86,7 +87,10 @@ export class Store<T extends KubeObject> implements ReadonlyStore<T> {
       const index = this.indexes.get(name)!;
       for (const value of indexer(object)) {
         let keys = index.get(value);
-        if (!keys) index.set(value, (keys = new Set()));
+        if (!keys) {
+          keys = new Set();
+          index.set(value, keys);
+        }
         keys.add(key);
       }
     }

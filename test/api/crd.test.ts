@@ -4,14 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { customResourceDefinition, structural } from '../../api/crd.js';
 import { staleFiles } from '../../api/generate.js';
-import {
-  captureEntryFor,
-  captureKindIds,
-  investigationSpec,
-  mitigationSpec,
-  resolveCaptureEntry,
-  resources,
-} from '../../api/v1alpha1/index.js';
+import { captureEntryFor, captureKindIds, investigationSpec, mitigationSpec, resolveCaptureEntry, resources } from '../../api/v1alpha1/index.js';
 import { projectRoot } from '../../lib/paths.js';
 
 const examples = join(projectRoot, 'manifests', 'examples');
@@ -23,7 +16,9 @@ describe('generated CRDs', () => {
 
   it('have the short names, status subresource and printer columns', () => {
     const shortNames = Object.values(resources).map((r) => {
-      const crd = customResourceDefinition(r) as { spec: { names: { shortNames: string[] }; versions: { subresources: unknown; additionalPrinterColumns: unknown[] }[] } };
+      const crd = customResourceDefinition(r) as {
+        spec: { names: { shortNames: string[] }; versions: { subresources: unknown; additionalPrinterColumns: unknown[] }[] };
+      };
       expect(crd.spec.versions[0]!.subresources).toEqual({ status: {} });
       expect(crd.spec.versions[0]!.additionalPrinterColumns.length).toBeGreaterThan(3);
       return crd.spec.names.shortNames[0];
@@ -52,7 +47,12 @@ describe('capture entries', () => {
   });
 
   it('exist for every kind', () => {
-    for (const kind of captureKindIds) expect(resolveCaptureEntry(captureEntryFor(kind, kind === 'bpftrace' ? { program: 'BEGIN { exit(); }' } : kind === 'ftrace' ? { events: ['sched:sched_switch'] } : {})).kind).toBe(kind);
+    for (const kind of captureKindIds)
+      expect(
+        resolveCaptureEntry(
+          captureEntryFor(kind, kind === 'bpftrace' ? { program: 'BEGIN { exit(); }' } : kind === 'ftrace' ? { events: ['sched:sched_switch'] } : {}),
+        ).kind,
+      ).toBe(kind);
   });
 });
 

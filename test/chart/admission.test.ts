@@ -43,15 +43,19 @@ async function clientWithToken(token: string): Promise<KubeClient> {
 /** A token of a ServiceAccount through the TokenRequest API, bound to a pod when one is given. */
 async function tokenClient(ns: string, serviceAccount: string, pod?: KubeObject): Promise<KubeClient> {
   const boundObjectRef = pod ? { kind: 'Pod', apiVersion: 'v1', name: pod.metadata.name, uid: pod.metadata.uid } : undefined;
-  const response = await cluster().client().request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${ns}/serviceaccounts/${serviceAccount}/token`, {
-    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: [issuer], expirationSeconds: 3600, boundObjectRef } },
-  });
+  const response = await cluster()
+    .client()
+    .request<{ status: { token: string } }>('POST', `/api/v1/namespaces/${ns}/serviceaccounts/${serviceAccount}/token`, {
+      body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: [issuer], expirationSeconds: 3600, boundObjectRef } },
+    });
   return clientWithToken(response.status.token);
 }
 
 /** The agent pod the DaemonSet placed on a node. */
 async function agentPod(node: string): Promise<KubeObject> {
-  const pods = await cluster().client().list<KubeObject & { spec: { nodeName?: string } }>(core.pods(namespace), { labelSelector: 'app.kubernetes.io/component=agent' });
+  const pods = await cluster()
+    .client()
+    .list<KubeObject & { spec: { nodeName?: string } }>(core.pods(namespace), { labelSelector: 'app.kubernetes.io/component=agent' });
   const pod = pods.items.find((p) => p.spec.nodeName === node);
   if (!pod) throw new Error(`no agent pod on ${node}`);
   return pod;
@@ -59,7 +63,10 @@ async function agentPod(node: string): Promise<KubeObject> {
 
 /** The error a request fails with (fails the test when it succeeds). */
 async function refusal(request: Promise<unknown>): Promise<ApiError> {
-  const error = await request.then(() => undefined, (e: unknown) => e);
+  const error = await request.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   if (!(error instanceof ApiError)) throw new Error(`expected the API server to refuse the request, got ${error === undefined ? 'success' : String(error)}`);
   return error;
 }
@@ -91,10 +98,13 @@ const program = 'tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }';
 
 /** A dry-run create of a one-sysctl mitigation: undefined when admitted, else the server's message. */
 async function admitSysctl(index: number, name: string, value: string): Promise<string | undefined> {
-  return cluster().client().create(mitigations, mitigation(`case-${index}`, [{ name, value }]), { dryRun: 'All' }).then(
-    () => undefined,
-    (e: unknown) => (e instanceof ApiError ? e.serverMessage : String(e)),
-  );
+  return cluster()
+    .client()
+    .create(mitigations, mitigation(`case-${index}`, [{ name, value }]), { dryRun: 'All' })
+    .then(
+      () => undefined,
+      (e: unknown) => (e instanceof ApiError ? e.serverMessage : String(e)),
+    );
 }
 
 /** Values at and beyond the bounds of every allow-listed key, badly formed ones, and keys outside the list. */
@@ -109,12 +119,22 @@ function sysctlCases(allowList: AllowList): [string, string][] {
       const maxes = entry.fields.map((f) => f.max);
       const descending = entry.fields.map((f, i) => (i === 0 ? f.max : f.min));
       cases.push([name, mins.join(' ')], [name, maxes.join('  ')], [name, descending.join(' ')], [name, mins.slice(1).join(' ')]);
-      cases.push([name, [mins[0]! - 1, ...mins.slice(1)].join(' ')], [name, [...mins.slice(0, -1), maxes.at(-1)! + 1].join(' ')], [name, mins.map(() => 'x').join(' ')]);
+      cases.push(
+        [name, [mins[0]! - 1, ...mins.slice(1)].join(' ')],
+        [name, [...mins.slice(0, -1), maxes.at(-1)! + 1].join(' ')],
+        [name, mins.map(() => 'x').join(' ')],
+      );
     } else {
       cases.push([name, entry.values[0]!], [name, ` ${entry.values.at(-1)!}`], [name, 'no-such-algorithm'], [name, entry.values.slice(0, 2).join(' ')]);
     }
   }
-  cases.push(['kernel.panic', '10'], ['kernel.yama.ptrace_scope', '0'], ['vm.drop_caches', '3'], ['net.ipv4.tcp_early_retrans', '1'], ['vm.swappiness', '99999999999999999999999']);
+  cases.push(
+    ['kernel.panic', '10'],
+    ['kernel.yama.ptrace_scope', '0'],
+    ['vm.drop_caches', '3'],
+    ['net.ipv4.tcp_early_retrans', '1'],
+    ['vm.swappiness', '99999999999999999999999'],
+  );
   return cases;
 }
 
@@ -126,13 +146,15 @@ async function disagreements(allowList: AllowList): Promise<string[]> {
   cases.forEach(([name, value], i) => {
     const agent = checkSysctl(allowList, name, value);
     const refusedByServer = results[i];
-    if (agent.ok !== (refusedByServer === undefined)) differ.push(`${name}=${JSON.stringify(value)}: agent ${agent.ok ? 'allows' : 'refuses'}, admission ${refusedByServer ?? 'admits'}`);
-    else if (refusedByServer && !refusedByServer.includes(name)) differ.push(`${name}=${JSON.stringify(value)}: the refusal does not name the sysctl: ${refusedByServer}`);
+    if (agent.ok !== (refusedByServer === undefined))
+      differ.push(`${name}=${JSON.stringify(value)}: agent ${agent.ok ? 'allows' : 'refuses'}, admission ${refusedByServer ?? 'admits'}`);
+    else if (refusedByServer && !refusedByServer.includes(name))
+      differ.push(`${name}=${JSON.stringify(value)}: the refusal does not name the sysctl: ${refusedByServer}`);
   });
   return differ;
 }
 
-describe('the chart\'s admission policies and RBAC on a real control plane', () => {
+describe("the chart's admission policies and RBAC on a real control plane", () => {
   beforeAll(async () => {
     await addNodes(cluster(), ['node-a', 'node-b']);
     await helmInstall(cluster());
@@ -145,16 +167,22 @@ describe('the chart\'s admission policies and RBAC on a real control plane', () 
     await admin.create(kernelNodes, { apiVersion: 'ksleuth.io/v1alpha1', kind: 'KernelNode', metadata: { name: 'node-b' }, spec: {} });
     await admin.create(mitigations, mitigation('tfo-off', [{ name: 'net.ipv4.tcp_fastopen', value: '0' }]));
     // The policies take effect once the API server has loaded them.
-    await until('the admission policies to be active', async () =>
-      (await admitSysctl(-1, 'kernel.panic', '1')) !== undefined &&
-      (await agentA.patch(captures, 'cap-b', heartbeat(), { subresource: 'status' }).then(() => false, () => true)));
+    await until(
+      'the admission policies to be active',
+      async () =>
+        (await admitSysctl(-1, 'kernel.panic', '1')) !== undefined &&
+        (await agentA.patch(captures, 'cap-b', heartbeat(), { subresource: 'status' }).then(
+          () => false,
+          () => true,
+        )),
+    );
   }, 300_000);
 
   afterAll(() => {
     for (const client of clients) client.close();
   });
 
-  describe('the agent identity (its ServiceAccount\'s token, bound to its pod on node-a)', () => {
+  describe("the agent identity (its ServiceAccount's token, bound to its pod on node-a)", () => {
     it('is refused reading Secrets', async () => {
       for (const path of [`/api/v1/namespaces/${namespace}/secrets`, '/api/v1/secrets', `/api/v1/namespaces/${namespace}/secrets/anything`]) {
         const error = await refusal(agentA.request('GET', path));
@@ -180,27 +208,51 @@ describe('the chart\'s admission policies and RBAC on a real control plane', () 
     });
 
     it('is refused registering its KernelNode with sysctls in the spec', async () => {
-      const error = await refusal(agentA.create(kernelNodes, { apiVersion: 'ksleuth.io/v1alpha1', kind: 'KernelNode', metadata: { name: 'node-a' }, spec: { sysctls: [{ name: 'vm.swappiness', value: '10', mitigation: 'forged' }] } }));
+      const error = await refusal(
+        agentA.create(kernelNodes, {
+          apiVersion: 'ksleuth.io/v1alpha1',
+          kind: 'KernelNode',
+          metadata: { name: 'node-a' },
+          spec: { sysctls: [{ name: 'vm.swappiness', value: '10', mitigation: 'forged' }] },
+        }),
+      );
       expect(error.status).toBe(403);
       expect(error.serverMessage).toMatch(/ksleuth-agent-node-restriction.*creates its KernelNode with an empty spec/);
     });
 
-    it('registers and reports its own node: KernelNode create and status, its KernelCapture\'s status', async () => {
+    it("registers and reports its own node: KernelNode create and status, its KernelCapture's status", async () => {
       await agentA.create(kernelNodes, { apiVersion: 'ksleuth.io/v1alpha1', kind: 'KernelNode', metadata: { name: 'node-a' }, spec: {} });
       const node = await agentA.patch<KubeObject & { status: { agentVersion: string } }>(kernelNodes, 'node-a', heartbeat(), { subresource: 'status' });
       expect(node.status.agentVersion).toBe('test');
-      const cap = await agentA.patch<KubeObject & { status: { phase: string } }>(captures, 'cap-a', { status: { phase: 'Running' } }, { subresource: 'status' });
+      const cap = await agentA.patch<KubeObject & { status: { phase: string } }>(
+        captures,
+        'cap-a',
+        { status: { phase: 'Running' } },
+        { subresource: 'status' },
+      );
       expect(cap.status.phase).toBe('Running');
       // Reading its objects and watching them by field selector, as the agent does.
       const mine = await agentA.list(captures, { fieldSelector: 'spec.nodeName=node-a' });
       expect(mine.items.map((c) => c.metadata.name)).toEqual(['cap-a']);
     });
 
-    it('is refused writing another node\'s KernelCapture or KernelNode, by the node restriction policy', async () => {
+    it("is refused writing another node's KernelCapture or KernelNode, by the node restriction policy", async () => {
       const attempts: [string, () => Promise<unknown>, string][] = [
-        ['capture status', () => agentA.patch(captures, 'cap-b', { status: { phase: 'Failed' } }, { subresource: 'status' }), 'kernelcaptures/status cap-b, which belongs to node node-b'],
-        ['node status', () => agentA.patch(kernelNodes, 'node-b', heartbeat(), { subresource: 'status' }), 'kernelnodes/status node-b, which belongs to node node-b'],
-        ['node registration', () => agentA.create(kernelNodes, { apiVersion: 'ksleuth.io/v1alpha1', kind: 'KernelNode', metadata: { name: 'node-c' }, spec: {} }), 'kernelnodes node-c, which belongs to node node-c'],
+        [
+          'capture status',
+          () => agentA.patch(captures, 'cap-b', { status: { phase: 'Failed' } }, { subresource: 'status' }),
+          'kernelcaptures/status cap-b, which belongs to node node-b',
+        ],
+        [
+          'node status',
+          () => agentA.patch(kernelNodes, 'node-b', heartbeat(), { subresource: 'status' }),
+          'kernelnodes/status node-b, which belongs to node node-b',
+        ],
+        [
+          'node registration',
+          () => agentA.create(kernelNodes, { apiVersion: 'ksleuth.io/v1alpha1', kind: 'KernelNode', metadata: { name: 'node-c' }, spec: {} }),
+          'kernelnodes node-c, which belongs to node node-c',
+        ],
       ];
       for (const [what, request, subject] of attempts) {
         const error = await refusal(request());
@@ -218,8 +270,13 @@ describe('the chart\'s admission policies and RBAC on a real control plane', () 
       expect(error.serverMessage).toMatch(/only with a token bound to a pod on a node \(authentication\.kubernetes\.io\/node-name is missing\)/);
     });
 
-    it('leaves the operator free to mark any node\'s capture (the policy is for agents)', async () => {
-      const cap = await operator.patch<KubeObject & { status: { phase: string } }>(captures, 'cap-b', { status: { phase: 'TimedOut' } }, { subresource: 'status' });
+    it("leaves the operator free to mark any node's capture (the policy is for agents)", async () => {
+      const cap = await operator.patch<KubeObject & { status: { phase: string } }>(
+        captures,
+        'cap-b',
+        { status: { phase: 'TimedOut' } },
+        { subresource: 'status' },
+      );
       expect(cap.status.phase).toBe('TimedOut');
     });
   });
@@ -245,35 +302,57 @@ describe('the chart\'s admission policies and RBAC on a real control plane', () 
       }
       investigator = await tokenClient('people', 'sre');
       colleague = await tokenClient('people', 'colleague');
-      await until('the investigators\' RBAC', async () => (await investigator.create(investigations, investigation('probe'), { dryRun: 'All' })) !== undefined);
+      await until("the investigators' RBAC", async () => (await investigator.create(investigations, investigation('probe'), { dryRun: 'All' })) !== undefined);
     });
 
     it('are refused for everyone, with what to do, while customPrograms.enabled is false', async () => {
       for (const client of [cluster().client(), investigator]) {
         const error = await refusal(client.create(investigations, investigation('custom', program)));
         expect(error.status).toBe(403);
-        expect(error.serverMessage).toMatch(/custom bpftrace programs are disabled in this cluster.*customPrograms\.enabled=true and bind the ClusterRole ksleuth-custom-programs/);
+        expect(error.serverMessage).toMatch(
+          /custom bpftrace programs are disabled in this cluster.*customPrograms\.enabled=true and bind the ClusterRole ksleuth-custom-programs/,
+        );
       }
       await investigator.create(investigations, investigation('built-in-only'));
     });
 
     it('with customPrograms.enabled, need the custom-programs permission: refused without it, accepted with it', async () => {
       await helmInstall(cluster(), { customPrograms: { enabled: true } }, 'upgrade');
-      const workloads = await cluster().kubectl(['get', 'deployment,daemonset', '-n', namespace, '-o', 'jsonpath={range .items[*]}{.spec.template.spec.containers[0].args}{"\\n"}{end}']);
-      expect(workloads.stdout.trim().split('\n').every((args) => args.includes('--allow-custom-programs'))).toBe(true);
+      const workloads = await cluster().kubectl([
+        'get',
+        'deployment,daemonset',
+        '-n',
+        namespace,
+        '-o',
+        'jsonpath={range .items[*]}{.spec.template.spec.containers[0].args}{"\\n"}{end}',
+      ]);
+      expect(
+        workloads.stdout
+          .trim()
+          .split('\n')
+          .every((args) => args.includes('--allow-custom-programs')),
+      ).toBe(true);
       await until('the policy to check the permission', async () =>
-        /may not run custom bpftrace programs/.test((await refusal(investigator.create(investigations, investigation('custom', program), { dryRun: 'All' }))).serverMessage));
+        /may not run custom bpftrace programs/.test(
+          (await refusal(investigator.create(investigations, investigation('custom', program), { dryRun: 'All' }))).serverMessage,
+        ),
+      );
       const error = await refusal(investigator.create(investigations, investigation('custom', program)));
       expect(error.status).toBe(403);
       expect(error.serverMessage).toContain('system:serviceaccount:people:sre may not run custom bpftrace programs');
       expect(error.serverMessage).toContain('verb "use" on kernelinvestigations/custom-programs in ksleuth.io');
       expect(error.serverMessage).toContain('binding the ClusterRole ksleuth-custom-programs');
-      await cluster().client().create(rbac('clusterrolebindings'), {
-        metadata: { name: 'custom-programs-sre' },
-        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'ksleuth-custom-programs' },
-        subjects: [{ kind: 'ServiceAccount', name: 'sre', namespace: 'people' }],
-      });
-      await until('the permission to take effect', async () => (await investigator.create(investigations, investigation('custom', program), { dryRun: 'All' })) !== undefined);
+      await cluster()
+        .client()
+        .create(rbac('clusterrolebindings'), {
+          metadata: { name: 'custom-programs-sre' },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'ksleuth-custom-programs' },
+          subjects: [{ kind: 'ServiceAccount', name: 'sre', namespace: 'people' }],
+        });
+      await until(
+        'the permission to take effect',
+        async () => (await investigator.create(investigations, investigation('custom', program), { dryRun: 'All' })) !== undefined,
+      );
       const created = await investigator.create<KubeObject>(investigations, investigation('custom', program));
       expect(created.metadata.name).toBe('custom');
     });
@@ -287,19 +366,25 @@ describe('the chart\'s admission policies and RBAC on a real control plane', () 
   });
 
   describe('the sysctl allow-list at admission', () => {
-    it('refuses kernel.panic with the agent\'s reason, and accepts an allowed sysctl', async () => {
-      const error = await refusal(cluster().client().create(mitigations, mitigation('no-panic', [{ name: 'kernel.panic', value: '10' }])));
+    it("refuses kernel.panic with the agent's reason, and accepts an allowed sysctl", async () => {
+      const error = await refusal(
+        cluster()
+          .client()
+          .create(mitigations, mitigation('no-panic', [{ name: 'kernel.panic', value: '10' }])),
+      );
       expect(error.status).toBe(422);
       const reason = checkSysctl(await allowListWith(), 'kernel.panic', '10');
       expect(reason.ok).toBe(false);
       const because = /\((kernel\.panic is never allowed: [^)]+)\)/.exec(reason.ok ? '' : reason.reason)![1]!;
       expect(error.serverMessage).toContain(`KernelMitigation no-panic is refused: kernel.panic is not in the sysctl allow-list (${because})`);
       expect(error.serverMessage).toContain('config/sysctl-allowlist.yaml plus the chart value sysctlAllowlist.extra');
-      const created = await cluster().client().create<KubeObject>(mitigations, mitigation('swappiness', [{ name: 'vm.swappiness', value: '100' }]));
+      const created = await cluster()
+        .client()
+        .create<KubeObject>(mitigations, mitigation('swappiness', [{ name: 'vm.swappiness', value: '100' }]));
       expect(created.metadata.name).toBe('swappiness');
     });
 
-    it('agrees with the agent\'s checkSysctl on every allow-listed key at and beyond its bounds', async () => {
+    it("agrees with the agent's checkSysctl on every allow-listed key at and beyond its bounds", async () => {
       expect(await disagreements(await allowListWith())).toEqual([]);
     });
 
@@ -312,7 +397,11 @@ describe('the chart\'s admission policies and RBAC on a real control plane', () 
       expect(sysctls).toHaveLength(32);
       await cluster().client().create(mitigations, mitigation('many', sysctls), { dryRun: 'All' });
       const broken = sysctls.map((s, i) => (i % 2 === 0 ? { ...s, value: `${s.value}9` } : s));
-      const error = await refusal(cluster().client().create(mitigations, { ...(mitigation('', broken) as object), metadata: { generateName: 'many-' } }, { dryRun: 'All' }));
+      const error = await refusal(
+        cluster()
+          .client()
+          .create(mitigations, { ...(mitigation('', broken) as object), metadata: { generateName: 'many-' } }, { dryRun: 'All' }),
+      );
       expect(error.serverMessage).toMatch(/KernelMitigation many-\w+ is refused: /);
       for (const s of broken.filter((_, i) => i % 2 === 0)) expect(error.serverMessage).toContain(s.name);
     });
@@ -324,11 +413,19 @@ describe('the chart\'s admission policies and RBAC on a real control plane', () 
       expect(await disagreements(await allowListWith(extra))).toEqual([]);
       // vm.swappiness=100 is outside the narrowed 0..60 now, yet the operator can still add its
       // finalizer and the mitigation can be relabelled; changing its value is checked.
-      const updated = await cluster().client().patch<KubeObject>(mitigations, 'swappiness', { metadata: { finalizers: ['ksleuth.io/revert'], labels: { bug: 'reclaim' } } });
+      const updated = await cluster()
+        .client()
+        .patch<KubeObject>(mitigations, 'swappiness', { metadata: { finalizers: ['ksleuth.io/revert'], labels: { bug: 'reclaim' } } });
       expect(updated.metadata.finalizers).toEqual(['ksleuth.io/revert']);
-      const error = await refusal(cluster().client().patch(mitigations, 'swappiness', { spec: { sysctls: [{ name: 'vm.swappiness', value: '90' }] } }));
+      const error = await refusal(
+        cluster()
+          .client()
+          .patch(mitigations, 'swappiness', { spec: { sysctls: [{ name: 'vm.swappiness', value: '90' }] } }),
+      );
       expect(error.serverMessage).toContain('vm.swappiness=90 is out of range 0..60');
-      await cluster().client().patch(mitigations, 'swappiness', { metadata: { finalizers: null } });
+      await cluster()
+        .client()
+        .patch(mitigations, 'swappiness', { metadata: { finalizers: null } });
     });
   });
 });

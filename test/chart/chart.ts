@@ -37,7 +37,12 @@ export interface HelmResult {
 /** Runs helm; rejects with an Error whose message is helm's stderr. */
 export async function helm(args: string[], options: { kubeconfig?: string } = {}): Promise<HelmResult> {
   const { helm: binary } = await ensureBinaries();
-  const env = { ...process.env, HELM_CACHE_HOME: join(tmpdir(), 'ksleuth-helm-cache'), HELM_CONFIG_HOME: join(tmpdir(), 'ksleuth-helm-config'), HELM_DATA_HOME: join(tmpdir(), 'ksleuth-helm-data') };
+  const env = {
+    ...process.env,
+    HELM_CACHE_HOME: join(tmpdir(), 'ksleuth-helm-cache'),
+    HELM_CONFIG_HOME: join(tmpdir(), 'ksleuth-helm-config'),
+    HELM_DATA_HOME: join(tmpdir(), 'ksleuth-helm-data'),
+  };
   try {
     return await run(binary, [...args, ...(options.kubeconfig ? ['--kubeconfig', options.kubeconfig] : [])], { maxBuffer: 64 * 1024 * 1024, env });
   } catch (error) {
@@ -104,8 +109,15 @@ export async function addNodes(cluster: LocalCluster, names: string[]): Promise<
 /** `helm install` (or upgrade with --reuse-values) of the chart into the cluster, waiting for its pods. */
 export function helmInstall(cluster: LocalCluster, values: Record<string, unknown> = {}, command: 'install' | 'upgrade' = 'install'): Promise<string> {
   const extra = command === 'install' ? ['--create-namespace'] : ['--reuse-values'];
-  return withValues(values, async (args) =>
-    (await helm([command, release, chartDir, '--namespace', namespace, ...extra, '--wait', '--timeout', '120s', ...args], { kubeconfig: cluster.kubeconfigPath })).stdout);
+  return withValues(
+    values,
+    async (args) =>
+      (
+        await helm([command, release, chartDir, '--namespace', namespace, ...extra, '--wait', '--timeout', '120s', ...args], {
+          kubeconfig: cluster.kubeconfigPath,
+        })
+      ).stdout,
+  );
 }
 
 /** Polls `check` every 250 ms until it returns true (a rejection counts as not yet); fails after timeoutMs naming `what`. */

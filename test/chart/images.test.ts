@@ -47,12 +47,20 @@ async function dockerfile(image: string): Promise<{ text: string; copies: Copy[]
 
 /** Whether a path is sent to the build: the .dockerignore lists "*" and then exceptions. */
 async function inContext(image: string, path: string): Promise<boolean> {
-  const rules = (await readFile(join(projectRoot, 'images', `${image}.Dockerfile.dockerignore`), 'utf8')).split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const rules = (await readFile(join(projectRoot, 'images', `${image}.Dockerfile.dockerignore`), 'utf8'))
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   let included = true;
   for (const rule of rules) {
     const negated = rule.startsWith('!');
     const pattern = (negated ? rule.slice(1) : rule).replace(/\/$/, '');
-    const regex = new RegExp(`^${pattern.split('**/').map((p) => p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')).join('(?:.*/)?')}(?:/.*)?$`);
+    const regex = new RegExp(
+      `^${pattern
+        .split('**/')
+        .map((p) => p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*'))
+        .join('(?:.*/)?')}(?:/.*)?$`,
+    );
     if (regex.test(path)) included = negated;
   }
   return included;
@@ -87,7 +95,7 @@ describe('the images', () => {
     const runtime = copies.filter((c) => c.stage === 2);
     expect(runtime).toContainEqual({ stage: 2, from: 'build', sources: ['/src/dist'], destination: 'dist' });
     expect(runtime).toContainEqual({ stage: 2, from: 'dependencies', sources: ['/app/node_modules'], destination: 'node_modules' });
-    const copied = runtime.filter((c) => !c.from).map((c) => c.destination === './' ? c.sources[0]! : c.destination);
+    const copied = runtime.filter((c) => !c.from).map((c) => (c.destination === './' ? c.sources[0]! : c.destination));
     expect(copied.sort()).toEqual([...dataFiles[image]].sort());
     expect(text).toMatch(/npm ci --omit=dev/);
     expect(text).toMatch(/RUN npm run build/);
@@ -96,10 +104,11 @@ describe('the images', () => {
 
   it('agent: installs the tools the captures and the bundle run', async () => {
     const { text } = await dockerfile('agent');
-    for (const pkg of ['bpftrace', 'linux-perf', 'trace-cmd', 'iproute2', 'procps', 'util-linux', 'pciutils', 'tar', 'openssl']) expect(text).toMatch(new RegExp(`apt-get install[^\\n]*\\\\\\n[^\\n]*\\b${pkg}\\b`));
+    for (const pkg of ['bpftrace', 'linux-perf', 'trace-cmd', 'iproute2', 'procps', 'util-linux', 'pciutils', 'tar', 'openssl'])
+      expect(text).toMatch(new RegExp(`apt-get install[^\\n]*\\\\\\n[^\\n]*\\b${pkg}\\b`));
   });
 
-  it('the chart\'s image tags are the version the code reports', async () => {
+  it("the chart's image tags are the version the code reports", async () => {
     const chart = parse(await readFile(join(projectRoot, 'charts', 'ksleuth', 'Chart.yaml'), 'utf8')) as { appVersion: string };
     const pkg = JSON.parse(await readFile(join(projectRoot, 'package.json'), 'utf8')) as { version: string };
     expect(chart.appVersion).toBe(pkg.version);
@@ -107,7 +116,9 @@ describe('the images', () => {
 
   it('the compiled operator and agent start from the image layout with production dependencies only', async () => {
     const app = join(root, 'app');
-    await run(join(projectRoot, 'node_modules', '.bin', 'tsc'), ['-p', join(projectRoot, 'tsconfig.build.json'), '--outDir', join(app, 'dist')], { cwd: projectRoot });
+    await run(join(projectRoot, 'node_modules', '.bin', 'tsc'), ['-p', join(projectRoot, 'tsconfig.build.json'), '--outDir', join(app, 'dist')], {
+      cwd: projectRoot,
+    });
     for (const file of new Set([...dataFiles.operator, ...dataFiles.agent])) {
       await mkdir(dirname(join(app, file)), { recursive: true });
       await cp(join(projectRoot, file), join(app, file));
@@ -128,7 +139,10 @@ describe('the images', () => {
     const agent = await run(process.execPath, [join(app, 'dist', 'node-agent', 'main.js'), '--kubeconfig', join(root, 'missing.kubeconfig')], {
       cwd: root,
       env: { ...process.env, NODE_NAME: 'node-1', KUBECONFIG: '' },
-    }).then(() => ({ stderr: '' }), (error: { stderr: string }) => error);
+    }).then(
+      () => ({ stderr: '' }),
+      (error: { stderr: string }) => error,
+    );
     expect(agent.stderr).toContain('missing.kubeconfig');
     expect(agent.stderr).not.toMatch(/ERR_MODULE_NOT_FOUND|Cannot find (module|package)|rules\.yaml|sysctl-allowlist\.yaml/);
   }, 180_000);

@@ -19,7 +19,9 @@ interface Pod extends KubeObject {
 }
 
 async function pods(component: 'operator' | 'agent'): Promise<Pod[]> {
-  const list = await cluster().client().list<Pod>(core.pods(namespace), { labelSelector: `app.kubernetes.io/instance=${release},app.kubernetes.io/component=${component}` });
+  const list = await cluster()
+    .client()
+    .list<Pod>(core.pods(namespace), { labelSelector: `app.kubernetes.io/instance=${release},app.kubernetes.io/component=${component}` });
   return list.items.filter((p) => !p.metadata.deletionTimestamp);
 }
 
@@ -47,13 +49,22 @@ describe('the chart on a real control plane', () => {
     const extra = parse(await readFile(join(projectRoot, 'test', 'fixtures', 'sysctl', 'allowlist-extra.yaml'), 'utf8'));
     const variants = [
       {},
-      { customPrograms: { enabled: true }, sysctlAllowlist: { extra }, metrics: { serviceMonitor: { enabled: true } }, agent: { privileged: true }, operator: { replicas: 1, leaderElect: false } },
+      {
+        customPrograms: { enabled: true },
+        sysctlAllowlist: { extra },
+        metrics: { serviceMonitor: { enabled: true } },
+        agent: { privileged: true },
+        operator: { replicas: 1, leaderElect: false },
+      },
     ];
     for (const values of variants) {
       const yaml = await renderText(values);
       const objects = parseRendered(yaml);
       const { stdout } = await cluster().kubectl(['apply', '--dry-run=server', '--server-side', '--field-manager=chart-test', '-f', '-'], { input: yaml });
-      const accepted = stdout.trim().split('\n').filter((line) => /\(server dry run\)$/.test(line));
+      const accepted = stdout
+        .trim()
+        .split('\n')
+        .filter((line) => /\(server dry run\)$/.test(line));
       expect(accepted, stdout).toHaveLength(objects.length);
     }
     await cluster().kubectl(['delete', 'namespace', namespace, '--wait=true']);
@@ -89,7 +100,7 @@ describe('the chart on a real control plane', () => {
       const kept = object.kind === 'CustomResourceDefinition';
       expect(await exists(object), `${object.kind}/${object.metadata.name}`).toBe(kept);
     }
-    await until('the chart\'s pods to be gone', async () => (await pods('operator')).length + (await pods('agent')).length === 0, 60_000);
+    await until("the chart's pods to be gone", async () => (await pods('operator')).length + (await pods('agent')).length === 0, 60_000);
     // The investigation outlives the chart with its CRD.
     const investigation = await cluster().client().get<KubeObject>(ksleuth('KernelInvestigation'), 'quick-health');
     expect(investigation.metadata.name).toBe('quick-health');
@@ -104,10 +115,13 @@ describe('the chart on a real control plane', () => {
     // Helm's part is the DELETE; the API server then removes the instances before the CRD itself, in
     // its own time (its CRD finalizer can wait for a cache resync), so only the request is asserted.
     for (const plural of ['kernelinvestigations', 'kernelcaptures', 'kernelmitigations', 'kernelnodes']) {
-      const left = await cluster().client().get<KubeObject>(core.crds, `${plural}.ksleuth.io`).catch((e: unknown) => {
-        if (isNotFound(e)) return undefined;
-        throw e;
-      });
+      const left = await cluster()
+        .client()
+        .get<KubeObject>(core.crds, `${plural}.ksleuth.io`)
+        .catch((e: unknown) => {
+          if (isNotFound(e)) return undefined;
+          throw e;
+        });
       expect(left === undefined || left.metadata.deletionTimestamp !== undefined, `${plural}.ksleuth.io is deleted or being deleted`).toBe(true);
     }
   });

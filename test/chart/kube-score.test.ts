@@ -61,12 +61,15 @@ function unjustifiedIgnores(yaml: string): string[] {
 
 const variants: [string, Record<string, unknown>][] = [
   ['default values', {}],
-  ['custom programs, ServiceMonitor, privileged agent, extra allow-list', {
-    customPrograms: { enabled: true },
-    metrics: { serviceMonitor: { enabled: true } },
-    agent: { privileged: true },
-    sysctlAllowlist: { extra: { denied: [{ pattern: 'kernel.sched_*', why: 'This platform keeps the scheduler as it is.' }] } },
-  }],
+  [
+    'custom programs, ServiceMonitor, privileged agent, extra allow-list',
+    {
+      customPrograms: { enabled: true },
+      metrics: { serviceMonitor: { enabled: true } },
+      agent: { privileged: true },
+      sysctlAllowlist: { extra: { denied: [{ pattern: 'kernel.sched_*', why: 'This platform keeps the scheduler as it is.' }] } },
+    },
+  ],
 ];
 
 describe('kube-score over the rendered chart', () => {
@@ -81,7 +84,9 @@ describe('kube-score over the rendered chart', () => {
     // It scored the workloads: each got its security-context, resource and probe checks.
     for (const kind of ['Deployment', 'DaemonSet']) {
       const ids = scored.find((o) => o.type_meta.kind === kind)?.checks.map((c) => c.check.id) ?? [];
-      expect(ids, kind).toEqual(expect.arrayContaining(['container-resources', 'container-security-context-readonlyrootfilesystem', 'container-seccomp-profile']));
+      expect(ids, kind).toEqual(
+        expect.arrayContaining(['container-resources', 'container-security-context-readonlyrootfilesystem', 'container-seccomp-profile']),
+      );
     }
     expect(findings(scored)).toEqual([]);
     expect(unjustifiedIgnores(yaml), 'kube-score/ignore entries without a "# kube-score/ignore <check>: <why>" comment').toEqual([]);
@@ -90,10 +95,12 @@ describe('kube-score over the rendered chart', () => {
   it('catches what it should: a latest tag, a missing limit, an ignore without a reason', async () => {
     const yaml = await renderText({ operator: { image: { tag: 'latest' }, resources: { limits: null } } });
     const reported = findings(await score(yaml));
-    expect(reported).toEqual(expect.arrayContaining([
-      expect.stringMatching(/^Deployment\/ksleuth-operator container-image-tag: /),
-      expect.stringMatching(/^Deployment\/ksleuth-operator container-resources: /),
-    ]));
+    expect(reported).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^Deployment\/ksleuth-operator container-image-tag: /),
+        expect.stringMatching(/^Deployment\/ksleuth-operator container-resources: /),
+      ]),
+    );
     const stripped = yaml.replace(/^\s*# kube-score\/ignore pod-networkpolicy: .*$/m, '');
     expect(unjustifiedIgnores(stripped)).toEqual(['DaemonSet/ksleuth-agent pod-networkpolicy']);
   });

@@ -60,7 +60,19 @@ function expectPolicyMatches(objects: Rendered[], allowList: AllowList): void {
   expect(Object.keys(policy.integers).length + Object.keys(policy.tuples).length + Object.keys(policy.enums).length).toBe(names.length);
   // The regular expressions match exactly what the agent's patterns match.
   expect(policy.denied.length).toBe(allowList.denied.length);
-  const probes = [...names, 'kernel.panic', 'kernel.panic_on_oops', 'kernel.yama.ptrace_scope', 'fs.protected_regular', 'net.core.bpf_jit_harden', 'kernel.sched_autogroup_enabled', 'kernel.sched_x', 'vm.drop_caches', 'kernelxpanic', 'vm.panic_on_oomx'];
+  const probes = [
+    ...names,
+    'kernel.panic',
+    'kernel.panic_on_oops',
+    'kernel.yama.ptrace_scope',
+    'fs.protected_regular',
+    'net.core.bpf_jit_harden',
+    'kernel.sched_autogroup_enabled',
+    'kernel.sched_x',
+    'vm.drop_caches',
+    'kernelxpanic',
+    'vm.panic_on_oomx',
+  ];
   allowList.denied.forEach((denied, i) => {
     const [regex, why] = policy.denied[i]!;
     expect(why.toLowerCase()).toBe(denied.why.toLowerCase().replace(/\.$/, ''));
@@ -72,7 +84,13 @@ describe('the chart', () => {
   it('passes helm lint with default and non-default values', async () => {
     const lint = await helm(['lint', chartDir, '--strict']);
     expect(lint.stdout).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
-    const custom = await helm(['lint', chartDir, '--strict', '--set', 'customPrograms.enabled=true,agent.privileged=true,metrics.serviceMonitor.enabled=true,operator.replicas=1,operator.leaderElect=false']);
+    const custom = await helm([
+      'lint',
+      chartDir,
+      '--strict',
+      '--set',
+      'customPrograms.enabled=true,agent.privileged=true,metrics.serviceMonitor.enabled=true,operator.replicas=1,operator.leaderElect=false',
+    ]);
     expect(custom.stdout).toMatch(/0 chart\(s\) failed/);
   });
 
@@ -90,9 +108,19 @@ describe('the chart', () => {
     expect(c.ports).toEqual([{ name: 'metrics', containerPort: 8080, protocol: 'TCP' }]);
     expect(c.resources.requests).toMatchObject({ cpu: '50m', memory: '128Mi' });
     expect(c.resources.limits).toMatchObject({ memory: '512Mi' });
-    expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } });
+    expect(c.securityContext).toEqual({
+      allowPrivilegeEscalation: false,
+      privileged: false,
+      readOnlyRootFilesystem: true,
+      runAsNonRoot: true,
+      capabilities: { drop: ['ALL'] },
+    });
     expect(deployment.spec.template.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 65532, seccompProfile: { type: 'RuntimeDefault' } });
-    expect(deployment.spec.template.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': '8080', 'prometheus.io/path': '/metrics' });
+    expect(deployment.spec.template.metadata.annotations).toMatchObject({
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': '8080',
+      'prometheus.io/path': '/metrics',
+    });
     expect(one(objects, 'PodDisruptionBudget').spec.maxUnavailable).toBe(1);
   });
 
@@ -107,10 +135,18 @@ describe('the chart', () => {
     expect(pod.priorityClassName).toBe('ksleuth-agent');
     expect(one(objects, 'PriorityClass').metadata.name).toBe('ksleuth-agent');
     expect(daemonSet.spec.updateStrategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } });
-    expect(c.securityContext).toMatchObject({ privileged: false, allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsUser: 0, capabilities: { drop: ['ALL'], add: agentCapabilities } });
+    expect(c.securityContext).toMatchObject({
+      privileged: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      runAsUser: 0,
+      capabilities: { drop: ['ALL'], add: agentCapabilities },
+    });
     const capabilityLines = section(daemonSet.text, /^\s+add:$/, /^\s+volumeMounts:$/);
     expect(uncommentedItems(capabilityLines, 16), 'capabilities without a comment saying why').toEqual([]);
-    const mountPaths = Object.fromEntries((c.volumeMounts as { name: string; mountPath: string; readOnly?: boolean }[]).map((m) => [m.mountPath, m.readOnly ?? false]));
+    const mountPaths = Object.fromEntries(
+      (c.volumeMounts as { name: string; mountPath: string; readOnly?: boolean }[]).map((m) => [m.mountPath, m.readOnly ?? false]),
+    );
     expect(mountPaths).toEqual({
       '/sys/kernel/tracing': false,
       '/sys/kernel/debug': true,
@@ -130,7 +166,11 @@ describe('the chart', () => {
     expect(c.args).toContain('--proc-root=/host-proc');
     expect(c.args).toEqual(expect.arrayContaining(['--state-dir=/var/lib/ksleuth', '--host-root=/host', '--health-port=8081', '--artifact-port=9443']));
     expect(c.args).not.toContain('--allow-custom-programs');
-    for (const [name, fieldPath] of [['NODE_NAME', 'spec.nodeName'], ['POD_NAME', 'metadata.name'], ['POD_NAMESPACE', 'metadata.namespace']]) {
+    for (const [name, fieldPath] of [
+      ['NODE_NAME', 'spec.nodeName'],
+      ['POD_NAME', 'metadata.name'],
+      ['POD_NAMESPACE', 'metadata.namespace'],
+    ]) {
       expect(c.env).toContainEqual({ name, valueFrom: { fieldRef: { fieldPath } } });
     }
     expect(c.startupProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
@@ -139,7 +179,10 @@ describe('the chart', () => {
 
   it('renders the admission policies with bindings and the custom-programs ClusterRole', async () => {
     const objects = await render();
-    const policies = objects.filter((o) => o.kind === 'ValidatingAdmissionPolicy').map((o) => o.metadata.name).sort();
+    const policies = objects
+      .filter((o) => o.kind === 'ValidatingAdmissionPolicy')
+      .map((o) => o.metadata.name)
+      .sort();
     expect(policies).toEqual(['ksleuth-agent-node-restriction', 'ksleuth-custom-programs', 'ksleuth-sysctl-allowlist']);
     for (const name of policies) {
       expect(one(objects, 'ValidatingAdmissionPolicyBinding', name.replace(/^ksleuth/, '')).spec).toEqual({ policyName: name, validationActions: ['Deny'] });
@@ -157,7 +200,12 @@ describe('the chart', () => {
 
   it('renders the CRDs, kept on uninstall by default, and leaves them out or unkept when asked', async () => {
     const crds = (await render()).filter((o) => o.kind === 'CustomResourceDefinition');
-    expect(crds.map((c) => c.metadata.name).sort()).toEqual(['kernelcaptures.ksleuth.io', 'kernelinvestigations.ksleuth.io', 'kernelmitigations.ksleuth.io', 'kernelnodes.ksleuth.io']);
+    expect(crds.map((c) => c.metadata.name).sort()).toEqual([
+      'kernelcaptures.ksleuth.io',
+      'kernelinvestigations.ksleuth.io',
+      'kernelmitigations.ksleuth.io',
+      'kernelnodes.ksleuth.io',
+    ]);
     for (const crd of crds) expect(crd.metadata.annotations).toEqual({ 'helm.sh/resource-policy': 'keep' });
     const unkept = (await render({ crds: { keep: false } })).filter((o) => o.kind === 'CustomResourceDefinition');
     expect(unkept).toHaveLength(4);
@@ -182,7 +230,14 @@ describe('the chart', () => {
     expect(operator.image).toBe('registry.example/ksleuth/operator:v9');
     expect(agent.image).toBe(`ghcr.io/ksleuth/ksleuth-agent@${digest}`);
     expect(operator.args).toEqual(['--health-port=8080', '--allow-custom-programs', '--allowlist-extra=/etc/ksleuth/sysctl-allowlist/extra.yaml']);
-    expect(agent.args).toEqual(expect.arrayContaining(['--allow-custom-programs', '--allowlist-extra=/etc/ksleuth/sysctl-allowlist/extra.yaml', '--state-dir=/var/lib/ksleuth-test', '--health-port=18081']));
+    expect(agent.args).toEqual(
+      expect.arrayContaining([
+        '--allow-custom-programs',
+        '--allowlist-extra=/etc/ksleuth/sysctl-allowlist/extra.yaml',
+        '--state-dir=/var/lib/ksleuth-test',
+        '--health-port=18081',
+      ]),
+    );
     const configMap = one(objects, 'ConfigMap', 'sleuth-sysctl-allowlist') as unknown as { data: Record<string, string> };
     expect(parse(configMap.data['extra.yaml']!)).toEqual(extra);
     for (const workload of [one(objects, 'Deployment', 'sleuth-operator'), agentSet]) {
@@ -197,16 +252,35 @@ describe('the chart', () => {
     expect(monitor.metadata.labels).toMatchObject({ release: 'prometheus' });
     expect(monitor.spec.endpoints).toEqual([{ port: 'metrics', path: '/metrics', interval: '30s' }]);
     const services = objects.filter((o) => o.kind === 'Service');
-    expect(services.map((s) => [s.metadata.name, s.spec.ports[0].port])).toEqual([['sleuth-operator-metrics', 8080], ['sleuth-agent-metrics', 18081]]);
+    expect(services.map((s) => [s.metadata.name, s.spec.ports[0].port])).toEqual([
+      ['sleuth-operator-metrics', 8080],
+      ['sleuth-agent-metrics', 18081],
+    ]);
     const custom = one(objects, 'ValidatingAdmissionPolicy', 'sleuth-custom-programs');
-    expect(custom.spec.validations[0].expression).toContain("authorizer.group('ksleuth.io').resource('kernelinvestigations').subresource('custom-programs').check('use').allowed()");
+    expect(custom.spec.validations[0].expression).toContain(
+      "authorizer.group('ksleuth.io').resource('kernelinvestigations').subresource('custom-programs').check('use').allowed()",
+    );
     expect(custom.spec.validations[0].messageExpression).toContain('sleuth-custom-programs');
   });
 
   it('leaves out RBAC, ServiceAccounts and admission policies when asked', async () => {
-    const objects = await render({ rbac: { create: false }, admissionPolicies: { enabled: false }, operator: { serviceAccount: { create: false, name: 'ops' } }, agent: { serviceAccount: { create: false, name: 'agents' } } });
+    const objects = await render({
+      rbac: { create: false },
+      admissionPolicies: { enabled: false },
+      operator: { serviceAccount: { create: false, name: 'ops' } },
+      agent: { serviceAccount: { create: false, name: 'agents' } },
+    });
     const kinds = new Set(objects.map((o) => o.kind));
-    for (const kind of ['ClusterRole', 'ClusterRoleBinding', 'Role', 'RoleBinding', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']) expect(kinds.has(kind), kind).toBe(false);
+    for (const kind of [
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'Role',
+      'RoleBinding',
+      'ServiceAccount',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding',
+    ])
+      expect(kinds.has(kind), kind).toBe(false);
     expect(one(objects, 'DaemonSet').spec.template.spec.serviceAccountName).toBe('agents');
     expect(one(objects, 'Deployment').spec.template.spec.serviceAccountName).toBe('ops');
   });
@@ -218,10 +292,12 @@ describe('the chart', () => {
     await expect(render({ agent: { image: { digest: 'latest' } } })).rejects.toThrow(/at '\/agent\/image\/digest'/);
     await expect(render({ agent: { maxUnavailable: 0 } })).rejects.toThrow(/at '\/agent\/maxUnavailable': minimum: got 0, want 1/);
     const misspelt = parse(await readFile(join(fixtures, 'allowlist-bad-field.yaml'), 'utf8'));
-    await expect(render({ sysctlAllowlist: { extra: misspelt } })).rejects.toThrow(/at '\/sysctlAllowlist\/extra\/sysctls\/0': additional properties 'maximum' not allowed/);
+    await expect(render({ sysctlAllowlist: { extra: misspelt } })).rejects.toThrow(
+      /at '\/sysctlAllowlist\/extra\/sysctls\/0': additional properties 'maximum' not allowed/,
+    );
   });
 
-  it('refuses an extra allow-list entry the agent would refuse, with the agent\'s reason', async () => {
+  it("refuses an extra allow-list entry the agent would refuse, with the agent's reason", async () => {
     const cases: [string, RegExp][] = [
       ['allowlist-bad-widen.yaml', /may only narrow vm\.swappiness .* 0\.\.300 is not inside 0\.\.200/],
       ['allowlist-bad-denied.yaml', /kernel\.panic_on_oops matches the denied pattern kernel\.\*panic\*/],
@@ -230,7 +306,14 @@ describe('the chart', () => {
     ];
     for (const [file, message] of cases) {
       const extra = parse(await readFile(join(fixtures, file), 'utf8'));
-      expect(() => buildAllowList([{ source: 'base', data: parse(readFileSync(shippedAllowListPath, 'utf8')) }, { source: file, data: extra }]), file).toThrow();
+      expect(
+        () =>
+          buildAllowList([
+            { source: 'base', data: parse(readFileSync(shippedAllowListPath, 'utf8')) },
+            { source: file, data: extra },
+          ]),
+        file,
+      ).toThrow();
       await expect(render({ sysctlAllowlist: { extra } }), file).rejects.toThrow(message);
     }
   });
@@ -266,7 +349,10 @@ describe('the chart', () => {
     const plain = await readFile(manifestsPath, 'utf8');
     expect(plain).toBe(await renderManifests());
     const [namespace, ...rest] = parseRendered(plain);
-    expect(namespace).toMatchObject({ kind: 'Namespace', metadata: { name: 'ksleuth-system', labels: { 'pod-security.kubernetes.io/enforce': 'privileged' } } });
+    expect(namespace).toMatchObject({
+      kind: 'Namespace',
+      metadata: { name: 'ksleuth-system', labels: { 'pod-security.kubernetes.io/enforce': 'privileged' } },
+    });
     expect(rest.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual((await render()).map((o) => `${o.kind}/${o.metadata.name}`));
   });
 });

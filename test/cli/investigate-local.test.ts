@@ -28,7 +28,25 @@ interface Report {
 describe('ksleuth investigate --local', () => {
   it('runs captures on this machine and prints a JSON report with node facts, captures, findings and artifacts', async () => {
     const out = join(dir, 'json');
-    const { stdout } = await run(cli, ['investigate', '--local', '--capture', 'memory,slab,kernel-log,ftrace', '--set', 'ftrace.mode=function', '--set', 'ftrace.functions=vfs_write', '--duration', '3s', '--json', '--out', out], { maxBuffer: 16 * 1024 * 1024 });
+    const { stdout } = await run(
+      cli,
+      [
+        'investigate',
+        '--local',
+        '--capture',
+        'memory,slab,kernel-log,ftrace',
+        '--set',
+        'ftrace.mode=function',
+        '--set',
+        'ftrace.functions=vfs_write',
+        '--duration',
+        '3s',
+        '--json',
+        '--out',
+        out,
+      ],
+      { maxBuffer: 16 * 1024 * 1024 },
+    );
     const report = JSON.parse(stdout) as Report;
     expect(report.node.kernelVersion).toMatch(/^\d+\.\d+/);
     expect(report.captures.map((c) => [c.name, c.status])).toEqual([
@@ -50,11 +68,13 @@ describe('ksleuth investigate --local', () => {
     const { stdout, stderr } = await run(cli, ['investigate', '--local', '--capture', 'memory', '--duration', '2s', '--out', join(dir, 'table')]);
     expect(stdout).toMatch(/CAPTURE\s+STATUS\s+FINDINGS\s+SUMMARY/);
     expect(stdout).toMatch(/memory\s+Succeeded/);
-    expect(stdout + stderr).not.toMatch(/\x1b\[/);
+    expect(stdout + stderr).not.toContain('\u001b[');
   });
 
   it('refuses bad input with the parameter named, and no stack trace', async () => {
-    const result = await run(cli, ['investigate', '--local', '--capture', 'cpu-profile', '--set', 'cpu-profile.frequencyHz=5000']).catch((e: { code: number; stderr: string }) => e);
+    const result = await run(cli, ['investigate', '--local', '--capture', 'cpu-profile', '--set', 'cpu-profile.frequencyHz=5000']).catch(
+      (e: { code: number; stderr: string }) => e,
+    );
     expect((result as { code: number }).code).toBe(2);
     expect((result as { stderr: string }).stderr).toMatch(/cpu-profile\.frequencyHz: Too big: expected number to be <=999/);
     expect((result as { stderr: string }).stderr).not.toMatch(/at .*\.ts:\d+/);

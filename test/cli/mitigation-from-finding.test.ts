@@ -8,7 +8,12 @@ const investigation = {
   apiVersion: 'ksleuth.io/v1alpha1',
   kind: 'KernelInvestigation',
   metadata: { name: 'allocation-failures' },
-  spec: { nodes: { selector: { matchLabels: { pool: 'database' } }, maxNodes: 10 }, captures: [{ memory: {} }], durationSeconds: 30, ttlSecondsAfterFinished: 60 },
+  spec: {
+    nodes: { selector: { matchLabels: { pool: 'database' } }, maxNodes: 10 },
+    captures: [{ memory: {} }],
+    durationSeconds: 30,
+    ttlSecondsAfterFinished: 60,
+  },
   status: {
     findings: [
       {
@@ -20,7 +25,14 @@ const investigation = {
         suggestedMitigation: { sysctls: [{ name: 'vm.min_free_kbytes', value: '262144' }], reason: 'A larger reserve keeps high-order pages free.' },
         nodes: { count: 2, examples: ['db-1', 'db-2'] },
       },
-      { pattern: 'tcp-close-wait-backlog', severity: 'warning', title: 'CLOSE_WAIT', evidence: [], recommendation: 'Fix the application.', nodes: { count: 1, examples: ['db-3'] } },
+      {
+        pattern: 'tcp-close-wait-backlog',
+        severity: 'warning',
+        title: 'CLOSE_WAIT',
+        evidence: [],
+        recommendation: 'Fix the application.',
+        nodes: { count: 1, examples: ['db-3'] },
+      },
     ],
     comparison: {
       by: 'kernelVersion',
@@ -52,7 +64,11 @@ describe('ksleuth mitigation from-finding', () => {
   });
 
   it('says why when there is nothing to build', () => {
-    expect(() => mitigationFromFinding(investigation, 'tcp-close-wait-backlog', { dryRun: false })).toThrow(/suggests no sysctl that helps; its recommendation: Fix the application\./);
-    expect(() => mitigationFromFinding(investigation, 'oom-kill', { dryRun: false })).toThrow(/has no "oom-kill" finding; it has: memory-fragmentation, tcp-close-wait-backlog/);
+    expect(() => mitigationFromFinding(investigation, 'tcp-close-wait-backlog', { dryRun: false })).toThrow(
+      /suggests no sysctl that helps; its recommendation: Fix the application\./,
+    );
+    expect(() => mitigationFromFinding(investigation, 'oom-kill', { dryRun: false })).toThrow(
+      /has no "oom-kill" finding; it has: memory-fragmentation, tcp-close-wait-backlog/,
+    );
   });
 });

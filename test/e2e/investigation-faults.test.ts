@@ -9,7 +9,10 @@ import { useKsleuth } from '../helpers/ksleuth.js';
 const run = promisify(execFile);
 
 // node-3's agent is told tracefs lives where it does not: that node lacks the capability.
-const system = useKsleuth({ agents: 3, agentEnvFor: (node): Record<string, string> => (node === 'node-3' ? { KSLEUTH_TRACEFS_PATH: '/nonexistent/tracing' } : {}) });
+const system = useKsleuth({
+  agents: 3,
+  agentEnvFor: (node): Record<string, string> => (node === 'node-3' ? { KSLEUTH_TRACEFS_PATH: '/nonexistent/tracing' } : {}),
+});
 
 async function investigation(name: string): Promise<KernelInvestigation> {
   return system().client.get<KernelInvestigation>(ksleuth('KernelInvestigation'), name);
@@ -20,7 +23,9 @@ async function captures(name: string): Promise<KernelCapture[]> {
 }
 
 async function create(name: string, spec: string): Promise<void> {
-  await system().cluster.kubectl(['apply', '-f', '-'], { input: `apiVersion: ksleuth.io/v1alpha1\nkind: KernelInvestigation\nmetadata: {name: ${name}}\nspec:\n${spec}` });
+  await system().cluster.kubectl(['apply', '-f', '-'], {
+    input: `apiVersion: ksleuth.io/v1alpha1\nkind: KernelInvestigation\nmetadata: {name: ${name}}\nspec:\n${spec}`,
+  });
 }
 
 async function finished(name: string, timeoutMs = 180_000): Promise<KernelInvestigation> {
@@ -34,11 +39,17 @@ function complete(inv: KernelInvestigation) {
 
 describe('investigations under faults', () => {
   it('reports a capture Failed when its agent is killed mid-capture, and the investigation still completes', async () => {
-    await create('agent-crash', `  nodes: {selector: {}}
+    await create(
+      'agent-crash',
+      `  nodes: {selector: {}}
   durationSeconds: 20
   captures: [{ioLatency: {}}, {memory: {intervalSeconds: 2}}]
-`);
-    await system().waitFor('node-2 to be capturing', async () => (await captures('agent-crash')).find((c) => c.spec.nodeName === 'node-2')?.status?.phase === 'Running');
+`,
+    );
+    await system().waitFor(
+      'node-2 to be capturing',
+      async () => (await captures('agent-crash')).find((c) => c.spec.nodeName === 'node-2')?.status?.phase === 'Running',
+    );
     await system().killAgent('node-2');
     // The tracer processes die with the agent: nothing is left in its network namespace.
     const { stdout: pids } = await run('ip', ['netns', 'pids', system().agent('node-2').host.netns]);
@@ -59,14 +70,22 @@ describe('investigations under faults', () => {
     await system().cluster.waitForNodesReady(extra);
     for (const name of extra) {
       await system().client.create(ksleuth('KernelNode'), { apiVersion: 'ksleuth.io/v1alpha1', kind: 'KernelNode', metadata: { name }, spec: {} });
-      await system().client.patch(ksleuth('KernelNode'), name, { status: { heartbeatTime: formatTime(new Date()), kernelVersion: '6.1.0-simulated' } }, { subresource: 'status' });
+      await system().client.patch(
+        ksleuth('KernelNode'),
+        name,
+        { status: { heartbeatTime: formatTime(new Date()), kernelVersion: '6.1.0-simulated' } },
+        { subresource: 'status' },
+      );
     }
     for (const node of ['node-1', 'node-2', 'node-3']) await system().cluster.kubectl(['label', 'node', node, 'fanout=yes', '--overwrite']);
-    await create('operator-crash', `  nodes: {selector: {matchLabels: {fanout: "yes"}}, maxNodes: 100}
+    await create(
+      'operator-crash',
+      `  nodes: {selector: {matchLabels: {fanout: "yes"}}, maxNodes: 100}
   durationSeconds: 5
   deadlineSeconds: 30
   captures: [{memory: {intervalSeconds: 1}}]
-`);
+`,
+    );
     await system().waitFor('the fan-out to start', async () => (await investigation('operator-crash')).status?.startTime !== undefined, 30_000);
     await system().killOperator();
     const createdBeforeCrash = (await captures('operator-crash')).length;
@@ -85,10 +104,13 @@ describe('investigations under faults', () => {
   });
 
   it('resumes after the API server restarts while watches are open', async () => {
-    await create('apiserver-restart', `  nodes: {names: [node-1, node-2, node-3]}
+    await create(
+      'apiserver-restart',
+      `  nodes: {names: [node-1, node-2, node-3]}
   durationSeconds: 15
   captures: [{memory: {intervalSeconds: 2}}, {slab: {intervalSeconds: 2}}]
-`);
+`,
+    );
     await system().waitFor('the captures to run', async () => (await captures('apiserver-restart')).some((c) => c.status?.phase === 'Running'));
     await system().cluster.restartApiServer(2000);
     const inv = await finished('apiserver-restart');
@@ -99,9 +121,12 @@ describe('investigations under faults', () => {
   });
 
   it('fails an invalid investigation with a reason in status, without a retry storm', async () => {
-    await create('custom-program', `  nodes: {names: [node-1]}
+    await create(
+      'custom-program',
+      `  nodes: {names: [node-1]}
   captures: [{bpftrace: {program: "tracepoint:syscalls:sys_enter_openat { @[comm] = count(); }"}}]
-`);
+`,
+    );
     const inv = await finished('custom-program', 30_000);
     expect(inv.status?.phase).toBe('Failed');
     expect(inv.status?.conditions?.find((c) => c.type === 'Failed')).toMatchObject({ status: 'True', reason: 'CustomProgramsDisabled' });
@@ -120,10 +145,13 @@ describe('investigations under faults', () => {
     const kn = await system().client.get<KernelNode>(ksleuth('KernelNode'), 'node-3');
     expect(kn.status?.capabilities?.tracefs).toBe(false);
     expect(kn.status?.captures?.find((c) => c.kind === 'ftrace')).toMatchObject({ supported: false });
-    await create('needs-tracefs', `  nodes: {names: [node-1, node-2, node-3]}
+    await create(
+      'needs-tracefs',
+      `  nodes: {names: [node-1, node-2, node-3]}
   durationSeconds: 5
   captures: [{ftrace: {mode: events, events: ["sched:sched_switch"]}}]
-`);
+`,
+    );
     const inv = await finished('needs-tracefs');
     expect(inv.status?.phase).toBe('Completed');
     expect(inv.status?.captures).toMatchObject({ succeeded: 2, unsupported: 1 });
@@ -134,15 +162,25 @@ describe('investigations under faults', () => {
   });
 
   it('deletes a finished investigation after its TTL, and its captures with it', async () => {
-    await create('short-lived', `  nodes: {names: [node-1, node-2]}
+    await create(
+      'short-lived',
+      `  nodes: {names: [node-1, node-2]}
   durationSeconds: 2
   ttlSecondsAfterFinished: 0
   captures: [{memory: {intervalSeconds: 1}}]
-`);
-    await system().waitFor('the investigation to be deleted after finishing', async () => {
-      const gone = await investigation('short-lived').then(() => false, () => true);
-      return gone;
-    }, 120_000);
+`,
+    );
+    await system().waitFor(
+      'the investigation to be deleted after finishing',
+      async () => {
+        const gone = await investigation('short-lived').then(
+          () => false,
+          () => true,
+        );
+        return gone;
+      },
+      120_000,
+    );
     await system().waitFor('its captures to be garbage-collected', async () => (await captures('short-lived')).length === 0, 60_000);
   });
 });

@@ -73,15 +73,23 @@ subjects: [{kind: ServiceAccount, name: ${name}, namespace: team}]
 describe('investigations end to end', () => {
   beforeAll(async () => {
     // An application on node-1 that stopped reading: sockets in CLOSE_WAIT with data queued.
-    stuckSockets = spawn('ip', ['netns', 'exec', system().agent('node-1').host.netns, 'node', join(projectRoot, 'test', 'helpers', 'close-wait-sockets.mjs'), '6', '18080'], { stdio: 'ignore' });
+    stuckSockets = spawn(
+      'ip',
+      ['netns', 'exec', system().agent('node-1').host.netns, 'node', join(projectRoot, 'test', 'helpers', 'close-wait-sockets.mjs'), '6', '18080'],
+      { stdio: 'ignore' },
+    );
     const files = (await readdir(examples)).filter((f) => f.startsWith('investigation-'));
     names = [];
     for (const file of files) names.push((parse(await readFile(join(examples, file), 'utf8')) as { metadata: { name: string } }).metadata.name);
     for (const file of files) await system().cluster.kubectl(['apply', '-f', join(examples, file)]);
-    await system().waitFor('every example investigation to finish', async () => {
-      const phases = await Promise.all(names.map(async (n) => (await investigation(n)).status?.phase));
-      return phases.every((p) => p === 'Completed' || p === 'Failed');
-    }, 420_000);
+    await system().waitFor(
+      'every example investigation to finish',
+      async () => {
+        const phases = await Promise.all(names.map(async (n) => (await investigation(n)).status?.phase));
+        return phases.every((p) => p === 'Completed' || p === 'Failed');
+      },
+      420_000,
+    );
   }, 480_000);
 
   afterAll(() => {

@@ -49,7 +49,12 @@ async function untilApplied(name: string): Promise<void> {
 
 async function deleteMitigation(name: string): Promise<void> {
   await system().cluster.kubectl(['delete', 'kmit', name, '--wait=false']);
-  await until(`${name} to be gone`, async () => mitigation(name).then(() => false, (e: unknown) => isNotFound(e)));
+  await until(`${name} to be gone`, async () =>
+    mitigation(name).then(
+      () => false,
+      (e: unknown) => isNotFound(e),
+    ),
+  );
 }
 
 const fastopen = 'net.ipv4.tcp_fastopen';
@@ -127,8 +132,11 @@ spec:
   sysctls: [{name: net.ipv4.tcp_fin_timeout, value: "90"}]
   nodeSelector: {matchLabels: {pool: ingress}}
 `);
-    await until('both to report the conflict', async () =>
-      condition(await mitigation('fin-short'), 'Conflict')?.status === 'True' && condition(await mitigation('fin-long'), 'Conflict')?.status === 'True');
+    await until(
+      'both to report the conflict',
+      async () =>
+        condition(await mitigation('fin-short'), 'Conflict')?.status === 'True' && condition(await mitigation('fin-long'), 'Conflict')?.status === 'True',
+    );
     const short = await mitigation('fin-short');
     expect(condition(short, 'Conflict')?.message).toMatch(/fin-long sets net\.ipv4\.tcp_fin_timeout=90 \(this sets 15\) at equal priority on 2 nodes/);
     expect(short.status?.conflicts?.[0]).toMatchObject({ sysctl: 'net.ipv4.tcp_fin_timeout', mitigation: 'fin-long', nodes: 2 });
@@ -219,22 +227,49 @@ spec:
 describe('from a finding to a mitigation', () => {
   it('prints a KernelMitigation from a finding that applies as is, here in dry run', async () => {
     const s = system();
-    await s.cluster.kubectl(['apply', '-f', '-'], { input: `apiVersion: ksleuth.io/v1alpha1
+    await s.cluster.kubectl(['apply', '-f', '-'], {
+      input: `apiVersion: ksleuth.io/v1alpha1
 kind: KernelInvestigation
 metadata: {name: fragmented}
 spec:
   nodes: {selector: {matchLabels: {pool: database}}}
   captures: [{memory: {}}]
   ttlSecondsAfterFinished: 3600
-` });
+`,
+    });
     // The finding as a completed investigation reports it (status written as the operator would;
     // with a completionTime the operator leaves it alone).
-    await s.client.patch(ksleuth('KernelInvestigation'), 'fragmented', { status: { phase: 'Completed', completionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), findings: [{
-      pattern: 'memory-fragmentation', severity: 'warning', title: 'Free memory is fragmented', evidence: ['node-3: order-3 index 0.93'],
-      recommendation: 'Raise vm.min_free_kbytes.', nodes: { count: 1, examples: ['node-3'] },
-      suggestedMitigation: { sysctls: [{ name: 'vm.min_free_kbytes', value: '131072' }] },
-    }] } }, { subresource: 'status' });
-    const { stdout: yaml } = await run(join(projectRoot, 'bin', 'ksleuth'), ['mitigation', 'from-finding', 'fragmented', 'memory-fragmentation', '--dry-run', '--kubeconfig', s.cluster.kubeconfigPath]);
+    await s.client.patch(
+      ksleuth('KernelInvestigation'),
+      'fragmented',
+      {
+        status: {
+          phase: 'Completed',
+          completionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+          findings: [
+            {
+              pattern: 'memory-fragmentation',
+              severity: 'warning',
+              title: 'Free memory is fragmented',
+              evidence: ['node-3: order-3 index 0.93'],
+              recommendation: 'Raise vm.min_free_kbytes.',
+              nodes: { count: 1, examples: ['node-3'] },
+              suggestedMitigation: { sysctls: [{ name: 'vm.min_free_kbytes', value: '131072' }] },
+            },
+          ],
+        },
+      },
+      { subresource: 'status' },
+    );
+    const { stdout: yaml } = await run(join(projectRoot, 'bin', 'ksleuth'), [
+      'mitigation',
+      'from-finding',
+      'fragmented',
+      'memory-fragmentation',
+      '--dry-run',
+      '--kubeconfig',
+      s.cluster.kubeconfigPath,
+    ]);
     const before = await run('sysctl', ['-n', 'vm.min_free_kbytes']).then((r) => r.stdout.trim());
     await apply(yaml);
     const name = 'memory-fragmentation-fragmented';

@@ -29,10 +29,12 @@ function capture(name: string): KernelCapture {
 describe('the ksleuth API on a real API server', () => {
   it('every CRD is Established', async () => {
     for (const def of Object.values(resources)) {
-      const crd = await cluster().client().get<{ status: { conditions: { type: string; status: string }[] } }>(
-        { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions' },
-        `${def.plural}.ksleuth.io`,
-      );
+      const crd = await cluster()
+        .client()
+        .get<{ status: { conditions: { type: string; status: string }[] } }>(
+          { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions' },
+          `${def.plural}.ksleuth.io`,
+        );
       expect(crd.status.conditions.find((c) => c.type === 'Established')?.status, def.kind).toBe('True');
     }
   });
@@ -50,10 +52,9 @@ describe('the ksleuth API on a real API server', () => {
   });
 
   it('applies defaults from the schema', async () => {
-    const inv = await cluster().client().get<{ spec: { ttlSecondsAfterFinished: number; captures: { cpuProfile?: { topN: number } }[] } }>(
-      ksleuth('KernelInvestigation'),
-      'quick-health',
-    );
+    const inv = await cluster()
+      .client()
+      .get<{ spec: { ttlSecondsAfterFinished: number; captures: { cpuProfile?: { topN: number } }[] } }>(ksleuth('KernelInvestigation'), 'quick-health');
     expect(inv.spec.ttlSecondsAfterFinished).toBe(604800);
     expect(inv.spec.captures.find((c) => c.cpuProfile)?.cpuProfile?.topN).toBe(20);
   });
@@ -66,10 +67,12 @@ describe('the ksleuth API on a real API server', () => {
       const text = await readFile(join(dir, file), 'utf8');
       const expected = [...text.matchAll(/^# expect: (.+)$/gm)].map((m) => m[1]!);
       expect(expected.length, `${file} names what the error must say`).toBeGreaterThan(0);
-      const error = await cluster().kubectl(['apply', '-f', join(dir, file)]).then(
-        () => undefined,
-        (e: Error & { stderr: string }) => e.stderr,
-      );
+      const error = await cluster()
+        .kubectl(['apply', '-f', join(dir, file)])
+        .then(
+          () => undefined,
+          (e: Error & { stderr: string }) => e.stderr,
+        );
       expect(error, `${file} was accepted`).toBeDefined();
       for (const fragment of expected) expect(error, file).toContain(fragment);
     }
@@ -137,18 +140,28 @@ subjects:
 
   it('kubectl get prints columns that tell the story', async () => {
     const client = cluster().client();
-    await client.patch(ksleuth('KernelInvestigation'), 'quick-health', {
-      status: { phase: 'Running', progress: '2/3', findingCount: 4, highestSeverity: 'warning' },
-    }, { subresource: 'status' });
+    await client.patch(
+      ksleuth('KernelInvestigation'),
+      'quick-health',
+      {
+        status: { phase: 'Running', progress: '2/3', findingCount: 4, highestSeverity: 'warning' },
+      },
+      { subresource: 'status' },
+    );
     await client.create(ksleuth('KernelNode'), {
       apiVersion: 'ksleuth.io/v1alpha1',
       kind: 'KernelNode',
       metadata: { name: 'worker-1' },
       spec: {},
     });
-    await client.patch(ksleuth('KernelNode'), 'worker-1', {
-      status: { kernelVersion: '6.1.0-18-amd64', sysctlSummary: '1/1', heartbeatTime: new Date().toISOString(), agentVersion: '0.1.0' },
-    }, { subresource: 'status' });
+    await client.patch(
+      ksleuth('KernelNode'),
+      'worker-1',
+      {
+        status: { kernelVersion: '6.1.0-18-amd64', sysctlSummary: '1/1', heartbeatTime: new Date().toISOString(), agentVersion: '0.1.0' },
+      },
+      { subresource: 'status' },
+    );
     const { stdout } = await cluster().kubectl(['get', 'kinv,kcap,kmit,knode']);
     expect(stdout).toMatch(/NAME\s+PHASE\s+NODES\s+FINDINGS\s+SEVERITY\s+AGE/);
     expect(stdout).toMatch(/quick-health\s+Running\s+2\/3\s+4\s+warning/);

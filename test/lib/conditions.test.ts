@@ -1,14 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { condition as conditionSchema } from '../../api/v1alpha1/common.js';
-import {
-  conditionsEqual,
-  findCondition,
-  formatTime,
-  isConditionTrue,
-  removeCondition,
-  setCondition,
-  type Condition,
-} from '../../lib/conditions.js';
+import { conditionsEqual, findCondition, formatTime, isConditionTrue, removeCondition, setCondition, type Condition } from '../../lib/conditions.js';
 
 const t0 = new Date('2025-03-01T10:00:00.123Z');
 const t1 = new Date('2025-03-01T10:05:00.999Z');

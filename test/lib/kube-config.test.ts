@@ -10,11 +10,16 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'ksleuth-kubeconfig-'));
   await writeFile(join(dir, 'ca.crt'), 'CA PEM');
   await writeFile(join(dir, 'token'), 'file-token\n');
-  await writeFile(join(dir, 'plugin.sh'), `#!/bin/sh
+  await writeFile(
+    join(dir, 'plugin.sh'),
+    `#!/bin/sh
 echo "{\\"apiVersion\\":\\"client.authentication.k8s.io/v1\\",\\"kind\\":\\"ExecCredential\\",\\"status\\":{\\"token\\":\\"exec-token-$MY_VAR\\",\\"expirationTimestamp\\":\\"2999-01-01T00:00:00Z\\"}}"
-`);
+`,
+  );
   await chmod(join(dir, 'plugin.sh'), 0o755);
-  await writeFile(join(dir, 'a.yaml'), `apiVersion: v1
+  await writeFile(
+    join(dir, 'a.yaml'),
+    `apiVersion: v1
 kind: Config
 current-context: prod
 clusters:
@@ -35,8 +40,11 @@ contexts:
   context: {cluster: lab, user: plugin}
 - name: broken
   context: {cluster: nowhere, user: sre}
-`);
-  await writeFile(join(dir, 'b.yaml'), `apiVersion: v1
+`,
+  );
+  await writeFile(
+    join(dir, 'b.yaml'),
+    `apiVersion: v1
 kind: Config
 current-context: other
 clusters:
@@ -50,7 +58,8 @@ contexts:
   context: {cluster: prod, user: sre}
 - name: gke
   context: {cluster: prod, user: legacy}
-`);
+`,
+  );
 });
 
 afterAll(async () => {
@@ -76,7 +85,9 @@ describe('kubeconfig access', () => {
     expect(kubeconfigAccess([join(dir, 'a.yaml'), join(dir, 'b.yaml')], 'old').server.host).toBe('10.0.0.1:6443');
     expect(kubeconfigAccess([join(dir, 'b.yaml'), join(dir, 'a.yaml')], 'old').server.host).toBe('shadowed:1');
     expect(kubeconfigAccess([join(dir, 'a.yaml'), join(dir, 'b.yaml')]).server.host).toBe('10.0.0.1:6443');
-    expect(() => kubeconfigAccess([join(dir, 'a.yaml'), join(dir, 'b.yaml')], 'gke')).toThrow(/removed auth-provider "gcp": switch to its exec credential plugin/);
+    expect(() => kubeconfigAccess([join(dir, 'a.yaml'), join(dir, 'b.yaml')], 'gke')).toThrow(
+      /removed auth-provider "gcp": switch to its exec credential plugin/,
+    );
   });
 
   it('names what is missing', () => {

@@ -62,7 +62,11 @@ function summarizeMap(map: PrintedMap, summary: Summary): void {
   const numbers = mergeNumbers(map.entries, 'sum');
   summary[`${name}.keys`] = new Set(map.entries.map((e) => e.key)).size;
   if (numbers.size) summary[`${name}.top`] = top([...numbers]);
-  else summary[`${name}.first`] = map.entries.slice(0, summaryLimits.topEntries).map((e) => `${e.key}=${show(e.value)}`).join(', ');
+  else
+    summary[`${name}.first`] = map.entries
+      .slice(0, summaryLimits.topEntries)
+      .map((e) => `${e.key}=${show(e.value)}`)
+      .join(', ');
 }
 
 /**

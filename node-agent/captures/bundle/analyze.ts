@@ -12,7 +12,11 @@ export function analyzeBundle(parsed: ParsedBundle): CaptureAnalysis {
     truncatedItems: parsed.files.filter((f) => f.truncated).length,
     kernelRelease: parsed.kernelRelease,
   };
-  if (failed.length > 0) summary.failures = failed.map((f) => `${f.file}: ${f.error}`).join('; ').slice(0, 1024);
+  if (failed.length > 0)
+    summary.failures = failed
+      .map((f) => `${f.file}: ${f.error}`)
+      .join('; ')
+      .slice(0, 1024);
   if (parsed.kernelVersion) summary.kernelVersion = parsed.kernelVersion;
   if (parsed.cpu['Model name']) summary.cpuModel = parsed.cpu['Model name'];
   if (parsed.cpu['CPU(s)']) summary.cpus = Number(parsed.cpu['CPU(s)']);

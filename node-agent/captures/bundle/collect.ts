@@ -40,7 +40,12 @@ async function fromCommand(item: BundleItem & { source: { kind: 'command' } }, c
   const { command, args } = item.source;
   const source = [command, ...args].join(' ');
   if (!ctx.facts.tools.has(command)) {
-    return { data: Buffer.alloc(0), source, truncated: false, error: `${command} is not installed (Debian: apt-get install ${commandPackages[command] ?? command})` };
+    return {
+      data: Buffer.alloc(0),
+      source,
+      truncated: false,
+      error: `${command} is not installed (Debian: apt-get install ${commandPackages[command] ?? command})`,
+    };
   }
   const result = await runProcess(command, args, {
     timeoutMs: ctx.limits.timeoutMs,
@@ -89,7 +94,9 @@ async function kernelLog(ctx: CollectContext): Promise<Collected> {
   try {
     const read = await readKernelLog({ sinceBoot: true, maxRecords: 1_000_000, until: new Date(0), signal: ctx.signal });
     if (read.source === 'syslog') source = 'syslog(2) via dmesg --syslog (every record still in the buffer, as dmesg prints them)';
-    const text = parseKmsg(read.text).map((record) => `${formatRecord(record)}\n`).join('');
+    const text = parseKmsg(read.text)
+      .map((record) => `${formatRecord(record)}\n`)
+      .join('');
     const data = Buffer.from(text, 'utf8');
     const truncated = data.length > ctx.limits.maxBytes;
     return {

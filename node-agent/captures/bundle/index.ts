@@ -45,7 +45,10 @@ async function collectSafely(item: BundleItem, ctx: CollectContext): Promise<Col
 }
 
 function stamp(date: Date): string {
-  return date.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return date
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 export const bundleCapture: CaptureModule<'bundle', BundleRaw, ParsedBundle> = {

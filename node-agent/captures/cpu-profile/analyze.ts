@@ -49,7 +49,8 @@ const hotPathText: Record<HotPathId, { title: string; what: string; advice: stri
   printk: {
     title: 'Kernel logging takes an outsized share of CPU',
     what: 'printing kernel messages (printk to the console)',
-    advice: 'A flood of kernel messages written to a slow console. Read the kernel log (kernel-log capture) for the source, and lower the console log level so fewer messages reach the console.',
+    advice:
+      'A flood of kernel messages written to a slow console. Read the kernel log (kernel-log capture) for the source, and lower the console log level so fewer messages reach the console.',
   },
 };
 
@@ -104,11 +105,21 @@ function causes(profile: CpuProfile): Cause[] {
 function context(profile: CpuProfile, topN: number): string[] {
   const busy = profile.busySamples;
   const lines = [
-    `kernel functions (self): ${profile.kernelFunctions.slice(0, Math.min(topN, 5)).map((f) => `${f.name} ${pct(f.samples, busy)}`).join(', ')}`,
-    `kernel subsystems: ${profile.subsystems.slice(0, 5).map((s) => `${subsystemLabel(s.id)} ${pct(s.samples, busy)}`).join(', ')}`,
-    `processes in kernel: ${profile.kernelProcesses.slice(0, 5).map((p) => `${p.name} ${pct(p.samples, busy)}`).join(', ')}`,
+    `kernel functions (self): ${profile.kernelFunctions
+      .slice(0, Math.min(topN, 5))
+      .map((f) => `${f.name} ${pct(f.samples, busy)}`)
+      .join(', ')}`,
+    `kernel subsystems: ${profile.subsystems
+      .slice(0, 5)
+      .map((s) => `${subsystemLabel(s.id)} ${pct(s.samples, busy)}`)
+      .join(', ')}`,
+    `processes in kernel: ${profile.kernelProcesses
+      .slice(0, 5)
+      .map((p) => `${p.name} ${pct(p.samples, busy)}`)
+      .join(', ')}`,
   ];
-  if (profile.hottestKernelStack) lines.push(`hottest kernel stack (${profile.hottestKernelStack.samples} samples): ${clip(profile.hottestKernelStack.stack, 400)}`);
+  if (profile.hottestKernelStack)
+    lines.push(`hottest kernel stack (${profile.hottestKernelStack.samples} samples): ${clip(profile.hottestKernelStack.stack, 400)}`);
   return lines;
 }
 
@@ -128,7 +139,10 @@ export function cpuProfileFindings(profile: CpuProfile, topN: number): Finding[]
       title: found[0]!.title,
       evidence: evidence([...found.map((c) => c.evidence), ...context(profile, topN)]),
       recommendation: clip(
-        [...[...new Set(found.map((c) => c.advice))].map(sentence), 'The flame graph artifact (...-flamegraph.svg) shows the whole picture: search it for the functions named here.'].join(' '),
+        [
+          ...[...new Set(found.map((c) => c.advice))].map(sentence),
+          'The flame graph artifact (...-flamegraph.svg) shows the whole picture: search it for the functions named here.',
+        ].join(' '),
         2048,
       ),
     },

@@ -19,5 +19,10 @@ export interface ParsedCpuProfile {
 }
 
 export function parseCpuProfile(raw: CpuProfileRaw): ParsedCpuProfile {
-  return { stacks: parseFolded(raw.folded), frequencyHz: raw.frequencyHz, truncated: raw.truncated, ...(raw.stoppedEarly ? { stoppedEarly: raw.stoppedEarly } : {}) };
+  return {
+    stacks: parseFolded(raw.folded),
+    frequencyHz: raw.frequencyHz,
+    truncated: raw.truncated,
+    ...(raw.stoppedEarly ? { stoppedEarly: raw.stoppedEarly } : {}),
+  };
 }

@@ -35,19 +35,31 @@ interface HotPathRule {
 }
 
 export const hotPathRules: HotPathRule[] = [
-  { id: 'rcu-callbacks', pattern: /^(rcu_do_batch|rcu_core|rcu_core_si|rcu_cpu_kthread|rcu_process_callbacks|kfree_rcu_work|kfree_rcu_monitor|kvfree_rcu_bulk|rcu_nocb_cb_kthread)$/ },
+  {
+    id: 'rcu-callbacks',
+    pattern: /^(rcu_do_batch|rcu_core|rcu_core_si|rcu_cpu_kthread|rcu_process_callbacks|kfree_rcu_work|kfree_rcu_monitor|kvfree_rcu_bulk|rcu_nocb_cb_kthread)$/,
+  },
   {
     id: 'lock-contention',
-   
-    pattern: /^(native_queued_spin_lock_slowpath|__pv_queued_spin_lock_slowpath|pv_queued_spin_lock_slowpath|queued_(read|write)_lock_slowpath|osq_lock|mutex_spin_on_owner|__mutex_lock(\.constprop\.\d+)?|__mutex_lock_slowpath|rwsem_down_(read|write)_slowpath(\.\w+)?|rwsem_spin_on_owner|rt_mutex_slowlock|__rt_mutex_slowlock)$/,
+
+    pattern:
+      /^(native_queued_spin_lock_slowpath|__pv_queued_spin_lock_slowpath|pv_queued_spin_lock_slowpath|queued_(read|write)_lock_slowpath|osq_lock|mutex_spin_on_owner|__mutex_lock(\.constprop\.\d+)?|__mutex_lock_slowpath|rwsem_down_(read|write)_slowpath(\.\w+)?|rwsem_spin_on_owner|rt_mutex_slowlock|__rt_mutex_slowlock)$/,
   },
-  { id: 'reclaim', pattern: /^(shrink_node|shrink_lruvec|shrink_slab|try_to_free_pages|do_try_to_free_pages|__alloc_pages_direct_reclaim|__perform_reclaim|balance_pgdat|try_to_free_mem_cgroup_pages)$/ },
-  { id: 'compaction', pattern: /^(compact_zone|compact_zone_order|__alloc_pages_direct_compact|try_to_compact_pages|kcompactd_do_work|compact_node|proactive_compact_node)$/ },
+  {
+    id: 'reclaim',
+    pattern:
+      /^(shrink_node|shrink_lruvec|shrink_slab|try_to_free_pages|do_try_to_free_pages|__alloc_pages_direct_reclaim|__perform_reclaim|balance_pgdat|try_to_free_mem_cgroup_pages)$/,
+  },
+  {
+    id: 'compaction',
+    pattern: /^(compact_zone|compact_zone_order|__alloc_pages_direct_compact|try_to_compact_pages|kcompactd_do_work|compact_node|proactive_compact_node)$/,
+  },
   { id: 'printk', pattern: /^(vprintk_emit|console_unlock|console_flush_all|serial8250_console_write|univ8250_console_write|console_emit_next_record)$/ },
 ];
 
 /** The CPU is halted in the idle loop when a sample lands in one of these. */
-const idleLeaf = /^(pv_native_safe_halt|native_safe_halt|safe_halt|default_idle|arch_cpu_idle|cpu_idle_poll|poll_idle|mwait_idle|mwait_idle_with_hints|intel_idle|intel_idle_irq|intel_idle_ibrs|acpi_idle_do_entry|acpi_idle_enter|acpi_safe_halt|io_idle|cpuidle_enter_state|halt|hlt|psci_cpu_suspend_enter|cpu_do_idle|wfi)(\.\w+)?$/;
+const idleLeaf =
+  /^(pv_native_safe_halt|native_safe_halt|safe_halt|default_idle|arch_cpu_idle|cpu_idle_poll|poll_idle|mwait_idle|mwait_idle_with_hints|intel_idle|intel_idle_irq|intel_idle_ibrs|acpi_idle_do_entry|acpi_idle_enter|acpi_safe_halt|io_idle|cpuidle_enter_state|halt|hlt|psci_cpu_suspend_enter|cpu_do_idle|wfi)(\.\w+)?$/;
 
 function add(map: Map<string, number>, key: string, samples: number): void {
   map.set(key, (map.get(key) ?? 0) + samples);

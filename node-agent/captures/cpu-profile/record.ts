@@ -49,13 +49,17 @@ export async function recordCpuProfile(ctx: CaptureContext<'cpu-profile'>): Prom
   const unprocessed = /failed to process type: (\d+)/.exec(script.stderr);
   const printed = (await stat(text).catch(() => undefined))?.size ?? 0;
   if (script.code !== 0 && !(unprocessed && printed > 0)) throw new CaptureError('PerfScriptFailed', `perf script failed: ${describeFailure(script)}`);
-  const stoppedEarly = script.code !== 0 ? `perf script stopped at a perf record of type ${unprocessed![1]} it could not process; later samples are missing` : undefined;
+  const stoppedEarly =
+    script.code !== 0 ? `perf script stopped at a perf record of type ${unprocessed![1]} it could not process; later samples are missing` : undefined;
   if (stoppedEarly) ctx.log.warn({ stderr: script.stderr.slice(-500) }, stoppedEarly);
   await rm(data, { force: true });
   const collapser = await collapsePerfScriptStream(createReadStream(text), { all: true });
   await rm(text, { force: true });
   if (collapser.report.unrecognizedLines > 0) {
-    ctx.log.warn({ lines: collapser.report.unrecognizedLines, first: collapser.report.firstUnrecognizedLine }, 'perf script printed lines that are not samples');
+    ctx.log.warn(
+      { lines: collapser.report.unrecognizedLines, first: collapser.report.firstUnrecognizedLine },
+      'perf script printed lines that are not samples',
+    );
   }
 
   const foldedBytes = collapser.foldedText();

@@ -31,7 +31,10 @@ export function expandEvents(patterns: string[], available: Set<string>): string
 
 export async function setBufferSize(instance: string, bufferSizeKb: number): Promise<void> {
   await writeTraceFile(instance, 'buffer_size_kb', String(bufferSizeKb)).catch((error: unknown) => {
-    throw new CaptureError('BufferSizeRefused', `bufferSizeKb ${bufferSizeKb}: the kernel refused the per-CPU buffer size (${code(error)}); choose a smaller bufferSizeKb`);
+    throw new CaptureError(
+      'BufferSizeRefused',
+      `bufferSizeKb ${bufferSizeKb}: the kernel refused the per-CPU buffer size (${code(error)}); choose a smaller bufferSizeKb`,
+    );
   });
 }
 

@@ -23,7 +23,11 @@ function deviceFinding(d: DeviceLatency, thresholdMs: number): Finding | undefin
   const thresholdUs = thresholdMs * 1000;
   const share = d.outliers / d.count;
   const severity: Finding['severity'] =
-    d.maxUs >= thresholdUs * criticalOutlierFactor ? 'critical' : share >= outlierShare || d.outliers >= outlierCount || (d.p99Us ?? 0) >= thresholdUs ? 'warning' : 'info';
+    d.maxUs >= thresholdUs * criticalOutlierFactor
+      ? 'critical'
+      : share >= outlierShare || d.outliers >= outlierCount || (d.p99Us ?? 0) >= thresholdUs
+        ? 'warning'
+        : 'info';
   return {
     pattern: 'io-latency',
     severity,
@@ -87,9 +91,8 @@ export function analyzeIoLatency(parsed: IoLatencyParsed, params: CaptureParams<
     if (j.locked) summary[`${j.device}.lockedMaxMs`] = j.locked.maxUs / 1000;
   }
   if (parsed.malformedLines > 0) summary.malformedOutputLines = parsed.malformedLines;
-  const findings = [
-    ...parsed.devices.map((d) => deviceFinding(d, params.outlierThresholdMs)),
-    ...parsed.journals.map((j) => journalFinding(j)),
-  ].filter((f): f is Finding => f !== undefined);
+  const findings = [...parsed.devices.map((d) => deviceFinding(d, params.outlierThresholdMs)), ...parsed.journals.map((j) => journalFinding(j))].filter(
+    (f): f is Finding => f !== undefined,
+  );
   return { summary, findings };
 }

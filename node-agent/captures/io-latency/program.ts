@@ -76,12 +76,7 @@ END {
 
 export const blockTracepoints = ['block:block_rq_issue', 'block:block_rq_complete'];
 
-export const journalTracepoints = [
-  'jbd2:jbd2_start_commit',
-  'jbd2:jbd2_commit_locking',
-  'jbd2:jbd2_commit_flushing',
-  'jbd2:jbd2_end_commit',
-];
+export const journalTracepoints = ['jbd2:jbd2_start_commit', 'jbd2:jbd2_commit_locking', 'jbd2:jbd2_commit_flushing', 'jbd2:jbd2_end_commit'];
 
 /** Requests in flight and commits under way at once: far below this even on big machines. */
 export const ioLatencyMapKeys = 65_536;

@@ -54,8 +54,14 @@ function patternFinding(pattern: FindingPattern, matches: RuleMatch[], parsed: P
  * but kern) can imitate kernel messages, so they are counted in the summary and otherwise ignored.
  */
 export function analyzeKernelLog(parsed: ParsedKernelLog, rules: KernelLogRule[]): CaptureAnalysis {
-  const matches = matchRules(parsed.records.filter((r) => r.facility === 0), rules);
-  const userSpaceMatches = matchRules(parsed.records.filter((r) => r.facility !== 0), rules).reduce((n, m) => n + m.count, 0);
+  const matches = matchRules(
+    parsed.records.filter((r) => r.facility === 0),
+    rules,
+  );
+  const userSpaceMatches = matchRules(
+    parsed.records.filter((r) => r.facility !== 0),
+    rules,
+  ).reduce((n, m) => n + m.count, 0);
   const byPattern = new Map<FindingPattern, RuleMatch[]>();
   for (const match of matches) byPattern.set(match.rule.pattern, [...(byPattern.get(match.rule.pattern) ?? []), match]);
   const findings = [...byPattern].map(([pattern, group]) => patternFinding(pattern, group, parsed));

@@ -22,9 +22,7 @@ function regex(what: string) {
 }
 
 const ruleSchema = z.strictObject({
-  id: z
-    .string()
-    .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'id must be lower-case words joined by dashes, for example "hung-task"'),
+  id: z.string().regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, 'id must be lower-case words joined by dashes, for example "hung-task"'),
   pattern: z.enum(findingPatterns, { error: (issue) => `"${String(issue.input)}" is not a finding id; use one of ${findingPatterns.join(', ')}` }),
   severity: z.enum(severities, { error: (issue) => `"${String(issue.input)}" is not a severity; use one of ${severities.join(', ')}` }).optional(),
   title: z.string().min(1).max(200),
@@ -85,7 +83,8 @@ export function compileRules(document: unknown, origin: string): KernelLogRule[]
   const { defaults, rules } = result.data;
   const seen = new Set<string>();
   for (const [i, rule] of rules.entries()) {
-    if (seen.has(rule.id)) throw new RulesError(`kernel-log rules ${origin} are invalid:\n  rule #${i + 1} (id "${rule.id}"): the id is used twice; ids must be unique`);
+    if (seen.has(rule.id))
+      throw new RulesError(`kernel-log rules ${origin} are invalid:\n  rule #${i + 1} (id "${rule.id}"): the id is used twice; ids must be unique`);
     seen.add(rule.id);
   }
   return rules.map((rule) => ({

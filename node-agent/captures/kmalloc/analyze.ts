@@ -71,12 +71,19 @@ function rateFindings(parsed: KmallocParsed): Finding[] {
   const findings: Finding[] = [];
   const severity = (usage: Usage): Finding['severity'] => (rate(usage.bytes, seconds) >= rateHotspot.criticalBytesPerSecond ? 'critical' : 'warning');
   for (const site of parsed.bySite.filter((s) => isRateHotspot(s, parsed.total, seconds)).slice(0, maxFindingsPerKind)) {
-    const processes = partnersOf(parsed.byProcessAndSite, (p) => p.site === site.site, (p) => p.comm);
+    const processes = partnersOf(
+      parsed.byProcessAndSite,
+      (p) => p.site === site.site,
+      (p) => p.comm,
+    );
     findings.push({
       pattern: 'kmalloc-hotspot',
       severity: severity(site),
       title: `Call site ${site.site} allocates ${formatBytes(rate(site.bytes, seconds))}/s with kmalloc`,
-      evidence: evidence([usageLine(`call site ${site.site}`, site, parsed.total, seconds), ...(processes ? [`processes at this call site: ${processes}`] : [])]),
+      evidence: evidence([
+        usageLine(`call site ${site.site}`, site, parsed.total, seconds),
+        ...(processes ? [`processes at this call site: ${processes}`] : []),
+      ]),
       recommendation:
         `Find what drives ${site.site}: the processes listed are where to start. A steady high rate from one call site ` +
         'often means a retry loop or per-packet/per-request allocation; compare with the slab capture (caches growing) ' +
@@ -84,14 +91,17 @@ function rateFindings(parsed: KmallocParsed): Finding[] {
     });
   }
   for (const proc of parsed.byProcess.filter((p) => isRateHotspot(p, parsed.total, seconds)).slice(0, maxFindingsPerKind)) {
-    const sites = partnersOf(parsed.byProcessAndSite, (p) => p.comm === proc.comm, (p) => p.site);
+    const sites = partnersOf(
+      parsed.byProcessAndSite,
+      (p) => p.comm === proc.comm,
+      (p) => p.site,
+    );
     findings.push({
       pattern: 'kmalloc-hotspot',
       severity: severity(proc),
       title: `Process ${proc.comm} drives ${formatBytes(rate(proc.bytes, seconds))}/s of kmalloc`,
       evidence: evidence([usageLine(`process ${proc.comm}`, proc, parsed.total, seconds), ...(sites ? [`its call sites: ${sites}`] : [])]),
-      recommendation:
-        `Look at what ${proc.comm} asks of the kernel (syscalls, sockets, files): its call sites tell which subsystem allocates on its behalf.`,
+      recommendation: `Look at what ${proc.comm} asks of the kernel (syscalls, sockets, files): its call sites tell which subsystem allocates on its behalf.`,
     });
   }
   return findings;
@@ -115,7 +125,9 @@ function outstandingFindings(parsed: KmallocParsed): Finding[] {
           `call site ${o.site}: ${formatBytes(o.bytes)} outstanding at the end of the ${parsed.windowSeconds.toFixed(1)} s window, ` +
             `${percent(share(o.bytes, allocated))} of the ${formatBytes(allocated)} it allocated`,
           ...(parsed.untrackedAllocations > 0
-            ? [`the map of live allocations filled up: at least ${parsed.untrackedAllocations} allocations were not tracked and may be counted as outstanding (raise maxTrackedAllocations)`]
+            ? [
+                `the map of live allocations filled up: at least ${parsed.untrackedAllocations} allocations were not tracked and may be counted as outstanding (raise maxTrackedAllocations)`,
+              ]
             : []),
           ...(parsed.unseenFrees > 0 ? [`${parsed.unseenFrees} frees happened outside kfree() and were settled when their address was reused`] : []),
         ]),

@@ -120,8 +120,16 @@ export function parseKmalloc(output: string, params: { trackOutstanding: boolean
   return {
     windowSeconds: windowSeconds(parsed),
     total,
-    byProcess: sumBy(pairs, (p) => p.comm, (comm) => ({ comm, calls: 0, bytes: 0 })),
-    bySite: sumBy(pairs, (p) => p.site, (site) => ({ site, calls: 0, bytes: 0 })),
+    byProcess: sumBy(
+      pairs,
+      (p) => p.comm,
+      (comm) => ({ comm, calls: 0, bytes: 0 }),
+    ),
+    bySite: sumBy(
+      pairs,
+      (p) => p.site,
+      (site) => ({ site, calls: 0, bytes: 0 }),
+    ),
     byProcessAndSite: pairs,
     sizeClasses,
     sizeHistogram: log2Histogram(sizeClasses),

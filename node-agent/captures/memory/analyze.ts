@@ -69,9 +69,7 @@ export function zoneReports(parsed: ParsedMemory): ZoneReport[] {
         indexOrder3AtStart: unusableFreeIndex(start.freeBlocks, 3),
         largestOrder: largestFreeOrder(zone.freeBlocks),
         freeBlocks: zone.freeBlocks,
-        plentyFree:
-          freeBytes >= memoryThresholds.plentyFreeBytes &&
-          (managedPages === undefined || free >= memoryThresholds.plentyFreeShare * managedPages),
+        plentyFree: freeBytes >= memoryThresholds.plentyFreeBytes && (managedPages === undefined || free >= memoryThresholds.plentyFreeShare * managedPages),
       };
     });
 }
@@ -112,9 +110,7 @@ function fragmentationFinding(parsed: ParsedMemory, zones: ZoneReport[], last: M
       `vm.min_free_kbytes = ${parsed.minFreeKbytes ?? 'unknown'}`,
   );
   const suggestion =
-    parsed.minFreeKbytes !== undefined && last.meminfo.MemTotal !== undefined
-      ? suggestMinFreeKbytes(parsed.minFreeKbytes, last.meminfo.MemTotal)
-      : undefined;
+    parsed.minFreeKbytes !== undefined && last.meminfo.MemTotal !== undefined ? suggestMinFreeKbytes(parsed.minFreeKbytes, last.meminfo.MemTotal) : undefined;
   return {
     pattern: 'memory-fragmentation',
     severity,
@@ -158,9 +154,7 @@ function stallFinding(parsed: ParsedMemory, delta: ReclaimCounters, seconds: num
   }
   if (delta.oomKill > 0) lines.push(`OOM kills during the window: ${delta.oomKill}`);
   const suggestion =
-    parsed.minFreeKbytes !== undefined && last.meminfo.MemTotal !== undefined
-      ? suggestMinFreeKbytes(parsed.minFreeKbytes, last.meminfo.MemTotal)
-      : undefined;
+    parsed.minFreeKbytes !== undefined && last.meminfo.MemTotal !== undefined ? suggestMinFreeKbytes(parsed.minFreeKbytes, last.meminfo.MemTotal) : undefined;
   return {
     pattern: 'allocation-failure',
     severity,
@@ -204,8 +198,6 @@ export function analyzeMemory(parsed: ParsedMemory, _params?: CaptureParams<'mem
   }
   for (const [name, value] of Object.entries(delta)) summary[name] = value;
 
-  const findings = [fragmentationFinding(parsed, zones, last), stallFinding(parsed, delta, seconds, last, zones)].filter(
-    (f): f is Finding => f !== undefined,
-  );
+  const findings = [fragmentationFinding(parsed, zones, last), stallFinding(parsed, delta, seconds, last, zones)].filter((f): f is Finding => f !== undefined);
   return { summary, findings };
 }

@@ -12,7 +12,6 @@ async function optional(path: string): Promise<string | undefined> {
   return readFile(path, 'utf8').catch(() => undefined);
 }
 
-
 function readingsText(raw: MemoryRaw): string {
   const parts = raw.readings.flatMap((sample) =>
     Object.entries(sample.data).map(([file, text]) => `==> /proc/${file} at +${(sample.atMs / 1000).toFixed(1)}s <==\n${text}`),
@@ -31,9 +30,7 @@ export const memoryCapture: CaptureModule<'memory', MemoryRaw, ParsedMemory> = {
   async run(ctx) {
     const intervalSeconds = Math.max(ctx.params.intervalSeconds, Math.ceil(ctx.durationSeconds / maxReadings));
     const readings = await sampleOverWindow(ctx, intervalSeconds, async () => {
-      const [buddyinfo, vmstat, meminfo] = await Promise.all(
-        ['/proc/buddyinfo', '/proc/vmstat', '/proc/meminfo'].map((path) => readFile(path, 'utf8')),
-      );
+      const [buddyinfo, vmstat, meminfo] = await Promise.all(['/proc/buddyinfo', '/proc/vmstat', '/proc/meminfo'].map((path) => readFile(path, 'utf8')));
       return { buddyinfo: buddyinfo!, vmstat: vmstat!, meminfo: meminfo! };
     });
     const [pagetypeinfo, zoneinfo, minFreeKbytes] = await Promise.all([

@@ -71,16 +71,19 @@ export function parsePagetypeinfo(text: string): PageTypeInfo {
   let blockTypes: string[] = [];
   for (const raw of text.split('\n')) {
     const line = raw.trim();
-    let match: RegExpExecArray | null;
-    if ((match = /^Page block order:\s*(\d+)/.exec(line))) info.pageblockOrder = Number(match[1]);
-    else if ((match = /^Pages per block:\s*(\d+)/.exec(line))) info.pagesPerBlock = Number(match[1]);
+    const order = /^Page block order:\s*(\d+)/.exec(line);
+    const perBlock = /^Pages per block:\s*(\d+)/.exec(line);
+    const freeLine = /^Node\s+(\d+),\s*zone\s+(\S+),\s*type\s+(\S+)\s+(.*)$/.exec(line);
+    const blocksLine = zoneHeader.exec(line);
+    if (order) info.pageblockOrder = Number(order[1]);
+    else if (perBlock) info.pagesPerBlock = Number(perBlock[1]);
     else if (line.startsWith('Number of blocks type')) blockTypes = line.slice('Number of blocks type'.length).trim().split(/\s+/);
-    else if ((match = /^Node\s+(\d+),\s*zone\s+(\S+),\s*type\s+(\S+)\s+(.*)$/.exec(line))) {
-      if (match[4]!.includes('>')) info.capped = true;
-      zone(Number(match[1]), match[2]!).freeByType[match[3]!] = numbers(match[4]!.replaceAll('>', ''));
-    } else if ((match = zoneHeader.exec(line)) && blockTypes.length > 0) {
-      const counts = numbers(match[3]!);
-      const target = zone(Number(match[1]), match[2]!);
+    else if (freeLine) {
+      if (freeLine[4]!.includes('>')) info.capped = true;
+      zone(Number(freeLine[1]), freeLine[2]!).freeByType[freeLine[3]!] = numbers(freeLine[4]!.replaceAll('>', ''));
+    } else if (blocksLine && blockTypes.length > 0) {
+      const counts = numbers(blocksLine[3]!);
+      const target = zone(Number(blocksLine[1]), blocksLine[2]!);
       blockTypes.forEach((type, i) => {
         if (counts[i] !== undefined) target.blocksByType[type] = counts[i];
       });

@@ -54,8 +54,7 @@ function growthLine(growth: CacheGrowth, memTotalBytes: number | undefined): str
 function growthFinding(growing: CacheGrowth[], parsed: ParsedSlab, seconds: number, memTotalBytes: number | undefined): Finding | undefined {
   if (growing.length === 0) return undefined;
   const top = growing[0]!;
-  const critical =
-    memTotalBytes !== undefined && growing.some((g) => g.bytesPerSecond * day >= slabThresholds.criticalDailyShareOfMemory * memTotalBytes);
+  const critical = memTotalBytes !== undefined && growing.some((g) => g.bytesPerSecond * day >= slabThresholds.criticalDailyShareOfMemory * memTotalBytes);
   const reclaimable = growing.every((g) => /^(dentry|.*inode_cache)$/.test(g.name));
   return {
     pattern: 'slab-growth',

@@ -14,7 +14,6 @@ async function memTotalKb(): Promise<number | undefined> {
   return kb ? Number(kb) : undefined;
 }
 
-
 export const slabCapture: CaptureModule<'slab', SlabRaw, ParsedSlab> = {
   kind: 'slab',
   title: 'Slab cache growth',

@@ -70,8 +70,7 @@ function closeWaitFinding(parsed: ParsedTcp, first: TcpReading, last: TcpReading
   const atStart = new Set(first.closeWait.filter((s) => unreadBytes(s) > 0).map((s) => s.inode));
   const stuck = parsed.readings.length > 1 ? withData.filter((s) => atStart.has(s.inode)).length : 0;
   const finOnly = last.closeWait.length - withData.length;
-  const severity: Severity =
-    withData.length >= tcpThresholds.criticalCloseWaitSockets || bytes >= tcpThresholds.criticalUnreadBytes ? 'critical' : 'warning';
+  const severity: Severity = withData.length >= tcpThresholds.criticalCloseWaitSockets || bytes >= tcpThresholds.criticalUnreadBytes ? 'critical' : 'warning';
   const groups = groupByLocal(withData);
   const lines = [
     `${withData.length} sockets in CLOSE_WAIT with ${formatBytes(bytes)} of unread data at the end of the window ` +

@@ -32,9 +32,7 @@ async function readNetFiles(procNet: string): Promise<TcpReadingText> {
 function readingsText(raw: TcpRaw): string {
   const ends = raw.readings.length > 1 ? [raw.readings[0]!, raw.readings.at(-1)!] : raw.readings;
   return ends
-    .flatMap((sample) =>
-      Object.entries(sample.data).map(([file, text]) => `==> net/${file} at +${(sample.atMs / 1000).toFixed(1)}s <==\n${text}`),
-    )
+    .flatMap((sample) => Object.entries(sample.data).map(([file, text]) => `==> net/${file} at +${(sample.atMs / 1000).toFixed(1)}s <==\n${text}`))
     .join('\n');
 }
 

@@ -26,7 +26,22 @@ describe('parseBpftraceOutput on a recorded program that prints every kind of ma
 
   it('reads every map, the printf lines and the probe count', () => {
     expect(output.maps.map((m) => m.name).sort()).toEqual(
-      ['@by_comm_node', '@by_site', '@bytes', '@calls', '@hist_by_comm', '@largest', '@last', '@mean', '@mean_by_comm', '@seconds', '@size', '@size_linear', '@size_stats', '@smallest'].sort(),
+      [
+        '@by_comm_node',
+        '@by_site',
+        '@bytes',
+        '@calls',
+        '@hist_by_comm',
+        '@largest',
+        '@last',
+        '@mean',
+        '@mean_by_comm',
+        '@seconds',
+        '@size',
+        '@size_linear',
+        '@size_stats',
+        '@smallest',
+      ].sort(),
     );
     expect(output.attachedProbes).toBe(4);
     expect(output.printf[0]).toBe('tracing kmalloc, one line per second');
@@ -108,7 +123,15 @@ describe('histogram helpers', () => {
   });
 
   it('adds histograms bucket by bucket and merges stats', () => {
-    expect(addHistograms([{ min: 2, max: 3, count: 1 }], [{ min: 2, max: 3, count: 2 }, { min: 0, max: 0, count: 5 }])).toEqual([
+    expect(
+      addHistograms(
+        [{ min: 2, max: 3, count: 1 }],
+        [
+          { min: 2, max: 3, count: 2 },
+          { min: 0, max: 0, count: 5 },
+        ],
+      ),
+    ).toEqual([
       { min: 0, max: 0, count: 5 },
       { min: 2, max: 3, count: 3 },
     ]);

@@ -11,7 +11,9 @@ describe('the printed capture window', () => {
   });
 
   it('measures from the start to the first end (the exit probe may fire twice)', () => {
-    expect(windowSeconds(printed('ksleuth window_start_ns 5000000000', 'other output', 'ksleuth window_end_ns 7500000000', 'ksleuth window_end_ns 7600000000'))).toBe(2.5);
+    expect(
+      windowSeconds(printed('ksleuth window_start_ns 5000000000', 'other output', 'ksleuth window_end_ns 7500000000', 'ksleuth window_end_ns 7600000000')),
+    ).toBe(2.5);
   });
 
   it('is 0 without a start or an end, or when bpftrace attached after the window ended', () => {

@@ -5,13 +5,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ArtifactDirectory } from '../../../node-agent/engine/artifacts.js';
-import {
-  bpftraceMessages,
-  checkBpftraceProgram,
-  monotonicNs,
-  runBpftrace,
-  type BpftraceContext,
-} from '../../../node-agent/engine/bpftrace.js';
+import { bpftraceMessages, checkBpftraceProgram, monotonicNs, runBpftrace, type BpftraceContext } from '../../../node-agent/engine/bpftrace.js';
 import { parseBpftraceOutput, scalarValue } from '../../../node-agent/engine/bpftrace-output.js';
 import { CaptureError } from '../../../node-agent/engine/capture.js';
 import { KernelStateJournal } from '../../../node-agent/engine/journal.js';
@@ -49,7 +43,13 @@ describe('runBpftrace on this kernel', () => {
   it('runs a program that stops counting and exits at the window end, keeps its output, leaves no process', async () => {
     const ctx = await context(3);
     const program = 'tracepoint:kmem:kmalloc /nsecs < $1/ { @calls = count(); } interval:ms:100 /nsecs >= $1/ { exit(); }';
-    const result = await runBpftrace(ctx, { program, args: [String(monotonicNs(ctx.windowEnd))], maxOutputBytes: 1 << 20, artifactName: 'out.json', exitGraceMs: 30_000 });
+    const result = await runBpftrace(ctx, {
+      program,
+      args: [String(monotonicNs(ctx.windowEnd))],
+      maxOutputBytes: 1 << 20,
+      artifactName: 'out.json',
+      exitGraceMs: 30_000,
+    });
     expect(scalarValue(parseBpftraceOutput(result.output), '@calls')).toBeGreaterThan(0);
     expect(result.messages.join('\n')).not.toMatch(/RLIMIT_MEMLOCK/);
     expect(await readdir(ctx.outDir)).toEqual(['test-out.json']);
@@ -59,7 +59,12 @@ describe('runBpftrace on this kernel', () => {
   it('interrupts a program that does not exit by itself, and still gets its maps', async () => {
     const ctx = await context(1);
     const started = Date.now();
-    const result = await runBpftrace(ctx, { program: 'tracepoint:kmem:kmalloc { @calls = count(); }', maxOutputBytes: 1 << 20, artifactName: 'out.json', exitGraceMs: 500 });
+    const result = await runBpftrace(ctx, {
+      program: 'tracepoint:kmem:kmalloc { @calls = count(); }',
+      maxOutputBytes: 1 << 20,
+      artifactName: 'out.json',
+      exitGraceMs: 500,
+    });
     expect(scalarValue(parseBpftraceOutput(result.output), '@calls')).toBeGreaterThan(0);
     expect(Date.now() - started).toBeLessThan(30_000);
   });
@@ -80,7 +85,11 @@ describe('runBpftrace on this kernel', () => {
 
   it('reports a program that fails to attach with bpftrace’s own words', async () => {
     const ctx = await context(2);
-    const error = await runBpftrace(ctx, { program: 'tracepoint:kmem:no_such_event { @ = count(); }', maxOutputBytes: 1 << 20, artifactName: 'out.json' }).catch((e: unknown) => e);
+    const error = await runBpftrace(ctx, {
+      program: 'tracepoint:kmem:no_such_event { @ = count(); }',
+      maxOutputBytes: 1 << 20,
+      artifactName: 'out.json',
+    }).catch((e: unknown) => e);
     expect(error).toMatchObject({ reason: 'BpftraceFailed', message: expect.stringMatching(/tracepoint not found: kmem:no_such_event/) });
     expect((error as Error).message).not.toMatch(/RLIMIT_MEMLOCK/);
   });
@@ -90,7 +99,9 @@ describe('runBpftrace on this kernel', () => {
     const ctx = await context(60, abort.signal);
     setTimeout(() => abort.abort(new Error('cancelled')), 500);
     const started = Date.now();
-    await expect(runBpftrace(ctx, { program: 'tracepoint:kmem:kmalloc { @ = count(); }', maxOutputBytes: 1 << 20, artifactName: 'out.json' })).rejects.toThrow('cancelled');
+    await expect(runBpftrace(ctx, { program: 'tracepoint:kmem:kmalloc { @ = count(); }', maxOutputBytes: 1 << 20, artifactName: 'out.json' })).rejects.toThrow(
+      'cancelled',
+    );
     expect(Date.now() - started).toBeLessThan(10_000);
     expect(ctx.journal.pending).toEqual([]);
   });

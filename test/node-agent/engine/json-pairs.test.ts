@@ -1,12 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { JsonPairs, parseJsonPairs } from '../../../node-agent/engine/json-pairs.js';
+import { type JsonPairs, parseJsonPairs } from '../../../node-agent/engine/json-pairs.js';
 
 describe('parseJsonPairs', () => {
   it('keeps duplicate keys in order, where JSON.parse keeps only the last', () => {
     const text = '{"@sites": {"compute_scc": 1, "bpf_check": 2, "compute_scc": 3}}';
     const value = parseJsonPairs(text) as JsonPairs;
     const sites = value.get('@sites') as JsonPairs;
-    expect(sites.pairs).toEqual([['compute_scc', 1], ['bpf_check', 2], ['compute_scc', 3]]);
+    expect(sites.pairs).toEqual([
+      ['compute_scc', 1],
+      ['bpf_check', 2],
+      ['compute_scc', 3],
+    ]);
     expect(Object.keys((JSON.parse(text) as { '@sites': object })['@sites'])).toHaveLength(2);
   });
 

@@ -20,8 +20,14 @@ const facts: NodeFacts = {
   architecture: 'amd64',
   bootId: 'b',
   capabilities: {
-    root: true, tracefs: true, tracefsInstances: true, btf: true, kprobes: false,
-    perfSoftwareEvents: true, perfHardwareEvents: false, tracers: ['nop'],
+    root: true,
+    tracefs: true,
+    tracefsInstances: true,
+    btf: true,
+    kprobes: false,
+    perfSoftwareEvents: true,
+    perfHardwareEvents: false,
+    tracers: ['nop'],
   },
   refusedTracers: new Map([['function', 'writing it to current_tracer fails with EPERM']]),
   events: new Set(['kmem:kmalloc']),
@@ -39,7 +45,9 @@ function fake(kind: 'memory' | 'slab' | 'tcp' | 'ftrace', run: CaptureModule['ru
     parse: (raw) => raw,
     analyze: (parsed) => ({
       summary: { value: parsed as number },
-      findings: [{ pattern: 'slab-growth', severity: (parsed as number) > 1 ? 'critical' : 'info', title: `${kind} finding`, evidence: [], recommendation: 'r' }],
+      findings: [
+        { pattern: 'slab-growth', severity: (parsed as number) > 1 ? 'critical' : 'info', title: `${kind} finding`, evidence: [], recommendation: 'r' },
+      ],
     }),
   };
 }
@@ -67,10 +75,16 @@ describe('runCaptures', () => {
       tcp: fake('tcp', async () => {
         throw new CaptureError('ToolFailed', 'ss exited with code 1');
       }),
-      ftrace: fake('ftrace', async () => 0, () => [{ tracer: 'function' }]),
+      ftrace: fake(
+        'ftrace',
+        async () => 0,
+        () => [{ tracer: 'function' }],
+      ),
     };
     const report = await runCaptures({
-      captures: ['memory', 'slab', 'tcp', 'ftrace'].map((kind) => resolveCaptureEntry({ [kind]: kind === 'ftrace' ? { mode: 'function', functions: ['vfs_write'] } : {} })),
+      captures: ['memory', 'slab', 'tcp', 'ftrace'].map((kind) =>
+        resolveCaptureEntry({ [kind]: kind === 'ftrace' ? { mode: 'function', functions: ['vfs_write'] } : {} }),
+      ),
       durationSeconds: 1,
       facts,
       log,
@@ -85,7 +99,10 @@ describe('runCaptures', () => {
       ['ftrace', 'Unsupported', 'TracerUnavailable'],
     ]);
     expect(report.captures[3]!.message).toMatch(/function tracer is refused by this kernel \(writing it to current_tracer fails with EPERM\)/);
-    expect(report.findings.map((f) => [f.capture, f.severity])).toEqual([['slab', 'critical'], ['memory', 'info']]);
+    expect(report.findings.map((f) => [f.capture, f.severity])).toEqual([
+      ['slab', 'critical'],
+      ['memory', 'info'],
+    ]);
     const artifact = report.artifacts[0]!;
     expect(artifact).toMatchObject({ name: 'memory-raw.txt', capture: 'memory', sizeBytes: 10 });
   });
@@ -94,8 +111,17 @@ describe('runCaptures', () => {
     const { outDir, stateDir } = await dirs();
     const report = await runCaptures({
       captures: [resolveCaptureEntry({ memory: {} })],
-      durationSeconds: 1, facts, log, outDir, stateDir,
-      modules: { memory: fake('memory', async (ctx) => { await ctx.artifacts.write('x.bin', Buffer.from([1, 2, 3]), 'application/octet-stream'); return 0; }) },
+      durationSeconds: 1,
+      facts,
+      log,
+      outDir,
+      stateDir,
+      modules: {
+        memory: fake('memory', async (ctx) => {
+          await ctx.artifacts.write('x.bin', Buffer.from([1, 2, 3]), 'application/octet-stream');
+          return 0;
+        }),
+      },
     });
     const ref = report.artifacts[0]!;
     expect(await sha256File(join(outDir, ref.name))).toBe(ref.sha256);
@@ -110,7 +136,10 @@ describe('runCaptures', () => {
       durationSeconds: 1,
       graceSeconds: 1,
       cleanupGraceSeconds: 1,
-      facts, log, outDir, stateDir,
+      facts,
+      log,
+      outDir,
+      stateDir,
       modules: {
         memory: fake('memory', async (ctx) => {
           const child = startProcess('sleep', ['600'], { signal: ctx.signal, journal: ctx.journal });
@@ -133,8 +162,17 @@ describe('runCaptures', () => {
     setTimeout(() => cancel.abort(), 200);
     const report = await runCaptures({
       captures: [resolveCaptureEntry({ memory: {} })],
-      durationSeconds: 30, facts, log, signal: cancel.signal, ...(await dirs()),
-      modules: { memory: fake('memory', async (ctx) => { await sleep(30_000, undefined, { signal: ctx.signal }); return 0; }) },
+      durationSeconds: 30,
+      facts,
+      log,
+      signal: cancel.signal,
+      ...(await dirs()),
+      modules: {
+        memory: fake('memory', async (ctx) => {
+          await sleep(30_000, undefined, { signal: ctx.signal });
+          return 0;
+        }),
+      },
     });
     expect(report.captures[0]).toMatchObject({ state: 'Failed', reason: 'Cancelled' });
   });
@@ -145,7 +183,11 @@ describe('runCaptures', () => {
     let restored = false;
     const report = await runCaptures({
       captures: [resolveCaptureEntry({ memory: {} })],
-      durationSeconds: 30, facts, log, signal: cancel.signal, ...(await dirs()),
+      durationSeconds: 30,
+      facts,
+      log,
+      signal: cancel.signal,
+      ...(await dirs()),
       modules: {
         memory: fake('memory', async (ctx) => {
           try {
@@ -164,7 +206,9 @@ describe('runCaptures', () => {
   });
 
   it('names two unnamed captures of one kind apart', () => {
-    const names = uniqueNames([resolveCaptureEntry({ slab: {} }), resolveCaptureEntry({ slab: {} }), resolveCaptureEntry({ name: 'slab-2', memory: {} })]).map((c) => c.name);
+    const names = uniqueNames([resolveCaptureEntry({ slab: {} }), resolveCaptureEntry({ slab: {} }), resolveCaptureEntry({ name: 'slab-2', memory: {} })]).map(
+      (c) => c.name,
+    );
     expect(new Set(names).size).toBe(3);
   });
 });

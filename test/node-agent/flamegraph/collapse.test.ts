@@ -57,7 +57,7 @@ describe('perf script collapser', () => {
     while (offset < mixed.length) {
       lines.push(mixed.subarray(offset, offset + size), (line) => collapser.line(line));
       offset += size;
-      size = (size * 7 + 3) % 97 + 1;
+      size = ((size * 7 + 3) % 97) + 1;
     }
     lines.end((line) => collapser.line(line));
     expect(folded(collapser).equals(whole)).toBe(true);
@@ -83,7 +83,10 @@ describe('perf script collapser', () => {
 
   it('weighs each sample by its period when perf script prints one, else counts it once', () => {
     const withPeriods = collapsePerfScript(mixed);
-    const samples = mixed.toString('latin1').split('\n').filter((l) => /cpu-clock:\s*$/.test(l)).length;
+    const samples = mixed
+      .toString('latin1')
+      .split('\n')
+      .filter((l) => /cpu-clock:\s*$/.test(l)).length;
     const total = [...withPeriods.stacks.values()].reduce((a, b) => Number(a) + Number(b), 0);
     expect(total).toBe(samples * 10101010);
     expect(withPeriods.report.weightedSamples).toBe(samples);

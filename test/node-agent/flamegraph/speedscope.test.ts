@@ -9,26 +9,30 @@ import { toSpeedscope } from '../../../node-agent/flamegraph/speedscope.js';
 const fixtures = join(import.meta.dirname, '../../fixtures/flamegraph');
 
 /** speedscope's file format (src/lib/file-format-spec.ts), the sampled-profile part. */
-const speedscopeFile = z.object({
-  $schema: z.literal('https://www.speedscope.app/file-format-schema.json'),
-  shared: z.object({
-    frames: z.array(z.object({ name: z.string(), file: z.string().optional(), line: z.number().optional(), col: z.number().optional() }).strict()),
-  }),
-  profiles: z.array(
-    z.object({
-      type: z.literal('sampled'),
-      name: z.string(),
-      unit: z.enum(['none', 'nanoseconds', 'microseconds', 'milliseconds', 'seconds', 'bytes']),
-      startValue: z.number(),
-      endValue: z.number(),
-      samples: z.array(z.array(z.int().min(0))),
-      weights: z.array(z.number()),
-    }).strict(),
-  ),
-  name: z.string().optional(),
-  activeProfileIndex: z.int().min(0).optional(),
-  exporter: z.string().optional(),
-}).strict();
+const speedscopeFile = z
+  .object({
+    $schema: z.literal('https://www.speedscope.app/file-format-schema.json'),
+    shared: z.object({
+      frames: z.array(z.object({ name: z.string(), file: z.string().optional(), line: z.number().optional(), col: z.number().optional() }).strict()),
+    }),
+    profiles: z.array(
+      z
+        .object({
+          type: z.literal('sampled'),
+          name: z.string(),
+          unit: z.enum(['none', 'nanoseconds', 'microseconds', 'milliseconds', 'seconds', 'bytes']),
+          startValue: z.number(),
+          endValue: z.number(),
+          samples: z.array(z.array(z.int().min(0))),
+          weights: z.array(z.number()),
+        })
+        .strict(),
+    ),
+    name: z.string().optional(),
+    activeProfileIndex: z.int().min(0).optional(),
+    exporter: z.string().optional(),
+  })
+  .strict();
 
 describe('speedscope export', () => {
   const folded = decodeBytes(collapsePerfScript(readFileSync(join(fixtures, 'mixed-pid-tid.perf-script.txt')), { all: true }).foldedText());

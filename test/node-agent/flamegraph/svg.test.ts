@@ -84,7 +84,12 @@ describe('flame graph SVG', () => {
     expect(root).toMatchObject({ samples: total, width: usableWidth, x: 10 });
     for (const frame of drawn) expect(frame.width).toBeCloseTo((frame.samples * usableWidth) / total, 1);
     const key = (f: { depth: number; samples: number }): string => `${f.depth}:${f.samples}`;
-    expect(drawn.filter((f) => f.depth > 0).map(key).sort()).toEqual(expected.map(key).sort());
+    expect(
+      drawn
+        .filter((f) => f.depth > 0)
+        .map(key)
+        .sort(),
+    ).toEqual(expected.map(key).sort());
   });
 
   it('places children side by side within their parent', () => {
@@ -177,8 +182,16 @@ describe.skipIf(!chromium)('flame graph SVG in headless Chromium', () => {
     try {
       const { stdout } = await promisify(execFile)(
         chromium!,
-        ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--virtual-time-budget=10000', '--dump-dom',
-          `http://127.0.0.1:${port}/harness.html#${encodeURIComponent(target.title)}`],
+        [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--no-first-run',
+          '--disable-background-networking',
+          '--virtual-time-budget=10000',
+          '--dump-dom',
+          `http://127.0.0.1:${port}/harness.html#${encodeURIComponent(target.title)}`,
+        ],
         { timeout: 90_000, maxBuffer: 16 * 1024 * 1024 },
       );
       const encoded = /<pre id="result">([^<]*)<\/pre>/.exec(stdout)?.[1];
@@ -196,7 +209,14 @@ describe.skipIf(!chromium)('flame graph SVG in headless Chromium', () => {
         matchedAfterEscape: 0,
       });
       expect(seen.hidden).toBeGreaterThan(0);
-      expect((seen.parents as string[]).map((t) => t.replace(/ \(.*$/, ''))).toEqual(['all', 'dd', 'read', 'entry_SYSCALL_64_after_hwframe', 'do_syscall_64', 'ksys_read']);
+      expect((seen.parents as string[]).map((t) => t.replace(/ \(.*$/, ''))).toEqual([
+        'all',
+        'dd',
+        'read',
+        'entry_SYSCALL_64_after_hwframe',
+        'do_syscall_64',
+        'ksys_read',
+      ]);
       expect(seen.matchedFrames).toBeGreaterThan(1);
     } finally {
       server.close();

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { DesiredSysctl } from '../../../api/v1alpha1/node.js';
 import { loadAllowList } from '../../../node-agent/sysctl/allowlist-load.js';

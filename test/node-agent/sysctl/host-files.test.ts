@@ -11,11 +11,11 @@ const fixtures = join(projectRoot, 'test', 'fixtures', 'sysctl');
 const fixture = (name: string) => readFile(join(fixtures, name), 'utf8');
 
 describe('parseSysctlConf', () => {
-  it('finds nothing in Debian\'s sysctl.conf, where every line is a comment (recorded)', async () => {
+  it("finds nothing in Debian's sysctl.conf, where every line is a comment (recorded)", async () => {
     expect(parseSysctlConf(await fixture('etc-sysctl.conf'))).toEqual([]);
   });
 
-  it('reads the assignments of systemd\'s and Debian\'s sysctl.d files (recorded)', async () => {
+  it("reads the assignments of systemd's and Debian's sysctl.d files (recorded)", async () => {
     expect(parseSysctlConf(await fixture('usr-lib-sysctl.d-50-pid-max.conf'))).toEqual([{ name: 'kernel.pid_max', value: '4194304', line: 16, glob: false }]);
     expect(parseSysctlConf(await fixture('usr-lib-sysctl.d-99-protect-links.conf')).map((a) => `${a.name}=${a.value}`)).toEqual([
       'fs.protected_fifos=1',
@@ -79,7 +79,7 @@ describe('readHostSysctlFiles', () => {
     expect(await readHostSysctlFiles(root)).toEqual({ assignments: [], problems: [] });
   });
 
-  it('reads this machine\'s real files', async () => {
+  it("reads this machine's real files", async () => {
     const files = await readHostSysctlFiles('/');
     expect(files.problems).toEqual([]);
     for (const assignment of files.assignments) expect(assignment.file).toMatch(/^\/(etc|run|usr|lib)\/.*\.conf$/);

@@ -43,7 +43,9 @@ function want(name: string, value: string, mitigation = 'tfo-bug'): DesiredSysct
 
 /** Runs one reconcile pass in a namespace, in a fresh process, as an agent (re)start would. */
 async function agent(ns: string, desired: DesiredSysctl[]): Promise<ReconcileResult> {
-  const { stdout } = await exec('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', agentScript, stateDirs.get(ns)!, JSON.stringify(desired)], { cwd: projectRoot });
+  const { stdout } = await exec('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', agentScript, stateDirs.get(ns)!, JSON.stringify(desired)], {
+    cwd: projectRoot,
+  });
   return JSON.parse(stdout) as ReconcileResult;
 }
 
@@ -131,7 +133,13 @@ describe('sysctls in network namespaces (real kernel)', { timeout: 120_000 }, ()
   it('detects a value changed behind its back with sysctl -w as drift and puts it back', async () => {
     await nsSet(nsA, 'net.ipv4.tcp_fastopen', '1');
     const result = await agent(nsA, [want('net.ipv4.tcp_fastopen', '0')]);
-    expect(result.statuses[0]).toMatchObject({ state: 'Drifted', current: '0', original: '1', driftCount: 1, message: 'net.ipv4.tcp_fastopen was changed to 1 outside ksleuth; put back 0' });
+    expect(result.statuses[0]).toMatchObject({
+      state: 'Drifted',
+      current: '0',
+      original: '1',
+      driftCount: 1,
+      message: 'net.ipv4.tcp_fastopen was changed to 1 outside ksleuth; put back 0',
+    });
     expect(result.events).toEqual([expect.objectContaining({ reason: 'DriftCorrected', type: 'Warning' })]);
     expect(await nsGet(nsA, 'net.ipv4.tcp_fastopen')).toBe('0');
     expect(await nsGet(nsB, 'net.ipv4.tcp_fastopen')).toBe('0');
@@ -176,7 +184,7 @@ describe('sysctls in network namespaces (real kernel)', { timeout: 120_000 }, ()
     await expect(readFile(stateFilePath(stateDirs.get(nsC)!), 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
   });
 
-  it('restores each namespace\'s own original exactly when nothing is desired any more', async () => {
+  it("restores each namespace's own original exactly when nothing is desired any more", async () => {
     const [a, b] = await Promise.all([agent(nsA, []), agent(nsB, [])]);
     expect(a.statuses).toEqual([expect.objectContaining({ name: 'net.ipv4.tcp_fastopen', state: 'Reverted', current: '1' })]);
     expect(b.statuses.map((s) => [s.name, s.state, s.current])).toEqual([
@@ -204,9 +212,11 @@ describe('sysctls in network namespaces (real kernel)', { timeout: 120_000 }, ()
         continue;
       }
       const bounds =
-        entry.type === 'integer' ? [String(entry.min), String(entry.max)]
-        : entry.type === 'tuple' ? [entry.fields.map((f) => f.min).join(' '), entry.fields.map((f) => f.max).join(' ')]
-        : []; // Writing an enum value may load a kernel module on the host: existence only.
+        entry.type === 'integer'
+          ? [String(entry.min), String(entry.max)]
+          : entry.type === 'tuple'
+            ? [entry.fields.map((f) => f.min).join(' '), entry.fields.map((f) => f.max).join(' ')]
+            : []; // Writing an enum value may load a kernel module on the host: existence only.
       script.push(`[ -e ${path} ] && echo "present ${entry.name}" || echo "absent ${entry.name}"`);
       expected.push(`present ${entry.name}`);
       for (const value of bounds) {

@@ -61,7 +61,9 @@ describe('reading and writing', () => {
     const before = await readSysctl('/proc', 'net.ipv4.tcp_congestion_control');
     const error = await writeSysctl('/proc', 'net.ipv4.tcp_congestion_control', 'no-such-algorithm').catch((e: unknown) => e);
     expect(error).toMatchObject({ reason: 'ValueRejected' });
-    expect((error as Error).message).toBe('the kernel refused net.ipv4.tcp_congestion_control=no-such-algorithm (ENOENT); check that this kernel supports that value');
+    expect((error as Error).message).toBe(
+      'the kernel refused net.ipv4.tcp_congestion_control=no-such-algorithm (ENOENT); check that this kernel supports that value',
+    );
     expect(await readSysctl('/proc', 'net.ipv4.tcp_congestion_control')).toBe(before);
   });
 });

@@ -29,13 +29,21 @@ async function value(tree: ProcTree, name: string): Promise<string> {
 
 async function fingerprint(tree: ProcTree, names: string[]): Promise<string[]> {
   const files = [...names.map((n) => sysctlPath(tree.procRoot, n)), stateFilePath(tree.stateDir)];
-  return Promise.all(files.map(async (f) => {
-    const s = await stat(f, { bigint: true }).catch(() => undefined);
-    return s ? `${f}:${s.mtimeNs}:${s.size}:${await readFile(f, 'utf8')}` : `${f}:absent`;
-  }));
+  return Promise.all(
+    files.map(async (f) => {
+      const s = await stat(f, { bigint: true }).catch(() => undefined);
+      return s ? `${f}:${s.mtimeNs}:${s.size}:${await readFile(f, 'utf8')}` : `${f}:absent`;
+    }),
+  );
 }
 
-const base = { 'net.ipv4.tcp_fastopen': '1', 'net.ipv4.tcp_sack': '1', 'net.ipv4.tcp_rmem': '4096\t131072\t6291456', 'vm.swappiness': '60', 'kernel.panic': '0' };
+const base = {
+  'net.ipv4.tcp_fastopen': '1',
+  'net.ipv4.tcp_sack': '1',
+  'net.ipv4.tcp_rmem': '4096\t131072\t6291456',
+  'vm.swappiness': '60',
+  'kernel.panic': '0',
+};
 
 describe('reconcile: applying', () => {
   it('records the original, writes, reads back and reports Applied', async () => {
@@ -45,17 +53,31 @@ describe('reconcile: applying', () => {
       { name: 'net.ipv4.tcp_fastopen', mitigation: 'tfo-bug', desired: '0', current: '0', original: '1', state: 'Applied', driftCount: 0 },
     ]);
     expect(result.writes).toBe(1);
-    expect(result.events).toEqual([{ type: 'Normal', reason: 'Applied', sysctl: 'net.ipv4.tcp_fastopen', mitigation: 'tfo-bug', message: 'net.ipv4.tcp_fastopen set from 1 to 0' }]);
+    expect(result.events).toEqual([
+      { type: 'Normal', reason: 'Applied', sysctl: 'net.ipv4.tcp_fastopen', mitigation: 'tfo-bug', message: 'net.ipv4.tcp_fastopen set from 1 to 0' },
+    ]);
     expect(await value(tree, 'net.ipv4.tcp_fastopen')).toBe('0');
     const state = await readSysctlState(tree.stateDir);
     expect(state.get('net.ipv4.tcp_fastopen')).toEqual({
-      name: 'net.ipv4.tcp_fastopen', original: '1', bootId: 'boot-1', recordedAt: clock.toISOString(), mitigation: 'tfo-bug', desired: '0', revertPolicy: 'Restore', applied: true, driftCount: 0,
+      name: 'net.ipv4.tcp_fastopen',
+      original: '1',
+      bootId: 'boot-1',
+      recordedAt: clock.toISOString(),
+      mitigation: 'tfo-bug',
+      desired: '0',
+      revertPolicy: 'Restore',
+      applied: true,
+      driftCount: 0,
     });
   });
 
   it('writes nothing on a second pass with nothing changed, and nothing after a restart either', async () => {
     const tree = await makeProcTree(base);
-    const desired = [want('net.ipv4.tcp_fastopen', '0'), want('net.ipv4.tcp_rmem', '4096  87380 6291456', { mitigation: 'rmem' }), want('vm.swappiness', '10', { mitigation: 'swap' })];
+    const desired = [
+      want('net.ipv4.tcp_fastopen', '0'),
+      want('net.ipv4.tcp_rmem', '4096  87380 6291456', { mitigation: 'rmem' }),
+      want('vm.swappiness', '10', { mitigation: 'swap' }),
+    ];
     expect((await run(tree, desired)).writes).toBe(3);
     const before = await fingerprint(tree, ['net.ipv4.tcp_fastopen', 'net.ipv4.tcp_rmem', 'vm.swappiness']);
     const again = await run(tree, desired);
@@ -89,10 +111,17 @@ describe('reconcile: refusing and dry run', () => {
     const before = await fingerprint(tree, ['kernel.panic', 'vm.swappiness']);
     const result = await run(tree, [want('kernel.panic', '10'), want('vm.swappiness', '500')]);
     expect(result.statuses).toEqual([
-      expect.objectContaining({ name: 'kernel.panic', state: 'Refused', message: expect.stringMatching(/^kernel\.panic is not in the sysctl allow-list; allowed keys are listed in config\/sysctl-allowlist\.yaml/) }),
+      expect.objectContaining({
+        name: 'kernel.panic',
+        state: 'Refused',
+        message: expect.stringMatching(/^kernel\.panic is not in the sysctl allow-list; allowed keys are listed in config\/sysctl-allowlist\.yaml/),
+      }),
       expect.objectContaining({ name: 'vm.swappiness', state: 'Refused', message: 'vm.swappiness=500 is out of range 0..200' }),
     ]);
-    expect(result.events.map((e) => [e.type, e.reason])).toEqual([['Warning', 'Refused'], ['Warning', 'Refused']]);
+    expect(result.events.map((e) => [e.type, e.reason])).toEqual([
+      ['Warning', 'Refused'],
+      ['Warning', 'Refused'],
+    ]);
     expect(result.writes).toBe(0);
     expect(await fingerprint(tree, ['kernel.panic', 'vm.swappiness'])).toEqual(before);
   });
@@ -101,7 +130,14 @@ describe('reconcile: refusing and dry run', () => {
     const tree = await makeProcTree(base);
     const result = await run(tree, [want('net.ipv4.tcp_fastopen', '0', { dryRun: true })]);
     expect(result.statuses).toEqual([
-      { name: 'net.ipv4.tcp_fastopen', mitigation: 'tfo-bug', desired: '0', current: '1', state: 'DryRun', message: 'would change 1 to 0; dry run writes nothing' },
+      {
+        name: 'net.ipv4.tcp_fastopen',
+        mitigation: 'tfo-bug',
+        desired: '0',
+        current: '1',
+        state: 'DryRun',
+        message: 'would change 1 to 0; dry run writes nothing',
+      },
     ]);
     expect(result.writes).toBe(0);
     expect(await value(tree, 'net.ipv4.tcp_fastopen')).toBe('1');
@@ -123,8 +159,15 @@ describe('reconcile: drift', () => {
     await tree.set('net.ipv4.tcp_fastopen', '3');
     const drifted = await run(tree, [want('net.ipv4.tcp_fastopen', '0')]);
     expect(drifted.statuses[0]).toEqual({
-      name: 'net.ipv4.tcp_fastopen', mitigation: 'tfo-bug', desired: '0', current: '0', original: '1', state: 'Drifted',
-      driftCount: 1, lastDriftTime: clock.toISOString(), message: 'net.ipv4.tcp_fastopen was changed to 3 outside ksleuth; put back 0',
+      name: 'net.ipv4.tcp_fastopen',
+      mitigation: 'tfo-bug',
+      desired: '0',
+      current: '0',
+      original: '1',
+      state: 'Drifted',
+      driftCount: 1,
+      lastDriftTime: clock.toISOString(),
+      message: 'net.ipv4.tcp_fastopen was changed to 3 outside ksleuth; put back 0',
     });
     expect(drifted.events).toEqual([expect.objectContaining({ type: 'Warning', reason: 'DriftCorrected' })]);
     expect(await value(tree, 'net.ipv4.tcp_fastopen')).toBe('0');
@@ -140,7 +183,11 @@ describe('reconcile: reverting', () => {
     await run(tree, [want('net.ipv4.tcp_fastopen', '0'), want('net.ipv4.tcp_rmem', '4096 87380 6291456')]);
     const result = await run(tree, [want('net.ipv4.tcp_fastopen', '0')]);
     expect(result.statuses[1]).toEqual({
-      name: 'net.ipv4.tcp_rmem', mitigation: 'tfo-bug', original: '4096 131072 6291456', current: '4096 131072 6291456', state: 'Reverted',
+      name: 'net.ipv4.tcp_rmem',
+      mitigation: 'tfo-bug',
+      original: '4096 131072 6291456',
+      current: '4096 131072 6291456',
+      state: 'Reverted',
       message: 'net.ipv4.tcp_rmem restored from 4096 87380 6291456 to its original value 4096 131072 6291456',
     });
     expect(await value(tree, 'net.ipv4.tcp_rmem')).toBe('4096 131072 6291456');
@@ -154,7 +201,13 @@ describe('reconcile: reverting', () => {
     const tree = await makeProcTree(base);
     await run(tree, [want('net.ipv4.tcp_fastopen', '0', { revertPolicy: 'Keep' })]);
     const result = await run(tree, []);
-    expect(result.statuses).toEqual([expect.objectContaining({ state: 'Reverted', current: '0', message: 'net.ipv4.tcp_fastopen is no longer desired; revertPolicy Keep leaves its value (0)' })]);
+    expect(result.statuses).toEqual([
+      expect.objectContaining({
+        state: 'Reverted',
+        current: '0',
+        message: 'net.ipv4.tcp_fastopen is no longer desired; revertPolicy Keep leaves its value (0)',
+      }),
+    ]);
     expect(result.writes).toBe(0);
     expect(await value(tree, 'net.ipv4.tcp_fastopen')).toBe('0');
     expect((await readSysctlState(tree.stateDir)).size).toBe(0);
@@ -185,7 +238,10 @@ describe('reconcile: reboots and crashes', () => {
     const result = await run(tree, [want('net.ipv4.tcp_fastopen', '0')]);
     expect(result.statuses[0]).toMatchObject({ state: 'Applied', current: '0', original: '2', driftCount: 0 });
     expect(result.events).toEqual([
-      expect.objectContaining({ reason: 'Reapplied', message: 'net.ipv4.tcp_fastopen set to 0 again after the reboot (boot value 2, recorded as the original 2)' }),
+      expect.objectContaining({
+        reason: 'Reapplied',
+        message: 'net.ipv4.tcp_fastopen set to 0 again after the reboot (boot value 2, recorded as the original 2)',
+      }),
     ]);
     expect((await readSysctlState(tree.stateDir)).get('net.ipv4.tcp_fastopen')).toMatchObject({ bootId: 'boot-2', applied: true, original: '2' });
     await run(tree, []);
@@ -246,7 +302,11 @@ describe('reconcile: failures and host files', () => {
     // A directory where the temporary state file must go makes the write fail (even for root).
     await mkdir(`${stateFilePath(tree.stateDir)}.tmp`, { recursive: true });
     const result = await run(tree, [want('net.ipv4.tcp_fastopen', '0')]);
-    expect(result.statuses[0]).toMatchObject({ state: 'Failed', current: '1', message: expect.stringMatching(/^could not record the original value in .*; nothing was written$/) });
+    expect(result.statuses[0]).toMatchObject({
+      state: 'Failed',
+      current: '1',
+      message: expect.stringMatching(/^could not record the original value in .*; nothing was written$/),
+    });
     expect(await value(tree, 'net.ipv4.tcp_fastopen')).toBe('1');
   });
 

@@ -35,7 +35,9 @@ describe('the sysctl state file', () => {
     await writeFile(stateFilePath(dir), '{"version":1,"sysctls":[{"name":"net.ipv4.tcp_fa');
     const error = await readSysctlState(dir).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StateFileError);
-    expect((error as Error).message).toMatch(/^the sysctl state file .*sysctl-state\.json is not valid JSON .*the agent changes nothing until a person repairs or removes it$/);
+    expect((error as Error).message).toMatch(
+      /^the sysctl state file .*sysctl-state\.json is not valid JSON .*the agent changes nothing until a person repairs or removes it$/,
+    );
     await writeFile(stateFilePath(dir), JSON.stringify({ version: 1, sysctls: [{ ...held, original: undefined }] }));
     await expect(readSysctlState(dir)).rejects.toThrow(/is not in the expected form \(sysctls\.0\.original: /);
     expect(await readFile(stateFilePath(dir), 'utf8')).toContain('"version":1');

@@ -7,7 +7,12 @@ import { aggregate, limits, mergeFindings } from '../../../operator/investigatio
 
 const spec = investigationSpec.parse({ nodes: { names: ['a'] }, captures: [{ memory: {} }], compareBy: { kernelVersion: true } });
 
-function child(node: string, phase?: KernelCapture['status'] extends infer S ? (S extends { phase?: infer P } ? P : never) : never, findings: Finding[] = [], kernelVersion = '6.1.0'): KernelCapture {
+function child(
+  node: string,
+  phase?: KernelCapture['status'] extends infer S ? (S extends { phase?: infer P } ? P : never) : never,
+  findings: Finding[] = [],
+  kernelVersion = '6.1.0',
+): KernelCapture {
   return {
     apiVersion: 'ksleuth.io/v1alpha1',
     kind: 'KernelCapture',
@@ -73,7 +78,10 @@ describe('aggregate', () => {
 
   it('groups by a node label when asked', () => {
     const byLabel = investigationSpec.parse({ nodes: { names: ['a'] }, captures: [{ memory: {} }], compareBy: { nodeLabel: 'pool' } });
-    const info = new Map<string, { labels: Record<string, string> }>([['n1', { labels: { pool: 'db' } }], ['n2', { labels: {} }]]);
+    const info = new Map<string, { labels: Record<string, string> }>([
+      ['n1', { labels: { pool: 'db' } }],
+      ['n2', { labels: {} }],
+    ]);
     const result = aggregate(byLabel, 2, [child('n1', 'Succeeded'), child('n2', 'Running')], info, false);
     expect(result.comparison?.groups).toEqual([
       { value: '<unset>', nodes: 1, reported: 0, patterns: [] },
@@ -85,7 +93,12 @@ describe('aggregate', () => {
     const patterns = ['slab-growth', 'memory-fragmentation', 'tcp-retransmits', 'kernel-cpu-hotspot', 'hung-task', 'oom-kill'] as const;
     const long = 'x'.repeat(500);
     const children = Array.from({ length: 5000 }, (_, i) =>
-      child(`node-${String(i).padStart(5, '0')}`, 'Succeeded', patterns.map((p) => ({ ...finding(p, 'warning', Array(20).fill(long)), capture: `c${i % 20}` })), `6.1.${i % 100}`),
+      child(
+        `node-${String(i).padStart(5, '0')}`,
+        'Succeeded',
+        patterns.map((p) => ({ ...finding(p, 'warning', Array(20).fill(long)), capture: `c${i % 20}` })),
+        `6.1.${i % 100}`,
+      ),
     );
     const result = aggregate(spec, 5000, children, new Map(), false);
     expect(result.findings.length).toBe(limits.findings);

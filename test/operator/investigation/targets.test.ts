@@ -14,7 +14,13 @@ function agent(name: string, heartbeatAgoMs = 1000): [string, KernelNode] {
 }
 
 describe('resolveTargets', () => {
-  const nodes = [node('w1', { pool: 'db' }), node('w2', { pool: 'db' }), node('w3', { pool: 'web' }), node('w4', { pool: 'db' }, false), node('w5', { pool: 'db' })];
+  const nodes = [
+    node('w1', { pool: 'db' }),
+    node('w2', { pool: 'db' }),
+    node('w3', { pool: 'web' }),
+    node('w4', { pool: 'db' }, false),
+    node('w5', { pool: 'db' }),
+  ];
   const agents = new Map([agent('w1'), agent('w2'), agent('w3'), agent('w4'), agent('w5', 10 * 60 * 1000)]);
 
   it('takes named and selected nodes that are Ready and have a live agent, in name order', () => {

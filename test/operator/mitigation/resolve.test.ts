@@ -7,20 +7,31 @@ function mit(name: string, spec: Record<string, unknown>, extra: Partial<Mitigat
   return { name, spec: mitigationSpec.parse(spec), deleting: false, ...extra };
 }
 
-function node(name: string, labels: Record<string, string> = {}, kernelVersion = '6.1.10', current: DesiredSysctl[] = [], status: SysctlStatus[] = []): NodeInput {
+function node(
+  name: string,
+  labels: Record<string, string> = {},
+  kernelVersion = '6.1.10',
+  current: DesiredSysctl[] = [],
+  status: SysctlStatus[] = [],
+): NodeInput {
   return { name, labels, kernelVersion, registered: true, current, status };
 }
 
 const fastopenOff = { sysctls: [{ name: 'net.ipv4.tcp_fastopen', value: '0' }] };
 
 function values(desired: Map<string, DesiredSysctl[]>): Record<string, string> {
-  return Object.fromEntries([...desired].map(([n, d]) => [n, d.map((s) => `${s.name}=${s.value}${s.dryRun ? ' (dry run)' : ''} by ${s.mitigation}`).join(', ')]));
+  return Object.fromEntries(
+    [...desired].map(([n, d]) => [n, d.map((s) => `${s.name}=${s.value}${s.dryRun ? ' (dry run)' : ''} by ${s.mitigation}`).join(', ')]),
+  );
 }
 
 describe('resolveMitigations', () => {
   it('applies to the selected nodes only, and skips kernels outside the range', () => {
     const nodes = [node('a', { pool: 'ingress' }), node('b', { pool: 'ingress' }, '6.1.60'), node('c', { pool: 'db' })];
-    const { desired, views } = resolveMitigations([mit('tfo', { ...fastopenOff, nodeSelector: { matchLabels: { pool: 'ingress' } }, kernelVersions: '>=6.1.0 <6.1.50' })], nodes);
+    const { desired, views } = resolveMitigations(
+      [mit('tfo', { ...fastopenOff, nodeSelector: { matchLabels: { pool: 'ingress' } }, kernelVersions: '>=6.1.0 <6.1.50' })],
+      nodes,
+    );
     expect(values(desired)).toEqual({ a: 'net.ipv4.tcp_fastopen=0 by tfo', b: '', c: '' });
     const view = views.get('tfo')!;
     expect(view.matched).toEqual(['a', 'b']);
@@ -30,7 +41,10 @@ describe('resolveMitigations', () => {
 
   it('lets the higher priority win and reports the other as overridden', () => {
     const { desired, views } = resolveMitigations(
-      [mit('low', { sysctls: [{ name: 'vm.swappiness', value: '10' }], priority: 1 }), mit('high', { sysctls: [{ name: 'vm.swappiness', value: '1' }], priority: 5 })],
+      [
+        mit('low', { sysctls: [{ name: 'vm.swappiness', value: '10' }], priority: 1 }),
+        mit('high', { sysctls: [{ name: 'vm.swappiness', value: '1' }], priority: 5 }),
+      ],
       [node('a')],
     );
     expect(values(desired)).toEqual({ a: 'vm.swappiness=1 by high' });
@@ -74,14 +88,20 @@ describe('resolveMitigations', () => {
   it('rolls out to at most maxConcurrentNodes nodes at a time', () => {
     const spec = { ...fastopenOff, rollout: { maxConcurrentNodes: 2, maxFailedNodes: 1 } };
     const names = ['a', 'b', 'c', 'd', 'e'];
-    const first = resolveMitigations([mit('tfo', spec)], names.map((n) => node(n)));
+    const first = resolveMitigations(
+      [mit('tfo', spec)],
+      names.map((n) => node(n)),
+    );
     expect(values(first.desired)).toEqual({ a: 'net.ipv4.tcp_fastopen=0 by tfo', b: 'net.ipv4.tcp_fastopen=0 by tfo', c: '', d: '', e: '' });
     // a and b not confirmed yet: nothing more starts.
     const inProgress = names.map((n) => node(n, {}, '6.1.0', first.desired.get(n)!));
     expect(values(resolveMitigations([mit('tfo', spec)], inProgress).desired).c).toBe('');
     // a and b applied: the next two start.
-    const applied = (n: string): SysctlStatus[] => [{ name: 'net.ipv4.tcp_fastopen', mitigation: 'tfo', desired: '0', current: '0', state: 'Applied' }];
-    const next = resolveMitigations([mit('tfo', spec)], names.map((n) => node(n, {}, '6.1.0', first.desired.get(n)!, first.desired.get(n)!.length ? applied(n) : [])));
+    const applied = (_n: string): SysctlStatus[] => [{ name: 'net.ipv4.tcp_fastopen', mitigation: 'tfo', desired: '0', current: '0', state: 'Applied' }];
+    const next = resolveMitigations(
+      [mit('tfo', spec)],
+      names.map((n) => node(n, {}, '6.1.0', first.desired.get(n)!, first.desired.get(n)!.length ? applied(n) : [])),
+    );
     expect(Object.values(values(next.desired)).filter(Boolean)).toHaveLength(4);
   });
 
@@ -96,7 +116,16 @@ describe('resolveMitigations', () => {
 
   it('previews dry-run sysctls and lets a real mitigation take precedence', () => {
     const { desired } = resolveMitigations(
-      [mit('preview', { sysctls: [{ name: 'vm.swappiness', value: '5' }, { name: 'net.ipv4.tcp_keepalive_time', value: '600' }], dryRun: true }), mit('real', { sysctls: [{ name: 'vm.swappiness', value: '1' }] })],
+      [
+        mit('preview', {
+          sysctls: [
+            { name: 'vm.swappiness', value: '5' },
+            { name: 'net.ipv4.tcp_keepalive_time', value: '600' },
+          ],
+          dryRun: true,
+        }),
+        mit('real', { sysctls: [{ name: 'vm.swappiness', value: '1' }] }),
+      ],
       [node('a')],
     );
     expect(values(desired)).toEqual({ a: 'net.ipv4.tcp_keepalive_time=600 (dry run) by preview, vm.swappiness=1 by real' });

@@ -97,7 +97,10 @@ describe('Controller', () => {
       calls += 1;
       running.set(key, (running.get(key) ?? 0) + 1);
       maxSameKey = Math.max(maxSameKey, running.get(key)!);
-      maxParallel = Math.max(maxParallel, [...running.values()].reduce((a, b) => a + b, 0));
+      maxParallel = Math.max(
+        maxParallel,
+        [...running.values()].reduce((a, b) => a + b, 0),
+      );
       await sleep(20);
       running.set(key, running.get(key)! - 1);
     }, 4);

@@ -35,7 +35,12 @@ export class DeliveryLog {
     informer.addHandlers({
       onAdd: (o) => this.deliveries.push({ type: 'add', key: objectKey(o), resourceVersion: o.metadata.resourceVersion }),
       onUpdate: (old, o) =>
-        this.deliveries.push({ type: 'update', key: objectKey(o), resourceVersion: o.metadata.resourceVersion, oldResourceVersion: old.metadata.resourceVersion }),
+        this.deliveries.push({
+          type: 'update',
+          key: objectKey(o),
+          resourceVersion: o.metadata.resourceVersion,
+          oldResourceVersion: old.metadata.resourceVersion,
+        }),
       onDelete: (o) => this.deliveries.push({ type: 'delete', key: objectKey(o), resourceVersion: o.metadata.resourceVersion }),
     });
   }

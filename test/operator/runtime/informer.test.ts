@@ -52,15 +52,18 @@ async function converged(informer: Informer<KubeObject>, client: KubeClient, res
 /** The etcd v3 JSON gateway on the cluster's etcd client port. */
 function etcd<T>(path: string, body: unknown): Promise<T> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: cluster().ports.etcdClient, path, method: 'POST', headers: { 'Content-Type': 'application/json' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        if ((res.statusCode ?? 0) >= 300) reject(new Error(`etcd ${path}: ${res.statusCode} ${text}`));
-        else resolve(JSON.parse(text) as T);
-      });
-    });
+    const req = request(
+      { host: '127.0.0.1', port: cluster().ports.etcdClient, path, method: 'POST', headers: { 'Content-Type': 'application/json' } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          if ((res.statusCode ?? 0) >= 300) reject(new Error(`etcd ${path}: ${res.statusCode} ${text}`));
+          else resolve(JSON.parse(text) as T);
+        });
+      },
+    );
     req.on('error', reject);
     req.end(JSON.stringify(body));
   });
@@ -78,7 +81,13 @@ describe('Informer against a real API server', () => {
     const { informer, log } = start({ resource: ref, labelSelector: 'app=informer-test', pageSize: 2, indexers: { group: labelIndex('group') } });
     await informer.synced;
     expect(informer.hasSynced).toBe(true);
-    expect([...informer.store.keys()].sort()).toEqual(['inf-converge/pre-0', 'inf-converge/pre-1', 'inf-converge/pre-2', 'inf-converge/pre-3', 'inf-converge/pre-4']);
+    expect([...informer.store.keys()].sort()).toEqual([
+      'inf-converge/pre-0',
+      'inf-converge/pre-1',
+      'inf-converge/pre-2',
+      'inf-converge/pre-3',
+      'inf-converge/pre-4',
+    ]);
     expect(informer.store.keysByIndex('group', 'odd').sort()).toEqual(['inf-converge/pre-1', 'inf-converge/pre-3']);
     expect(informer.store.get('inf-converge/pre-0')?.kind).toBe('ConfigMap');
     // managedFields are dropped to save memory; the server has them.
@@ -100,7 +109,10 @@ describe('Informer against a real API server', () => {
     expect(informer.store.keysByIndex('group', 'odd')).toEqual([]);
     expect(log.problems()).toEqual([]);
     expect(sameVersions(log.held(), versions(informer.store.list()))).toBe(true);
-    const deleted = log.deliveries.filter((d) => d.type === 'delete').map((d) => d.key).sort();
+    const deleted = log.deliveries
+      .filter((d) => d.type === 'delete')
+      .map((d) => d.key)
+      .sort();
     expect(deleted).toEqual(['inf-converge/new-1', 'inf-converge/pre-2', 'inf-converge/pre-3']);
     expect(informer.stats).toMatchObject({ lists: 1, relists: 0 });
   });
@@ -210,14 +222,25 @@ describe('Informer against a real API server', () => {
       await admin.create(other, configMap('unrelated'));
 
       // Compact etcd up to now, so the informer's resourceVersion is gone from etcd itself...
-      const { header } = await etcd<{ header: { revision: string } }>('/v3/kv/range', { key: base64('/registry/'), range_end: base64('/registry0'), count_only: true });
+      const { header } = await etcd<{ header: { revision: string } }>('/v3/kv/range', {
+        key: base64('/registry/'),
+        range_end: base64('/registry0'),
+        count_only: true,
+      });
       await etcd('/v3/kv/compaction', { revision: header.revision, physical: true });
-      await expect(etcd('/v3/kv/range', { key: base64('/registry/'), range_end: base64('/registry0'), count_only: true, revision: String(seenVersion) })).rejects.toThrow(/compacted/);
+      await expect(
+        etcd('/v3/kv/range', { key: base64('/registry/'), range_end: base64('/registry0'), count_only: true, revision: String(seenVersion) }),
+      ).rejects.toThrow(/compacted/);
       // ...and restart the API server, so its watch cache does not hold it either.
       await cluster().restartApiServer();
       proxy.restore();
 
-      await eventually('a re-list', () => informer.stats.relists >= 1, 30_000, () => JSON.stringify(informer.stats));
+      await eventually(
+        'a re-list',
+        () => informer.stats.relists >= 1,
+        30_000,
+        () => JSON.stringify(informer.stats),
+      );
       await converged(informer, admin, ref);
       expect(informer.stats.relists).toBe(1);
       expect(informer.stats.lists).toBe(2);

@@ -61,7 +61,10 @@ class ManagerProcess {
 
   /** The log lines (pino JSON) the process wrote so far. */
   logs(): { msg?: string; level?: number; [key: string]: unknown }[] {
-    return this.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg?: string });
+    return this.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg?: string });
   }
 
   get(path: string): Promise<{ status: number; body: string }> {
@@ -89,7 +92,10 @@ afterAll(() => {
 });
 
 async function lease(): Promise<LeaseObject | undefined> {
-  return cluster().client().get<LeaseObject>(core.leases(namespace), 'runtime-test').catch(() => undefined);
+  return cluster()
+    .client()
+    .get<LeaseObject>(core.leases(namespace), 'runtime-test')
+    .catch(() => undefined);
 }
 
 async function holder(): Promise<string | undefined> {
@@ -110,7 +116,9 @@ describe('leader election with real manager processes', () => {
   let b: ManagerProcess;
 
   it('lets one of two managers lead; the standby is ready and synced but does not reconcile', async () => {
-    await cluster().client().create(core.namespaces, { metadata: { name: namespace } });
+    await cluster()
+      .client()
+      .create(core.namespaces, { metadata: { name: namespace } });
     a = await ManagerProcess.start('a');
     await eventually('a to lead', async () => (await holder()) === 'a', 20_000);
     b = await ManagerProcess.start('b');
@@ -176,10 +184,12 @@ describe('leader election with real manager processes', () => {
     // Someone else takes the lease (as after a long partition): c must stop and exit non-zero.
     const current = await cluster().client().get<LeaseObject & KubeObject>(core.leases(namespace), 'runtime-test');
     const now = new Date().toISOString().replace(/Z$/, '000Z');
-    await cluster().client().replace(core.leases(namespace), 'runtime-test', {
-      ...current,
-      spec: { ...current.spec, holderIdentity: 'intruder', renewTime: now, acquireTime: now, leaseDurationSeconds: 60 },
-    });
+    await cluster()
+      .client()
+      .replace(core.leases(namespace), 'runtime-test', {
+        ...current,
+        spec: { ...current.spec, holderIdentity: 'intruder', renewTime: now, acquireTime: now, leaseDurationSeconds: 60 },
+      });
     const exit = await c.exited;
     expect(exit.code).toBe(1);
     expect(c.logs().some((l) => l.msg === 'Lost the leader lease')).toBe(true);

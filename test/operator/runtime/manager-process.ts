@@ -51,9 +51,11 @@ const controller = manager.controller({
     if (annotations['test/stray-rejection']) void Promise.reject(new Error('a stray rejection nobody awaits'));
     const sleepMs = Number(annotations['test/sleep-ms'] ?? 0);
     if (sleepMs > 0) await sleep(sleepMs);
-    await client.patch(ref, parseKey(key).name, { metadata: { annotations: { 'test/stamped-by': identity, 'test/stamped-at': new Date().toISOString() } } }).catch((error: unknown) => {
-      if (!isNotFound(error)) throw error;
-    });
+    await client
+      .patch(ref, parseKey(key).name, { metadata: { annotations: { 'test/stamped-by': identity, 'test/stamped-at': new Date().toISOString() } } })
+      .catch((error: unknown) => {
+        if (!isNotFound(error)) throw error;
+      });
   },
 });
 controller.watch(configMaps);

@@ -45,7 +45,9 @@ function get(port: number, path: string): Promise<{ status: number; body: string
 }
 
 async function eventsAbout(namespace: string, name: string): Promise<CoreEvent[]> {
-  const list = await cluster().client().list<CoreEvent>(core.events(namespace), { fieldSelector: `involvedObject.name=${name}` });
+  const list = await cluster()
+    .client()
+    .list<CoreEvent>(core.events(namespace), { fieldSelector: `involvedObject.name=${name}` });
   return list.items;
 }
 
@@ -193,7 +195,12 @@ describe('EventRecorder against a real API server', () => {
 
   it('puts events about cluster-scoped objects in "default"', async () => {
     const client = cluster().client();
-    const node = await client.create<KubeObject>(ksleuth('KernelNode'), { apiVersion: 'ksleuth.io/v1alpha1', kind: 'KernelNode', metadata: { name: 'event-node' }, spec: {} });
+    const node = await client.create<KubeObject>(ksleuth('KernelNode'), {
+      apiVersion: 'ksleuth.io/v1alpha1',
+      kind: 'KernelNode',
+      metadata: { name: 'event-node' },
+      spec: {},
+    });
     const recorder = new EventRecorder({ client, component: 'ksleuth-test', log: quiet });
     await recorder.warning(node, 'SysctlDrift', 'net.ipv4.tcp_fastopen changed behind our back');
     await recorder.warning(node, 'SysctlDrift', 'net.ipv4.tcp_fastopen changed behind our back');

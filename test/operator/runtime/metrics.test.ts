@@ -7,7 +7,7 @@ describe('MetricsRegistry exposition', () => {
     const registry = new MetricsRegistry();
     const captures = registry.gauge('ksleuth_captures', 'Captures by state.', ['state']);
     const errors = registry.counter('ksleuth_errors_total', 'Errors.\nSecond line with a \\ backslash.', ['where']);
-    const plain = registry.counter('ksleuth_plain_total', 'A counter without labels.');
+    const _plain = registry.counter('ksleuth_plain_total', 'A counter without labels.');
     const latency = registry.histogram('ksleuth_latency_seconds', 'Latency.', ['op'], [0.1, 1, 10]);
 
     captures.set({ state: 'Running' }, 3);

@@ -34,8 +34,12 @@ describe('bad options get an error that names the field and the fix', () => {
 
   it('leader election timings follow client-go’s rules', () => {
     const base = { client, namespace: 'ns', name: 'lease' };
-    expect(() => new LeaderElector({ ...base, leaseDurationMs: 10_000, renewDeadlineMs: 10_000 })).toThrow(/leaseDurationMs \(10000\) must be greater than renewDeadlineMs/);
-    expect(() => new LeaderElector({ ...base, renewDeadlineMs: 2000, retryPeriodMs: 2000 })).toThrow(/renewDeadlineMs \(2000\) must be greater than retryPeriodMs × 1.2/);
+    expect(() => new LeaderElector({ ...base, leaseDurationMs: 10_000, renewDeadlineMs: 10_000 })).toThrow(
+      /leaseDurationMs \(10000\) must be greater than renewDeadlineMs/,
+    );
+    expect(() => new LeaderElector({ ...base, renewDeadlineMs: 2000, retryPeriodMs: 2000 })).toThrow(
+      /renewDeadlineMs \(2000\) must be greater than retryPeriodMs × 1.2/,
+    );
     expect(() => new LeaderElector({ ...base, leaseDurationMs: 900, renewDeadlineMs: 600, retryPeriodMs: 100 })).toThrow(/at least 1000/);
     expect(new LeaderElector(base).identity).toMatch(/_[0-9a-f-]{36}$/);
   });

@@ -47,7 +47,12 @@ describe('Store', () => {
     store.set(capture('c2', 'n1', 'inv-b'));
     store.set(capture('c3', 'n2', 'inv-a'));
     expect(store.keysByIndex('byNode', 'n1').sort()).toEqual(['c1', 'c2']);
-    expect(store.byIndex('byInvestigation', 'inv-a').map((o) => o.metadata.name).sort()).toEqual(['c1', 'c3']);
+    expect(
+      store
+        .byIndex('byInvestigation', 'inv-a')
+        .map((o) => o.metadata.name)
+        .sort(),
+    ).toEqual(['c1', 'c3']);
 
     store.set(capture('c1', 'n2', 'inv-b', '2'));
     expect(store.keysByIndex('byNode', 'n1')).toEqual(['c2']);

@@ -10,7 +10,16 @@ describe('summarizeBpftrace on a recorded program', () => {
   const summary = summarizeBpftrace(output);
 
   it('gives each scalar map its value and each histogram its count and quantiles', () => {
-    expect(summary).toMatchObject({ maps: 14, printfLines: 4, '@calls': 2641, '@bytes': 1227560, '@largest': 32768, '@smallest': 8, '@mean': 464, '@seconds': 3 });
+    expect(summary).toMatchObject({
+      maps: 14,
+      printfLines: 4,
+      '@calls': 2641,
+      '@bytes': 1227560,
+      '@largest': 32768,
+      '@smallest': 8,
+      '@mean': 464,
+      '@seconds': 3,
+    });
     expect(summary).toMatchObject({ '@size.count': 2641, '@size.p50': 127, '@size.p99': 8191, '@size_linear.count': 2641 });
     expect(summary).toMatchObject({ '@size_stats.count': 2641, '@size_stats.average': 464, '@size_stats.total': 1227560 });
   });

@@ -42,7 +42,11 @@ describe('bundle capture on this machine', () => {
     expect(outcome).toMatchObject({ kind: 'bundle', state: 'Succeeded' });
     expect(outcome.artifacts).toEqual([expect.objectContaining({ name: 'bundle-bundle.tar.gz', contentType: 'application/gzip' })]);
     expect(outcome.artifacts[0]!.sizeBytes).toBe((await stat(join(run.outDir, 'bundle-bundle.tar.gz'))).size);
-    expect(outcome.summary).toMatchObject({ files: manifest.files.length + 1, archiveBytes: outcome.artifacts[0]!.sizeBytes, kernelRelease: manifest.kernelRelease });
+    expect(outcome.summary).toMatchObject({
+      files: manifest.files.length + 1,
+      archiveBytes: outcome.artifacts[0]!.sizeBytes,
+      kernelRelease: manifest.kernelRelease,
+    });
     expect(outcome.summary.bytes).toBe(manifest.files.reduce((sum, f) => sum + f.sizeBytes, 0));
     expect(outcome.summary.cpus).toBeGreaterThan(0);
     expect(outcome.summary.btf).toBe(true);

@@ -57,7 +57,11 @@ describe('cpu-profile analysis of recorded profiles', () => {
     expect(findings).toHaveLength(1);
     const [hotspot] = findings;
     expect(() => finding.parse(hotspot)).not.toThrow();
-    expect(hotspot).toMatchObject({ pattern: 'kernel-cpu-hotspot', severity: 'warning', title: 'One kernel function takes an outsized share of CPU: read_zero' });
+    expect(hotspot).toMatchObject({
+      pattern: 'kernel-cpu-hotspot',
+      severity: 'warning',
+      title: 'One kernel function takes an outsized share of CPU: read_zero',
+    });
     expect(hotspot!.evidence[0]).toMatch(/^read_zero \(filesystem .*\) is the leaf of \d+\.\d% of busy CPU samples \(\d+ of \d+\)$/);
     expect(hotspot!.evidence.find((e) => e.startsWith('processes in kernel:'))).toMatch(/^processes in kernel: dd /);
     expect(hotspot!.evidence.find((e) => e.startsWith('hottest kernel stack'))).toMatch(/dd;.*vfs_read;read_zero$/);
@@ -115,7 +119,11 @@ describe('cpu-profile analysis of inputs derived from the recordings', () => {
   });
 
   it('does not judge from too few samples', () => {
-    const few = join2(samples(recording('kernel-heavy')).filter((b) => b.startsWith('dd ')).slice(0, 40));
+    const few = join2(
+      samples(recording('kernel-heavy'))
+        .filter((b) => b.startsWith('dd '))
+        .slice(0, 40),
+    );
     const { summary, findings } = analyze(few);
     expect(summary.busySamples).toBe(40);
     expect(findings).toEqual([]);
@@ -124,7 +132,9 @@ describe('cpu-profile analysis of inputs derived from the recordings', () => {
 
 describe('cpu-profile profile figures', () => {
   it('counts self samples of kernel leaves and attributes them to processes', () => {
-    const stacks = parseFolded('app;main;read_[k];vfs_read_[k];read_zero_[k] 6\napp;main 3\nswapper;do_idle_[k];pv_native_safe_halt_[k] 10\nkworker;rcu_do_batch_[k];kmem_cache_free_[k] 1\n');
+    const stacks = parseFolded(
+      'app;main;read_[k];vfs_read_[k];read_zero_[k] 6\napp;main 3\nswapper;do_idle_[k];pv_native_safe_halt_[k] 10\nkworker;rcu_do_batch_[k];kmem_cache_free_[k] 1\n',
+    );
     const profile = profileStacks(stacks);
     expect(profile).toMatchObject({ totalSamples: 20, idleSamples: 10, busySamples: 10, kernelSamples: 7, userSamples: 3 });
     expect(profile.kernelFunctions).toEqual([
@@ -138,7 +148,12 @@ describe('cpu-profile profile figures', () => {
 
 describe('a perf script that stopped early', () => {
   it('keeps the samples it printed and says the rest is missing', () => {
-    const raw: CpuProfileRaw = { folded: 'dd;read_zero_[k];clear_user_[k] 40\ndd;main 10\n', frequencyHz: 99, truncated: false, stoppedEarly: 'perf script stopped at a perf record of type 17 it could not process; later samples are missing' };
+    const raw: CpuProfileRaw = {
+      folded: 'dd;read_zero_[k];clear_user_[k] 40\ndd;main 10\n',
+      frequencyHz: 99,
+      truncated: false,
+      stoppedEarly: 'perf script stopped at a perf record of type 17 it could not process; later samples are missing',
+    };
     const parsed = cpuProfileCapture.parse(raw, params);
     const { summary } = cpuProfileCapture.analyze(parsed, params, facts);
     expect(summary.stoppedEarly).toMatch(/type 17/);

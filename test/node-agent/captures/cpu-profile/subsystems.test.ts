@@ -44,7 +44,12 @@ describe('kernel subsystems by function name', () => {
   it('does not let entry code, interrupt glue or copies claim their callees', () => {
     expect(classifyKernelStack(['some_driver_fn', 'do_syscall_64', 'entry_SYSCALL_64_after_hwframe'])).toBe('other');
     expect(classifyKernelStack(['some_driver_fn', '__do_softirq'])).toBe('other');
-    expect(subsystemRules.filter((r) => !r.callersCount).map((r) => r.id).sort()).toEqual(['interrupts', 'locking', 'syscalls', 'usercopy']);
+    expect(
+      subsystemRules
+        .filter((r) => !r.callersCount)
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual(['interrupts', 'locking', 'syscalls', 'usercopy']);
   });
 
   it('has unique ids and advice for each subsystem', () => {

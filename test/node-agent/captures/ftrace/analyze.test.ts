@@ -9,7 +9,10 @@ const trace = readFileSync(new URL('../../../fixtures/ftrace/events-block-jbd2.t
 
 /** Derived from the recording: the end of one jbd2 commit (and its flushing) moved `seconds` later. */
 function delayCommit(text: string, transaction: number, seconds: number, event: 'jbd2_end_commit' | 'jbd2_commit_flushing'): string {
-  return text.replace(new RegExp(`(\\d+\\.\\d+)(: ${event}: dev 7,0 transaction ${transaction} )`), (_, ts: string, rest: string) => `${(Number(ts) + seconds).toFixed(6)}${rest}`);
+  return text.replace(
+    new RegExp(`(\\d+\\.\\d+)(: ${event}: dev 7,0 transaction ${transaction} )`),
+    (_, ts: string, rest: string) => `${(Number(ts) + seconds).toFixed(6)}${rest}`,
+  );
 }
 
 describe('analyzeFtrace', () => {
@@ -24,7 +27,11 @@ describe('analyzeFtrace', () => {
   it('reports a jbd2 commit of over a second as a write stall (derived input)', () => {
     const { findings } = analyzeFtrace(parseEventsTrace(delayCommit(trace, 5, 1.5, 'jbd2_end_commit'), 8, [], false));
     expect(findings).toHaveLength(1);
-    expect(findings[0]).toMatchObject({ pattern: 'write-stall', severity: 'warning', title: expect.stringMatching(/^Journal on 7:0: commits took up to 150\d ms$/) });
+    expect(findings[0]).toMatchObject({
+      pattern: 'write-stall',
+      severity: 'warning',
+      title: expect.stringMatching(/^Journal on 7:0: commits took up to 150\d ms$/),
+    });
     expect(findings[0]!.suggestedMitigation?.sysctls.map((s) => s.name)).toEqual(['vm.dirty_background_ratio', 'vm.dirty_ratio']);
     expect(() => finding.parse(findings[0])).not.toThrow();
   });
@@ -37,7 +44,9 @@ describe('analyzeFtrace', () => {
   it('reports block requests slower than the io-latency default threshold (derived input)', () => {
     const slow = trace.replace('4626.899018: block_rq_complete: 7,0 WS () 40962', '4627.399018: block_rq_complete: 7,0 WS () 40962');
     const { findings } = analyzeFtrace(parseEventsTrace(slow, 8, [], false));
-    expect(findings).toEqual([expect.objectContaining({ pattern: 'io-latency', severity: 'warning', title: expect.stringMatching(/^Block requests on 7:0 took up to 500 ms/) })]);
+    expect(findings).toEqual([
+      expect.objectContaining({ pattern: 'io-latency', severity: 'warning', title: expect.stringMatching(/^Block requests on 7:0 took up to 500 ms/) }),
+    ]);
   });
 
   it('summarises function_graph results per function', () => {

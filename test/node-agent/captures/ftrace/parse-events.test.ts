@@ -4,7 +4,10 @@ import { parseEventsTrace } from '../../../../node-agent/captures/ftrace/parse-e
 
 function recorded(name: string) {
   const trace = readFileSync(new URL(`../../../fixtures/ftrace/${name}.trace.txt`, import.meta.url), 'utf8');
-  const { windowSeconds, cpuStats } = JSON.parse(readFileSync(new URL(`../../../fixtures/ftrace/${name}.cpu-stats.json`, import.meta.url), 'utf8')) as { windowSeconds: number; cpuStats: string[] };
+  const { windowSeconds, cpuStats } = JSON.parse(readFileSync(new URL(`../../../fixtures/ftrace/${name}.cpu-stats.json`, import.meta.url), 'utf8')) as {
+    windowSeconds: number;
+    cpuStats: string[];
+  };
   return { trace, windowSeconds, cpuStats };
 }
 

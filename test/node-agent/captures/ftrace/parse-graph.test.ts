@@ -41,7 +41,11 @@ describe('parseGraphTrace with the default columns', () => {
     // The generic_perform_write exit at depth 1 stays; the call at depth 3 goes.
     expect(shallow.functions.find((f) => f.name === 'generic_perform_write')).toMatchObject({ calls: 1, totalUs: 14.87 });
     expect(shallow.deeperCalls).toBe(5);
-    expect(parseGraphTrace(fixture('function-graph.trace.txt'), 1, 10, [], false).functions.map((f) => f.name).sort()).toEqual(['vfs_fsync_range', 'vfs_write']);
+    expect(
+      parseGraphTrace(fixture('function-graph.trace.txt'), 1, 10, [], false)
+        .functions.map((f) => f.name)
+        .sort(),
+    ).toEqual(['vfs_fsync_range', 'vfs_write']);
   });
 });
 

@@ -66,9 +66,15 @@ describe('the ftrace capture on this kernel', () => {
         })
         .catch(() => undefined);
     }, 200);
-    const writer = setInterval(() => void run('dd', ['if=/dev/zero', `of=${join(root, 'f')}`, 'bs=64k', 'count=8', 'oflag=direct']).catch(() => undefined), 300);
+    const writer = setInterval(
+      () => void run('dd', ['if=/dev/zero', `of=${join(root, 'f')}`, 'bs=64k', 'count=8', 'oflag=direct']).catch(() => undefined),
+      300,
+    );
     try {
-      const { report, outDir, stateDir } = await capture([{ ftrace: { mode: 'events', events: ['block:block_rq_*', 'sched:sched_process_exec'], bufferSizeKb: 512 } }], 3);
+      const { report, outDir, stateDir } = await capture(
+        [{ ftrace: { mode: 'events', events: ['block:block_rq_*', 'sched:sched_process_exec'], bufferSizeKb: 512 } }],
+        3,
+      );
       const outcome = report.captures[0]!;
       expect(outcome).toMatchObject({ state: 'Succeeded', kind: 'ftrace' });
       expect(outcome.summary.totalEvents).toBeGreaterThan(0);
@@ -88,7 +94,11 @@ describe('the ftrace capture on this kernel', () => {
 
   it('ends the function mode Unsupported: this kernel refuses the function tracer', async () => {
     const { report } = await capture([{ ftrace: { mode: 'function', functions: ['vfs_write'] } }], 1);
-    expect(report.captures[0]).toMatchObject({ state: 'Unsupported', reason: 'TracerUnavailable', message: expect.stringMatching(/^the function tracer is refused by this kernel \(.*EPERM\)/) });
+    expect(report.captures[0]).toMatchObject({
+      state: 'Unsupported',
+      reason: 'TracerUnavailable',
+      message: expect.stringMatching(/^the function tracer is refused by this kernel \(.*EPERM\)/),
+    });
   });
 
   it('ends the function_graph mode Unsupported: this kernel has no function_graph tracer', async () => {
@@ -163,7 +173,10 @@ describe('after a crash', () => {
     const instance = await createInstance(tracefs, 'ftrace');
     await mkdir(stateDir, { recursive: true });
     const owner = deadPid();
-    await writeFile(join(stateDir, `kernel-state-${owner}.json`), JSON.stringify({ ownerPid: owner, entries: { '0': { type: 'tracefs-instance', path: instance } } }));
+    await writeFile(
+      join(stateDir, `kernel-state-${owner}.json`),
+      JSON.stringify({ ownerPid: owner, entries: { '0': { type: 'tracefs-instance', path: instance } } }),
+    );
     const report = await recoverKernelState(stateDir, log);
     expect(report.undone).toEqual([{ type: 'tracefs-instance', path: instance }]);
     expect(existsSync(instance)).toBe(false);

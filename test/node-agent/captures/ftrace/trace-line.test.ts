@@ -9,9 +9,16 @@ describe('parseTraceRecord', () => {
   });
 
   it('keeps comms with dashes, slashes and spaces whole', () => {
-    expect(parseTraceRecord('    jbd2/loop0-8-9624    [000] .N...  4626.900445: jbd2_start_commit: dev 7,0 transaction 5 sync 0')).toMatchObject({ task: 'jbd2/loop0-8', pid: 9624 });
+    expect(parseTraceRecord('    jbd2/loop0-8-9624    [000] .N...  4626.900445: jbd2_start_commit: dev 7,0 transaction 5 sync 0')).toMatchObject({
+      task: 'jbd2/loop0-8',
+      pid: 9624,
+    });
     expect(parseTraceRecord('  npm exec vitest-31334 [001] .....  10.000001: sched_switch: x')).toMatchObject({ task: 'npm exec vitest', pid: 31334 });
-    expect(parseTraceRecord('           <...>-1729  [001] d...   678.473449: #1     inner/outer(us):   11/12')).toMatchObject({ task: '<...>', pid: 1729, cpu: 1 });
+    expect(parseTraceRecord('           <...>-1729  [001] d...   678.473449: #1     inner/outer(us):   11/12')).toMatchObject({
+      task: '<...>',
+      pid: 1729,
+      cpu: 1,
+    });
   });
 
   it('reads lines without the flags column and with the tgid column', () => {
@@ -20,7 +27,10 @@ describe('parseTraceRecord', () => {
       cpu: 3,
       body: 'finish_task_switch <-thread_return',
     });
-    expect(parseTraceRecord('            bash-1977  (   1977) [000] .... 17284.993652: sys_close <-system_call_fastpath')).toMatchObject({ pid: 1977, timestamp: 17284.993652 });
+    expect(parseTraceRecord('            bash-1977  (   1977) [000] .... 17284.993652: sys_close <-system_call_fastpath')).toMatchObject({
+      pid: 1977,
+      timestamp: 17284.993652,
+    });
   });
 
   it('skips comments and markers', () => {
@@ -32,7 +42,8 @@ describe('parseTraceRecord', () => {
 
 describe('parseBufferStats', () => {
   it('adds dropped events, overruns and entries over CPUs', () => {
-    const cpu = (entries: number, dropped: number) => `entries: ${entries}\noverrun: 2\ncommit overrun: 0\nbytes: 69360\ndropped events: ${dropped}\nread events: 0\n`;
+    const cpu = (entries: number, dropped: number) =>
+      `entries: ${entries}\noverrun: 2\ncommit overrun: 0\nbytes: 69360\ndropped events: ${dropped}\nread events: 0\n`;
     expect(parseBufferStats([cpu(10, 5), cpu(7, 0)])).toEqual({ dropped: 5, overrun: 4, entries: 17 });
     expect(parseBufferStats([])).toEqual({ dropped: 0, overrun: 0, entries: 0 });
   });

@@ -56,7 +56,12 @@ describe('analyzeIoLatency', () => {
       pattern: 'write-stall',
       severity: 'warning',
       title: 'Journal of loop0: commits took up to 1500 ms',
-      suggestedMitigation: { sysctls: [{ name: 'vm.dirty_background_ratio', value: '5' }, { name: 'vm.dirty_ratio', value: '10' }] },
+      suggestedMitigation: {
+        sysctls: [
+          { name: 'vm.dirty_background_ratio', value: '5' },
+          { name: 'vm.dirty_ratio', value: '10' },
+        ],
+      },
     });
     expect(() => finding.parse(findings[0])).not.toThrow();
   });
@@ -65,6 +70,10 @@ describe('analyzeIoLatency', () => {
     const parsed = journaled();
     parsed.journals[0]!.locked!.maxUs = writeStall.lockedCriticalMs * 1000;
     const { findings } = analyzeIoLatency(parsed, ioLatencyParams.parse({}));
-    expect(findings[0]).toMatchObject({ pattern: 'write-stall', severity: 'critical', title: 'Journal of loop0: writers held up to 1000 ms in the locked phase' });
+    expect(findings[0]).toMatchObject({
+      pattern: 'write-stall',
+      severity: 'critical',
+      title: 'Journal of loop0: writers held up to 1000 ms in the locked phase',
+    });
   });
 });

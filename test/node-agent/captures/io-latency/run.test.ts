@@ -32,7 +32,7 @@ function diskOf(path: string): string {
 function keepWriting(file: string, extraArgs: string[]): () => Promise<void> {
   let stopped = false;
   const loop = (async () => {
-    for (let i = 0; !stopped; i++) {
+    for (let _i = 0; !stopped; _i++) {
       await run('dd', ['if=/dev/zero', `of=${file}`, 'bs=64k', 'count=32', ...extraArgs]).catch(() => undefined);
       await new Promise((resolve) => setTimeout(resolve, 300));
     }
@@ -53,7 +53,10 @@ describe('the io-latency capture on this kernel', () => {
       const outcome = capture.report.captures[0]!;
       expect(outcome).toMatchObject({ state: 'Succeeded', kind: 'io-latency' });
       expect(outcome.summary.windowSeconds).toBeGreaterThan(1);
-      const parsed = parseIoLatency({ output: await readFile(join(capture.outDir, 'io-latency-bpftrace.json'), 'utf8'), deviceNames: await blockDeviceNames() });
+      const parsed = parseIoLatency({
+        output: await readFile(join(capture.outDir, 'io-latency-bpftrace.json'), 'utf8'),
+        deviceNames: await blockDeviceNames(),
+      });
       const disk = parsed.devices.find((d) => d.dev === diskOf(root));
       expect(disk, `no requests for the disk ${diskOf(root)} of ${root}`).toBeDefined();
       // 32 direct 64 KiB writes every 300 ms for several seconds.
@@ -81,7 +84,10 @@ describe('the io-latency capture on this kernel', () => {
       cleanups.push(capture.cleanup);
       expect(capture.report.captures[0]!.state).toBe('Succeeded');
       expect(capture.report.captures[0]!.summary.windowSeconds).toBeGreaterThan(2);
-      const parsed = parseIoLatency({ output: await readFile(join(capture.outDir, 'io-latency-bpftrace.json'), 'utf8'), deviceNames: await blockDeviceNames() });
+      const parsed = parseIoLatency({
+        output: await readFile(join(capture.outDir, 'io-latency-bpftrace.json'), 'utf8'),
+        deviceNames: await blockDeviceNames(),
+      });
       const journal = parsed.journals.find((j) => j.device === fs.name);
       expect(journal?.commits?.count ?? 0).toBeGreaterThanOrEqual(1);
       expect(journal?.locked?.count ?? 0).toBeGreaterThanOrEqual(1);

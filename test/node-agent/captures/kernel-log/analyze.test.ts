@@ -34,7 +34,11 @@ describe('analyzeKernelLog', () => {
     const { findings, summary } = analyze(text);
     expect(findings).toHaveLength(1);
     const finding = findings[0]!;
-    expect(finding).toMatchObject({ pattern: 'hung-task', severity: 'warning', title: 'A task was blocked for longer than the hung-task timeout (3 records since boot)' });
+    expect(finding).toMatchObject({
+      pattern: 'hung-task',
+      severity: 'warning',
+      title: 'A task was blocked for longer than the hung-task timeout (3 records since boot)',
+    });
     expect(finding.evidence).toEqual([
       'hung-task: 3 records since boot; first 5.000000s after boot (≈2025-01-01T00:00:05.000Z), last 125.000000s after boot (≈2025-01-01T00:02:05.000Z)',
       'hung-task task: postgres ×2, kubelet ×1',
@@ -55,9 +59,7 @@ describe('analyzeKernelLog', () => {
       ['write-stall', 'critical'],
     ]);
     const stall = findings[1]!;
-    expect(stall.evidence).toContain(
-      '[ 7322.140512] INFO: task postgres:4242 blocked for more than 122 seconds. — in jbd2_log_wait_commit+0xd8/0x140 [jbd2]',
-    );
+    expect(stall.evidence).toContain('[ 7322.140512] INFO: task postgres:4242 blocked for more than 122 seconds. — in jbd2_log_wait_commit+0xd8/0x140 [jbd2]');
     expect(stall.evidence).toContain('blocked-in-jbd2 frame: jbd2_log_wait_commit ×1');
   });
 
@@ -106,6 +108,6 @@ describe('analyzeKernelLog', () => {
     const many = Array.from({ length: 6 }, (_, i) => `4,${i},${(i + 1) * 1_000_000},-;nvme nvme0: I/O tag ${i} (a07b) QID 4 timeout, aborting`).join('\n');
     const examples = analyze(many).findings[0]!.evidence.filter((l) => l.startsWith('['));
     expect(examples).toHaveLength(3);
-    expect(examples[2]).toMatch(/^\[    6\.000000\] nvme nvme0: I\/O tag 5 /);
+    expect(examples[2]).toMatch(/^\[ {4}6\.000000\] nvme nvme0: I\/O tag 5 /);
   });
 });

@@ -45,7 +45,10 @@ describe('parseKmsg (a /dev/kmsg recording of this VM)', () => {
 describe('parseKernelLog', () => {
   it('places boot on the wall clock from the clocks read together', () => {
     const parsed = parseKernelLog({
-      sinceBoot: true, text: recording, capped: false, lost: 2,
+      sinceBoot: true,
+      text: recording,
+      capped: false,
+      lost: 2,
       clock: { wallMs: Date.UTC(2025, 0, 1, 12, 0, 0), monotonicUs: 3_600_000_000 },
     });
     expect(new Date(parsed.bootWallMs).toISOString()).toBe('2025-01-01T11:00:00.000Z');

@@ -40,7 +40,18 @@ describe('shipped kernel-log rules', () => {
 
   it('covers the patterns the design asks for', () => {
     const patterns = new Set(loadRulesFile(shippedRulesFile).map((r) => r.pattern));
-    for (const pattern of ['hung-task', 'soft-lockup', 'rcu-stall', 'oom-kill', 'kernel-oops', 'fs-error', 'io-error', 'unregister-netdevice', 'allocation-failure', 'write-stall']) {
+    for (const pattern of [
+      'hung-task',
+      'soft-lockup',
+      'rcu-stall',
+      'oom-kill',
+      'kernel-oops',
+      'fs-error',
+      'io-error',
+      'unregister-netdevice',
+      'allocation-failure',
+      'write-stall',
+    ]) {
       expect(patterns).toContain(pattern);
     }
   });

@@ -77,7 +77,11 @@ describe('analyzeKmalloc', () => {
     parsed.outstandingBySite = [{ site: 'single_open', bytes: 20 * MiB }, ...parsed.outstandingBySite.filter((o) => o.site !== 'single_open')];
     const { findings } = analyzeKmalloc(parsed, params);
     expect(findings).toHaveLength(1);
-    expect(findings[0]).toMatchObject({ pattern: 'kmalloc-hotspot', severity: 'warning', title: 'Call site single_open holds 20.0 MiB allocated during the window and not freed' });
+    expect(findings[0]).toMatchObject({
+      pattern: 'kmalloc-hotspot',
+      severity: 'warning',
+      title: 'Call site single_open holds 20.0 MiB allocated during the window and not freed',
+    });
     expect(findings[0]!.evidence[0]).toMatch(/50% of the 40\.0 MiB it allocated/);
 
     allocated.bytes = 100 * MiB;

@@ -49,7 +49,11 @@ describe('parseKmalloc on a recorded tracked run (800 /proc files held open)', (
   it('reads the window and the tracking counters', () => {
     expect(parsed.windowSeconds).toBeGreaterThan(13);
     expect(parsed.untrackedAllocations).toBe(0);
-    expect(parsed.unseenFrees).toBe(entries(text, '@freed').filter(([key]) => key.endsWith(',1')).reduce((s, [, n]) => s + n, 0));
+    expect(parsed.unseenFrees).toBe(
+      entries(text, '@freed')
+        .filter(([key]) => key.endsWith(',1'))
+        .reduce((s, [, n]) => s + n, 0),
+    );
     expect(parsed.unseenFrees).toBeGreaterThan(0);
     expect(parsed.tracked).toBe(true);
     expect(parsed.failures).toEqual([]);
@@ -105,7 +109,14 @@ describe('parseKmalloc on odd input', () => {
   });
 
   it('makes log2 buckets like hist()', () => {
-    expect(log2Histogram([{ bytes: 8, calls: 1 }, { bytes: 96, calls: 2 }, { bytes: 64, calls: 3 }, { bytes: 4096, calls: 1 }])).toEqual([
+    expect(
+      log2Histogram([
+        { bytes: 8, calls: 1 },
+        { bytes: 96, calls: 2 },
+        { bytes: 64, calls: 3 },
+        { bytes: 4096, calls: 1 },
+      ]),
+    ).toEqual([
       { min: 8, max: 15, count: 1 },
       { min: 64, max: 127, count: 5 },
       { min: 4096, max: 8191, count: 1 },

@@ -9,7 +9,14 @@ describe('parseSlabinfo (recorded on this VM)', () => {
     // Every line after the two header lines is a cache.
     expect(caches).toHaveLength(text.trim().split('\n').length - 2);
     expect(caches.find((c) => c.name === 'shmem_inode_cache')).toEqual({
-      name: 'shmem_inode_cache', activeObjs: 17556, numObjs: 17556, objSize: 752, objPerSlab: 21, pagesPerSlab: 4, activeSlabs: 836, numSlabs: 836,
+      name: 'shmem_inode_cache',
+      activeObjs: 17556,
+      numObjs: 17556,
+      objSize: 752,
+      objPerSlab: 21,
+      pagesPerSlab: 4,
+      activeSlabs: 836,
+      numSlabs: 836,
     });
     for (const cache of caches) {
       expect(cache.activeObjs).toBeLessThanOrEqual(cache.numObjs);

@@ -25,10 +25,7 @@ describe('slab capture on this machine', () => {
   it('samples /proc/slabinfo and finds the tmpfs inode cache growing while files are created', async () => {
     const dir = await mkdtemp('/dev/shm/ksleuth-slab-test-');
     try {
-      const [run, creator] = await Promise.all([
-        runForReal([{ slab: { intervalSeconds: 1, topN: 10 } }], 5),
-        createFilesSteadily(dir, 6, 4000),
-      ]);
+      const [run, creator] = await Promise.all([runForReal([{ slab: { intervalSeconds: 1, topN: 10 } }], 5), createFilesSteadily(dir, 6, 4000)]);
       expect(creator).toBe(0);
       try {
         const outcome = run.report.captures[0]!;

@@ -38,14 +38,23 @@ function raw(first: Reading, last: Reading, extra: Partial<TcpRaw> = {}): TcpRaw
 
 const analyze = (r: TcpRaw, p = params) => analyzeTcp(parseTcp(r), p);
 const closeWait = { tcp: read('tcp-netns-close-wait.txt') };
-const lossy = { first: { snmp: read('snmp-lossy-start.txt'), netstat: read('netstat-lossy-start.txt') }, last: { snmp: read('snmp-lossy-end.txt'), netstat: read('netstat-lossy-end.txt') } };
+const lossy = {
+  first: { snmp: read('snmp-lossy-start.txt'), netstat: read('netstat-lossy-start.txt') },
+  last: { snmp: read('snmp-lossy-end.txt'), netstat: read('netstat-lossy-end.txt') },
+};
 
 describe('CLOSE_WAIT backlog', () => {
   it('finds the 5 sockets holding data, grouped by local address, with their owner', () => {
-    const { findings, summary } = analyze(raw(closeWait, closeWait, { owners: { 124988: [{ pid: 4242, comm: 'node' }], 124990: [{ pid: 4242, comm: 'node' }] } }));
+    const { findings, summary } = analyze(
+      raw(closeWait, closeWait, { owners: { 124988: [{ pid: 4242, comm: 'node' }], 124990: [{ pid: 4242, comm: 'node' }] } }),
+    );
     expect(summary).toMatchObject({ closeWaitSockets: 7, closeWaitWithData: 5, closeWaitUnreadBytes: 500 });
     expect(findings).toHaveLength(1);
-    expect(findings[0]).toMatchObject({ pattern: 'tcp-close-wait-backlog', severity: 'warning', title: '5 TCP sockets in CLOSE_WAIT hold 500 B of unread data' });
+    expect(findings[0]).toMatchObject({
+      pattern: 'tcp-close-wait-backlog',
+      severity: 'warning',
+      title: '5 TCP sockets in CLOSE_WAIT hold 500 B of unread data',
+    });
     expect(findings[0]!.evidence).toEqual([
       '5 sockets in CLOSE_WAIT with 500 B of unread data at the end of the window (threshold 1); 5 of them were already there 4.0s earlier',
       'local 127.0.0.1:43135: 5 sockets, 500 B unread, from 1 remote address (127.0.0.1), uid 0, held by pid 4242 (node)',

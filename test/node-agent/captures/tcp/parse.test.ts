@@ -41,7 +41,12 @@ describe('/proc/net/tcp (recorded in a test namespace)', () => {
     const six = parseProcNetTcp(read('tcp6-netns-close-wait.txt'));
     const closeWait = six.filter((s) => s.state === '08');
     expect(new Set(closeWait.map((s) => s.local.address))).toEqual(new Set(['::1', '::ffff:127.0.0.1']));
-    expect(closeWait.filter((s) => s.local.address === '::1').map(unreadBytes).sort((a, b) => a - b)).toEqual([0, 200, 200, 200]);
+    expect(
+      closeWait
+        .filter((s) => s.local.address === '::1')
+        .map(unreadBytes)
+        .sort((a, b) => a - b),
+    ).toEqual([0, 200, 200, 200]);
     expect(closeWait.filter((s) => s.local.address === '::ffff:127.0.0.1').map(unreadBytes)).toEqual([1000, 1000]);
   });
 
@@ -100,7 +105,15 @@ describe('parseTcp', () => {
       intervalSeconds: 4,
       littleEndian: true,
       readings: [
-        { atMs: 0, data: { tcp: read('tcp-netns-close-wait.txt'), tcp6: read('tcp6-netns-close-wait.txt'), snmp: read('snmp-lossy-start.txt'), netstat: read('netstat-lossy-start.txt') } },
+        {
+          atMs: 0,
+          data: {
+            tcp: read('tcp-netns-close-wait.txt'),
+            tcp6: read('tcp6-netns-close-wait.txt'),
+            snmp: read('snmp-lossy-start.txt'),
+            netstat: read('netstat-lossy-start.txt'),
+          },
+        },
       ],
       owners: {},
       retransmitTrace: { state: 'unavailable', reason: 'bpftrace is not installed' },

@@ -21,7 +21,9 @@ describe('tracing retransmits with bpftrace', () => {
     const result = await trace.stop();
     expect(result).toEqual({
       state: 'failed',
-      reason: expect.stringMatching(/^bpftrace had not attached to tcp:tcp_retransmit_skb when the window ended after 0\.\d s; a longer duration gives it time to start$/),
+      reason: expect.stringMatching(
+        /^bpftrace had not attached to tcp:tcp_retransmit_skb when the window ended after 0\.\d s; a longer duration gives it time to start$/,
+      ),
     });
   });
 });
