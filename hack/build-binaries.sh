@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the local control plane from Go modules (no Docker, no prebuilt downloads):
-# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, helm, kwok, kwokctl.
+# Builds the local control plane and a real node from Go modules (no Docker, no prebuilt downloads):
+# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl, kubelet, kube-proxy,
+# helm, kwok, kwokctl, and containerd 2 with its runc shim and ctr.
 # Builds once into a cache keyed by hack/versions.env and reuses it afterwards.
 # Prints the directory holding the binaries as its last line.
 set -euo pipefail
@@ -13,7 +14,8 @@ export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-mod=mod
 key=$(sha256sum < "$here/versions.env" | cut -c1-12)
 cache_root=${KSLEUTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ksleuth}
 bin_dir="$cache_root/bin-$key"
-binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl helm kwok kwokctl)
+binaries=(etcd kube-apiserver kube-controller-manager kube-scheduler kubectl kubelet kube-proxy helm kwok kwokctl
+  containerd containerd-shim-runc-v2 ctr)
 
 log() { printf '[build-binaries] %s\n' "$*" >&2; }
 
@@ -62,6 +64,8 @@ import (
 	_ "k8s.io/kubernetes/cmd/kube-controller-manager"
 	_ "k8s.io/kubernetes/cmd/kube-scheduler"
 	_ "k8s.io/kubernetes/cmd/kubectl"
+	_ "k8s.io/kubernetes/cmd/kubelet"
+	_ "k8s.io/kubernetes/cmd/kube-proxy"
 )
 GO
     go mod tidy -e >/dev/null 2>&1 || true
@@ -77,7 +81,8 @@ GO
     done
     go build -trimpath -ldflags "$ld" -o "$bin_dir/" \
       k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-      k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl
+      k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kubectl \
+      k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kube-proxy
   )
 }
 
@@ -109,10 +114,21 @@ build_go_installable() {
     "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
 }
 
+# containerd 2 rather than Debian's 1.6: kubelet 1.38 drops the fallback that lets 1.6 (no
+# RuntimeConfig RPC) work, and 2.x is what current distributions and managed clusters run.
+build_containerd() {
+  GOBIN="$bin_dir" go install -trimpath -tags no_btrfs,no_devmapper,no_zfs \
+    -ldflags "-s -w -X github.com/containerd/containerd/v2/version.Version=$CONTAINERD_VERSION" \
+    "github.com/containerd/containerd/v2/cmd/containerd@$CONTAINERD_VERSION" \
+    "github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2@$CONTAINERD_VERSION" \
+    "github.com/containerd/containerd/v2/cmd/ctr@$CONTAINERD_VERSION"
+}
+
 log "building the control plane into $bin_dir (first run only; this takes a while)"
 [ -x "$bin_dir/etcd" ] || build_etcd
 [ -x "$bin_dir/helm" ] && [ -x "$bin_dir/kwok" ] && [ -x "$bin_dir/kwokctl" ] || build_go_installable
-[ -x "$bin_dir/kube-apiserver" ] && [ -x "$bin_dir/kubectl" ] || build_kubernetes
+[ -x "$bin_dir/containerd" ] && [ -x "$bin_dir/containerd-shim-runc-v2" ] && [ -x "$bin_dir/ctr" ] || build_containerd
+[ -x "$bin_dir/kube-apiserver" ] && [ -x "$bin_dir/kubelet" ] && [ -x "$bin_dir/kube-proxy" ] || build_kubernetes
 all_present || { log "some binaries are missing in $bin_dir after the build"; exit 1; }
 log "built in $(( $(date +%s) - started ))s"
 echo "$bin_dir"
