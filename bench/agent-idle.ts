@@ -14,8 +14,8 @@ import { parseArgs, promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KernelNode } from '../api/v1alpha1/resources.js';
 import { ksleuth } from '../lib/kube/resources.js';
-import { LocalCluster } from '../lib/local-cluster/cluster.js';
-import { ComponentProcess } from '../lib/local-cluster/component.js';
+import { LocalCluster } from '../test/harness/cluster.js';
+import { ComponentProcess } from '../test/harness/component.js';
 import { projectRoot } from '../lib/paths.js';
 
 const run = promisify(execFile);

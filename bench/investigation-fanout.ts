@@ -18,14 +18,14 @@ import { pino } from 'pino';
 import type { KernelCapture, KernelInvestigation } from '../api/v1alpha1/resources.js';
 import { KubeClient } from '../lib/kube/client.js';
 import { ksleuth } from '../lib/kube/resources.js';
-import { LocalCluster } from '../lib/local-cluster/cluster.js';
-import { ComponentProcess } from '../lib/local-cluster/component.js';
-import { freePort } from '../lib/local-cluster/ports.js';
+import { LocalCluster } from '../test/harness/cluster.js';
+import { ComponentProcess } from '../test/harness/component.js';
+import { freePort } from '../test/harness/ports.js';
 import { projectRoot } from '../lib/paths.js';
 import { Agent } from '../node-agent/agent/agent.js';
 import type { AgentConfig } from '../node-agent/agent/config.js';
 import type { NodeFacts } from '../node-agent/engine/probe.js';
-import { loadAllowList } from '../node-agent/sysctl/allowlist-load.js';
+import { loadAllowList } from '../lib/sysctl/allowlist-load.js';
 import { standInMemoryCapture } from './stand-in-capture.js';
 
 const run = promisify(execFile);

@@ -4,6 +4,7 @@ import type { ResolvedCapture } from '../api/v1alpha1/capture-entry.js';
 import { log } from '../lib/log.js';
 import { recoverKernelState } from '../node-agent/engine/journal.js';
 import { probeNode, type NodeFacts } from '../node-agent/engine/probe.js';
+import { captureModules } from '../node-agent/captures/registry.js';
 import { runCaptures, type NodeReport } from '../node-agent/engine/run.js';
 import { Progress } from './progress.js';
 import { jsonReport, renderArtifacts, renderCaptures, renderFindings } from './report.js';
@@ -65,6 +66,7 @@ export async function investigateLocally(request: LocalInvestigation): Promise<n
       log: quiet,
       signal: cancel.signal,
       onProgress: (event) => progress.update(event),
+      modules: captureModules,
     });
   } finally {
     progress.stop();

@@ -1,6 +1,6 @@
 import type { Finding } from '../api/v1alpha1/finding.js';
 import type { CaptureOutcome, NodeReport } from '../node-agent/engine/run.js';
-import { formatBytes } from '../node-agent/engine/findings.js';
+import { formatBytes } from '../lib/findings.js';
 import { table } from './table.js';
 
 /** The findings table, then each finding's evidence and recommendation. */

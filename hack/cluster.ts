@@ -6,8 +6,8 @@
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { LocalCluster } from '../lib/local-cluster/cluster.js';
-import { stopProcessGroup } from '../lib/local-cluster/component.js';
+import { LocalCluster } from '../test/harness/cluster.js';
+import { stopProcessGroup } from '../test/harness/component.js';
 
 const stateDir = process.env.KSLEUTH_CLUSTER_DIR ?? join(homedir(), '.cache', 'ksleuth', 'cluster');
 const stateFile = join(stateDir, 'state.json');

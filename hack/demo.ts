@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { renderInvestigation } from '../cli/investigation-view.js';
 import { capturesOf, getInvestigation } from '../cli/investigations.js';
 import type { KernelInvestigation } from '../api/v1alpha1/resources.js';
-import { KsleuthSystem, systemNamespace } from '../lib/local-cluster/ksleuth-system.js';
+import { KsleuthSystem, systemNamespace } from '../test/harness/ksleuth-system.js';
 import { projectRoot } from '../lib/paths.js';
 
 const { values } = parseArgs({ options: { keep: { type: 'boolean', default: false }, nodes: { type: 'string', default: '3' } } });

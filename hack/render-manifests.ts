@@ -8,8 +8,8 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { ensureBinaries } from '../lib/local-cluster/binaries.js';
-import { releaseName, systemNamespace } from '../lib/local-cluster/ksleuth-system.js';
+import { ensureBinaries } from '../test/harness/binaries.js';
+import { releaseName, systemNamespace } from '../test/harness/ksleuth-system.js';
 import { projectRoot } from '../lib/paths.js';
 
 const run = promisify(execFile);

@@ -8,7 +8,7 @@ KSLEUTH_BIN_DIR=$(bash hack/build-binaries.sh | tail -n 1)
 export KSLEUTH_BIN_DIR
 npx tsc --noEmit
 # Formatting and lint rules (biome.json); `npm run format` fixes what it can.
-npx biome check .
+npx biome check --error-on-warnings .
 # Every temporary file of the run goes here and goes away with it, whatever a test leaves.
 TMPDIR=$(mktemp -d /tmp/ksleuth-test.XXXXXX)
 export TMPDIR

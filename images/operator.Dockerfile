@@ -14,6 +14,7 @@ RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY api api
 COPY lib lib
+COPY runtime runtime
 COPY operator operator
 COPY node-agent node-agent
 COPY cli cli

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { KubeClient } from '../lib/kube/client.js';
 import { log } from '../lib/log.js';
-import { loadAllowList } from '../node-agent/sysctl/allowlist-load.js';
+import { loadAllowList } from '../lib/sysctl/allowlist-load.js';
 import { createOperator } from './operator.js';
 
 const usage = `ksleuth operator

@@ -4,12 +4,13 @@ import { investigationPhases } from '../api/v1alpha1/investigation.js';
 import type { KubeClient, KubeObject } from '../lib/kube/client.js';
 import { core, ksleuth } from '../lib/kube/resources.js';
 import { log as rootLog, type Logger } from '../lib/log.js';
-import { checkSysctl } from '../node-agent/sysctl/check.js';
-import type { AllowList } from '../node-agent/sysctl/allowlist.js';
-import { captureIndex, InvestigationReconciler, type NodeObject } from './investigation/controller.js';
+import { checkSysctl } from '../lib/sysctl/check.js';
+import type { AllowList } from '../lib/sysctl/allowlist.js';
+import { captureIndex, InvestigationReconciler } from './investigation/controller.js';
+import type { NodeObject } from './nodes/node.js';
 import { allMitigationsKey, MitigationReconciler } from './mitigation/controller.js';
-import { generationChanged } from './runtime/controller.js';
-import { Manager } from './runtime/manager.js';
+import { generationChanged } from '../runtime/controller.js';
+import { Manager } from '../runtime/manager.js';
 
 export interface OperatorOptions {
   client: KubeClient;

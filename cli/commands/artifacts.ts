@@ -8,7 +8,7 @@ import type { KubeClient } from '../../lib/kube/client.js';
 import { ApiError } from '../../lib/kube/errors.js';
 import { ksleuth } from '../../lib/kube/resources.js';
 import { sha256File } from '../../node-agent/engine/artifacts.js';
-import { formatBytes } from '../../node-agent/engine/findings.js';
+import { formatBytes } from '../../lib/findings.js';
 import { UsageError, type Command } from '../command.js';
 import { capturesOf, getInvestigation } from '../investigations.js';
 import { clusterClient, kubeOptions, kubeUsage } from '../kube.js';

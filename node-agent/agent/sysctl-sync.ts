@@ -7,10 +7,10 @@ import { ksleuth } from '../../lib/kube/resources.js';
 import { updateStatus } from '../../lib/kube/status.js';
 import { stableStringify } from '../../lib/stable-json.js';
 import type { Logger } from '../../lib/log.js';
-import type { ReconcileOutcome } from '../../operator/runtime/controller.js';
-import type { EventRecorder } from '../../operator/runtime/events.js';
-import type { ReadonlyStore } from '../../operator/runtime/store.js';
-import type { AllowList } from '../sysctl/allowlist.js';
+import type { ReconcileOutcome } from '../../runtime/controller.js';
+import type { EventRecorder } from '../../runtime/events.js';
+import type { ReadonlyStore } from '../../runtime/store.js';
+import type { AllowList } from '../../lib/sysctl/allowlist.js';
 import { reconcile } from '../sysctl/reconcile.js';
 
 export interface SysctlSyncOptions {

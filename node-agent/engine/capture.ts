@@ -50,6 +50,9 @@ export interface CaptureModule<K extends CaptureKind = CaptureKind, Raw = unknow
   analyze(parsed: Parsed, params: CaptureParams<K>, facts: NodeFacts): CaptureAnalysis;
 }
 
+/** The capture modules a node can run, by kind (node-agent/captures/registry.ts lists them). */
+export type CaptureModules = Partial<Record<CaptureKind, CaptureModule>>;
+
 /** A capture that could not run, with a CamelCase reason and a message that says what to do. */
 export class CaptureError extends Error {
   constructor(

@@ -6,11 +6,10 @@ import type { ArtifactRef } from '../../api/v1alpha1/capture.js';
 import type { CaptureKind } from '../../api/v1alpha1/captures.js';
 import type { Finding } from '../../api/v1alpha1/finding.js';
 import { ArtifactDirectory } from './artifacts.js';
-import { CaptureError, type CaptureContext, type CaptureModule, type Summary } from './capture.js';
-import { sortFindings } from './findings.js';
+import { CaptureError, type CaptureContext, type CaptureModule, type CaptureModules, type Summary } from './capture.js';
+import { sortFindings } from '../../lib/findings.js';
 import { KernelStateJournal } from './journal.js';
 import type { NodeFacts } from './probe.js';
-import { captureModules } from './registry.js';
 import { unmetRequirement } from './requirements.js';
 
 export type OutcomeState = 'Succeeded' | 'Failed' | 'Unsupported' | 'TimedOut';
@@ -57,8 +56,8 @@ export interface RunRequest {
   cleanupGraceSeconds?: number;
   signal?: AbortSignal;
   onProgress?: (event: ProgressEvent) => void;
-  /** The capture modules; the registry by default (tests pass fakes). */
-  modules?: Partial<Record<CaptureKind, CaptureModule>>;
+  /** The capture modules (node-agent/captures/registry.ts; tests pass fakes). */
+  modules: CaptureModules;
   /** Kinds this node refuses to run, with why (for example custom bpftrace programs not enabled). */
   disabled?: Partial<Record<CaptureKind, string>>;
 }
@@ -102,7 +101,7 @@ export async function runCaptures(request: RunRequest): Promise<NodeReport> {
 }
 
 async function runOne(capture: ResolvedCapture, request: RunRequest, journal: KernelStateJournal, startTime: Date): Promise<CaptureOutcome> {
-  const module = (request.modules ?? captureModules)[capture.kind] as CaptureModule | undefined;
+  const module = request.modules[capture.kind] as CaptureModule | undefined;
   const log = request.log.child({ capture: capture.name, kind: capture.kind });
   const artifacts = new ArtifactDirectory(request.outDir, capture.name);
   const outcome = (state: OutcomeState, extra: Partial<CaptureOutcome> = {}): CaptureOutcome => {

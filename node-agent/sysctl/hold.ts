@@ -1,10 +1,10 @@
 import type { DesiredSysctl, SysctlStatus } from '../../api/v1alpha1/node.js';
-import { checkSysctl } from './check.js';
+import { checkSysctl } from '../../lib/sysctl/check.js';
 import { hostAssignmentFor } from './host-files.js';
 import { emit, fail, message, refuse, writeAndReadBack, type Pass } from './pass.js';
 import { readSysctl } from './proc-sys.js';
 import { writeSysctlState, type HeldSysctl } from './state-file.js';
-import { normaliseSysctlValue } from './value.js';
+import { normaliseSysctlValue } from '../../lib/sysctl/value.js';
 
 /** Makes the node hold one desired sysctl: check, read, record the original, write, verify. */
 export async function hold(pass: Pass, want: DesiredSysctl): Promise<SysctlStatus> {

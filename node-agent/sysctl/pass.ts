@@ -1,6 +1,6 @@
 import type { DesiredSysctl, SysctlStatus } from '../../api/v1alpha1/node.js';
 import type { Logger } from '../../lib/log.js';
-import type { AllowList } from './allowlist.js';
+import type { AllowList } from '../../lib/sysctl/allowlist.js';
 import type { HostSysctlFiles } from './host-files.js';
 import { readSysctl, writeSysctl } from './proc-sys.js';
 import type { HeldSysctl } from './state-file.js';

@@ -1,7 +1,7 @@
 import { constants, readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { sysctlPath } from './names.js';
-import { normaliseSysctlValue } from './value.js';
+import { normaliseSysctlValue } from '../../lib/sysctl/value.js';
 
 /**
  * Reads and writes sysctls through procRoot/sys (procRoot is /proc on a node, a temporary

@@ -1,6 +1,6 @@
 import type { DesiredSysctl, SysctlStatus } from '../../api/v1alpha1/node.js';
 import type { Logger } from '../../lib/log.js';
-import type { AllowList } from './allowlist.js';
+import type { AllowList } from '../../lib/sysctl/allowlist.js';
 import { hold } from './hold.js';
 import { readHostSysctlFiles } from './host-files.js';
 import { emit, message, refuse, type Pass, type SysctlEvent } from './pass.js';

@@ -2,7 +2,7 @@ import type { SysctlStatus } from '../../api/v1alpha1/node.js';
 import { emit, fail, forget, writeAndReadBack, type Pass } from './pass.js';
 import { readSysctl } from './proc-sys.js';
 import type { HeldSysctl } from './state-file.js';
-import { normaliseSysctlValue } from './value.js';
+import { normaliseSysctlValue } from '../../lib/sysctl/value.js';
 
 /**
  * Lets go of a held sysctl that is no longer desired: restores the original (Restore) and

@@ -5,6 +5,7 @@ import { recoverKernelState } from '../engine/journal.js';
 import { probeNode } from '../engine/probe.js';
 import { runCaptures } from '../engine/run.js';
 import { captureSupport } from '../engine/support.js';
+import { captureModules } from '../captures/registry.js';
 import { deserializeFacts, serializeFacts, type ProbeResponse, type WorkerRequest } from './protocol.js';
 
 async function readStdin(): Promise<string> {
@@ -17,7 +18,7 @@ async function handle(request: WorkerRequest, signal: AbortSignal): Promise<unkn
   if (request.type === 'probe') {
     await recoverKernelState(request.stateDir, log, request.tracefsCandidates);
     const facts = await probeNode({ hostRoot: request.hostRoot, tracefsCandidates: request.tracefsCandidates });
-    return { facts: serializeFacts(facts), captureSupport: captureSupport(facts) } satisfies ProbeResponse;
+    return { facts: serializeFacts(facts), captureSupport: captureSupport(facts, captureModules) } satisfies ProbeResponse;
   }
   return runCaptures({
     captures: request.captures.map(resolveCaptureEntry),
@@ -26,6 +27,7 @@ async function handle(request: WorkerRequest, signal: AbortSignal): Promise<unkn
     outDir: request.outDir,
     stateDir: request.stateDir,
     disabled: request.disabled,
+    modules: captureModules,
     signal,
     log: log.child({ worker: process.pid }),
   });

@@ -2,7 +2,7 @@ import { finishedCapturePhases, type CapturePhase } from '../../api/v1alpha1/cap
 import type { AggregatedFinding, Finding, Severity } from '../../api/v1alpha1/finding.js';
 import type { CaptureCounts, KernelInvestigationSpec, KernelInvestigationStatus } from '../../api/v1alpha1/investigation.js';
 import type { KernelCapture } from '../../api/v1alpha1/resources.js';
-import { severityRank, sortFindings } from '../../node-agent/engine/findings.js';
+import { severityRank, sortFindings } from '../../lib/findings.js';
 
 /** Bounds that keep the parent small however many nodes take part. */
 export const limits = {

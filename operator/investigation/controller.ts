@@ -1,19 +1,19 @@
-import type { V1Node } from '@kubernetes/client-node';
 import { resolveCaptureEntry } from '../../api/v1alpha1/capture-entry.js';
 import { finishedCapturePhases } from '../../api/v1alpha1/capture.js';
 import { investigationSpec, type KernelInvestigationStatus } from '../../api/v1alpha1/investigation.js';
 import type { KernelCapture, KernelInvestigation, KernelNode } from '../../api/v1alpha1/resources.js';
 import { conditionsEqual, formatTime, setCondition, type Clock } from '../../lib/conditions.js';
-import type { KubeClient, KubeObject } from '../../lib/kube/client.js';
+import type { KubeClient } from '../../lib/kube/client.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../../lib/kube/errors.js';
 import { ksleuth } from '../../lib/kube/resources.js';
 import { stableStringify } from '../../lib/stable-json.js';
-import type { ReconcileContext, ReconcileOutcome } from '../runtime/controller.js';
-import { TerminalError } from '../runtime/controller.js';
-import type { ReadonlyStore } from '../runtime/store.js';
+import type { ReconcileContext, ReconcileOutcome } from '../../runtime/controller.js';
+import { TerminalError } from '../../runtime/controller.js';
+import type { ReadonlyStore } from '../../runtime/store.js';
 import { aggregate, type NodeInfo } from './aggregate.js';
 import { buildCapture, captureName, deadlineOf } from './children.js';
 import { describeExclusions, resolveTargets } from './targets.js';
+import type { NodeObject } from '../nodes/node.js';
 
 /** What a controller tells users about, as Kubernetes Events on the investigation. */
 export interface EventSink {
@@ -21,7 +21,6 @@ export interface EventSink {
 }
 
 /** A core/v1 Node as the informer stores it. */
-export type NodeObject = V1Node & KubeObject;
 
 export interface InvestigationStores {
   investigations: ReadonlyStore<KernelInvestigation>;

@@ -2,9 +2,7 @@ import type { V1Node } from '@kubernetes/client-node';
 import type { KernelInvestigationSpec } from '../../api/v1alpha1/investigation.js';
 import type { KernelNode } from '../../api/v1alpha1/resources.js';
 import { matchesSelector } from '../../lib/selector.js';
-
-/** A node whose agent last reported longer ago than this is not counted as registered. */
-export const agentStaleAfterMs = 5 * 60 * 1000;
+import { agentRegistered, nodeReady } from '../nodes/node.js';
 
 export interface Exclusion {
   node: string;
@@ -14,17 +12,6 @@ export interface Exclusion {
 export interface Targets {
   nodes: string[];
   excluded: Exclusion[];
-}
-
-export function nodeReady(node: V1Node): boolean {
-  return node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
-}
-
-/** Whether the agent on this node has registered and reported recently. */
-export function agentRegistered(kernelNode: KernelNode | undefined, now: Date): 'yes' | 'NoAgent' | 'AgentStale' {
-  const heartbeat = kernelNode?.status?.heartbeatTime;
-  if (!heartbeat) return 'NoAgent';
-  return now.getTime() - Date.parse(heartbeat) > agentStaleAfterMs ? 'AgentStale' : 'yes';
 }
 
 /**

@@ -6,10 +6,9 @@ import type { KubeClient } from '../../lib/kube/client.js';
 import { isConflict, isNotFound } from '../../lib/kube/errors.js';
 import { ksleuth } from '../../lib/kube/resources.js';
 import { stableStringify } from '../../lib/stable-json.js';
-import type { ReconcileContext, ReconcileOutcome } from '../runtime/controller.js';
-import type { ReadonlyStore } from '../runtime/store.js';
-import type { NodeObject } from '../investigation/controller.js';
-import { agentRegistered } from '../investigation/targets.js';
+import type { ReconcileContext, ReconcileOutcome } from '../../runtime/controller.js';
+import type { ReadonlyStore } from '../../runtime/store.js';
+import { agentRegistered, type NodeObject } from '../nodes/node.js';
 import { resolveMitigations, type MitigationInput, type NodeInput } from './resolve.js';
 import { mitigationStatus } from './status.js';
 

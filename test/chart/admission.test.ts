@@ -6,9 +6,9 @@ import { parse } from 'yaml';
 import { KubeClient, type KubeObject } from '../../lib/kube/client.js';
 import { ApiError } from '../../lib/kube/errors.js';
 import { core, ksleuth } from '../../lib/kube/resources.js';
-import { issuer } from '../../lib/local-cluster/cluster.js';
+import { issuer } from '../harness/cluster.js';
 import { projectRoot } from '../../lib/paths.js';
-import { checkSysctl, type AllowList } from '../../node-agent/sysctl/index.js';
+import { checkSysctl, type AllowList } from '../../lib/sysctl/index.js';
 import { useCluster } from '../helpers/cluster.js';
 import { addNodes, allowListWith, helmInstall, namespace, until } from './chart.js';
 

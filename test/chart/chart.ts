@@ -8,10 +8,10 @@ import { promisify } from 'node:util';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import type { KubeObject } from '../../lib/kube/client.js';
 import { core } from '../../lib/kube/resources.js';
-import type { LocalCluster } from '../../lib/local-cluster/cluster.js';
-import { ensureBinaries } from '../../lib/local-cluster/binaries.js';
+import type { LocalCluster } from '../harness/cluster.js';
+import { ensureBinaries } from '../harness/binaries.js';
 import { projectRoot } from '../../lib/paths.js';
-import { buildAllowList, shippedAllowListPath, type AllowList } from '../../node-agent/sysctl/index.js';
+import { buildAllowList, shippedAllowListPath, type AllowList } from '../../lib/sysctl/index.js';
 
 const run = promisify(execFile);
 

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { projectRoot } from '../../lib/paths.js';
 import { shippedRulesFile } from '../../node-agent/captures/kernel-log/rules.js';
-import { shippedAllowListPath } from '../../node-agent/sysctl/index.js';
+import { shippedAllowListPath } from '../../lib/sysctl/index.js';
 
 const run = promisify(execFile);
 

@@ -6,7 +6,7 @@ import { parse, parseDocument, isMap, isScalar, type Document } from 'yaml';
 import { generatedFiles } from '../../api/generate.js';
 import { manifestsPath, renderManifests } from '../../hack/render-manifests.js';
 import { projectRoot } from '../../lib/paths.js';
-import { buildAllowList, describeAllowed, matchesPattern, shippedAllowListPath, type AllowList } from '../../node-agent/sysctl/index.js';
+import { buildAllowList, describeAllowed, matchesPattern, shippedAllowListPath, type AllowList } from '../../lib/sysctl/index.js';
 import { allowListWith, chartDir, helm, one, parseRendered, policyVariables, render, type Rendered } from './chart.js';
 
 const fixtures = join(projectRoot, 'test', 'fixtures', 'sysctl');

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { KernelCapture, KernelInvestigation } from '../../api/v1alpha1/resources.js';
 import { ksleuth } from '../../lib/kube/resources.js';
-import { systemNamespace } from '../../lib/local-cluster/ksleuth-system.js';
+import { systemNamespace } from '../harness/ksleuth-system.js';
 import { projectRoot } from '../../lib/paths.js';
 import { sha256File } from '../../node-agent/engine/artifacts.js';
 import { useKsleuth } from '../helpers/ksleuth.js';

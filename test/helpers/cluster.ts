@@ -1,5 +1,5 @@
 import { afterAll, beforeAll } from 'vitest';
-import { LocalCluster, type LocalClusterOptions } from '../../lib/local-cluster/cluster.js';
+import { LocalCluster, type LocalClusterOptions } from '../harness/cluster.js';
 
 /**
  * Starts one real control plane for the test file (beforeAll) and stops it afterwards. Each file

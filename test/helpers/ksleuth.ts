@@ -1,5 +1,5 @@
 import { afterAll, beforeAll } from 'vitest';
-import { KsleuthSystem, type KsleuthSystemOptions } from '../../lib/local-cluster/ksleuth-system.js';
+import { KsleuthSystem, type KsleuthSystemOptions } from '../harness/ksleuth-system.js';
 
 /** Starts ksleuth (control plane, operator, agents in network namespaces) for the test file. */
 export function useKsleuth(options: KsleuthSystemOptions): () => KsleuthSystem {

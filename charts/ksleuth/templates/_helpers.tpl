@@ -98,7 +98,7 @@ app.kubernetes.io/component: agent
 {{/*
 The sysctl allow-list the admission policy enforces, as JSON: the shipped file (files/sysctl-allowlist.yaml,
 generated from config/sysctl-allowlist.yaml) merged with sysctlAllowlist.extra by the rules the agent
-applies (node-agent/sysctl/allowlist.ts): the extra's denied patterns drop matching keys, then its
+applies (lib/sysctl/allowlist.ts): the extra's denied patterns drop matching keys, then its
 entries add keys or narrow them. An entry that would widen a range, change a key's type or scope, or
 allow a denied key fails the render with the reason, as the agent would refuse to start.
 */}}

@@ -5,8 +5,8 @@ import type { KernelStateJournal } from '../../engine/journal.js';
 import type { NodeFacts } from '../../engine/probe.js';
 import { describeFailure, runProcess } from '../../engine/process.js';
 import { readCapped } from '../../engine/read-capped.js';
-import { formatRecord, parseKmsg } from '../kernel-log/kmsg-record.js';
-import { readKernelLog } from '../kernel-log/kmsg-reader.js';
+import { formatRecord, parseKmsg } from '../../engine/kmsg-record.js';
+import { readKernelLog } from '../../engine/kmsg-reader.js';
 import { commandPackages, type BundleItem } from './items.js';
 
 const gunzipAsync = promisify(gunzip);

@@ -1,7 +1,7 @@
 import type { CaptureParams } from '../../../api/v1alpha1/captures.js';
 import type { Finding, Severity } from '../../../api/v1alpha1/finding.js';
 import type { CaptureAnalysis, Summary } from '../../engine/capture.js';
-import { evidence, severityRank } from '../../engine/findings.js';
+import { evidence, severityRank } from '../../../lib/findings.js';
 import { profileStacks, type CpuProfile, type HotPathId } from './profile.js';
 import type { ParsedCpuProfile } from './parse.js';
 import { subsystemAdvice, subsystemLabel } from './subsystems.js';

@@ -1,9 +1,8 @@
 import { ioLatencyParams } from '../../../api/v1alpha1/captures.js';
 import type { Finding } from '../../../api/v1alpha1/finding.js';
 import type { CaptureAnalysis, Summary } from '../../engine/capture.js';
-import { evidence } from '../../engine/findings.js';
-import { ms } from '../io-latency/analyze.js';
-import { criticalOutlierFactor, writeStall, writeStallMitigation } from '../io-latency/thresholds.js';
+import { evidence, ms } from '../../../lib/findings.js';
+import { criticalOutlierFactor, writeStall, writeStallMitigation } from '../../patterns/write-stall.js';
 import type { EventsParsed, PairLatency } from './parse-events.js';
 import type { FtraceParsed } from './parse.js';
 

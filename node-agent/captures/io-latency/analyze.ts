@@ -2,17 +2,13 @@ import type { CaptureParams } from '../../../api/v1alpha1/captures.js';
 import type { Finding } from '../../../api/v1alpha1/finding.js';
 import { describeHistogram } from '../../engine/bpftrace-output.js';
 import type { CaptureAnalysis, Summary } from '../../engine/capture.js';
-import { evidence } from '../../engine/findings.js';
+import { evidence, ms } from '../../../lib/findings.js';
 import type { DeviceLatency, IoLatencyParsed, JournalLatency, LatencyHistogram } from './parse.js';
-import { criticalOutlierFactor, writeStall, writeStallMitigation } from './thresholds.js';
+import { criticalOutlierFactor, writeStall, writeStallMitigation } from '../../patterns/write-stall.js';
 
 /** Outliers above this share of a device's requests (or this many) are more than noise. */
 export const outlierShare = 0.01;
 export const outlierCount = 10;
-
-export function ms(us: number): string {
-  return us >= 10_000 ? `${Math.round(us / 1000)} ms` : `${(us / 1000).toFixed(1)} ms`;
-}
 
 function latencyLine(what: string, h: LatencyHistogram): string {
   return `${what}: ${h.count} in the window, p50 <= ${ms(h.p50Us ?? 0)}, p99 <= ${ms(h.p99Us ?? 0)}, max ${ms(h.maxUs)}`;

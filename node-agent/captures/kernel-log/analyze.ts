@@ -1,7 +1,7 @@
 import type { Finding, FindingPattern } from '../../../api/v1alpha1/finding.js';
 import type { CaptureAnalysis, Summary } from '../../engine/capture.js';
-import { evidence, severityRank } from '../../engine/findings.js';
-import { formatRecord, type KmsgRecord } from './kmsg-record.js';
+import { evidence, severityRank } from '../../../lib/findings.js';
+import { formatRecord, type KmsgRecord } from '../../engine/kmsg-record.js';
 import { matchRules, type RuleMatch } from './match.js';
 import type { ParsedKernelLog } from './parse.js';
 import type { KernelLogRule } from './rules.js';

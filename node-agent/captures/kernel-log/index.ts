@@ -1,6 +1,6 @@
 import type { CaptureModule } from '../../engine/capture.js';
 import { analyzeKernelLog } from './analyze.js';
-import { readKernelLog } from './kmsg-reader.js';
+import { readKernelLog } from '../../engine/kmsg-reader.js';
 import { parseKernelLog, type KernelLogRaw, type ParsedKernelLog } from './parse.js';
 import { loadRulesFile, shippedRulesFile, type KernelLogRule } from './rules.js';
 

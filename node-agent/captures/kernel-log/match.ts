@@ -1,4 +1,4 @@
-import type { KmsgRecord } from './kmsg-record.js';
+import type { KmsgRecord } from '../../engine/kmsg-record.js';
 import type { KernelLogRule } from './rules.js';
 
 /** What one rule matched. */

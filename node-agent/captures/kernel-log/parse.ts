@@ -1,4 +1,4 @@
-import { parseKmsg, type KmsgRecord } from './kmsg-record.js';
+import { parseKmsg, type KmsgRecord } from '../../engine/kmsg-record.js';
 
 /** What run() returns. */
 export interface KernelLogRaw {

@@ -2,7 +2,7 @@ import type { CaptureParams } from '../../../api/v1alpha1/captures.js';
 import type { Finding } from '../../../api/v1alpha1/finding.js';
 import { histogramQuantile } from '../../engine/bpftrace-output.js';
 import type { CaptureAnalysis, Summary } from '../../engine/capture.js';
-import { evidence, formatBytes } from '../../engine/findings.js';
+import { evidence, formatBytes } from '../../../lib/findings.js';
 import type { KmallocParsed, PairUsage, Usage } from './parse.js';
 
 const MiB = 1024 * 1024;

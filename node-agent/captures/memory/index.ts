@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { CaptureModule } from '../../engine/capture.js';
 import { sampleOverWindow } from '../../engine/sampling.js';
-import { pageSizeBytes } from './page-size.js';
+import { pageSizeBytes } from '../../engine/page-size.js';
 import { analyzeMemory } from './analyze.js';
 import { parseMemory, type MemoryRaw, type ParsedMemory } from './parse.js';
 

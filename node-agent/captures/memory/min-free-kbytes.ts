@@ -1,5 +1,5 @@
 import type { SysctlSetting } from '../../../api/v1alpha1/common.js';
-import { formatBytes } from '../../engine/findings.js';
+import { formatBytes } from '../../../lib/findings.js';
 
 /** The kernel caps its own THP-driven min_free_kbytes recommendation at 5% of memory; so do we. */
 const maxShareOfMemory = 0.05;

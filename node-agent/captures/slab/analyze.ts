@@ -1,7 +1,7 @@
 import type { CaptureParams } from '../../../api/v1alpha1/captures.js';
 import type { Finding } from '../../../api/v1alpha1/finding.js';
 import type { CaptureAnalysis, Summary } from '../../engine/capture.js';
-import { evidence, formatBytes } from '../../engine/findings.js';
+import { evidence, formatBytes } from '../../../lib/findings.js';
 import { cacheGrowth, type CacheGrowth } from './growth.js';
 import type { ParsedSlab } from './parse.js';
 

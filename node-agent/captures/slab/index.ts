@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { CaptureModule } from '../../engine/capture.js';
 import { sampleOverWindow } from '../../engine/sampling.js';
-import { pageSizeBytes } from '../memory/page-size.js';
+import { pageSizeBytes } from '../../engine/page-size.js';
 import { analyzeSlab } from './analyze.js';
 import { parseSlab, type ParsedSlab, type SlabRaw } from './parse.js';
 

@@ -1,7 +1,7 @@
 import type { CaptureParams } from '../../../api/v1alpha1/captures.js';
 import type { Finding, Severity } from '../../../api/v1alpha1/finding.js';
 import type { CaptureAnalysis, Summary } from '../../engine/capture.js';
-import { evidence, formatBytes } from '../../engine/findings.js';
+import { evidence, formatBytes } from '../../../lib/findings.js';
 import type { ParsedTcp, TcpReading } from './parse.js';
 import { unreadBytes, type Endpoint, type TcpSocket } from './proc-net-tcp.js';
 import type { RemoteRetransmits } from './retransmit-program.js';

@@ -9,6 +9,7 @@ import type { CaptureKind } from '../../../api/v1alpha1/captures.js';
 import type { CaptureModule } from '../../../node-agent/engine/capture.js';
 import { probeNode, type NodeFacts } from '../../../node-agent/engine/probe.js';
 import { runCaptures, type NodeReport } from '../../../node-agent/engine/run.js';
+import { captureModules } from '../../../node-agent/captures/registry.js';
 
 let facts: Promise<NodeFacts> | undefined;
 
@@ -42,7 +43,7 @@ export async function runForReal(
     outDir,
     stateDir,
     log: pino({ level: 'silent' }),
-    ...(options.modules ? { modules: options.modules } : {}),
+    modules: options.modules ?? captureModules,
     ...(options.signal ? { signal: options.signal } : {}),
   });
   return { report, outDir, stateDir, cleanup: () => rm(root, { recursive: true, force: true }) };

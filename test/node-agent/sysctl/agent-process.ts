@@ -3,7 +3,7 @@
 // Prints one JSON line per reconcile pass; with --hold it repeats every 200 ms until killed.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { desiredSysctl } from '../../../api/v1alpha1/node.js';
-import { loadAllowList } from '../../../node-agent/sysctl/allowlist-load.js';
+import { loadAllowList } from '../../../lib/sysctl/allowlist-load.js';
 import { reconcile } from '../../../node-agent/sysctl/reconcile.js';
 
 const [stateDir, desiredJson, mode] = process.argv.slice(2);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DesiredSysctl } from '../../../api/v1alpha1/node.js';
-import { loadAllowList } from '../../../node-agent/sysctl/allowlist-load.js';
+import { loadAllowList } from '../../../lib/sysctl/allowlist-load.js';
 import { readSysctl, writeSysctl } from '../../../node-agent/sysctl/proc-sys.js';
 import { reconcile } from '../../../node-agent/sysctl/reconcile.js';
 import { readSysctlState } from '../../../node-agent/sysctl/state-file.js';

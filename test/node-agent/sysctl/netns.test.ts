@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DesiredSysctl } from '../../../api/v1alpha1/node.js';
 import { projectRoot } from '../../../lib/paths.js';
-import { loadAllowList } from '../../../node-agent/sysctl/allowlist-load.js';
+import { loadAllowList } from '../../../lib/sysctl/allowlist-load.js';
 import { sysctlPath } from '../../../node-agent/sysctl/names.js';
 import type { ReconcileResult } from '../../../node-agent/sysctl/reconcile.js';
 import { stateFilePath } from '../../../node-agent/sysctl/state-file.js';

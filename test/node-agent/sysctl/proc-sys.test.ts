@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { projectRoot } from '../../../lib/paths.js';
 import { sysctlNameOfPath, sysctlPath, sysctlPathComponents } from '../../../node-agent/sysctl/names.js';
 import { readSysctl, SysctlIoError, writeSysctl } from '../../../node-agent/sysctl/proc-sys.js';
-import { normaliseSysctlValue } from '../../../node-agent/sysctl/value.js';
+import { normaliseSysctlValue } from '../../../lib/sysctl/value.js';
 import { makeProcTree } from './proc-tree.js';
 
 const fixtures = join(projectRoot, 'test', 'fixtures', 'sysctl');

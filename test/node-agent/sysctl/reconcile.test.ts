@@ -2,7 +2,7 @@ import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sysctlStatus, type DesiredSysctl } from '../../../api/v1alpha1/node.js';
-import { loadAllowList } from '../../../node-agent/sysctl/allowlist-load.js';
+import { loadAllowList } from '../../../lib/sysctl/allowlist-load.js';
 import { sysctlPath } from '../../../node-agent/sysctl/names.js';
 import { reconcile, type ReconcileResult } from '../../../node-agent/sysctl/reconcile.js';
 import { readSysctlState, stateFilePath } from '../../../node-agent/sysctl/state-file.js';

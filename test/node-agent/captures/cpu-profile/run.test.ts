@@ -11,6 +11,7 @@ import { sha256File } from '../../../../node-agent/engine/artifacts.js';
 import { unmetRequirement } from '../../../../node-agent/engine/requirements.js';
 import { runCaptures } from '../../../../node-agent/engine/run.js';
 import { nodeFacts, runForReal } from '../real-run.js';
+import { captureModules } from '../../../../node-agent/captures/registry.js';
 
 /**
  * A kernel-bound workload: dd spends its time in read_zero clearing its buffer. dd itself is the
@@ -96,6 +97,7 @@ describe('cpu-profile capture on this machine', () => {
         stateDir: join(root, 'state'),
         log: pino({ level: 'silent' }),
         signal: cancel.signal,
+        modules: captureModules,
       });
       let perf: string[] = [];
       for (let i = 0; i < 50 && perf.length === 0; i++) {

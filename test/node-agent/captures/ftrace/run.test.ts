@@ -12,6 +12,7 @@ import type { NodeFacts } from '../../../../node-agent/engine/probe.js';
 import { runCaptures } from '../../../../node-agent/engine/run.js';
 import { createInstance, instancePrefix } from '../../../../node-agent/engine/tracefs.js';
 import { nodeFacts, runForReal, type RealRun } from '../real-run.js';
+import { captureModules } from '../../../../node-agent/captures/registry.js';
 
 const run = promisify(execFile);
 const log = pino({ level: 'silent' });
@@ -132,6 +133,7 @@ describe('the ftrace capture on this kernel', () => {
       log,
       outDir: join(dir, 'out'),
       stateDir: join(dir, 'state'),
+      modules: captureModules,
     });
     expect(report.captures[0]).toMatchObject({ state: 'Failed', reason: 'InvalidParams', message: expect.stringMatching(/^events: /) });
   });

@@ -4,7 +4,7 @@ import { ioLatencyParams } from '../../../../api/v1alpha1/captures.js';
 import { finding } from '../../../../api/v1alpha1/finding.js';
 import { analyzeIoLatency } from '../../../../node-agent/captures/io-latency/analyze.js';
 import { parseIoLatency, type IoLatencyParsed } from '../../../../node-agent/captures/io-latency/parse.js';
-import { writeStall } from '../../../../node-agent/captures/io-latency/thresholds.js';
+import { writeStall } from '../../../../node-agent/patterns/write-stall.js';
 
 const fixture = (name: string): string => readFileSync(new URL(`../../../fixtures/io-latency/${name}`, import.meta.url), 'utf8');
 const deviceNames = { '254:0': 'vda', '7:0': 'loop0' };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatRecord, parseKmsg } from '../../../../node-agent/captures/kernel-log/kmsg-record.js';
+import { formatRecord, parseKmsg } from '../../../../node-agent/engine/kmsg-record.js';
 import { parseKernelLog } from '../../../../node-agent/captures/kernel-log/parse.js';
 import { fixture } from '../fixtures.js';
 
@@ -59,8 +59,8 @@ describe('parseKernelLog', () => {
 
 describe('dmesg --syslog --raw output', () => {
   it('becomes /dev/kmsg records with the priority, facility and time kept', async () => {
-    const { syslogToKmsg } = await import('../../../../node-agent/captures/kernel-log/kmsg-reader.js');
-    const { parseKmsg: parse } = await import('../../../../node-agent/captures/kernel-log/kmsg-record.js');
+    const { syslogToKmsg } = await import('../../../../node-agent/engine/kmsg-reader.js');
+    const { parseKmsg: parse } = await import('../../../../node-agent/engine/kmsg-record.js');
     const converted = syslogToKmsg('<5>[    0.000000] Linux version 6.18.44\n<12>[ 4205.520739] ksleuth-selftest: hi\nnot a record\n', 7);
     expect(converted.map((r) => r.usec)).toEqual([0, 4205520739]);
     const records = parse(converted.map((r) => r.record).join(''));

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
-import { parseKmsg } from '../../../../node-agent/captures/kernel-log/kmsg-record.js';
+import { parseKmsg } from '../../../../node-agent/engine/kmsg-record.js';
 import { matchRules } from '../../../../node-agent/captures/kernel-log/match.js';
 import { compileRules, loadRulesFile, RulesError, shippedRulesFile } from '../../../../node-agent/captures/kernel-log/rules.js';
 import { fixture } from '../fixtures.js';

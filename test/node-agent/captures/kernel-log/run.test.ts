@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { kernelLogCapture } from '../../../../node-agent/captures/kernel-log/index.js';
-import { readSyslog } from '../../../../node-agent/captures/kernel-log/kmsg-reader.js';
-import { parseKmsg } from '../../../../node-agent/captures/kernel-log/kmsg-record.js';
+import { readSyslog } from '../../../../node-agent/engine/kmsg-reader.js';
+import { parseKmsg } from '../../../../node-agent/engine/kmsg-record.js';
 import { unmetRequirement } from '../../../../node-agent/engine/requirements.js';
 import { nodeFacts, oldestKernelRecordSeconds, runForReal } from '../real-run.js';
 
