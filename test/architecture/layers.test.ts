@@ -46,7 +46,7 @@ function sourceFiles(dir: string): string[] {
 }
 
 /** Relative module specifiers of static imports, re-exports and dynamic imports. */
-export function importsOf(text: string): string[] {
+function importsOf(text: string): string[] {
   const specifiers: string[] = [];
   for (const match of text.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s*['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)/g)) {
     specifiers.push((match[1] ?? match[2])!);
