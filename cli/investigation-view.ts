@@ -33,6 +33,15 @@ export function renderInvestigation(investigation: KernelInvestigation, captures
         status.comparison.groups.map((g) => [g.value, g.nodes, g.reported, g.patterns.join(', ') || '-']),
       ),
     );
+    if (status.comparison.kernelRanges?.length) {
+      lines.push('', 'KERNELS THAT SHOW EACH FINDING');
+      lines.push(
+        table(
+          ['pattern', 'kernelVersions', 'evidence'],
+          status.comparison.kernelRanges.map((r) => [r.pattern, r.range ?? '-', r.statement]),
+        ),
+      );
+    }
   }
   if (captures.length > 0) {
     lines.push('', 'NODES');

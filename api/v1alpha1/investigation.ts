@@ -103,11 +103,31 @@ export const comparisonGroup = z.object({
   patterns: z.array(z.string().max(64)).max(64).describe('The finding patterns seen in this group.'),
 });
 
+export const kernelRangeEvidence = z.object({
+  pattern: z.string().max(64).describe('The finding pattern.'),
+  statement: z
+    .string()
+    .max(2048)
+    .describe(
+      'What the comparison shows, per distribution, as "Debian: seen on 6.1.0-18-amd64 and later, not on 6.1.0-13-amd64 and earlier", or why it cannot say.',
+    ),
+  range: z
+    .string()
+    .max(256)
+    .optional()
+    .describe('The kernels that showed it, as a KernelMitigation kernelVersions range; absent when seen and not seen alternate within a distribution.'),
+});
+
 export const comparison = z
   .object({
     by: z.string().max(317).describe('KernelVersion or the node label the nodes are grouped by.'),
     groups: z.array(comparisonGroup).max(64).describe('One entry per value, most nodes first.'),
     otherGroups: z.int().min(0).optional().describe('Groups left out beyond the first 64.'),
+    kernelRanges: z
+      .array(kernelRangeEvidence)
+      .max(64)
+      .optional()
+      .describe('With kernelVersion grouping: per finding pattern, which kernels showed it, ordered within each distribution.'),
   })
   .describe('Which findings appear in which group of nodes.');
 

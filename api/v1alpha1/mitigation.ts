@@ -2,15 +2,27 @@ import { z } from 'zod';
 import { conditions, labelSelector, sysctlName, sysctlSetting, sysctlValue } from './common.js';
 
 /**
- * A kernel-version range: comparators joined by blanks (all must hold), alternatives joined by
- * "||". Versions are compared by their leading numbers, so 6.1.0-18-amd64 is 6.1.0.
+ * A kernel-version range (the grammar is in lib/kernel/range.ts): comparators joined by blanks
+ * (all must hold), alternatives joined by "||". The schema checks the syntax; the operator checks
+ * each bound names a version or a distribution's release it can read, and records Accepted=False
+ * with reason InvalidKernelVersions otherwise.
  */
+const bound = String.raw`\d[0-9A-Za-z._+~-]*`;
+const operator = '(?:<=|>=|<|>|=)';
+const alternative = String.raw`(?:${operator}\s*)?${bound}(?:\s*${operator}\s*${bound}|\s+${bound})*`;
+export const kernelVersionRangePattern = new RegExp(String.raw`^\s*${alternative}(?:\s*\|\|\s*${alternative})*\s*$`);
+
 export const kernelVersionRange = z
   .string()
   .min(1)
   .max(256)
-  .regex(/^\s*(?:(?:<=|>=|<|>|=)?\s*\d+(?:\.\d+){0,2}\s*)+(?:\|\|\s*(?:(?:<=|>=|<|>|=)?\s*\d+(?:\.\d+){0,2}\s*)+)*$/)
-  .describe('The affected kernel versions, for example ">=6.1.0 <6.1.50" or ">=5.15.0 <5.15.120 || >=6.1.0 <6.1.50". Nodes outside the range are skipped.');
+  .regex(kernelVersionRangePattern, 'write comparators such as ">=6.1.0-18 <6.1.0-28" or ">=5.14.0-362.8.1.el9_3", alternatives joined by "||"')
+  .describe(
+    'The affected kernels. An upstream version (">=6.1.0 <6.1.50") orders every kernel by the upstream version it is based on; ' +
+      'a release as uname -r prints it (">=6.1.0-18 <6.1.0-28" for Debian, ">=5.14.0-362.8.1.el9_3" for RHEL 9, ' +
+      '">=6.1.79-99.164.amzn2023" for Amazon Linux) orders that distribution\'s kernels by its own numbers. ' +
+      "Kernels the range cannot place (another distribution's build of the same version) are skipped, and the status says why.",
+  );
 
 export const revertPolicies = ['Restore', 'Keep'] as const;
 

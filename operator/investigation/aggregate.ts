@@ -3,6 +3,7 @@ import type { AggregatedFinding, Finding, Severity } from '../../api/v1alpha1/fi
 import type { CaptureCounts, KernelInvestigationSpec, KernelInvestigationStatus } from '../../api/v1alpha1/investigation.js';
 import type { KernelCapture } from '../../api/v1alpha1/resources.js';
 import { severityRank, sortFindings } from '../../lib/findings.js';
+import { kernelRangesOf } from './kernel-ranges.js';
 
 /** Bounds that keep the parent small however many nodes take part. */
 export const limits = {
@@ -15,6 +16,8 @@ export const limits = {
 
 export interface NodeInfo {
   kernelVersion?: string;
+  /** Node.status.nodeInfo.osImage: tells some kernels apart (Container-Optimized OS, Bottlerocket). */
+  osImage?: string;
   labels?: Record<string, string>;
 }
 
@@ -86,21 +89,24 @@ function compare(
 ): KernelInvestigationStatus['comparison'] {
   if (!by) return undefined;
   const label = by.nodeLabel;
-  const groups = new Map<string, { nodes: number; reported: number; patterns: Set<string> }>();
+  const groups = new Map<string, { nodes: number; reported: number; patterns: Set<string>; osImage?: string }>();
   for (const child of children) {
     const info = nodeInfo.get(child.spec.nodeName);
     const value = label ? (info?.labels?.[label] ?? '<unset>') : (child.status?.kernelVersion ?? info?.kernelVersion ?? '<unknown>');
     const group = groups.get(value) ?? { nodes: 0, reported: 0, patterns: new Set<string>() };
     group.nodes++;
+    group.osImage ??= info?.osImage;
     if (finishedPhase(child)) group.reported++;
     for (const f of child.status?.findings ?? []) group.patterns.add(f.pattern);
     groups.set(value, group);
   }
   const sorted = [...groups].sort((a, b) => b[1].nodes - a[1].nodes || a[0].localeCompare(b[0]));
+  const kernelRanges = label ? [] : kernelRangesOf(sorted.map(([release, g]) => ({ release, ...g })));
   return {
     by: label ?? 'kernelVersion',
     groups: sorted.slice(0, limits.groups).map(([value, g]) => ({ value, nodes: g.nodes, reported: g.reported, patterns: [...g.patterns].sort() })),
     ...(sorted.length > limits.groups ? { otherGroups: sorted.length - limits.groups } : {}),
+    ...(kernelRanges.length > 0 ? { kernelRanges } : {}),
   };
 }
 

@@ -186,11 +186,16 @@ export class InvestigationReconciler {
   private nodeInfo(): Map<string, NodeInfo> {
     const info = new Map<string, NodeInfo>();
     for (const node of this.options.stores.nodes.list()) {
-      info.set(node.metadata.name!, { kernelVersion: node.status?.nodeInfo?.kernelVersion, labels: node.metadata.labels });
+      info.set(node.metadata.name!, {
+        kernelVersion: node.status?.nodeInfo?.kernelVersion,
+        osImage: node.status?.nodeInfo?.osImage,
+        labels: node.metadata.labels,
+      });
     }
     for (const kn of this.options.stores.kernelNodes.list()) {
       const entry = info.get(kn.metadata.name!) ?? {};
       if (kn.status?.kernelVersion) entry.kernelVersion = kn.status.kernelVersion;
+      if (kn.status?.osImage) entry.osImage = kn.status.osImage;
       info.set(kn.metadata.name!, entry);
     }
     return info;

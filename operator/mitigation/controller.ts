@@ -1,4 +1,5 @@
 import { mitigationSpec } from '../../api/v1alpha1/mitigation.js';
+import { KernelRangeError, parseKernelRange } from '../../lib/kernel/range.js';
 import type { DesiredSysctl } from '../../api/v1alpha1/node.js';
 import type { KernelMitigation, KernelNode } from '../../api/v1alpha1/resources.js';
 import { conditionsEqual, setCondition, type Clock } from '../../lib/conditions.js';
@@ -95,10 +96,30 @@ export class MitigationReconciler {
     const deleting = Boolean(m.metadata.deletionTimestamp);
     const parsed = mitigationSpec.safeParse(m.spec);
     if (!parsed.success) {
-      return { name, spec: m.spec, deleting, refused: parsed.error.issues.map((i) => `spec.${i.path.join('.')}: ${i.message}`).join('; ') };
+      return {
+        name,
+        spec: m.spec,
+        deleting,
+        refused: parsed.error.issues.map((i) => `spec.${i.path.join('.')}: ${i.message}`).join('; '),
+        refusedReason: 'InvalidSpec',
+      };
     }
-    const refusals = parsed.data.sysctls.map((s) => this.options.checkSysctl(s.name, s.value)).filter((r): r is string => r !== undefined);
-    return { name, spec: parsed.data, deleting, ...(refusals.length > 0 ? { refused: refusals.join('; ') } : {}) };
+    // The CRD schema checks the range's syntax; which distribution a bound belongs to is checked here.
+    if (parsed.data.kernelVersions !== undefined) {
+      try {
+        const kernelRange = parseKernelRange(parsed.data.kernelVersions, 'spec.kernelVersions');
+        return this.withSysctlRefusals({ name, spec: parsed.data, deleting, kernelRange });
+      } catch (error) {
+        if (!(error instanceof KernelRangeError)) throw error;
+        return { name, spec: parsed.data, deleting, refused: error.message, refusedReason: error.reason };
+      }
+    }
+    return this.withSysctlRefusals({ name, spec: parsed.data, deleting });
+  }
+
+  private withSysctlRefusals(input: MitigationInput): MitigationInput {
+    const refusals = input.spec.sysctls.map((s) => this.options.checkSysctl(s.name, s.value)).filter((r): r is string => r !== undefined);
+    return refusals.length > 0 ? { ...input, refused: refusals.join('; ') } : input;
   }
 
   private nodeInputs(): NodeInput[] {
@@ -111,6 +132,7 @@ export class MitigationReconciler {
         name,
         labels: node.metadata.labels ?? {},
         kernelVersion: kn?.status?.kernelVersion ?? node.status?.nodeInfo?.kernelVersion,
+        osImage: kn?.status?.osImage ?? node.status?.nodeInfo?.osImage,
         registered: kn !== undefined,
         current: kn?.spec.sysctls ?? [],
         status: kn?.status?.sysctls ?? [],

@@ -1,21 +1,27 @@
 import type { KernelMitigationSpec } from '../../api/v1alpha1/mitigation.js';
 import type { DesiredSysctl, SysctlStatus } from '../../api/v1alpha1/node.js';
+import { type KernelRange, kernelRangeVerdict } from '../../lib/kernel/range.js';
 import { matchesSelector } from '../../lib/selector.js';
-import { kernelInRange, parseKernelRange } from './kernel-version.js';
 
 export interface MitigationInput {
   name: string;
   spec: KernelMitigationSpec;
+  /** spec.kernelVersions, read where the mitigation enters (undefined: every kernel). */
+  kernelRange?: KernelRange;
   /** Being deleted: its values are reverted everywhere. */
   deleting: boolean;
-  /** Why it is refused (allow-list); a refused mitigation applies nowhere. */
+  /** Why it is refused (allow-list, an unreadable kernelVersions); a refused mitigation applies nowhere. */
   refused?: string;
+  /** The CamelCase reason for the refusal (default SysctlNotAllowed). */
+  refusedReason?: string;
 }
 
 export interface NodeInput {
   name: string;
   labels: Record<string, string>;
   kernelVersion?: string;
+  /** The node's OS image, which tells some kernels apart (Container-Optimized OS, Bottlerocket). */
+  osImage?: string;
   /** Whether the node's agent has registered a KernelNode (only those get a desired list). */
   registered: boolean;
   /** The KernelNode's current spec.sysctls. */
@@ -36,6 +42,8 @@ export interface Conflict {
 export interface MitigationView {
   matched: string[];
   skippedKernel: string[];
+  /** Skipped nodes whose kernel the range cannot place, and why. */
+  undecidedKernel: { node: string; kernel: string; reason: string }[];
   /** Matched nodes inside the kernel range. */
   eligible: string[];
   /** Eligible nodes it is rolled out to (the rest wait for the rollout limit). */
@@ -101,6 +109,7 @@ function emptyView(): MitigationView {
   return {
     matched: [],
     skippedKernel: [],
+    undecidedKernel: [],
     eligible: [],
     admitted: new Set(),
     winning: new Map(),
@@ -125,12 +134,18 @@ export function resolveMitigations(mitigations: MitigationInput[], nodes: NodeIn
   for (const m of mitigations) views.set(m.name, emptyView());
   for (const m of active) {
     const view = views.get(m.name)!;
-    const range = m.spec.kernelVersions ? parseKernelRange(m.spec.kernelVersions) : undefined;
     for (const node of sortedNodes) {
       if (!matchesSelector(m.spec.nodeSelector, node.labels)) continue;
       view.matched.push(node.name);
-      if (range && !(node.kernelVersion && kernelInRange(node.kernelVersion, range))) view.skippedKernel.push(node.name);
-      else view.eligible.push(node.name);
+      const verdict = m.kernelRange
+        ? kernelRangeVerdict(node.kernelVersion ?? '', m.kernelRange, node.osImage ? { osImage: node.osImage } : {})
+        : { inRange: true };
+      if (verdict.inRange === true) {
+        view.eligible.push(node.name);
+        continue;
+      }
+      view.skippedKernel.push(node.name);
+      if (verdict.inRange === undefined) view.undecidedKernel.push({ node: node.name, kernel: node.kernelVersion ?? '', reason: verdict.reason ?? '' });
     }
     const rollout = admit(m, view.eligible, sortedNodes);
     view.admitted = rollout.admitted;

@@ -44,11 +44,23 @@ export function mitigationStatus(
   let conditions = previous ?? [];
 
   if (m.refused || !view) {
-    conditions = set(conditions, 'Accepted', 'False', 'SysctlNotAllowed', m.refused ?? 'refused');
-    conditions = set(conditions, 'Applied', 'False', 'SysctlNotAllowed', 'nothing is written while a sysctl is not allowed');
+    const reason = m.refusedReason ?? 'SysctlNotAllowed';
+    conditions = set(conditions, 'Accepted', 'False', reason, m.refused ?? 'refused');
+    conditions = set(
+      conditions,
+      'Applied',
+      'False',
+      reason,
+      reason === 'SysctlNotAllowed' ? 'nothing is written while a sysctl is not allowed' : 'nothing is written until spec.kernelVersions is fixed',
+    );
     return { observedGeneration: generation, conditions };
   }
   conditions = set(conditions, 'Accepted', 'True', 'Allowed', 'every sysctl is in the allow-list');
+  const undecided = view.undecidedKernel;
+  const undecidedNote =
+    undecided.length > 0
+      ? `; kernelVersions cannot place ${undecided.length} matching node${undecided.length === 1 ? '' : 's'} (${undecided[0]!.node}: ${undecided[0]!.reason})`
+      : '';
 
   const byName = new Map(nodes.map((n) => [n.name, n]));
   let applied = 0;
@@ -81,12 +93,14 @@ export function mitigationStatus(
       'Applied',
       'False',
       'NoMatchingNodes',
-      view.matched.length > 0 ? `${view.skippedKernel.length} matching nodes run a kernel outside ${m.spec.kernelVersions}` : 'no node matches nodeSelector',
+      view.matched.length > 0
+        ? `${view.skippedKernel.length} matching nodes run a kernel outside ${m.spec.kernelVersions}${undecidedNote}`
+        : 'no node matches nodeSelector',
     );
   } else if (applied === toApply) {
-    conditions = set(conditions, 'Applied', 'True', 'AllNodesApplied', `held on ${applied} node${applied === 1 ? '' : 's'}`);
+    conditions = set(conditions, 'Applied', 'True', 'AllNodesApplied', `held on ${applied} node${applied === 1 ? '' : 's'}${undecidedNote}`);
   } else {
-    conditions = set(conditions, 'Applied', 'False', 'Progressing', `held on ${applied} of ${toApply} nodes`);
+    conditions = set(conditions, 'Applied', 'False', 'Progressing', `held on ${applied} of ${toApply} nodes${undecidedNote}`);
   }
   conditions =
     pending > 0 && !view.halted

@@ -66,7 +66,8 @@ function violation(from: string, to: string): string | undefined {
     return rb === ra ? `${edge}: ${a.top}/ and ${b.top}/ are siblings` : `${edge}: ${b.top}/ is above ${a.top}/`;
   }
   if (a.unit === b.unit) return undefined;
-  if (Number.isNaN(a.rank) || Number.isNaN(b.rank)) return `${edge}: give ${a.top}/${Number.isNaN(a.rank) ? a.unit : b.unit} a layer in test/architecture/layers.test.ts`;
+  if (Number.isNaN(a.rank) || Number.isNaN(b.rank))
+    return `${edge}: give ${a.top}/${Number.isNaN(a.rank) ? a.unit : b.unit} a layer in test/architecture/layers.test.ts`;
   if (b.rank < a.rank) return undefined;
   return b.rank === a.rank ? `${edge}: ${a.unit}/ and ${b.unit}/ are siblings` : `${edge}: ${b.unit}/ is above ${a.unit}/`;
 }

@@ -60,20 +60,45 @@ describe('aggregate', () => {
     expect(findings.map((f) => f.pattern)).toEqual(['slab-growth', 'oom-kill']);
   });
 
-  it('groups nodes by kernel version to show where each finding appears', () => {
+  it('groups nodes by kernel version to show where each finding appears, and the kernels that show it', () => {
     const children = [
-      child('n1', 'Succeeded', [finding('tcp-retransmits', 'warning')], '6.1.0-18'),
-      child('n2', 'Succeeded', [], '6.1.0-25'),
-      child('n3', 'Succeeded', [finding('tcp-retransmits', 'warning')], '6.1.0-18'),
+      child('n1', 'Succeeded', [finding('tcp-retransmits', 'warning')], '6.1.0-18-amd64'),
+      child('n2', 'Succeeded', [], '6.1.0-25-amd64'),
+      child('n3', 'Succeeded', [finding('tcp-retransmits', 'warning')], '6.1.0-18-amd64'),
+      child('n4', 'Succeeded', [finding('tcp-retransmits', 'warning')], '6.1.0-13-amd64'),
+      // No result yet: no evidence either way.
+      child('n5', 'Running', [], '6.1.0-28-amd64'),
     ];
-    const result = aggregate(spec, 3, children, new Map(), false);
+    const result = aggregate(spec, 5, children, new Map(), false);
     expect(result.comparison).toEqual({
       by: 'kernelVersion',
       groups: [
-        { value: '6.1.0-18', nodes: 2, reported: 2, patterns: ['tcp-retransmits'] },
-        { value: '6.1.0-25', nodes: 1, reported: 1, patterns: [] },
+        { value: '6.1.0-18-amd64', nodes: 2, reported: 2, patterns: ['tcp-retransmits'] },
+        { value: '6.1.0-13-amd64', nodes: 1, reported: 1, patterns: ['tcp-retransmits'] },
+        { value: '6.1.0-25-amd64', nodes: 1, reported: 1, patterns: [] },
+        { value: '6.1.0-28-amd64', nodes: 1, reported: 0, patterns: [] },
+      ],
+      kernelRanges: [
+        {
+          pattern: 'tcp-retransmits',
+          statement: 'Debian: seen on 6.1.0-18-amd64 and earlier, not on 6.1.0-25-amd64 and later',
+          range: '>=6.1 <6.1.0-25-amd64',
+        },
       ],
     });
+  });
+
+  it('tells Container-Optimized OS from a mainline build by the node’s OS image', () => {
+    const children = [child('n1', 'Succeeded', [finding('oom-kill', 'warning')], '6.1.85+'), child('n2', 'Succeeded', [], '6.1.85')];
+    const info = new Map([['n1', { osImage: 'Container-Optimized OS from Google' }]]);
+    const result = aggregate(spec, 2, children, info, false);
+    expect(result.comparison?.kernelRanges).toEqual([
+      {
+        pattern: 'oom-kill',
+        statement: 'Container-Optimized OS: seen on every release looked at (6.1.85+); none without it to place a boundary',
+        range: '=6.1.85+',
+      },
+    ]);
   });
 
   it('groups by a node label when asked', () => {

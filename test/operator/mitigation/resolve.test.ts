@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { mitigationSpec } from '../../../api/v1alpha1/mitigation.js';
 import type { DesiredSysctl, SysctlStatus } from '../../../api/v1alpha1/node.js';
+import { parseKernelRange } from '../../../lib/kernel/range.js';
 import { resolveMitigations, type MitigationInput, type NodeInput } from '../../../operator/mitigation/resolve.js';
 
 function mit(name: string, spec: Record<string, unknown>, extra: Partial<MitigationInput> = {}): MitigationInput {
-  return { name, spec: mitigationSpec.parse(spec), deleting: false, ...extra };
+  const parsed = mitigationSpec.parse(spec);
+  return { name, spec: parsed, deleting: false, ...(parsed.kernelVersions ? { kernelRange: parseKernelRange(parsed.kernelVersions) } : {}), ...extra };
 }
 
 function node(
@@ -37,6 +39,22 @@ describe('resolveMitigations', () => {
     expect(view.matched).toEqual(['a', 'b']);
     expect(view.skippedKernel).toEqual(['b']);
     expect(view.eligible).toEqual(['a']);
+  });
+
+  it('orders Debian kernels by their ABI and skips, with the reason, kernels the range cannot place', () => {
+    const nodes = [
+      node('old', {}, '6.1.0-13-amd64'),
+      node('hit', {}, '6.1.0-20-cloud-amd64'),
+      node('fixed', {}, '6.1.0-28-amd64'),
+      node('amzn', {}, '6.1.79-99.164.amzn2023.x86_64'),
+    ];
+    const { desired, views } = resolveMitigations([mit('abi', { ...fastopenOff, kernelVersions: '>=6.1.0-18 <6.1.0-28' })], nodes);
+    expect(values(desired)).toEqual({ old: '', hit: 'net.ipv4.tcp_fastopen=0 by abi', fixed: '', amzn: '' });
+    const view = views.get('abi')!;
+    expect(view.skippedKernel).toEqual(['amzn', 'fixed', 'old']);
+    expect(view.undecidedKernel).toEqual([
+      { node: 'amzn', kernel: '6.1.79-99.164.amzn2023.x86_64', reason: expect.stringMatching(/is not a Debian or Ubuntu kernel, and both are builds of 6\.1/) },
+    ]);
   });
 
   it('lets the higher priority win and reports the other as overridden', () => {
