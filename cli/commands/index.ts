@@ -1,4 +1,5 @@
 import type { Command } from '../command.js';
+import { analyze } from './analyze.js';
 import { artifacts } from './artifacts.js';
 import { flamegraph } from './flamegraph.js';
 import { get } from './get.js';
@@ -13,5 +14,6 @@ export const commands: Record<string, Command> = {
   artifacts,
   mitigation,
   flamegraph,
+  analyze,
   version,
 };

@@ -5,7 +5,7 @@ import type { KernelStateJournal } from '../../engine/journal.js';
 import type { NodeFacts } from '../../engine/probe.js';
 import { describeFailure, runProcess } from '../../engine/process.js';
 import { readCapped } from '../../engine/read-capped.js';
-import { formatRecord, parseKmsg } from '../../engine/kmsg-record.js';
+import { formatDecodedRecord, parseKmsg } from '../../engine/kmsg-record.js';
 import { readKernelLog } from '../../engine/kmsg-reader.js';
 import { commandPackages, type BundleItem } from './items.js';
 
@@ -90,12 +90,12 @@ async function kernelConfig(ctx: CollectContext): Promise<Collected> {
 }
 
 async function kernelLog(ctx: CollectContext): Promise<Collected> {
-  let source = '/dev/kmsg (every record since boot, as dmesg prints them)';
+  let source = '/dev/kmsg (every record since boot, as dmesg -x prints them)';
   try {
     const read = await readKernelLog({ sinceBoot: true, maxRecords: 1_000_000, until: new Date(0), signal: ctx.signal });
-    if (read.source === 'syslog') source = 'syslog(2) via dmesg --syslog (every record still in the buffer, as dmesg prints them)';
+    if (read.source === 'syslog') source = 'syslog(2) via dmesg --syslog (every record still in the buffer, as dmesg -x prints them)';
     const text = parseKmsg(read.text)
-      .map((record) => `${formatRecord(record)}\n`)
+      .map((record) => `${formatDecodedRecord(record)}\n`)
       .join('');
     const data = Buffer.from(text, 'utf8');
     const truncated = data.length > ctx.limits.maxBytes;

@@ -6,7 +6,7 @@ export type ItemSource =
   | { kind: 'file'; path: string }
   /** /boot/config-<release>, or /proc/config.gz when the kernel carries its own. */
   | { kind: 'kernel-config' }
-  /** Every record in /dev/kmsg, as dmesg prints them. */
+  /** Every record in /dev/kmsg, as dmesg -x prints them (with facility and level). */
   | { kind: 'kernel-log' }
   /** What the agent probed about the node. */
   | { kind: 'node-facts' };

@@ -8,8 +8,11 @@ import type { KernelLogRule } from './rules.js';
 
 const maxTallyValues = 5;
 
-function when(record: KmsgRecord, bootWallMs: number): string {
-  return `${(record.usec / 1e6).toFixed(6)}s after boot (≈${new Date(bootWallMs + record.usec / 1000).toISOString()})`;
+function when(record: KmsgRecord, bootWallMs: number | undefined): string {
+  if (record.usec < 0) return record.time ?? 'at an unknown time';
+  const sinceBoot = `${(record.usec / 1e6).toFixed(6)}s after boot`;
+  if (record.time) return `${sinceBoot} (${record.time})`;
+  return bootWallMs === undefined ? sinceBoot : `${sinceBoot} (≈${new Date(bootWallMs + record.usec / 1000).toISOString()})`;
 }
 
 function exampleLine(example: RuleMatch['examples'][number]): string {
@@ -25,11 +28,15 @@ function tallyLines(match: RuleMatch): string[] {
   });
 }
 
+function scopeOf(parsed: ParsedKernelLog): string {
+  return parsed.scope ?? (parsed.sinceBoot ? 'since boot' : 'during the window');
+}
+
 function patternFinding(pattern: FindingPattern, matches: RuleMatch[], parsed: ParsedKernelLog): Finding {
   const ranked = [...matches].sort((a, b) => severityRank[b.rule.severity] - severityRank[a.rule.severity] || b.count - a.count);
   const top = ranked[0]!;
   const records = new Set(matches.flatMap((m) => m.seqs)).size;
-  const scope = parsed.sinceBoot ? 'since boot' : 'during the window';
+  const scope = scopeOf(parsed);
   const lines: string[] = [];
   for (const match of ranked) {
     lines.push(
@@ -67,17 +74,18 @@ export function analyzeKernelLog(parsed: ParsedKernelLog, rules: KernelLogRule[]
   const findings = [...byPattern].map(([pattern, group]) => patternFinding(pattern, group, parsed));
 
   const summary: Summary = {
-    scope: parsed.sinceBoot ? 'since boot' : 'window',
+    scope: parsed.scope ?? (parsed.sinceBoot ? 'since boot' : 'window'),
     records: parsed.records.length,
     capped: parsed.capped,
     lostRecords: parsed.lost,
-    errorRecords: parsed.records.filter((r) => r.level <= 3).length,
-    warningRecords: parsed.records.filter((r) => r.level === 4).length,
+    ...(parsed.levelsKnown === false
+      ? {}
+      : { errorRecords: parsed.records.filter((r) => r.level <= 3).length, warningRecords: parsed.records.filter((r) => r.level === 4).length }),
     rules: rules.length,
     userSpaceMatchesIgnored: userSpaceMatches,
   };
-  const first = parsed.records[0];
-  const last = parsed.records.at(-1);
+  const first = parsed.records.find((r) => r.usec >= 0);
+  const last = parsed.records.findLast((r) => r.usec >= 0);
   if (first && last) {
     summary.firstRecordSeconds = Number((first.usec / 1e6).toFixed(6));
     summary.lastRecordSeconds = Number((last.usec / 1e6).toFixed(6));

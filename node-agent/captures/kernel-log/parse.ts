@@ -18,8 +18,12 @@ export interface ParsedKernelLog {
   records: KmsgRecord[];
   capped: boolean;
   lost: number;
-  /** Approximate wall-clock time of boot on the printk clock, in ms since the epoch. */
-  bootWallMs: number;
+  /** Approximate wall-clock time of boot on the printk clock, in ms since the epoch; unknown for a pasted log. */
+  bootWallMs?: number;
+  /** What the records cover, in words, where it is neither "since boot" nor "during the window" (a file). */
+  scope?: string;
+  /** False when the source does not print levels (plain dmesg, journal and syslog lines): error and warning counts are left out. */
+  levelsKnown?: boolean;
 }
 
 export function parseKernelLog(raw: KernelLogRaw): ParsedKernelLog {

@@ -66,7 +66,9 @@ function growthFinding(growing: CacheGrowth[], parsed: ParsedSlab, seconds: numb
     evidence: evidence(
       [
         ...growing.map((g) => growthLine(g, memTotalBytes)),
-        `${parsed.readings.length} readings of /proc/slabinfo every ${parsed.intervalSeconds}s over ${seconds.toFixed(1)}s`,
+        parsed.intervalSeconds > 0
+          ? `${parsed.readings.length} readings of /proc/slabinfo every ${parsed.intervalSeconds}s over ${seconds.toFixed(1)}s`
+          : `${parsed.readings.length} readings of /proc/slabinfo, ${seconds > 0 ? `over ${seconds.toFixed(1)}s` : 'at unknown times'}`,
       ],
       12,
     ),

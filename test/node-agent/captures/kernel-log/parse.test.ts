@@ -51,7 +51,7 @@ describe('parseKernelLog', () => {
       lost: 2,
       clock: { wallMs: Date.UTC(2025, 0, 1, 12, 0, 0), monotonicUs: 3_600_000_000 },
     });
-    expect(new Date(parsed.bootWallMs).toISOString()).toBe('2025-01-01T11:00:00.000Z');
+    expect(new Date(parsed.bootWallMs!).toISOString()).toBe('2025-01-01T11:00:00.000Z');
     expect(parsed).toMatchObject({ sinceBoot: true, capped: false, lost: 2 });
     expect(parsed.records.length).toBeGreaterThan(300);
   });
