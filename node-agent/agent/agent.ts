@@ -51,7 +51,13 @@ export class Agent {
     const tracefsCandidates = config.tracefsPath ? [config.tracefsPath] : undefined;
     const runner = options.standIn ? new InProcessRunner(options.standIn.facts, options.standIn.modules, log) : new WorkerRunner(log);
     // The probe also undoes kernel state that a crashed run left behind.
-    const { facts, captureSupport } = await runner.probe({ hostRoot: config.hostRoot, tracefsCandidates, stateDir: config.stateDir });
+    const probed = await runner.probe({ hostRoot: config.hostRoot, tracefsCandidates, stateDir: config.stateDir });
+    const { captureSupport } = probed;
+    const facts = {
+      ...probed.facts,
+      ...(config.reportKernelRelease ? { kernelVersion: config.reportKernelRelease } : {}),
+      ...(config.reportOsImage ? { osImage: config.reportOsImage } : {}),
+    };
     const allowList = options.allowList ?? (await loadAllowList({ extraPaths: config.allowlistExtra }));
     const store = new ArtifactStore(config.artifactDir, { maxBytes: config.artifactMaxBytes, maxAgeSeconds: config.artifactMaxAgeSeconds });
 

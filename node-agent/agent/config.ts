@@ -21,6 +21,16 @@ const agentConfig = z.object({
   procRoot: z.string().min(1),
   allowCustomPrograms: z.boolean(),
   allowlistExtra: z.array(z.string()),
+  /**
+   * Test only (the chart never sets it): the kernel release and OS image this agent reports
+   * instead of the machine's, so that simulated nodes on one machine can differ by kernel.
+   */
+  reportKernelRelease: z
+    .string()
+    .max(256)
+    .regex(/^\d[\w.+~-]*$/, 'KSLEUTH_TEST_KERNEL_RELEASE must look like a kernel release, for example 6.1.0-18-amd64')
+    .optional(),
+  reportOsImage: z.string().min(1).max(256).optional(),
 });
 export type AgentConfig = z.infer<typeof agentConfig>;
 
@@ -100,6 +110,8 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv = process
     procRoot: pick('proc-root', 'KSLEUTH_PROC_ROOT') ?? '/proc',
     allowCustomPrograms: values['allow-custom-programs'] ?? env.KSLEUTH_ALLOW_CUSTOM_PROGRAMS === 'true',
     allowlistExtra: values['allowlist-extra'] ?? (env.KSLEUTH_ALLOWLIST_EXTRA ? env.KSLEUTH_ALLOWLIST_EXTRA.split(',') : []),
+    reportKernelRelease: env.KSLEUTH_TEST_KERNEL_RELEASE || undefined,
+    reportOsImage: env.KSLEUTH_TEST_OS_IMAGE || undefined,
   });
   if (!result.success) {
     throw new Error(result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));

@@ -32,6 +32,11 @@ export interface KsleuthSystemOptions {
   agentEnv?: Record<string, string>;
   /** Extra environment for the agent of one node. */
   agentEnvFor?: (node: string) => Record<string, string>;
+  /**
+   * The kernel release (and OS image) node i (0-based) reports, on its Node and from its agent
+   * (KSLEUTH_TEST_KERNEL_RELEASE, a test-only setting), so that nodes differ by kernel.
+   */
+  nodeKernel?: (index: number) => { release: string; osImage?: string } | undefined;
   cluster?: LocalClusterOptions;
 }
 
@@ -92,7 +97,17 @@ export class KsleuthSystem {
     const names = Array.from({ length: this.options.agents }, (_, i) => `node-${i + 1}`);
     const hosts: SimulatedHost[] = [];
     for (let i = 0; i < names.length; i++) hosts.push(await this.network.addHost());
-    await this.cluster.addNodes(names.map((name, i) => ({ name, address: hosts[i]!.address, labels: this.options.nodeLabels?.(i) ?? {} })));
+    await this.cluster.addNodes(
+      names.map((name, i) => {
+        const kernel = this.options.nodeKernel?.(i);
+        return {
+          name,
+          address: hosts[i]!.address,
+          labels: this.options.nodeLabels?.(i) ?? {},
+          ...(kernel ? { kernelVersion: kernel.release, ...(kernel.osImage ? { osImage: kernel.osImage } : {}) } : {}),
+        };
+      }),
+    );
     await this.cluster.waitForNodesReady(names);
     for (const [i, node] of names.entries()) {
       const host = hosts[i]!;
@@ -148,6 +163,7 @@ export class KsleuthSystem {
       KSLEUTH_HEARTBEAT_SECONDS: '10',
       KSLEUTH_DRIFT_CHECK_SECONDS: '2',
       ...this.options.agentEnv,
+      ...this.kernelEnv(node),
       ...this.options.agentEnvFor?.(node),
     };
     // "ip netns exec" gives the process a fresh /sys without the tracefs mount; mount it again
@@ -173,6 +189,12 @@ export class KsleuthSystem {
       },
       60_000,
     );
+  }
+
+  private kernelEnv(node: string): Record<string, string> {
+    const kernel = this.options.nodeKernel?.(this.agents.findIndex((a) => a.node === node));
+    if (!kernel) return {};
+    return { KSLEUTH_TEST_KERNEL_RELEASE: kernel.release, ...(kernel.osImage ? { KSLEUTH_TEST_OS_IMAGE: kernel.osImage } : {}) };
   }
 
   /** Kills an agent at once (SIGKILL), as a crash would. */
