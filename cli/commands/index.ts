@@ -5,6 +5,7 @@ import { flamegraph } from './flamegraph.js';
 import { get } from './get.js';
 import { investigate } from './investigate.js';
 import { mitigation } from './mitigation.js';
+import { report } from './report.js';
 import { version } from './version.js';
 
 /** Every subcommand, by name. Adding one: its module here and one line below. */
@@ -13,6 +14,7 @@ export const commands: Record<string, Command> = {
   get,
   artifacts,
   mitigation,
+  report,
   flamegraph,
   analyze,
   version,
