@@ -42,6 +42,11 @@ export function renderArtifacts(report: NodeReport, outDir: string): string {
   return `Artifacts in ${outDir}:\n${report.artifacts.map((a) => `  ${a.name} (${formatBytes(a.sizeBytes)})`).join('\n')}`;
 }
 
+/** One capture's outcome as --json prints it. */
+export function captureJson(c: CaptureOutcome): object {
+  return { name: c.name, kind: c.kind, status: c.state, reason: c.reason, message: c.message, summary: c.summary, findings: c.findings.length };
+}
+
 /** The machine-readable report for --json. */
 export function jsonReport(report: NodeReport, facts: object, outDir: string): object {
   return {
@@ -49,15 +54,7 @@ export function jsonReport(report: NodeReport, facts: object, outDir: string): o
     durationSeconds: report.durationSeconds,
     startTime: report.startTime,
     completionTime: report.completionTime,
-    captures: report.captures.map((c) => ({
-      name: c.name,
-      kind: c.kind,
-      status: c.state,
-      reason: c.reason,
-      message: c.message,
-      summary: c.summary,
-      findings: c.findings.length,
-    })),
+    captures: report.captures.map(captureJson),
     findings: report.findings,
     artifacts: report.artifacts.map((a) => ({ ...a, path: `${outDir}/${a.name}` })),
   };

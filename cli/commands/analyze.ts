@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { UsageError, type Command } from '../command.js';
 import { analyzeOffline, type OfflineReport } from '../offline/analyze.js';
 import { InputError, readInputs } from '../offline/inputs.js';
-import { renderCaptures, renderFindings } from '../report.js';
+import { captureJson, renderCaptures, renderFindings } from '../report.js';
 import { table } from '../table.js';
 
 const usage = `Analyze recorded kernel data offline: the same analyzers and findings as a live capture.
@@ -47,15 +47,7 @@ function render(report: OfflineReport): string {
 function json(report: OfflineReport): object {
   return {
     inputs: report.inputs,
-    captures: report.captures.map((c) => ({
-      name: c.name,
-      kind: c.kind,
-      status: c.state,
-      reason: c.reason,
-      message: c.message,
-      summary: c.summary,
-      findings: c.findings.length,
-    })),
+    captures: report.captures.map(captureJson),
     findings: report.findings,
     written: report.written,
   };

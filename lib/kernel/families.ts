@@ -6,6 +6,11 @@ import type { KernelFamily, KernelRelease, OsHint, UpstreamVersion } from './rel
  */
 
 const num = (s: string | undefined): number => (s === undefined || s === '' ? 0 : Number(s));
+const optionalNum = (s: string | undefined): number | undefined => (s === undefined ? undefined : Number(s));
+/** x.y.z from a match's first three groups, missing parts 0. */
+const baseOf = (m: RegExpExecArray): [number, number, number] => [num(m[1]), num(m[2]), num(m[3])];
+const mainlineLine = { family: 'mainline', line: 'mainline', label: 'mainline' } as const;
+const debianLine = { family: 'debian', line: 'debian', label: 'Debian' } as const;
 const numbers = (dotted: string): number[] =>
   dotted
     .split('.')
@@ -19,7 +24,7 @@ interface Parts {
   base: [number, number, number];
   /** false where the release keeps printing the base the distribution forked from. */
   patchKnown: boolean;
-  rc?: number;
+  rc?: number | undefined;
   build?: number[];
   flavour?: string;
   arch?: string;
@@ -66,12 +71,10 @@ const ubuntuMainline: Recognizer = (text) => {
   const spelled = (n: string | undefined): string => String(num(n)).padStart(2, '0');
   if (!m || m[4] !== `${spelled(m[1])}${spelled(m[2])}${spelled(m[3])}`) return undefined;
   return release(text, {
-    family: 'mainline',
-    line: 'mainline',
-    label: 'mainline',
-    base: [num(m[1]), num(m[2]), num(m[3])],
+    ...mainlineLine,
+    base: baseOf(m),
     patchKnown: true,
-    ...(m[5] !== undefined ? { rc: num(m[5]) } : {}),
+    rc: optionalNum(m[5]),
     flavour: m[6]!,
   });
 };
@@ -84,29 +87,14 @@ const ubuntuMainline: Recognizer = (text) => {
 const debianAbi: Recognizer = (text) => {
   const m = /^(\d+)\.(\d+)(?:\.(\d+))?-(?:0\.(?:bpo|deb\d+)\.)?(\d+)-([a-z0-9-]+)$/.exec(text);
   if (!m || !debianFlavour.test(m[5]!)) return undefined;
-  return release(text, {
-    family: 'debian',
-    line: 'debian',
-    label: 'Debian',
-    base: [num(m[1]), num(m[2]), num(m[3])],
-    patchKnown: false,
-    build: [num(m[4])],
-    flavour: m[5]!,
-  });
+  return release(text, { ...debianLine, base: baseOf(m), patchKnown: false, build: [num(m[4])], flavour: m[5]! });
 };
 
 /** Debian from trixie (and bookworm's 6.12 and backports): the upstream version itself, 6.12.12-amd64, 6.12.107+deb12-amd64, 6.12.9+bpo-amd64. */
 const debianUpstream: Recognizer = (text) => {
   const m = /^(\d+)\.(\d+)\.(\d+)(?:\+(deb\d+|bpo))?-([a-z0-9-]+)$/.exec(text);
   if (!m || !debianFlavour.test(m[5]!)) return undefined;
-  return release(text, {
-    family: 'debian',
-    line: 'debian',
-    label: 'Debian',
-    base: [num(m[1]), num(m[2]), num(m[3])],
-    patchKnown: true,
-    flavour: m[5]!,
-  });
+  return release(text, { ...debianLine, base: baseOf(m), patchKnown: true, flavour: m[5]! });
 };
 
 /**
@@ -125,7 +113,7 @@ const ubuntu: Recognizer = (text) => {
     family: 'ubuntu',
     line: main ? 'ubuntu' : `ubuntu-${series}`,
     label: main ? 'Ubuntu' : `Ubuntu (${series})`,
-    base: [num(m[1]), num(m[2]), num(m[3])],
+    base: baseOf(m),
     patchKnown: false,
     build: [num(m[4]), ...(m[5] !== undefined ? [num(m[5])] : [])],
     flavour,
@@ -152,7 +140,7 @@ const enterpriseLinux: Recognizer = (text) => {
     // UEK builds for el8 and el9 share their numbers; RHEL's real-time kernel is numbered apart.
     line: uek ? 'uek' : `el${major}${rt ? '-rt' : ''}`,
     label: uek ? 'Oracle UEK' : `RHEL ${major} and rebuilds${rt ? ' (real-time)' : ''}`,
-    base: [num(m[1]), num(m[2]), num(m[3])],
+    base: baseOf(m),
     patchKnown: false,
     build: [...numbers(m[4]!), ...(rt ? numbers(m[5]!) : [])],
     ...(variant ? { flavour: variant } : {}),
@@ -168,7 +156,7 @@ const amazon: Recognizer = (text) => {
     family: 'amazon',
     line: `amzn${m[5]}`,
     label: `Amazon Linux ${m[5] === '1' ? 'AMI' : m[5]}`,
-    base: [num(m[1]), num(m[2]), num(m[3])],
+    base: baseOf(m),
     patchKnown: true,
     build: numbers(m[4]!),
     ...(m[6] ? { arch: m[6] } : {}),
@@ -183,7 +171,7 @@ const fedora: Recognizer = (text) => {
     family: 'fedora',
     line: `fc${m[5]}`,
     label: `Fedora ${m[5]}`,
-    base: [num(m[1]), num(m[2]), num(m[3])],
+    base: baseOf(m),
     patchKnown: true,
     build: numbers(m[4]!),
     ...(m[7] ? { flavour: m[7] } : {}),
@@ -199,7 +187,7 @@ const azureLinux: Recognizer = (text) => {
     family: 'azure-linux',
     line: m[6]!,
     label: m[6]!.startsWith('cm') ? 'CBL-Mariner' : 'Azure Linux',
-    base: [num(m[1]), num(m[2]), num(m[3])],
+    base: baseOf(m),
     patchKnown: true,
     build: [num(m[4]), ...numbers(m[5]!)],
     ...(m[7] ? { arch: m[7] } : {}),
@@ -221,9 +209,9 @@ const suse: Recognizer = (text) => {
     family: 'suse',
     line: separate ? `suse-${flavour}` : 'suse',
     label: separate ? `SUSE (${flavour})` : 'SUSE',
-    base: [num(m[1]), num(m[2]), num(m[3])],
+    base: baseOf(m),
     patchKnown: false,
-    ...(m[4] !== undefined ? { rc: num(m[4]) } : {}),
+    rc: optionalNum(m[4]),
     build: numbers(m[5]!),
     flavour,
   });
@@ -238,7 +226,7 @@ const namedUpstream: Recognizer = (text) => {
     family,
     line: family,
     label: family === 'flatcar' ? 'Flatcar' : 'Talos',
-    base: [num(m[1]), num(m[2]), num(m[3])],
+    base: baseOf(m),
     patchKnown: true,
   });
 };
@@ -262,7 +250,7 @@ const cos: Recognizer = (text, os) => {
     family: 'cos',
     line: 'cos',
     label: 'Container-Optimized OS',
-    base: [num(m[1]), num(m[2]), num(m[3])],
+    base: baseOf(m),
     patchKnown: true,
     build: buildId,
   });
@@ -276,7 +264,7 @@ const bottlerocket: Recognizer = (text, os) => {
     family: 'bottlerocket',
     line: 'bottlerocket',
     label: 'Bottlerocket',
-    base: [num(m[1]), num(m[2]), num(m[3])],
+    base: baseOf(m),
     patchKnown: true,
   });
 };
@@ -291,12 +279,10 @@ const mainline: Recognizer = (text) => {
   const m = /^(\d+)\.(\d+)(?:\.(\d+))?(?:-rc(\d+))?(?:-\d+-g[0-9a-f]{7,40})?(?:-dirty)?\+?$/.exec(text);
   if (!m) return undefined;
   return release(text, {
-    family: 'mainline',
-    line: 'mainline',
-    label: 'mainline',
-    base: [num(m[1]), num(m[2]), num(m[3])],
+    ...mainlineLine,
+    base: baseOf(m),
     patchKnown: true,
-    ...(m[4] !== undefined ? { rc: num(m[4]) } : {}),
+    rc: optionalNum(m[4]),
   });
 };
 
@@ -313,7 +299,7 @@ const other: Recognizer = (text) => {
     family: 'other',
     line: `other:${suffix.replace(/\d+/g, 'N')}`,
     label: `other (${suffix.replace(/\d+/g, 'N') || 'no suffix'})`,
-    base: [num(m[1]), num(m[2]), num(m[3])],
+    base: baseOf(m),
     patchKnown: true,
     build: (suffix.match(/\d+/g) ?? []).map(Number),
   });
