@@ -1,7 +1,6 @@
 import { parseArgs } from 'node:util';
 import { UsageError, type Command } from '../command.js';
-import { analyzeOffline, type OfflineReport } from '../offline/analyze.js';
-import { InputError, readInputs } from '../offline/inputs.js';
+import type { OfflineReport } from '../offline/analyze.js';
 import { captureJson, renderCaptures, renderFindings } from '../report.js';
 import { table } from '../table.js';
 
@@ -66,6 +65,9 @@ export const analyze: Command = {
     if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'give a PATH, or "-" for standard input' : 'give one PATH');
     const path = positionals[0]!;
     if (path === '-' && process.stdin.isTTY) throw new UsageError('"-" reads standard input: pipe a kernel log, slabinfo or perf script output in');
+    // Loaded here, not at start: the analyzers are most of the CLI's code.
+    const { InputError, readInputs } = await import('../offline/inputs.js');
+    const { analyzeOffline } = await import('../offline/analyze.js');
     let read: Awaited<ReturnType<typeof readInputs>>;
     try {
       read = await readInputs(path);

@@ -5,9 +5,9 @@ import { ksleuthVersion } from '../../lib/version.js';
 import { sha256File } from '../../node-agent/engine/artifacts.js';
 import { UsageError, type Command } from '../command.js';
 import { capturesOf, getInvestigation } from '../investigations.js';
-import { renderKernelReport, type ReportArtifact } from '../kernel-report/markdown.js';
+import type { ReportArtifact } from '../kernel-report/markdown.js';
 import { clusterClient, kubeOptions, kubeUsage } from '../kube.js';
-import { type BundleContents, readBundleArchive } from '../offline/bundle-archive.js';
+import type { BundleContents } from '../offline/bundle-archive.js';
 
 const usage = `Write a Markdown report of an investigation for kernel developers: the kernels (release,
 distribution, /proc/version, command line, taint and config from the bundle), the findings with
@@ -46,6 +46,9 @@ export const report: Command = {
     });
     const [name] = positionals;
     if (!name || positionals.length > 1) throw new UsageError('use: ksleuth report INVESTIGATION');
+    // Loaded here, not at start, to keep the CLI quick to start.
+    const { renderKernelReport } = await import('../kernel-report/markdown.js');
+    const { readBundleArchive } = await import('../offline/bundle-archive.js');
     const client = clusterClient(values);
     try {
       const investigation = await getInvestigation(client, name);
