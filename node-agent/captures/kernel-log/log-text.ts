@@ -60,6 +60,10 @@ function withBootTime(message: string): Pick<Line, 'message' | 'usec'> {
 }
 
 const plainTime = /^\[\s*(\d+\.\d*)\](?: ?\[\s*[TC]\d+\])? ?(.*)$/;
+const ctimeLine = new RegExp(`^\\[(${weekday} ${month} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d \\d{4})\\](?: ?\\[\\s*[TC]\\d+\\])? ?(.*)$`);
+const syslogStamp = `(?:${weekday} )?${month} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d(?:\\.\\d+)?(?: \\d{4})?|\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(?:[.,]\\d+)?(?:Z|[+-]\\d\\d:?\\d\\d)?`;
+/** "<time> [<host>] [<facility>.<level>] <tag>[<pid>]: <message>" */
+const syslogLine = new RegExp(`^(${syslogStamp}) (?:(\\S+) )??(?:(\\w+)\\.(\\w+) )?([^\\s:\\[]+)(\\[\\d+\\])?: ?(.*)$`);
 
 const parsers: Record<Exclude<KernelLogFormat, 'kmsg'>, LineParser> = {
   'dmesg-raw': (line) => {
@@ -81,7 +85,7 @@ const parsers: Record<Exclude<KernelLogFormat, 'kmsg'>, LineParser> = {
     return m ? { time: m[1]!, message: m[2]! } : undefined;
   },
   'dmesg-ctime': (line) => {
-    const m = new RegExp(`^\\[(${weekday} ${month} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d \\d{4})\\](?: ?\\[\\s*[TC]\\d+\\])? ?(.*)$`).exec(line);
+    const m = ctimeLine.exec(line);
     return m ? { time: m[1]!, message: m[2]! } : undefined;
   },
   'journal-monotonic': (line) => {
@@ -92,8 +96,7 @@ const parsers: Record<Exclude<KernelLogFormat, 'kmsg'>, LineParser> = {
     return { usec: usecOf(m[1]!), facility: kernel ? 0 : 1, message: m[4]! };
   },
   syslog: (line) => {
-    const stamp = `(?:${weekday} )?${month} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d(?:\\.\\d+)?(?: \\d{4})?|\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(?:[.,]\\d+)?(?:Z|[+-]\\d\\d:?\\d\\d)?`;
-    const m = new RegExp(`^(${stamp}) (?:(\\S+) )??(?:(\\w+)\\.(\\w+) )?([^\\s:\\[]+)(\\[\\d+\\])?: ?(.*)$`).exec(line);
+    const m = syslogLine.exec(line);
     if (!m) return undefined;
     const kernel = m[5] === 'kernel';
     const level = m[4] !== undefined ? levelNumber(m[4]) : undefined;
