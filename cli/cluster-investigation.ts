@@ -11,6 +11,7 @@ import { ksleuth } from '../lib/kube/resources.js';
 import { UsageError } from './command.js';
 import { renderInvestigation } from './investigation-view.js';
 import { capturesOf, getInvestigation } from './investigations.js';
+import { statusLine } from './status-line.js';
 
 export interface ClusterInvestigationRequest {
   name?: string;
@@ -95,27 +96,19 @@ export async function createInvestigation(client: KubeClient, investigation: Ker
 /** Waits until the investigation completes or fails, showing progress on a terminal; prints the result. */
 export async function waitAndShow(client: KubeClient, name: string, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
-  const tty = process.stderr.isTTY === true;
   let investigation = await getInvestigation(client, name);
   while (investigation.status?.phase !== 'Completed' && investigation.status?.phase !== 'Failed') {
     if (Date.now() > deadline) {
-      if (tty) process.stderr.write('\r\x1b[2K');
+      statusLine.clear();
       console.error(`gave up waiting after ${Math.round(timeoutMs / 1000)}s; "ksleuth get ${name}" shows it later`);
       return 1;
     }
-    if (tty) {
-      const complete = investigation.status?.conditions?.find((c) => c.type === 'Complete');
-      process.stderr.write(
-        `\r\x1b[2K${investigation.status?.phase ?? 'Pending'} ${investigation.status?.progress ?? ''} ${complete?.message ?? ''}`.slice(
-          0,
-          (process.stderr.columns ?? 100) - 1,
-        ),
-      );
-    }
+    const complete = investigation.status?.conditions?.find((c) => c.type === 'Complete');
+    statusLine.show(`${investigation.status?.phase ?? 'Pending'} ${investigation.status?.progress ?? ''} ${complete?.message ?? ''}`);
     await sleep(2000);
     investigation = await getInvestigation(client, name);
   }
-  if (tty) process.stderr.write('\r\x1b[2K');
+  statusLine.clear();
   console.log(renderInvestigation(investigation, await capturesOf(client, name)));
   return investigation.status.phase === 'Completed' ? 0 : 1;
 }

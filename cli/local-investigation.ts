@@ -1,11 +1,11 @@
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ResolvedCapture } from '../api/v1alpha1/capture-entry.js';
-import { log } from '../lib/log.js';
 import { recoverKernelState } from '../node-agent/engine/journal.js';
 import { probeNode, type NodeFacts } from '../node-agent/engine/probe.js';
 import { captureModules } from '../node-agent/captures/registry.js';
 import { runCaptures, type NodeReport } from '../node-agent/engine/run.js';
+import { cliLog } from './log.js';
 import { Progress } from './progress.js';
 import { jsonReport, renderArtifacts, renderCaptures, renderFindings } from './report.js';
 
@@ -41,9 +41,9 @@ export function nodeFactsForReport(facts: NodeFacts): object {
 /** Runs captures on this machine and prints the findings (or the JSON report). */
 export async function investigateLocally(request: LocalInvestigation): Promise<number> {
   const outDir = resolve(request.outDir ?? `ksleuth-${timestamp()}`);
-  const quiet = log.child({ component: 'investigate' });
+  const log = cliLog.child({ component: 'investigate' });
   const stateDir = localStateDir();
-  await recoverKernelState(stateDir, quiet);
+  await recoverKernelState(stateDir, log);
   const facts = await probeNode();
   if (!facts.capabilities.root && !request.json) {
     console.error('note: not running as root; tracing captures will report what they need (run with sudo for all captures)');
@@ -63,7 +63,7 @@ export async function investigateLocally(request: LocalInvestigation): Promise<n
       facts,
       outDir,
       stateDir,
-      log: quiet,
+      log,
       signal: cancel.signal,
       onProgress: (event) => progress.update(event),
       modules: captureModules,

@@ -1,10 +1,11 @@
 import type { ProgressEvent } from '../node-agent/engine/run.js';
+import { statusLine, type StatusLine } from './status-line.js';
 
 const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
 /**
  * A one-line live progress display on a terminal: elapsed time and which captures run or are
- * done. Does nothing when stderr is not a terminal (piped output stays clean).
+ * done, on the status line (nothing when stderr is not a terminal: piped output stays clean).
  */
 export class Progress {
   private readonly running = new Set<string>();
@@ -15,11 +16,11 @@ export class Progress {
 
   constructor(
     private readonly durationSeconds: number,
-    private readonly stream: NodeJS.WriteStream = process.stderr,
+    private readonly line: StatusLine = statusLine,
   ) {}
 
   get enabled(): boolean {
-    return this.stream.isTTY === true;
+    return this.line.enabled;
   }
 
   start(): void {
@@ -41,12 +42,11 @@ export class Progress {
     const parts = [`${frames[this.frame++ % frames.length]} ${phase}`];
     if (this.running.size) parts.push(`running: ${[...this.running].join(', ')}`);
     if (this.done.length) parts.push(`done: ${this.done.join(', ')}`);
-    const width = this.stream.columns ?? 100;
-    this.stream.write(`\r\x1b[2K${parts.join('  ').slice(0, width - 1)}`);
+    this.line.show(parts.join('  '));
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
-    if (this.enabled) this.stream.write('\r\x1b[2K');
+    this.line.clear();
   }
 }

@@ -53,7 +53,6 @@ function json(report: OfflineReport): object {
 }
 
 export const analyze: Command = {
-  summary: 'Analyze recorded kernel logs, slabinfo, perf script output and bundles offline',
   usage,
   async run(args) {
     const { values, positionals } = parseArgs({

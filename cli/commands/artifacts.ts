@@ -35,7 +35,6 @@ async function fetchArtifact(client: KubeClient, path: string, token: string, ta
 }
 
 export const artifacts: Command = {
-  summary: 'Download an investigation’s artifacts from the nodes and verify them',
   usage,
   async run(args) {
     const { values, positionals } = parseArgs({

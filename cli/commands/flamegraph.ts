@@ -202,7 +202,6 @@ async function speedscope(args: string[]): Promise<number> {
 const verbs: Record<string, (args: string[]) => Promise<number>> = { collapse, svg, speedscope };
 
 export const flamegraph: Command = {
-  summary: 'Fold perf script output, draw flame graph SVGs, export to speedscope',
   usage,
   async run(args) {
     const [verb, ...rest] = args;

@@ -8,7 +8,6 @@ import { clusterClient, kubeOptions, kubeUsage } from '../kube.js';
 import { table } from '../table.js';
 
 export const get: Command = {
-  summary: 'Show an investigation: progress, findings, per-node results (or list them)',
   usage: `Show a KernelInvestigation's status and findings as tables.
 
   ksleuth get [NAME] [--json]

@@ -38,7 +38,6 @@ Options:
 ${kubeUsage}`;
 
 export const investigate: Command = {
-  summary: 'Run kernel captures on cluster nodes (or --local on this machine) and report findings',
   usage,
   async run(args) {
     const { values } = parseArgs({

@@ -8,7 +8,6 @@ import { clusterClient, kubeOptions, kubeUsage } from '../kube.js';
 import { mitigationFromFinding, mitigationYaml } from '../mitigation-from-finding.js';
 
 export const mitigation: Command = {
-  summary: 'Turn a finding’s suggested sysctls into a KernelMitigation YAML for Git',
   usage: `Print a KernelMitigation built from a finding's suggested mitigation, ready to commit to Git.
 
   ksleuth mitigation from-finding INVESTIGATION PATTERN [--name NAME] [--dry-run]

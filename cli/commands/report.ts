@@ -35,7 +35,6 @@ async function localArtifacts(refs: { node: string; name: string; sizeBytes: num
 }
 
 export const report: Command = {
-  summary: 'Write a Markdown report of an investigation for kernel developers',
   usage,
   async run(args) {
     const { values, positionals } = parseArgs({
