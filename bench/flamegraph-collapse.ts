@@ -1,53 +1,60 @@
 /**
- * perf script -> folded stacks: throughput and peak RSS of ksleuth's collapser on a large input
- * made by repeating a real recording (test/fixtures/flamegraph/mixed.perf-script.txt), and of
- * Brendan Gregg's stackcollapse-perf.pl on the same input when STACKCOLLAPSE_PL points to it,
- * with a check that both print the same bytes. Target: faster than the Perl script, identical.
+ * perf script -> folded stacks: ksleuth's collapser against the two peers, on the same input in
+ * one run — Brendan Gregg's stackcollapse-perf.pl and inferno-collapse-perf (Rust, on one thread
+ * and on its default two) — each as a whole process (start-up included), with the peak RSS and a
+ * check that every output is byte-identical to the Perl script's. The input is a real recording
+ * (test/fixtures/flamegraph/mixed.perf-script.txt) repeated to the size asked for; all collapse
+ * it with --all, as the cpu-profile capture does. Targets: faster than stackcollapse-perf.pl with
+ * the same bytes; aim to beat inferno.
  *
- *   STACKCOLLAPSE_PL=/path/to/stackcollapse-perf.pl npx tsx bench/flamegraph-collapse.ts [--mb 200] [--runs 3]
+ *   npx tsx bench/flamegraph-collapse.ts [--mb 63] [--runs 5]
+ *
+ * The peers are found on PATH or under ~/.cache/ksleuth: stackcollapse-perf.pl (or STACKCOLLAPSE_PL;
+ * it is CDDL-licensed, so not in this repository: put a copy there), and inferno-collapse-perf,
+ * which this script builds once with `cargo install inferno` when cargo is present.
  */
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
 import { once } from 'node:events';
 import { parseArgs, promisify } from 'node:util';
-import { collapsePerfScriptStream } from '../node-agent/flamegraph/collapse-stream.js';
 import { projectRoot } from '../lib/paths.js';
 
-const { values } = parseArgs({
-  options: { mb: { type: 'string', default: '200' }, runs: { type: 'string', default: '3' }, worker: { type: 'string' }, out: { type: 'string' } },
-});
+const { values } = parseArgs({ options: { mb: { type: 'string', default: '63' }, runs: { type: 'string', default: '5' } } });
+const run = promisify(execFile);
+const cache = join(homedir(), '.cache', 'ksleuth');
 
-/** In the child: collapse one file, write the output, report the time and peak RSS. */
-if (values.worker) {
-  const started = process.hrtime.bigint();
-  const collapser = await collapsePerfScriptStream(createReadStream(values.worker));
-  const out = createWriteStream(values.out!);
-  for (const line of collapser.foldedLines()) if (!out.write(Buffer.from(line, 'latin1'))) await once(out, 'drain');
-  out.end();
-  await once(out, 'finish');
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  console.log(JSON.stringify({ seconds, maxRssKb: process.resourceUsage().maxRSS }));
-  process.exit(0);
+function onPath(name: string): string | undefined {
+  return (process.env.PATH ?? '')
+    .split(delimiter)
+    .map((dir) => join(dir, name))
+    .find((path) => existsSync(path));
 }
 
-const run = promisify(execFile);
-const sha256 = async (path: string): Promise<string> =>
-  createHash('sha256')
-    .update(await readFile(path))
-    .digest('hex');
+async function inferno(): Promise<string | undefined> {
+  const cached = join(cache, 'inferno', 'bin', 'inferno-collapse-perf');
+  const found = onPath('inferno-collapse-perf') ?? (existsSync(cached) ? cached : undefined);
+  if (found) return found;
+  const cargo = onPath('cargo') ?? (existsSync(join(homedir(), '.cargo/bin/cargo')) ? join(homedir(), '.cargo/bin/cargo') : undefined);
+  if (!cargo) return undefined;
+  console.log(`building inferno-collapse-perf once (cargo install inferno --root ${join(cache, 'inferno')}; a few minutes)...`);
+  await mkdir(cache, { recursive: true });
+  await run(cargo, ['install', 'inferno', '--locked', '--root', join(cache, 'inferno')], { maxBuffer: 64 << 20 });
+  return existsSync(cached) ? cached : undefined;
+}
+
+function stackcollapsePl(): string | undefined {
+  const candidates = [process.env.STACKCOLLAPSE_PL, onPath('stackcollapse-perf.pl'), join(cache, 'stackcollapse-perf.pl')];
+  return candidates.find((path): path is string => path !== undefined && existsSync(path));
+}
 
 async function buildInput(path: string, megabytes: number): Promise<number> {
   const recording = await readFile(join(projectRoot, 'test/fixtures/flamegraph/mixed.perf-script.txt'));
   const out = createWriteStream(path);
-  let written = 0;
-  while (written < megabytes * 1e6) {
-    if (!out.write(recording)) await once(out, 'drain');
-    written += recording.length;
-  }
+  for (let written = 0; written < megabytes * 1e6; written += recording.length) if (!out.write(recording)) await once(out, 'drain');
   out.end();
   await once(out, 'finish');
   return (await stat(path)).size;
@@ -55,66 +62,77 @@ async function buildInput(path: string, megabytes: number): Promise<number> {
 
 interface Measurement {
   seconds: number;
+  cpuSeconds: number;
   maxRssKb: number;
   sha256: string;
 }
 
-async function ours(input: string, output: string): Promise<Measurement> {
-  const { stdout } = await run(process.execPath, ['--import', 'tsx', join(projectRoot, 'bench/flamegraph-collapse.ts'), '--worker', input, '--out', output], {
-    cwd: projectRoot,
-    maxBuffer: 1 << 20,
-  });
-  const result = JSON.parse(stdout.trim().split('\n').pop()!) as { seconds: number; maxRssKb: number };
-  return { ...result, sha256: await sha256(output) };
-}
-
-/** The Perl script under GNU time, which reports its peak RSS. */
-async function perl(script: string, input: string, output: string): Promise<Measurement> {
+/** One whole process under GNU time (CPU seconds and peak RSS), its stdout written to `output`. */
+async function measure(command: string[], output: string): Promise<Measurement> {
   const started = process.hrtime.bigint();
-  const child = spawn('/usr/bin/time', ['-f', '%M', 'perl', script, input], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('/usr/bin/time', ['-f', '%U %S %M', ...command], { stdio: ['ignore', 'pipe', 'pipe'] });
   const out = createWriteStream(output);
   child.stdout.pipe(out);
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const [code] = (await once(child, 'close')) as [number];
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  if (code !== 0) throw new Error(`stackcollapse-perf.pl failed (${code}): ${stderr.slice(-500)}`);
-  await once(out, 'close').catch(() => undefined);
-  return { seconds, maxRssKb: Number(stderr.trim().split('\n').pop()), sha256: await sha256(output) };
+  if (code !== 0) throw new Error(`${command.join(' ')} failed (${code}): ${stderr.slice(-500)}`);
+  if (!out.writableFinished) await once(out, 'finish');
+  const [user, system, rss] = stderr.trim().split('\n').pop()!.split(' ').map(Number) as [number, number, number];
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(output)) hash.update(chunk as Buffer);
+  return { seconds, cpuSeconds: user + system, maxRssKb: rss, sha256: hash.digest('hex') };
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+if (!existsSync('/usr/bin/time')) throw new Error('GNU time (/usr/bin/time, Debian package "time") is needed for CPU time and peak RSS');
 const dir = await mkdtemp(join(tmpdir(), 'ksleuth-bench-collapse-'));
 try {
   const input = join(dir, 'input.perf-script.txt');
   const bytes = await buildInput(input, Number(values.mb));
   const runs = Number(values.runs);
-  console.log(`input: ${(bytes / 1e6).toFixed(0)} MB of perf script text (mixed.perf-script.txt repeated), ${runs} runs each, median`);
-  const report = (name: string, m: Measurement[]): { mbPerSecond: number } => {
-    const seconds = median(m.map((x) => x.seconds));
-    const mbPerSecond = bytes / 1e6 / seconds;
-    console.log(
-      `${name.padEnd(22)} ${mbPerSecond.toFixed(1).padStart(7)} MB/s   ${seconds.toFixed(2).padStart(6)} s   peak RSS ${(Math.max(...m.map((x) => x.maxRssKb)) / 1024).toFixed(0).padStart(4)} MB   sha256 ${m[0]!.sha256.slice(0, 16)}`,
-    );
-    return { mbPerSecond };
-  };
-  const oursRuns: Measurement[] = [];
-  for (let i = 0; i < runs; i++) oursRuns.push(await ours(input, join(dir, 'ours.folded')));
-  const mine = report('ksleuth collapser', oursRuns);
+  // Build the CLI bundle first, so its one-off build is not timed.
+  await run(join(projectRoot, 'bin/ksleuth'), ['version']);
 
-  const script = process.env.STACKCOLLAPSE_PL;
-  if (!script) {
-    console.log('stackcollapse-perf.pl: set STACKCOLLAPSE_PL to its path to compare');
-  } else if (!existsSync(script) || !existsSync('/usr/bin/time')) {
-    console.log(`stackcollapse-perf.pl: ${existsSync(script) ? '/usr/bin/time (GNU time) is needed for its peak RSS' : `${script} does not exist`}`);
-  } else {
-    const perlRuns: Measurement[] = [];
-    for (let i = 0; i < runs; i++) perlRuns.push(await perl(script, input, join(dir, 'perl.folded')));
-    const theirs = report('stackcollapse-perf.pl', perlRuns);
-    const identical = oursRuns.every((m) => m.sha256 === perlRuns[0]!.sha256);
-    console.log(`speed-up: ${(mine.mbPerSecond / theirs.mbPerSecond).toFixed(2)}x   output byte-identical: ${identical ? 'yes' : 'NO'}`);
-    if (!identical) process.exitCode = 1;
+  const contenders: { name: string; command: string[] }[] = [
+    { name: 'ksleuth', command: [join(projectRoot, 'bin/ksleuth'), 'flamegraph', 'collapse', '--all', input] },
+  ];
+  const infernoPath = await inferno();
+  if (infernoPath) {
+    contenders.push({ name: 'inferno (1 thread)', command: [infernoPath, '--all', '-n', '1', input] });
+    contenders.push({ name: 'inferno (2 threads)', command: [infernoPath, '--all', '-n', '2', input] });
+  } else console.log('inferno-collapse-perf: not found and no cargo to build it (cargo install inferno)');
+  const perl = stackcollapsePl();
+  if (perl) contenders.push({ name: 'stackcollapse-perf.pl', command: ['perl', perl, '--all', input] });
+  else console.log(`stackcollapse-perf.pl: not found; put a copy at ${join(cache, 'stackcollapse-perf.pl')} or set STACKCOLLAPSE_PL`);
+
+  // Interleaved rounds: a change in the machine's load hits every contender alike.
+  const results = new Map<string, Measurement[]>(contenders.map((c) => [c.name, []]));
+  for (let round = 0; round < runs; round++) {
+    for (const c of contenders) results.get(c.name)!.push(await measure(c.command, join(dir, `${c.name.replace(/\W+/g, '-')}.folded`)));
+  }
+
+  console.log(`input: ${(bytes / 1e6).toFixed(1)} MB of perf script (mixed.perf-script.txt repeated), --all, ${runs} interleaved runs, median`);
+  console.log(`${'collapser'.padEnd(22)} ${'MB/s'.padStart(7)} ${'wall s'.padStart(7)} ${'cpu s'.padStart(6)} ${'peak RSS'.padStart(9)}   output`);
+  const reference = perl ? results.get('stackcollapse-perf.pl')![0]!.sha256 : undefined;
+  const wall = new Map<string, number>();
+  for (const [name, m] of results) {
+    const seconds = median(m.map((x) => x.seconds));
+    wall.set(name, seconds);
+    const identical = reference === undefined ? 'not compared' : m.every((x) => x.sha256 === reference) ? 'identical' : 'DIFFERS';
+    if (identical === 'DIFFERS') process.exitCode = 1;
+    console.log(
+      `${name.padEnd(22)} ${(bytes / 1e6 / seconds).toFixed(1).padStart(7)} ${seconds.toFixed(3).padStart(7)} ${median(m.map((x) => x.cpuSeconds))
+        .toFixed(3)
+        .padStart(6)} ${`${(Math.max(...m.map((x) => x.maxRssKb)) / 1024).toFixed(0)} MB`.padStart(9)}   ${identical}`,
+    );
+  }
+  const ours = wall.get('ksleuth')!;
+  for (const [name, seconds] of wall) {
+    if (name === 'ksleuth') continue;
+    console.log(`ksleuth vs ${name}: ${seconds >= ours ? `${(seconds / ours).toFixed(2)}x faster` : `${(ours / seconds).toFixed(2)}x slower`}`);
   }
 } finally {
   await rm(dir, { recursive: true, force: true });

@@ -57,7 +57,8 @@ function inputFile(positionals: string[]): string {
 }
 
 function open(file: string): AsyncIterable<Buffer> {
-  const stream = file === '-' ? process.stdin : createReadStream(file);
+  // 1 MiB reads: a large perf script is read in far fewer, cheaper chunks than with the 64 KiB default.
+  const stream = file === '-' ? process.stdin : createReadStream(file, { highWaterMark: 1 << 20 });
   return (async function* () {
     try {
       for await (const chunk of stream) yield chunk as Buffer;

@@ -1,11 +1,11 @@
 import type { CollapseOptions } from './collapse-options.js';
-import { forEachLine } from './line-splitter.js';
+import { forEachLine, LineSplitter } from './line-splitter.js';
 import { PerfScriptCollapser } from './perf-script-collapser.js';
 
 /** Collapses a `perf script` byte stream (a file, stdin, a process's output) line by line. */
 export async function collapsePerfScriptStream(input: AsyncIterable<Buffer | string>, options: CollapseOptions = {}): Promise<PerfScriptCollapser> {
   const collapser = new PerfScriptCollapser(options);
-  await forEachLine(input, (line) => collapser.line(line));
+  await forEachLine(input, (bytes, start, end) => collapser.lineBytes(bytes, start, end));
   return collapser;
 }
 
@@ -13,8 +13,8 @@ export async function collapsePerfScriptStream(input: AsyncIterable<Buffer | str
 export function collapsePerfScript(text: string | Buffer, options: CollapseOptions = {}): PerfScriptCollapser {
   const collapser = new PerfScriptCollapser(options);
   const bytes = typeof text === 'string' ? Buffer.from(text, 'utf8') : text;
-  const lines = bytes.toString('latin1').split('\n');
-  if (lines[lines.length - 1] === '') lines.pop();
-  for (const line of lines) collapser.line(line);
+  const lines = new LineSplitter();
+  lines.pushBytes(bytes, (b, start, end) => collapser.lineBytes(b, start, end));
+  lines.endBytes((b, start, end) => collapser.lineBytes(b, start, end));
   return collapser;
 }

@@ -53,7 +53,7 @@ export async function recordCpuProfile(ctx: CaptureContext<'cpu-profile'>): Prom
     script.code !== 0 ? `perf script stopped at a perf record of type ${unprocessed![1]} it could not process; later samples are missing` : undefined;
   if (stoppedEarly) ctx.log.warn({ stderr: script.stderr.slice(-500) }, stoppedEarly);
   await rm(data, { force: true });
-  const collapser = await collapsePerfScriptStream(createReadStream(text), { all: true });
+  const collapser = await collapsePerfScriptStream(createReadStream(text, { highWaterMark: 1 << 20 }), { all: true });
   await rm(text, { force: true });
   if (collapser.report.unrecognizedLines > 0) {
     ctx.log.warn(
