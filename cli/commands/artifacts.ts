@@ -3,7 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import type { KernelNode } from '../../api/v1alpha1/resources.js';
+import type { KernelCapture, KernelInvestigation, KernelNode } from '../../api/v1alpha1/resources.js';
 import type { KubeClient } from '../../lib/kube/client.js';
 import { ApiError } from '../../lib/kube/errors.js';
 import { ksleuth } from '../../lib/kube/resources.js';
@@ -17,10 +17,13 @@ import { table } from '../table.js';
 const usage = `Download an investigation's artifacts (flame graphs, bug-report bundles, raw outputs)
 from the nodes' agents, through the API server, and check each against its sha256.
 
-  ksleuth artifacts get INVESTIGATION [--node NODE] [--out DIR] [--token TOKEN]
+  ksleuth artifacts get INVESTIGATION [--node NODE] [--out DIR] [--by-group] [--token TOKEN]
 
   --node NODE        only this node's artifacts (repeatable)
   --out DIR          where to write them, one directory per node (default ./INVESTIGATION)
+  --by-group         one directory per compareBy group (kernel version or label value), the
+                     nodes' directories inside: "ksleuth flamegraph diff DIR/A DIR/B" then
+                     compares two groups' CPU profiles
   --token TOKEN      the bearer token the agents check (default: your kubeconfig's token);
                      needs get on kernelcaptures/artifacts and pods/proxy in the agents' namespace
 ${kubeUsage}`;
@@ -34,12 +37,37 @@ async function fetchArtifact(client: KubeClient, path: string, token: string, ta
   await pipeline(res, createWriteStream(target));
 }
 
+/** The compareBy group a node's capture falls in, as the operator groups them, as a directory name. */
+async function groupOf(
+  client: KubeClient,
+  compareBy: NonNullable<KernelInvestigation['spec']['compareBy']>,
+  capture: KernelCapture,
+  kernelNode: KernelNode | undefined,
+): Promise<string> {
+  let value: string;
+  if (compareBy.nodeLabel) {
+    const node = await client
+      .get<{ metadata: { labels?: Record<string, string> } }>({ group: '', version: 'v1', plural: 'nodes' }, capture.spec.nodeName)
+      .catch(() => undefined);
+    value = node?.metadata.labels?.[compareBy.nodeLabel] ?? '<unset>';
+  } else {
+    value = capture.status?.kernelVersion ?? kernelNode?.status?.kernelVersion ?? '<unknown>';
+  }
+  return value.replaceAll('/', '_');
+}
+
 export const artifacts: Command = {
   usage,
   async run(args) {
     const { values, positionals } = parseArgs({
       args,
-      options: { ...kubeOptions, node: { type: 'string', multiple: true }, out: { type: 'string' }, token: { type: 'string' } },
+      options: {
+        ...kubeOptions,
+        node: { type: 'string', multiple: true },
+        out: { type: 'string' },
+        'by-group': { type: 'boolean', default: false },
+        token: { type: 'string' },
+      },
       allowPositionals: true,
       strict: true,
     });
@@ -53,7 +81,9 @@ export const artifacts: Command = {
           'the agents check a bearer token, and your kubeconfig user has none (it uses a client certificate): pass --token, for example from "kubectl create token <serviceaccount>" for an account bound to the ksleuth artifact-reader role',
         );
       }
-      await getInvestigation(client, name);
+      const investigation = await getInvestigation(client, name);
+      const compareBy = investigation.spec.compareBy;
+      if (values['by-group'] && !compareBy) throw new UsageError(`investigation ${name} has no compareBy: there are no groups to sort its nodes into`);
       const captures = (await capturesOf(client, name)).filter((c) => !values.node || values.node.includes(c.spec.nodeName));
       const outDir = resolve(values.out ?? name);
       const rows: (string | number)[][] = [];
@@ -69,7 +99,7 @@ export const artifacts: Command = {
           failures++;
           continue;
         }
-        const dir = join(outDir, node);
+        const dir = values['by-group'] && compareBy ? join(outDir, await groupOf(client, compareBy, capture, kernelNode), node) : join(outDir, node);
         await mkdir(dir, { recursive: true });
         for (const ref of refs) {
           const target = join(dir, ref.name);

@@ -1,4 +1,6 @@
 import { createReadStream } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { once } from 'node:events';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { CollapseOptions } from '../../node-agent/flamegraph/collapse-options.js';
@@ -6,13 +8,15 @@ import { collapsePerfScriptStream } from '../../node-agent/flamegraph/collapse-s
 import { decodeBytes, parseFolded, type FoldedStack } from '../../node-agent/flamegraph/folded.js';
 import { detectStackInput, type StackInputFormat } from '../../node-agent/flamegraph/input-format.js';
 import type { CollapseReport, PerfScriptCollapser } from '../../node-agent/flamegraph/perf-script-collapser.js';
+import { renderDiffFlameGraphSvg } from '../../node-agent/flamegraph/diff.js';
+import { pprofGzip, type PprofCounts } from '../../node-agent/flamegraph/pprof.js';
 import { toSpeedscope, type SpeedscopeUnit } from '../../node-agent/flamegraph/speedscope.js';
 import { renderFlameGraphSvg } from '../../node-agent/flamegraph/svg.js';
 import { ksleuthVersion } from '../../lib/version.js';
 import { UsageError, type Command } from '../command.js';
 
-const usage = `Flame graphs from perf: fold "perf script" output into stacks, draw an interactive SVG,
-or export for speedscope. Reads FILE, or standard input when FILE is "-" or missing.
+const usage = `Flame graphs from perf: fold "perf script" output into stacks, draw an interactive SVG or a
+differential one, or export for speedscope and pprof. Reads FILE, or standard input when FILE is "-" or missing.
 
   ksleuth flamegraph collapse [--pid] [--tid] [--kernel] [--jit] [--all] [--addrs]
                               [--event-filter EVENT] [FILE|-]
@@ -35,10 +39,24 @@ or export for speedscope. Reads FILE, or standard input when FILE is "-" or miss
       UNIT: none, nanoseconds, microseconds, milliseconds, seconds, bytes (default: none,
       or nanoseconds for perf script input with cpu-clock periods).
 
+  ksleuth flamegraph diff [--absolute] [--title T] [--width PX] BEFORE AFTER
+      A differential flame graph (as Brendan Gregg's difffolded.pl draws them): AFTER's frames,
+      red where they grew and blue where they shrank since BEFORE, BEFORE scaled to AFTER's
+      total first unless --absolute. Each side is a file of folded stacks or perf script, or a
+      DIR whose *.folded files are added up — such as a compareBy group's directory from
+      "ksleuth artifacts get INVESTIGATION --by-group --out DIR".
+
+  ksleuth flamegraph pprof [--frequency HZ] [--input folded|perf-script] [FILE|-] > profile.pb.gz
+      A gzipped pprof profile (go tool pprof, Parca, Pyroscope, Cloud Profiler). With
+      --frequency (perf record -F), counts become CPU time; perf script periods of cpu-clock
+      are CPU nanoseconds already.
+
 Examples:
   perf record -e cpu-clock -F 99 -a -g -- sleep 30
   perf script | ksleuth flamegraph collapse --all > out.folded
-  ksleuth flamegraph svg --title "my node" out.folded > cpu.svg`;
+  ksleuth flamegraph svg --title "my node" out.folded > cpu.svg
+  ksleuth artifacts get slow-io --by-group --out ./slow-io
+  ksleuth flamegraph diff ./slow-io/6.1.0-18-amd64 ./slow-io/6.8.0-40-generic > diff.svg`;
 
 const units: SpeedscopeUnit[] = ['none', 'nanoseconds', 'microseconds', 'milliseconds', 'seconds', 'bytes'];
 const formats: StackInputFormat[] = ['folded', 'perf-script'];
@@ -176,10 +194,7 @@ async function svg(args: string[]): Promise<number> {
     width: { type: 'string' },
     input: { type: 'string' },
   });
-  const width = values.width === undefined ? undefined : Number(values.width);
-  if (width !== undefined && !(Number.isInteger(width) && width >= 200 && width <= 20000)) {
-    throw new UsageError(`--width ${values.width}: use a whole number of pixels from 200 to 20000`);
-  }
+  const width = widthOption(values.width);
   const { stacks, countName } = await readStacks(inputFile(positionals), values.input);
   await write(renderFlameGraphSvg(stacks, { title: values.title, subtitle: values.subtitle, countName: values['count-name'] ?? countName, width }));
   return 0;
@@ -200,15 +215,66 @@ async function speedscope(args: string[]): Promise<number> {
   return 0;
 }
 
-const verbs: Record<string, (args: string[]) => Promise<number>> = { collapse, svg, speedscope };
+/** Stacks of one side of a diff: a file (folded or perf script), or every *.folded file under a directory, added up. */
+async function readSide(path: string): Promise<Stacks> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info) throw new UsageError(`${path} does not exist`);
+  if (!info.isDirectory()) return readStacks(path, undefined);
+  const files = (await readdir(path, { recursive: true })).filter((f) => f.endsWith('.folded')).sort();
+  if (files.length === 0) throw new UsageError(`${path} holds no *.folded files (the cpu-profile capture keeps its stacks as cpu-profile-stacks.folded)`);
+  const stacks: FoldedStack[] = [];
+  for (const file of files) stacks.push(...(await readStacks(join(path, file), 'folded')).stacks);
+  return { stacks };
+}
+
+async function diff(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { absolute: { type: 'boolean' }, title: { type: 'string' }, width: { type: 'string' } });
+  if (positionals.length !== 2) throw new UsageError('give two profiles: BEFORE AFTER (files of folded stacks, or directories of them)');
+  const [beforePath, afterPath] = positionals as [string, string];
+  const width = widthOption(values.width);
+  const [before, after] = [await readSide(beforePath), await readSide(afterPath)];
+  await write(
+    renderDiffFlameGraphSvg(before.stacks, after.stacks, {
+      absolute: values.absolute,
+      title: values.title,
+      width,
+      countName: after.countName,
+      beforeName: basename(beforePath.replace(/\/+$/, '')),
+      afterName: basename(afterPath.replace(/\/+$/, '')),
+    }),
+  );
+  return 0;
+}
+
+async function pprof(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { frequency: { type: 'string' }, input: { type: 'string' } });
+  const hz = values.frequency === undefined ? undefined : Number(values.frequency);
+  if (hz !== undefined && !(Number.isFinite(hz) && hz > 0 && hz <= 100_000))
+    throw new UsageError(`--frequency ${values.frequency}: use the sampling rate in Hz, as perf record -F took it`);
+  if (process.stdout.isTTY) throw new UsageError('the profile is binary: redirect it to a file (> profile.pb.gz)');
+  const { stacks, countName } = await readStacks(inputFile(positionals), values.input);
+  const counts: PprofCounts =
+    hz !== undefined ? { kind: 'cpu-samples', periodNanos: 1e9 / hz } : countName === 'ns' ? { kind: 'cpu-nanoseconds' } : { kind: 'samples' };
+  await write(pprofGzip(stacks, { counts }));
+  return 0;
+}
+
+function widthOption(value: string | undefined): number | undefined {
+  const width = value === undefined ? undefined : Number(value);
+  if (width !== undefined && !(Number.isInteger(width) && width >= 200 && width <= 20000)) {
+    throw new UsageError(`--width ${value}: use a whole number of pixels from 200 to 20000`);
+  }
+  return width;
+}
+
+const verbs: Record<string, (args: string[]) => Promise<number>> = { collapse, svg, speedscope, diff, pprof };
 
 export const flamegraph: Command = {
   usage,
   async run(args) {
     const [verb, ...rest] = args;
     const run = verb === undefined ? undefined : verbs[verb];
-    if (!run)
-      throw new UsageError(verb === undefined ? 'say what to do: collapse, svg or speedscope' : `unknown action "${verb}": use collapse, svg or speedscope`);
+    if (!run) throw new UsageError(`${verb === undefined ? 'say what to do' : `unknown action "${verb}"`}: use ${Object.keys(verbs).join(', ')}`);
     return run(rest);
   },
 };

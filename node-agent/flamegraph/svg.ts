@@ -1,9 +1,15 @@
 import { frameKind, displayName, type FrameKind } from './frame-kind.js';
 import type { FoldedStack } from './folded.js';
-import { buildFrameTree, maxDepth, placeFrames } from './frame-tree.js';
+import { buildFrameTree, maxDepth, placeFrames, type FrameNode } from './frame-tree.js';
 import { flameGraphScript } from './svg-script.js';
 
 export interface FlameGraphOptions {
+  /** A frame's fill colour instead of the colour of its kind (a differential graph colours by change). */
+  frameFill?: (node: FrameNode) => string;
+  /** Words after a frame's count and share in its tooltip ("+12.3%"). */
+  frameNote?: (node: FrameNode) => string | undefined;
+  /** The line at the bottom before one hovers; by default the total and what the colours mean. */
+  legend?: string;
   title?: string;
   /** A second line under the title (what was profiled, when, how). */
   subtitle?: string;
@@ -29,10 +35,14 @@ const bottom = fontSize * 2 + 10;
  * hover details, click-to-zoom, search with the matched share, and reset zoom.
  */
 export function renderFlameGraphSvg(stacks: FoldedStack[], options: FlameGraphOptions = {}): string {
+  return renderFrameTreeSvg(buildFrameTree(stacks), options);
+}
+
+/** The same, for a frame tree already built. */
+export function renderFrameTreeSvg(root: FrameNode, options: FlameGraphOptions = {}): string {
   const width = options.width ?? 1200;
   const minWidthPx = options.minWidthPx ?? 0.1;
   const countName = options.countName ?? 'samples';
-  const root = buildFrameTree(stacks);
   const total = root.total;
   const usable = width - 2 * xpad;
   const height = top + (maxDepth(root) + 1) * frameHeight + bottom;
@@ -47,17 +57,19 @@ export function renderFlameGraphSvg(stacks: FoldedStack[], options: FlameGraphOp
     const name = depth === 0 ? node.name : displayName(node.name);
     const kind: FrameKind | 'root' = depth === 0 ? 'root' : frameKind(node.name);
     const share = total > 0 ? (100 * node.total) / total : 0;
+    const note = options.frameNote?.(node);
+    const fill = options.frameFill?.(node) ?? frameColor(kind, name);
     frames.push(
       `<g class="frame" data-start="${start}" data-samples="${node.total}" data-depth="${depth}">` +
-        `<title>${escapeXml(`${name} (${formatCount(node.total)} ${countName}, ${share.toFixed(2)}%)`)}</title>` +
-        `<rect x="${x.toFixed(2)}" y="${y}" width="${w.toFixed(2)}" height="${frameHeight - 1}" rx="2" ry="2" fill="${frameColor(kind, name)}"/>` +
+        `<title>${escapeXml(`${name} (${formatCount(node.total)} ${countName}, ${share.toFixed(2)}%${note ? `; ${note}` : ''})`)}</title>` +
+        `<rect x="${x.toFixed(2)}" y="${y}" width="${w.toFixed(2)}" height="${frameHeight - 1}" rx="2" ry="2" fill="${fill}"/>` +
         `<text x="${(x + 3).toFixed(2)}" y="${y + frameHeight - 4.5}">${escapeXml(fitLabel(name, w))}</text>` +
         '</g>',
     );
   }
 
   const title = options.title ?? 'Flame Graph';
-  const defaultDetails = `${formatCount(total)} ${countName}. Hover for details, click to zoom; kernel frames orange, user red, JIT green.`;
+  const defaultDetails = `${formatCount(total)} ${countName}. Hover for details, click to zoom; ${options.legend ?? 'kernel frames orange, user red, JIT green.'}`;
   return [
     '<?xml version="1.0" encoding="UTF-8" standalone="no"?>',
     `<svg version="1.1" id="flamegraph" xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}"` +

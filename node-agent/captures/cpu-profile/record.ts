@@ -5,6 +5,7 @@ import { CaptureError, type CaptureContext } from '../../engine/capture.js';
 import { describeFailure, runProcess } from '../../engine/process.js';
 import { collapsePerfScriptStream } from '../../flamegraph/collapse-stream.js';
 import { decodeBytes, parseFolded, totalCount } from '../../flamegraph/folded.js';
+import { pprofGzip } from '../../flamegraph/pprof.js';
 import { toSpeedscope } from '../../flamegraph/speedscope.js';
 import { renderFlameGraphSvg } from '../../flamegraph/svg.js';
 import type { CpuProfileRaw } from './parse.js';
@@ -18,12 +19,13 @@ const scriptFields = 'comm,pid,tid,cpu,time,event,ip,sym,dso';
 
 /**
  * Samples every CPU with perf for the window, then streams `perf script` through the collapser
- * and keeps the flame graph, the folded stacks and a speedscope profile as artifacts.
+ * and keeps the flame graph, the folded stacks, a speedscope profile and a pprof profile as artifacts.
  */
 export async function recordCpuProfile(ctx: CaptureContext<'cpu-profile'>): Promise<CpuProfileRaw> {
   const hz = ctx.params.frequencyHz;
   const seconds = Math.max(1, Math.ceil((ctx.windowEnd.getTime() - Date.now()) / 1000));
   const data = join(ctx.workDir, 'perf.data');
+  const recordStarted = new Date();
   // -B/-N: no build-id collection or ~/.debug cache (slow to finish, and it fills the node's disk).
   // --no-bpf-event: a BPF program loaded meanwhile (a kmalloc capture) otherwise writes records
   // that perf script fails on ("failed to process type: 17").
@@ -70,5 +72,13 @@ export async function recordCpuProfile(ctx: CaptureContext<'cpu-profile'>): Prom
   await ctx.artifacts.write('flamegraph.svg', renderFlameGraphSvg(stacks, { title: `CPU flame graph: ${ctx.name}`, subtitle }), 'image/svg+xml');
   const profile = toSpeedscope(stacks, { name: `${ctx.name} on ${ctx.facts.hostname}`, exporter: 'ksleuth' });
   await ctx.artifacts.write('speedscope.json', JSON.stringify(profile), 'application/json');
+  const pprof = pprofGzip(stacks, {
+    counts: { kind: 'cpu-samples', periodNanos: 1e9 / hz },
+    name: `${ctx.facts.hostname}, all CPUs`,
+    start: recordStarted,
+    durationNanos: seconds * 1e9,
+    comments: [subtitle],
+  });
+  await ctx.artifacts.write('profile.pb.gz', pprof, 'application/gzip');
   return { folded, frequencyHz: hz, truncated: script.truncated, ...(stoppedEarly ? { stoppedEarly } : {}) };
 }

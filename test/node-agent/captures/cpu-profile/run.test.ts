@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +35,22 @@ async function processesMentioning(text: string): Promise<string[]> {
   return found;
 }
 
+/** The real pprof that ships with Go (built by `go tool` on first use, then cached). */
+async function goPprof(args: string[]): Promise<string> {
+  const { stdout } = await promisify(execFile)('go', ['tool', 'pprof', ...args], {
+    env: { ...process.env, GOTOOLCHAIN: 'local' },
+    maxBuffer: 16 << 20,
+    timeout: 300_000,
+  });
+  return stdout;
+}
+
+/** pprof's total ("... of 5.73s total", or 5727.27ms) in seconds. */
+function totalSeconds(top: string): number {
+  const match = /of ([\d.]+)(ms|s) total/.exec(top);
+  return match ? Number(match[1]) / (match[2] === 'ms' ? 1000 : 1) : Number.NaN;
+}
+
 describe('cpu-profile capture on this machine', () => {
   it('records every CPU while a kernel-bound process runs, and keeps a flame graph that matches its sha256', async () => {
     const dd = kernelBoundWorkload(8);
@@ -46,6 +63,7 @@ describe('cpu-profile capture on this machine', () => {
           ['cpu-profile-stacks.folded', 'text/plain'],
           ['cpu-profile-flamegraph.svg', 'image/svg+xml'],
           ['cpu-profile-speedscope.json', 'application/json'],
+          ['cpu-profile-profile.pb.gz', 'application/gzip'],
         ]);
         for (const ref of outcome.artifacts) expect(await sha256File(join(run.outDir, ref.name))).toBe(ref.sha256);
 
@@ -76,6 +94,17 @@ describe('cpu-profile capture on this machine', () => {
 
         const speedscope = JSON.parse(await readFile(join(run.outDir, 'cpu-profile-speedscope.json'), 'utf8')) as { profiles: { endValue: number }[] };
         expect(speedscope.profiles[0]!.endValue).toBe(total);
+
+        // The pprof profile, read by the real pprof: every sample, as CPU time at 99 Hz, read_zero on top.
+        const pprof = join(run.outDir, 'cpu-profile-profile.pb.gz');
+        const top = await goPprof(['-top', '-sample_index=samples', '-nodecount=5', pprof]);
+        expect(top).toMatch(/^Type: samples$/m);
+        expect(top).toContain(`of ${total} total`);
+        expect(top.split('\n').slice(-6).join('\n')).toMatch(/\d+(\.\d+)?%\s+read_zero$/m);
+        const cpu = await goPprof(['-top', '-nodecount=1', pprof]);
+        expect(cpu).toMatch(/^Type: cpu$/m);
+        expect(totalSeconds(cpu)).toBeCloseTo(total / 99, 1);
+        expect(cpu).toMatch(/^Duration: 3s/m);
         expect(await processesMentioning(run.outDir)).toEqual([]);
       } finally {
         await run.cleanup();
@@ -83,7 +112,7 @@ describe('cpu-profile capture on this machine', () => {
     } finally {
       dd.kill('SIGKILL');
     }
-  }, 120_000);
+  }, 420_000);
 
   it('stops perf at once when cancelled, leaving no process behind', async () => {
     const root = await mkdtemp(join(tmpdir(), 'ksleuth-cpu-cancel-'));
