@@ -8,9 +8,12 @@ import type { KernelInvestigation } from '../api/v1alpha1/resources.js';
 import type { KubeClient } from '../lib/kube/client.js';
 import { ApiError } from '../lib/kube/errors.js';
 import { ksleuth } from '../lib/kube/resources.js';
+import type { Severity } from '../api/v1alpha1/finding.js';
 import { UsageError } from './command.js';
+import { exitCodes, reaches } from './fail-on.js';
 import { renderInvestigation } from './investigation-view.js';
 import { capturesOf, getInvestigation } from './investigations.js';
+import { isMachineFormat, printObjects, type OutputFormat } from './output.js';
 import { statusLine } from './status-line.js';
 
 export interface ClusterInvestigationRequest {
@@ -93,15 +96,24 @@ export async function createInvestigation(client: KubeClient, investigation: Ker
   }
 }
 
+export interface WaitOptions {
+  timeoutMs: number;
+  /** How to print the result (tables by default). */
+  format?: OutputFormat;
+  /** Exit with exitCodes.findings when a finding is at least this severe. */
+  failOn?: Severity;
+}
+
 /** Waits until the investigation completes or fails, showing progress on a terminal; prints the result. */
-export async function waitAndShow(client: KubeClient, name: string, timeoutMs: number): Promise<number> {
+export async function waitAndShow(client: KubeClient, name: string, options: WaitOptions): Promise<number> {
+  const timeoutMs = options.timeoutMs;
   const deadline = Date.now() + timeoutMs;
   let investigation = await getInvestigation(client, name);
   while (investigation.status?.phase !== 'Completed' && investigation.status?.phase !== 'Failed') {
     if (Date.now() > deadline) {
       statusLine.clear();
       console.error(`gave up waiting after ${Math.round(timeoutMs / 1000)}s; "ksleuth get ${name}" shows it later`);
-      return 1;
+      return exitCodes.failed;
     }
     const complete = investigation.status?.conditions?.find((c) => c.type === 'Complete');
     statusLine.show(`${investigation.status?.phase ?? 'Pending'} ${investigation.status?.progress ?? ''} ${complete?.message ?? ''}`);
@@ -109,6 +121,9 @@ export async function waitAndShow(client: KubeClient, name: string, timeoutMs: n
     investigation = await getInvestigation(client, name);
   }
   statusLine.clear();
-  console.log(renderInvestigation(investigation, await capturesOf(client, name)));
-  return investigation.status.phase === 'Completed' ? 0 : 1;
+  const format = options.format ?? 'table';
+  if (isMachineFormat(format)) printObjects(format, { ...investigation, apiVersion, kind: 'KernelInvestigation' });
+  else console.log(renderInvestigation(investigation, await capturesOf(client, name), { wide: format === 'wide' }));
+  if (investigation.status.phase !== 'Completed') return exitCodes.failed;
+  return reaches(investigation.status.highestSeverity, options.failOn) ? exitCodes.findings : exitCodes.ok;
 }

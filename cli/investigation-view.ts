@@ -8,7 +8,8 @@ function ago(time: string | undefined, now: Date): string {
 }
 
 /** An investigation and its per-node captures, for people. */
-export function renderInvestigation(investigation: KernelInvestigation, captures: KernelCapture[], now = new Date()): string {
+export function renderInvestigation(investigation: KernelInvestigation, captures: KernelCapture[], options: { wide?: boolean; now?: Date } = {}): string {
+  const now = options.now ?? new Date();
   const status = investigation.status ?? {};
   const complete = status.conditions?.find((c) => c.type === 'Complete');
   const counts = status.captures;
@@ -46,14 +47,18 @@ export function renderInvestigation(investigation: KernelInvestigation, captures
   if (captures.length > 0) {
     lines.push('', 'NODES');
     const sorted = [...captures].sort((a, b) => a.spec.nodeName.localeCompare(b.spec.nodeName));
+    const wide = options.wide === true;
+    const took = (c: KernelCapture): string =>
+      c.status?.startTime && c.status.completionTime ? formatDuration((Date.parse(c.status.completionTime) - Date.parse(c.status.startTime)) / 1000) : '';
     lines.push(
       table(
-        ['node', 'phase', 'findings', 'artifacts', 'message'],
+        ['node', 'phase', 'findings', 'artifacts', ...(wide ? ['kernel', 'agent', 'took'] : []), 'message'],
         sorted.map((c) => [
           c.spec.nodeName,
           c.status?.phase ?? 'Pending',
           c.status?.findingCount ?? 0,
           c.status?.artifacts?.length ?? 0,
+          ...(wide ? [c.status?.kernelVersion ?? '', c.status?.agentVersion ?? '', took(c)] : []),
           c.status?.message ?? '',
         ]),
       ),

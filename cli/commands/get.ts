@@ -1,57 +1,94 @@
 import { parseArgs } from 'node:util';
 import { ksleuth } from '../../lib/kube/resources.js';
+import { apiVersion } from '../../api/v1alpha1/common.js';
 import type { KernelInvestigation } from '../../api/v1alpha1/resources.js';
+import { formatDuration } from '../../lib/duration.js';
 import { UsageError, type Command } from '../command.js';
+import { exitCodes, exitCodesUsage, failOnOption, failOnSeverity, failOnUsage, reaches } from '../fail-on.js';
 import { renderInvestigation } from '../investigation-view.js';
 import { capturesOf, getInvestigation } from '../investigations.js';
 import { clusterClient, kubeOptions, kubeUsage } from '../kube.js';
+import { isMachineFormat, outputFormat, outputOption, outputUsage, printObjects, type OutputFormat } from '../output.js';
 import { table } from '../table.js';
 
+const formats: OutputFormat[] = ['table', 'wide', 'json', 'yaml', 'name'];
+
+function age(investigation: KernelInvestigation, now: number): string {
+  const created = investigation.metadata.creationTimestamp;
+  return created ? formatDuration((now - Date.parse(String(created))) / 1000) : '';
+}
+
+function listTable(items: KernelInvestigation[], wide: boolean): string {
+  const now = Date.now();
+  const headers = ['name', 'phase', 'nodes', 'findings', 'severity', 'age', ...(wide ? ['captures', 'duration', 'compare-by', 'description'] : [])];
+  return table(
+    headers,
+    items.map((i) => [
+      i.metadata.name,
+      i.status?.phase ?? 'Pending',
+      i.status?.progress ?? '',
+      i.status?.findingCount ?? 0,
+      i.status?.highestSeverity ?? '',
+      age(i, now),
+      ...(wide
+        ? [
+            i.spec.captures.map((c) => c.name ?? Object.keys(c).find((k) => k !== 'name')).join(','),
+            `${i.spec.durationSeconds}s`,
+            i.spec.compareBy?.nodeLabel ?? (i.spec.compareBy?.kernelVersion ? 'kernelVersion' : ''),
+            (i.spec.description ?? '').slice(0, 60),
+          ]
+        : []),
+    ]),
+  );
+}
+
 export const get: Command = {
-  usage: `Show a KernelInvestigation's status and findings as tables.
+  usage: `Show a KernelInvestigation's status and findings as tables (or list them).
 
-  ksleuth get [NAME] [--json]
+  ksleuth get [INVESTIGATION] [-o json|yaml|wide|name] [--fail-on SEVERITY]
 
-With no NAME, lists the investigations.
-  --json             print the investigation and its KernelCaptures as JSON
-${kubeUsage}`,
+With no INVESTIGATION, lists the investigations.
+${outputUsage(formats)}
+  --json             one investigation and its KernelCaptures as one JSON document
+${failOnUsage}
+${kubeUsage}
+
+${exitCodesUsage}`,
   async run(args) {
     const { values, positionals } = parseArgs({
       args,
-      options: { ...kubeOptions, json: { type: 'boolean', default: false } },
+      options: { ...kubeOptions, ...outputOption, ...failOnOption, json: { type: 'boolean', default: false } },
       allowPositionals: true,
       strict: true,
     });
     if (positionals.length > 1) throw new UsageError('give one investigation name');
+    const format = outputFormat(values.output, formats);
+    const threshold = failOnSeverity(values['fail-on']);
     const client = clusterClient(values);
     try {
       const name = positionals[0];
       if (!name) {
-        const list = await client.listAll<KernelInvestigation>(ksleuth('KernelInvestigation'));
-        if (values.json) console.log(JSON.stringify(list.items, null, 2));
-        else if (list.items.length === 0) console.log('No investigations.');
-        else
-          console.log(
-            table(
-              ['name', 'phase', 'nodes', 'findings', 'severity'],
-              list.items.map((i) => [
-                i.metadata.name,
-                i.status?.phase ?? 'Pending',
-                i.status?.progress ?? '',
-                i.status?.findingCount ?? 0,
-                i.status?.highestSeverity ?? '',
-              ]),
-            ),
-          );
-        return 0;
+        const items = (await client.listAll<KernelInvestigation>(ksleuth('KernelInvestigation'))).items.map(withKind);
+        if (values.json || isMachineFormat(format)) printObjects(values.json ? 'json' : (format as 'json' | 'yaml' | 'name'), items);
+        else if (items.length === 0) console.log('No investigations.');
+        else console.log(listTable(items, format === 'wide'));
+        return items.some((i) => reaches(i.status?.highestSeverity, threshold)) ? exitCodes.findings : exitCodes.ok;
       }
-      const investigation = await getInvestigation(client, name);
-      const captures = await capturesOf(client, name);
-      if (values.json) console.log(JSON.stringify({ investigation, captures }, null, 2));
-      else console.log(renderInvestigation(investigation, captures));
-      return 0;
+      const investigation = withKind(await getInvestigation(client, name));
+      if (isMachineFormat(format)) printObjects(format, investigation);
+      else {
+        const captures = await capturesOf(client, name);
+        if (values.json) console.log(JSON.stringify({ investigation, captures }, null, 2));
+        else console.log(renderInvestigation(investigation, captures, { wide: format === 'wide' }));
+      }
+      return reaches(investigation.status?.highestSeverity, threshold) ? exitCodes.findings : exitCodes.ok;
     } finally {
       client.close();
     }
   },
 };
+
+/** List items come without apiVersion and kind; -o prints them as kubectl does, with both. */
+function withKind(investigation: KernelInvestigation): KernelInvestigation {
+  return { ...investigation, apiVersion: investigation.apiVersion ?? apiVersion, kind: 'KernelInvestigation' };
+}

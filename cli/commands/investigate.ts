@@ -4,15 +4,20 @@ import { parseDurationSeconds } from '../../lib/duration.js';
 import { captureEntriesFromOptions, defaultCaptures } from '../capture-options.js';
 import { buildInvestigation, createInvestigation, toYaml, waitAndShow } from '../cluster-investigation.js';
 import { UsageError, type Command } from '../command.js';
+import { exitCodesUsage, failOnOption, failOnSeverity, failOnUsage } from '../fail-on.js';
 import { clusterClient, kubeOptions, kubeUsage } from '../kube.js';
+import { isMachineFormat, outputFormat, outputOption, outputUsage, printObjects, resourceName, type OutputFormat } from '../output.js';
 import { investigateLocally } from '../local-investigation.js';
 import { resolveCaptureEntry } from '../../api/v1alpha1/capture-entry.js';
+
+const formats: OutputFormat[] = ['table', 'wide', 'json', 'yaml', 'name'];
 
 const usage = `Run kernel captures and report findings.
 
 On nodes of a cluster (creates a KernelInvestigation):
   ksleuth investigate (--nodes a,b | --selector key=value) [--capture a,b,...] [--duration 30s]
-                      [--name NAME] [--max-nodes N] [--compare-by kernel|label=KEY] [--wait] [--dry-run]
+                      [--name NAME] [--max-nodes N] [--compare-by kernel|label=KEY]
+                      [--wait [--fail-on SEVERITY]] [--dry-run] [-o json|yaml|wide|name]
 On this machine (no cluster needed):
   ksleuth investigate --local [--capture a,b,...] [--duration 30s] [--out DIR] [--json]
 
@@ -31,11 +36,16 @@ Options:
   --description T    the symptom, for the people reading the result
   --name NAME        the investigation's name (default: generated)
   --wait             wait for the result and print it
-  --dry-run          print the KernelInvestigation YAML instead of creating it
+  --dry-run          print the KernelInvestigation (YAML, or -o json) instead of creating it
+${outputUsage(formats)}
+                     without --wait: -o name prints the created investigation's name
+${failOnUsage}
   --local            run on this machine instead
   --out DIR          (--local) where to write artifacts (default ./ksleuth-<time>)
   --json             (--local) print a JSON report instead of tables
-${kubeUsage}`;
+${kubeUsage}
+
+${exitCodesUsage}`;
 
 export const investigate: Command = {
   usage,
@@ -58,6 +68,8 @@ export const investigate: Command = {
         name: { type: 'string' },
         wait: { type: 'boolean', default: false },
         'dry-run': { type: 'boolean', default: false },
+        ...outputOption,
+        ...failOnOption,
       },
       strict: true,
     });
@@ -71,7 +83,9 @@ export const investigate: Command = {
       throw new UsageError(`--duration must be between 1s and ${maxInvestigationDurationSeconds}s`);
     }
     const entries = captureEntriesFromOptions(values.capture, values.set);
+    const threshold = failOnSeverity(values['fail-on']);
     if (values.local) {
+      if (values.output !== undefined) throw new UsageError('--local prints tables, or a JSON report with --json');
       if (values.nodes || values.selector) throw new UsageError('--local runs on this machine: leave out --nodes and --selector');
       return investigateLocally({ captures: entries.map(resolveCaptureEntry), durationSeconds, outDir: values.out, json: values.json });
     }
@@ -90,21 +104,27 @@ export const investigate: Command = {
       durationSeconds,
       compareBy: values['compare-by'],
     });
+    const format = outputFormat(values.output, formats, values['dry-run'] ? 'yaml' : 'table');
+    if (threshold && !values.wait) throw new UsageError('--fail-on needs --wait: findings are known once the investigation has finished');
     if (values['dry-run']) {
-      process.stdout.write(toYaml(investigation));
+      if (format === 'yaml') process.stdout.write(toYaml(investigation));
+      else if (isMachineFormat(format)) printObjects(format, investigation);
+      else throw new UsageError(`-o ${format}: --dry-run prints yaml, json or name`);
       return 0;
     }
     const client = clusterClient(values);
     try {
       const created = await createInvestigation(client, investigation);
       const name = created.metadata.name!;
-      console.error(`kernelinvestigation.ksleuth.io/${name} created`);
       if (!values.wait) {
+        if (isMachineFormat(format)) printObjects(format, created);
+        else console.log(`${resourceName(created)} created`);
         console.error(`follow it with: ksleuth get ${name}`);
         return 0;
       }
+      console.error(`${resourceName(created)} created`);
       const deadlineSeconds = created.spec.deadlineSeconds ?? durationSeconds + 120;
-      return await waitAndShow(client, name, (deadlineSeconds + 180) * 1000);
+      return await waitAndShow(client, name, { timeoutMs: (deadlineSeconds + 180) * 1000, format, failOn: threshold });
     } finally {
       client.close();
     }

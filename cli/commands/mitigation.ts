@@ -6,11 +6,14 @@ import { UsageError, type Command } from '../command.js';
 import { getInvestigation } from '../investigations.js';
 import { clusterClient, kubeOptions, kubeUsage } from '../kube.js';
 import { mitigationFromFinding, mitigationYaml } from '../mitigation-from-finding.js';
+import { outputFormat, outputOption, outputUsage, printObjects, type OutputFormat } from '../output.js';
+
+const formats: OutputFormat[] = ['yaml', 'json', 'name'];
 
 export const mitigation: Command = {
   usage: `Print a KernelMitigation built from a finding's suggested mitigation, ready to commit to Git.
 
-  ksleuth mitigation from-finding INVESTIGATION PATTERN [--name NAME] [--dry-run]
+  ksleuth mitigation from-finding INVESTIGATION PATTERN [--name NAME] [--dry-run] [-o yaml|json|name]
 
 It keeps the investigation's nodes: its selector, or its node names as a kubernetes.io/hostname
 In [...] requirement; it refuses where one selector cannot say which nodes (never one that matches
@@ -19,11 +22,13 @@ comparison showed ("seen on X and later, not on Y and earlier" within each distr
 releases that showed the finding where the evidence does not order.
   --name NAME        the mitigation's name (default: <pattern>-<investigation>)
   --dry-run          set spec.dryRun: nodes report current and desired values, nothing is written
+${outputUsage(formats)}
+                     (default: YAML with a comment that says where it came from)
 ${kubeUsage}`,
   async run(args) {
     const { values, positionals } = parseArgs({
       args,
-      options: { ...kubeOptions, name: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } },
+      options: { ...kubeOptions, ...outputOption, name: { type: 'string' }, 'dry-run': { type: 'boolean', default: false } },
       allowPositionals: true,
       strict: true,
     });
@@ -31,12 +36,14 @@ ${kubeUsage}`,
     if (verb !== 'from-finding' || !investigationName || !pattern || positionals.length > 3) {
       throw new UsageError('use: ksleuth mitigation from-finding INVESTIGATION PATTERN');
     }
+    const format = outputFormat(values.output, formats, 'yaml');
     const client = clusterClient(values);
     try {
       const investigation = await getInvestigation(client, investigationName);
       const hostnames = await hostnameLabels(client, investigation.spec.nodes.names ?? []);
       const built = mitigationFromFinding(investigation, pattern, { name: values.name, dryRun: values['dry-run'], hostnames });
-      process.stdout.write(mitigationYaml(built.mitigation, built.finding, built.notes));
+      if (format === 'yaml') process.stdout.write(mitigationYaml(built.mitigation, built.finding, built.notes));
+      else printObjects(format as 'json' | 'name', built.mitigation);
       return 0;
     } finally {
       client.close();

@@ -1,5 +1,6 @@
 import type { KubeConfig, V1ObjectMeta } from '@kubernetes/client-node';
-import { defaultAccess, type ClusterAccess } from './config.js';
+import { defaultAccess, type AccessOptions, type ClusterAccess, type Impersonation } from './config.js';
+import { ConnectProxyAgent } from './proxy.js';
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { ApiError } from './errors.js';
@@ -88,7 +89,7 @@ function queryString(query: RequestOptionsIn['query']): string {
  * process about 80 MB and most of a second. A client-node KubeConfig is accepted too (tests).
  */
 export class KubeClient {
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  private readonly agent: Agent;
   private readonly server: URL;
   private readonly access?: ClusterAccess;
   private readonly kubeConfig?: KubeConfig;
@@ -107,11 +108,13 @@ export class KubeClient {
       this.access = source;
       this.server = source.server;
     }
+    const agentOptions = { keepAlive: true, maxSockets: 64 };
+    this.agent = this.access?.proxy ? new ConnectProxyAgent(this.access.proxy, agentOptions) : new Agent(agentOptions);
   }
 
   /** From a kubeconfig file, $KUBECONFIG, the in-cluster service account, or ~/.kube/config. */
-  static load(path?: string, userAgent?: string, context?: string): KubeClient {
-    return new KubeClient(defaultAccess({ kubeconfig: path, context }), userAgent);
+  static load(path?: string, userAgent?: string, context?: string, options: Omit<AccessOptions, 'kubeconfig' | 'context'> = {}): KubeClient {
+    return new KubeClient(defaultAccess({ ...options, kubeconfig: path, context }), userAgent);
   }
 
   onRequest(observer: RequestObserver): void {
@@ -122,16 +125,20 @@ export class KubeClient {
     this.agent.destroy();
   }
 
-  private async open(method: string, path: string, options: RequestOptionsIn, stream: boolean): Promise<IncomingMessage> {
+  private async open(method: string, path: string, options: RequestOptionsIn, stream: boolean, retried = false): Promise<IncomingMessage> {
     const https = this.server.protocol === 'https:';
+    const proxy = this.access?.proxy;
+    const fullPath = `${this.server.pathname.replace(/\/$/, '')}${path}${queryString(options.query)}`;
     const req: RequestOptions = {
       method,
       hostname: this.server.hostname,
       port: this.server.port || (https ? 443 : 80),
-      path: `${this.server.pathname.replace(/\/$/, '')}${path}${queryString(options.query)}`,
-      headers: { Accept: 'application/json', 'User-Agent': this.userAgent, ...options.headers },
+      path: fullPath,
+      headers: { Accept: 'application/json', 'User-Agent': this.userAgent, ...options.headers, ...impersonationHeaders(this.access?.impersonate) },
       agent: https ? this.agent : undefined,
     };
+    // Plain HTTP through a proxy: the request goes to the proxy with the absolute URL.
+    if (!https && proxy) Object.assign(req, { hostname: proxy.hostname, port: proxy.port || 80, path: `${this.server.origin}${fullPath}` });
     await this.authenticate(req);
     const body = options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
     if (body !== undefined) {
@@ -148,6 +155,12 @@ export class KubeClient {
         options.signal.addEventListener('abort', () => r.destroy(new Error('aborted')), { once: true });
       }
       r.end(body);
+    }).then((res) => {
+      // An exec plugin's credential the server no longer accepts: run the plugin again, once.
+      if (res.statusCode !== 401 || retried || !this.access?.refreshCredentials) return res;
+      res.resume();
+      this.access.refreshCredentials();
+      return this.open(method, path, options, stream, true);
     });
   }
 
@@ -310,6 +323,16 @@ export class KubeClient {
       res.destroy();
     }
   }
+}
+
+/** The Impersonate-* headers of a request (several Impersonate-Group lines for several groups). */
+function impersonationHeaders(impersonate: Impersonation | undefined): Record<string, string | string[]> {
+  if (!impersonate?.user) return {};
+  const headers: Record<string, string | string[]> = { 'Impersonate-User': impersonate.user };
+  if (impersonate.groups?.length) headers['Impersonate-Group'] = impersonate.groups;
+  if (impersonate.uid) headers['Impersonate-Uid'] = impersonate.uid;
+  for (const [key, values] of Object.entries(impersonate.extra ?? {})) headers[`Impersonate-Extra-${encodeURIComponent(key)}`] = values;
+  return headers;
 }
 
 function apiError(method: string, path: string, status: number, text: string): ApiError {

@@ -4,6 +4,7 @@ import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join } from 'node:path';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
+import { proxyFor } from './proxy.js';
 
 const run = promisify(execFile);
 
@@ -16,6 +17,28 @@ export interface ClusterAccess {
   token(): Promise<string | undefined>;
   /** Client certificate and key that an exec plugin hands out, refreshed like the token. */
   clientCertificate?(): Promise<{ cert: Buffer; key: Buffer } | undefined>;
+  /** Forgets cached credentials (the server answered 401): the next request runs the exec plugin again. */
+  refreshCredentials?(): void;
+  /** The HTTP proxy to tunnel through (the cluster's proxy-url, or HTTPS_PROXY). */
+  proxy?: URL;
+  /** Who to act as (kubectl --as, --as-group, --as-uid, or the kubeconfig user's as: fields). */
+  impersonate?: Impersonation;
+}
+
+export interface Impersonation {
+  user?: string;
+  groups?: string[];
+  uid?: string;
+  extra?: Record<string, string[]>;
+}
+
+/** What the command line overrides (kubectl's --kubeconfig, --context, --as, --as-group, --as-uid). */
+export interface AccessOptions {
+  kubeconfig?: string;
+  context?: string;
+  as?: string;
+  asGroups?: string[];
+  asUid?: string;
 }
 
 interface NamedCluster {
@@ -26,6 +49,7 @@ interface NamedCluster {
     'certificate-authority-data'?: string;
     'insecure-skip-tls-verify'?: boolean;
     'tls-server-name'?: string;
+    'proxy-url'?: string;
   };
 }
 
@@ -50,6 +74,10 @@ interface NamedUser {
     exec?: ExecConfig;
     'auth-provider'?: { name: string };
     username?: string;
+    as?: string;
+    'as-groups'?: string[];
+    'as-uid'?: string;
+    'as-user-extra'?: Record<string, string[]>;
   };
 }
 
@@ -92,10 +120,20 @@ interface ExecResult {
   expires?: number;
 }
 
-/** Runs a client-go credential plugin (users[].user.exec) and caches its answer until it expires. */
-function execPlugin(exec: ExecConfig, cluster: NamedCluster['cluster']): () => Promise<ExecResult> {
+interface ExecPlugin {
+  (): Promise<ExecResult>;
+  forget(): void;
+}
+
+/**
+ * Runs a client-go credential plugin (users[].user.exec: aws eks get-token, gke-gcloud-auth-plugin,
+ * kubelogin) and caches its answer until it expires or the server refuses it. A command with a
+ * slash in it is relative to the kubeconfig's directory, as client-go has it.
+ */
+function execPlugin(exec: ExecConfig, cluster: NamedCluster['cluster'], kubeconfig: string): ExecPlugin {
   let cached: ExecResult | undefined;
-  return async () => {
+  const command = exec.command.includes('/') && !isAbsolute(exec.command) ? join(dirname(kubeconfig), exec.command) : exec.command;
+  const plugin = async (): Promise<ExecResult> => {
     if (cached && (cached.expires === undefined || cached.expires - Date.now() > 60_000)) return cached;
     const apiVersion = exec.apiVersion ?? 'client.authentication.k8s.io/v1';
     const info = {
@@ -103,22 +141,49 @@ function execPlugin(exec: ExecConfig, cluster: NamedCluster['cluster']): () => P
       kind: 'ExecCredential',
       spec: {
         interactive: false,
-        ...(exec.provideClusterInfo ? { cluster: { server: cluster.server, 'certificate-authority-data': cluster['certificate-authority-data'] } } : {}),
+        ...(exec.provideClusterInfo
+          ? {
+              cluster: {
+                server: cluster.server,
+                'certificate-authority-data': cluster['certificate-authority-data'],
+                'tls-server-name': cluster['tls-server-name'],
+                'insecure-skip-tls-verify': cluster['insecure-skip-tls-verify'],
+                'proxy-url': cluster['proxy-url'],
+              },
+            }
+          : {}),
       },
     };
     const env: NodeJS.ProcessEnv = { ...process.env, KUBERNETES_EXEC_INFO: JSON.stringify(info) };
     for (const { name, value } of exec.env ?? []) env[name] = value;
     let stdout: string;
     try {
-      ({ stdout } = await run(exec.command, exec.args ?? [], { env, timeout: 60_000, maxBuffer: 1024 * 1024 }));
+      ({ stdout } = await run(command, exec.args ?? [], { env, timeout: 60_000, maxBuffer: 1024 * 1024 }));
     } catch (error) {
+      const stderr = String((error as { stderr?: string }).stderr ?? '').trim();
       throw new Error(
-        `the kubeconfig's credential plugin "${exec.command}" failed: ${(error as Error).message}${exec.installHint ? `\n${exec.installHint}` : ''}`,
+        `the kubeconfig's credential plugin "${exec.command}" failed: ${(error as Error).message.split('\n')[0]}${stderr ? `\n${stderr}` : ''}${exec.installHint ? `\n${exec.installHint}` : ''}`,
       );
     }
-    const status =
-      (JSON.parse(stdout) as { status?: { token?: string; clientCertificateData?: string; clientKeyData?: string; expirationTimestamp?: string } }).status ??
-      {};
+    let answer: {
+      apiVersion?: string;
+      kind?: string;
+      status?: { token?: string; clientCertificateData?: string; clientKeyData?: string; expirationTimestamp?: string };
+    };
+    try {
+      answer = JSON.parse(stdout) as typeof answer;
+    } catch {
+      throw new Error(`the credential plugin "${exec.command}" printed no ExecCredential JSON: ${stdout.slice(0, 200)}`);
+    }
+    if (answer.kind !== 'ExecCredential' || answer.apiVersion !== apiVersion) {
+      throw new Error(
+        `the credential plugin "${exec.command}" answered ${answer.apiVersion ?? '?'} ${answer.kind ?? '?'}, not the ${apiVersion} ExecCredential the kubeconfig's exec.apiVersion asks for`,
+      );
+    }
+    const status = answer.status ?? {};
+    if (!status.token && !(status.clientCertificateData && status.clientKeyData)) {
+      throw new Error(`the credential plugin "${exec.command}" gave neither status.token nor status.clientCertificateData and clientKeyData`);
+    }
     cached = {
       token: status.token,
       cert: status.clientCertificateData ? Buffer.from(status.clientCertificateData) : undefined,
@@ -127,6 +192,11 @@ function execPlugin(exec: ExecConfig, cluster: NamedCluster['cluster']): () => P
     };
     return cached;
   };
+  return Object.assign(plugin, {
+    forget: () => {
+      cached = undefined;
+    },
+  });
 }
 
 /** Merges kubeconfig files the way kubectl does: the first file to name an entry wins. */
@@ -148,7 +218,7 @@ function mergeKubeconfigs(paths: string[]): { config: Kubeconfig; sourceOf: Map<
 }
 
 /** Access described by kubeconfig files (the first listed wins for each entry), for one context. */
-export function kubeconfigAccess(paths: string[], contextName?: string): ClusterAccess {
+export function kubeconfigAccess(paths: string[], contextName?: string, overrides: Omit<AccessOptions, 'kubeconfig' | 'context'> = {}): ClusterAccess {
   const { config, sourceOf } = mergeKubeconfigs(paths);
   const name = contextName ?? config['current-context'];
   if (!name) throw new Error(`the kubeconfig (${paths.join(', ')}) sets no current-context: pass --context`);
@@ -181,7 +251,7 @@ export function kubeconfigAccess(paths: string[], contextName?: string): Cluster
     : user['client-key']
       ? readRelative(userFile, user['client-key'])
       : undefined;
-  const exec = user.exec ? execPlugin(user.exec, cluster) : undefined;
+  const exec = user.exec ? execPlugin(user.exec, cluster, userFile) : undefined;
   const token = user.token
     ? async () => user.token
     : user.tokenFile
@@ -189,10 +259,20 @@ export function kubeconfigAccess(paths: string[], contextName?: string): Cluster
       : exec
         ? async () => (await exec()).token
         : async () => undefined;
+  const server = new URL(cluster.server);
+  const impersonate = impersonation(
+    overrides.as !== undefined || overrides.asGroups?.length || overrides.asUid !== undefined
+      ? { user: overrides.as, groups: overrides.asGroups, uid: overrides.asUid }
+      : { user: user.as, groups: user['as-groups'], uid: user['as-uid'], extra: user['as-user-extra'] },
+  );
+  const proxy = proxyFor(server, cluster['proxy-url']);
   return {
-    server: new URL(cluster.server),
+    server,
     tls: { ca, cert, key, rejectUnauthorized: cluster['insecure-skip-tls-verify'] !== true, servername: cluster['tls-server-name'] },
     token,
+    ...(proxy ? { proxy } : {}),
+    ...(impersonate ? { impersonate } : {}),
+    ...(exec ? { refreshCredentials: () => exec.forget() } : {}),
     ...(exec
       ? {
           clientCertificate: async () => {
@@ -202,6 +282,15 @@ export function kubeconfigAccess(paths: string[], contextName?: string): Cluster
         }
       : {}),
   };
+}
+
+/** Impersonation as kubectl checks it: groups, a uid or extras need a user to act as. */
+function impersonation(wanted: Impersonation): Impersonation | undefined {
+  const groups = wanted.groups?.filter((g) => g !== '') ?? [];
+  const extra = Object.keys(wanted.extra ?? {}).length > 0 ? wanted.extra : undefined;
+  if (!wanted.user && groups.length === 0 && !wanted.uid && !extra) return undefined;
+  if (!wanted.user) throw new Error('--as-group, --as-uid and as-user-extra need --as: the user to impersonate');
+  return { user: wanted.user, ...(groups.length ? { groups } : {}), ...(wanted.uid ? { uid: wanted.uid } : {}), ...(extra ? { extra } : {}) };
 }
 
 /** Access from inside a pod: the mounted ServiceAccount token (rotated) and CA. */
@@ -220,12 +309,16 @@ export function inClusterAccess(dir = inClusterDir, env: NodeJS.ProcessEnv = pro
  * The cluster to talk to, the way kubectl finds it: an explicit kubeconfig path, else
  * $KUBECONFIG (a list), else the pod's service account when in a pod, else ~/.kube/config.
  */
-export function defaultAccess(options: { kubeconfig?: string; context?: string } = {}, env: NodeJS.ProcessEnv = process.env): ClusterAccess {
-  if (options.kubeconfig) return kubeconfigAccess([options.kubeconfig], options.context);
+export function defaultAccess(options: AccessOptions = {}, env: NodeJS.ProcessEnv = process.env): ClusterAccess {
+  if (options.kubeconfig) return kubeconfigAccess([options.kubeconfig], options.context, options);
   const fromEnv = (env.KUBECONFIG ?? '').split(delimiter).filter((p) => p && existsSync(p));
-  if (fromEnv.length > 0) return kubeconfigAccess(fromEnv, options.context);
-  if (env.KUBERNETES_SERVICE_HOST && existsSync(join(inClusterDir, 'token'))) return inClusterAccess(inClusterDir, env);
+  if (fromEnv.length > 0) return kubeconfigAccess(fromEnv, options.context, options);
+  if (env.KUBERNETES_SERVICE_HOST && existsSync(join(inClusterDir, 'token'))) {
+    const access = inClusterAccess(inClusterDir, env);
+    const impersonate = impersonation({ user: options.as, groups: options.asGroups, uid: options.asUid });
+    return impersonate ? { ...access, impersonate } : access;
+  }
   const home = join(env.HOME ?? homedir(), '.kube', 'config');
-  if (existsSync(home)) return kubeconfigAccess([home], options.context);
+  if (existsSync(home)) return kubeconfigAccess([home], options.context, options);
   throw new Error('no kubeconfig found: pass --kubeconfig, set KUBECONFIG, or create ~/.kube/config');
 }

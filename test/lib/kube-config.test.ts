@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultAccess, inClusterAccess, kubeconfigAccess } from '../../lib/kube/config.js';
+import { noProxy, proxyFor } from '../../lib/kube/proxy.js';
 
 let dir: string;
 
@@ -101,5 +102,31 @@ describe('kubeconfig access', () => {
     expect(access.server.href).toBe('https://10.96.0.1/');
     expect(await access.token()).toBe('file-token');
     expect(() => inClusterAccess(dir, {})).toThrow(/KUBERNETES_SERVICE_HOST is unset/);
+  });
+});
+
+describe('proxies from the environment, as kubectl takes them', () => {
+  const server = new URL('https://api.prod.example.com:6443');
+  const env = { HTTPS_PROXY: 'proxy.corp:3128', NO_PROXY: '.internal,10.0.0.0/8,svc:6443' };
+
+  it('uses HTTPS_PROXY unless NO_PROXY names the host, its domain, its network or host:port', () => {
+    expect(proxyFor(server, undefined, env)?.href).toBe('http://proxy.corp:3128/');
+    expect(proxyFor(new URL('https://a.b.internal:6443'), undefined, env)).toBeUndefined();
+    expect(proxyFor(new URL('https://10.1.2.3:6443'), undefined, env)).toBeUndefined();
+    expect(proxyFor(new URL('https://11.1.2.3:6443'), undefined, env)?.host).toBe('proxy.corp:3128');
+    expect(proxyFor(new URL('https://svc:6443'), undefined, env)).toBeUndefined();
+    expect(proxyFor(new URL('https://svc:443'), undefined, env)?.host).toBe('proxy.corp:3128');
+    expect(noProxy('anything', '443', '*')).toBe(true);
+  });
+
+  it('never proxies loopback from the environment, and prefers the kubeconfig proxy-url', () => {
+    expect(proxyFor(new URL('https://127.0.0.1:6443'), undefined, env)).toBeUndefined();
+    expect(proxyFor(new URL('https://localhost:6443'), undefined, env)).toBeUndefined();
+    expect(proxyFor(new URL('https://127.0.0.1:6443'), 'http://jump:8080', env)?.host).toBe('jump:8080');
+  });
+
+  it('refuses what it cannot use, naming where it came from', () => {
+    expect(() => proxyFor(server, 'socks5://jump:1080', {})).toThrow(/"proxy-url" "socks5:\/\/jump:1080": only http:\/\/ and https:\/\/ proxies/);
+    expect(() => proxyFor(server, undefined, { HTTPS_PROXY: 'http://[bad' })).toThrow(/HTTPS_PROXY "http:\/\/\[bad" is not a URL/);
   });
 });
