@@ -64,6 +64,9 @@ export interface RequestOptionsIn {
   headers?: Record<string, string>;
 }
 
+/** How often a request answered 429 Too Many Requests is tried again. */
+const maxRetries = 5;
+
 /** Called for every request; lets callers count API traffic (benchmarks, metrics). */
 export type RequestObserver = (method: string, path: string, status: number) => void;
 
@@ -170,7 +173,16 @@ export class KubeClient {
 
   /** Sends a request and returns the parsed JSON body; throws ApiError on a non-2xx answer. */
   async request<T>(method: string, path: string, options: RequestOptionsIn = {}): Promise<T> {
-    const res = await this.open(method, path, options, false);
+    let res = await this.open(method, path, options, false);
+    // 429 with Retry-After (a busy server, or its cache still filling after a start): wait as
+    // asked and try again, as client-go does, a few times.
+    for (let attempt = 1; res.statusCode === 429 && attempt <= maxRetries; attempt++) {
+      const seconds = Math.min(10, Math.max(1, Number(res.headers['retry-after']) || 1));
+      res.resume();
+      this.notify(method, path, 429);
+      await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+      res = await this.open(method, path, options, false);
+    }
     const chunks: Buffer[] = [];
     for await (const chunk of res) chunks.push(chunk as Buffer);
     const text = Buffer.concat(chunks).toString('utf8');
