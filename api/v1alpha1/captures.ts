@@ -112,10 +112,21 @@ export const kernelLogParams = z
   })
   .describe('/dev/kmsg matched against the shipped kernel-log rules.');
 
+/** What a bundle can be cleaned of before it leaves the node. */
+export const redactKinds = ['addresses', 'hostnames', 'commandLines'] as const;
+export type RedactKind = (typeof redactKinds)[number];
+
 export const bundleParams = z
   .object({
     includeKernelConfig: z.boolean().default(true).describe('Include the kernel build config.'),
     includeKernelLog: z.boolean().default(true).describe('Include the kernel log since boot.'),
+    redact: z
+      .array(z.enum(redactKinds))
+      .max(redactKinds.length)
+      .default([])
+      .describe(
+        "Replace these with placeholders before the bundle leaves the node: addresses (IPv4, IPv6, MAC; loopback kept), hostnames (the node's names), commandLines (kernel command line values, init arguments, process names in ss). The same value gets the same placeholder throughout the bundle.",
+      ),
   })
   .describe('A tar.gz with the context a kernel bug report needs.');
 

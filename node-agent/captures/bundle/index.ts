@@ -1,5 +1,5 @@
-import { mkdir, stat, writeFile } from 'node:fs/promises';
-import { release } from 'node:os';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { hostname as osHostname, release } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ksleuthVersion } from '../../../lib/version.js';
@@ -10,6 +10,7 @@ import { collectItem, type CollectContext, type Collected } from './collect.js';
 import { bundleItems, type BundleItem } from './items.js';
 import type { Manifest, ManifestEntry } from './manifest.js';
 import { parseBundle, type BundleRaw, type ParsedBundle } from './parse.js';
+import { Redactor } from './redact.js';
 
 /** Each item gets this long and this much; commands over it are killed, outputs cut. */
 export const bundleLimits = { timeoutMs: 15_000, maxBytes: 16 * 1024 * 1024 };
@@ -44,6 +45,19 @@ async function collectSafely(item: BundleItem, ctx: CollectContext): Promise<Col
   return { ...collected, durationMs: Date.now() - started };
 }
 
+/** The names this node goes by: its host name, the FQDN in /etc/hostname, and the NIS domain's. */
+async function nodeNames(hostname: string): Promise<string[]> {
+  const read = (path: string): Promise<string> =>
+    readFile(path, 'utf8').then(
+      (t) => t.trim(),
+      () => '',
+    );
+  const [etc, kernel, domain] = await Promise.all([read('/etc/hostname'), read('/proc/sys/kernel/hostname'), read('/proc/sys/kernel/domainname')]);
+  const names = [hostname, osHostname(), etc, kernel];
+  if (domain && domain !== '(none)') names.push(`${kernel}.${domain}`);
+  return names.filter((n) => n !== '');
+}
+
 function stamp(date: Date): string {
   return date
     .toISOString()
@@ -64,7 +78,11 @@ export const bundleCapture: CaptureModule<'bundle', BundleRaw, ParsedBundle> = {
     if (ctx.signal.aborted) throw new CaptureError('Cancelled', 'the bundle was stopped before it was collected');
 
     const createdAt = new Date();
-    const dirName = `ksleuth-bundle-${ctx.facts.hostname}-${stamp(createdAt)}`;
+    // Redacted before anything is written: the files, the manifest, the archive's directory name
+    // and the excerpts the summary reads all leave the node.
+    const redactor = new Redactor(new Set(ctx.params.redact), { hostnames: await nodeNames(ctx.facts.hostname) });
+    const hostname = redactor.hostname(ctx.facts.hostname);
+    const dirName = `ksleuth-bundle-${hostname}-${stamp(createdAt)}`;
     const dir = join(ctx.workDir, dirName);
     await mkdir(dir, { recursive: true });
     const budgetEnd = Date.now() + collectBudgetMs;
@@ -73,7 +91,8 @@ export const bundleCapture: CaptureModule<'bundle', BundleRaw, ParsedBundle> = {
     const files: ManifestEntry[] = await inParallel(items, parallelItems, async (item) => {
       const timeoutMs = Math.max(1000, Math.min(bundleLimits.timeoutMs, budgetEnd - Date.now()));
       const collectContext: CollectContext = { facts: ctx.facts, signal: ctx.signal, journal: ctx.journal, limits: { ...bundleLimits, timeoutMs } };
-      const collected = await collectSafely(item, collectContext);
+      const raw = await collectSafely(item, collectContext);
+      const collected = { ...raw, data: redactor.file(item.file, raw.data) };
       // Every item gets its file, empty when nothing could be read, so the manifest and the archive match.
       await writeFile(join(dir, item.file), collected.data);
       if (excerptFiles.includes(item.file) && collected.data.length > 0) excerpts[item.file] = collected.data.toString('utf8');
@@ -89,8 +108,9 @@ export const bundleCapture: CaptureModule<'bundle', BundleRaw, ParsedBundle> = {
     });
     const manifest: Manifest = {
       createdAt: createdAt.toISOString(),
-      hostname: ctx.facts.hostname,
+      hostname,
       kernelRelease: release(),
+      ...(ctx.params.redact.length > 0 ? { redacted: [...ctx.params.redact] } : {}),
       ksleuthVersion,
       limits: { timeoutSeconds: bundleLimits.timeoutMs / 1000, maxBytes: bundleLimits.maxBytes },
       files,

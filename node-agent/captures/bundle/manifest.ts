@@ -17,6 +17,8 @@ export interface Manifest {
   hostname: string;
   kernelRelease: string;
   ksleuthVersion: string;
+  /** What was replaced with placeholders before the bundle left the node. */
+  redacted?: string[];
   /** Limits every item was collected under. */
   limits: { timeoutSeconds: number; maxBytes: number };
   files: ManifestEntry[];
