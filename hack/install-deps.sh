@@ -23,6 +23,11 @@ declare -A tools=(
   [tar]=tar
   [perl]=perl
   [chromium]=chromium
+  # shell completion tests run the generated scripts in each shell
+  [zsh]=zsh
+  [fish]=fish
+  # the CLI terminal test runs it under a pseudo-terminal
+  [script]=bsdutils
 )
 missing=()
 for tool in "${!tools[@]}"; do
