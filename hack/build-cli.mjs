@@ -4,6 +4,9 @@
 // than the bundle. Plain JavaScript, so it runs before anything is compiled.
 //
 //   node hack/build-cli.mjs [--clean]     (--clean: drop every chunk the new bundle does not use, for npm pack)
+//   node hack/build-cli.mjs --standalone DIR
+//       DIR/cli.js and its chunks with every dependency inside, for archives that ship without
+//       node_modules (krew)
 import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +17,30 @@ const dist = join(root, 'dist');
 const chunks = join(dist, 'cli-chunks');
 /** Chunks older than this that the new bundle does not use go; a CLI still running may need one. */
 const keepOldChunksMs = process.argv.includes('--clean') ? 0 : 24 * 3600_000;
+
+const standalone = process.argv.indexOf('--standalone');
+if (standalone > 0) {
+  const outdir = process.argv[standalone + 1];
+  if (!outdir) throw new Error('--standalone needs the output directory');
+  await build({
+    absWorkingDir: root,
+    entryPoints: { cli: 'cli/main.ts' },
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    outdir,
+    chunkNames: 'cli-chunks/[name]-[hash]',
+    logLevel: 'warning',
+    // CommonJS dependencies (pino) call require(); an ES module has none of its own.
+    banner: { js: "import { createRequire as ksleuthRequire } from 'node:module'; const require = ksleuthRequire(import.meta.url);" },
+  }).catch(() => {
+    console.error('ksleuth: the standalone CLI could not be built (see above)');
+    process.exit(1);
+  });
+  process.exit(0);
+}
 
 const result = await build({
   absWorkingDir: root,
