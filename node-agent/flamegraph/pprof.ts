@@ -48,7 +48,7 @@ const ValueType = { type: 1, unit: 2 };
 const Mapping = { id: 1, filename: 5, hasFunctions: 7 };
 const Location = { id: 1, mappingId: 2, line: 4 };
 const Line = { functionId: 1 };
-const Function = { id: 1, name: 2, systemName: 3, filename: 4 };
+const FunctionField = { id: 1, name: 2, systemName: 3, filename: 4 };
 
 const mappingFiles: Record<FrameKind | 'process', string> = {
   kernel: '[kernel.kallsyms]',
@@ -110,7 +110,7 @@ export function toPprof(stacks: FoldedStack[], options: PprofOptions): Buffer {
     const file = strings.id(fileOf(kind));
     const functionId = id;
     out.message(Profile.function, (m) =>
-      m.uint(Function.id, functionId).uint(Function.name, name).uint(Function.systemName, name).uint(Function.filename, file),
+      m.uint(FunctionField.id, functionId).uint(FunctionField.name, name).uint(FunctionField.systemName, name).uint(FunctionField.filename, file),
     );
     out.message(Profile.location, (m) =>
       m

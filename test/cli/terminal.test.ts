@@ -31,6 +31,8 @@ async function inTerminal(command: string): Promise<string> {
   return stdout;
 }
 
+const esc = String.fromCharCode(0x1b);
+
 /** The lines left on the screen after a terminal draws `raw`: \r returns to column 0, ESC[2K erases the line. */
 function screen(raw: string): string[] {
   const lines: string[] = [];
@@ -43,10 +45,11 @@ function screen(raw: string): string[] {
       line = [];
       column = 0;
     } else if (c === '\r') column = 0;
-    else if (c === '\x1b') {
-      const sequence = /^\x1b\[(\d*)([A-Za-z])/.exec(raw.slice(i));
+    else if (c === esc) {
+      // A control sequence: ESC [ digits letter. Only "erase line" (2K) matters here.
+      const sequence = /^\[(\d*)([A-Za-z])/.exec(raw.slice(i + 1));
       if (sequence?.[2] === 'K' && sequence[1] === '2') line = [];
-      i += (sequence?.[0].length ?? 1) - 1;
+      i += sequence?.[0].length ?? 0;
     } else line[column++] = c;
   }
   if (line.length > 0) lines.push(line.join('').trimEnd());
@@ -57,7 +60,7 @@ describe('ksleuth investigate --local on a terminal', () => {
   it('shows the progress line and the result, and no log lines', async () => {
     const raw = await inTerminal(`${cli} investigate --local --capture memory,slab --duration 3s --out ${join(dir, 'quiet')}`);
     // The progress line was drawn (a spinner and the elapsed time) and erased again.
-    expect(raw).toMatch(/\r\x1b\[2K[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] \ds\/3s/);
+    expect(raw.replaceAll(esc, '<ESC>')).toMatch(/\r<ESC>\[2K[⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏] \ds\/3s/);
     expect(raw).not.toMatch(/"msg"|"level"|Capture finished/);
     const shown = screen(raw).filter((l) => l !== '');
     expect(shown[0]).toMatch(/: kernel \d+\.\d+.*, 3s$/);
