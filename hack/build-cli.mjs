@@ -18,31 +18,8 @@ const chunks = join(dist, 'cli-chunks');
 /** Chunks older than this that the new bundle does not use go; a CLI still running may need one. */
 const keepOldChunksMs = process.argv.includes('--clean') ? 0 : 24 * 3600_000;
 
-const standalone = process.argv.indexOf('--standalone');
-if (standalone > 0) {
-  const outdir = process.argv[standalone + 1];
-  if (!outdir) throw new Error('--standalone needs the output directory');
-  await build({
-    absWorkingDir: root,
-    entryPoints: { cli: 'cli/main.ts' },
-    bundle: true,
-    splitting: true,
-    format: 'esm',
-    platform: 'node',
-    target: 'node20',
-    outdir,
-    chunkNames: 'cli-chunks/[name]-[hash]',
-    logLevel: 'warning',
-    // CommonJS dependencies (pino) call require(); an ES module has none of its own.
-    banner: { js: "import { createRequire as ksleuthRequire } from 'node:module'; const require = ksleuthRequire(import.meta.url);" },
-  }).catch(() => {
-    console.error('ksleuth: the standalone CLI could not be built (see above)');
-    process.exit(1);
-  });
-  process.exit(0);
-}
-
-const result = await build({
+/** The CLI's entry point, split so each command's module is a chunk of its own. */
+const common = {
   absWorkingDir: root,
   entryPoints: { cli: 'cli/main.ts' },
   bundle: true,
@@ -50,16 +27,30 @@ const result = await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  packages: 'external',
-  outdir: dist,
   chunkNames: 'cli-chunks/[name]-[hash]',
-  write: false,
   logLevel: 'warning',
-}).catch(() => {
+};
+
+function failed() {
   // esbuild has printed what failed, with the file and line.
   console.error('ksleuth: the CLI could not be built (see above)');
   process.exit(1);
-});
+}
+
+const standalone = process.argv.indexOf('--standalone');
+if (standalone > 0) {
+  const outdir = process.argv[standalone + 1];
+  if (!outdir) throw new Error('--standalone needs the output directory');
+  await build({
+    ...common,
+    outdir,
+    // CommonJS dependencies (pino) call require(); an ES module has none of its own.
+    banner: { js: "import { createRequire as ksleuthRequire } from 'node:module'; const require = ksleuthRequire(import.meta.url);" },
+  }).catch(failed);
+  process.exit(0);
+}
+
+const result = await build({ ...common, packages: 'external', outdir: dist, write: false }).catch(failed);
 
 // Chunk names carry a hash of their content: new ones never overwrite the chunks a running CLI
 // may still import. The entry point is written last and renamed into place, so a CLI started
