@@ -7,7 +7,7 @@ import { parseBundle, parseKernelConfig } from '../../node-agent/captures/bundle
 import { analyzeCpuProfile } from '../../node-agent/captures/cpu-profile/analyze.js';
 import { analyzeKernelLog } from '../../node-agent/captures/kernel-log/analyze.js';
 import { type KernelLogFormat, kernelLogFormats, parseKernelLogText } from '../../node-agent/captures/kernel-log/log-text.js';
-import { loadRulesFile, shippedRulesFile, type KernelLogRule } from '../../node-agent/captures/kernel-log/rules.js';
+import { loadRulesFile, shippedRulesFile, type KernelLogRule } from '../../node-agent/patterns/kernel-log/rules.js';
 import { analyzeMemory } from '../../node-agent/captures/memory/analyze.js';
 import { parseMemory } from '../../node-agent/captures/memory/parse.js';
 import { analyzeSlab } from '../../node-agent/captures/slab/analyze.js';

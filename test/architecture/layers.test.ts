@@ -10,9 +10,14 @@ import { projectRoot } from '../../lib/paths.js';
  */
 const topLayers: Record<string, number> = { api: 0, lib: 1, runtime: 2, operator: 3, 'node-agent': 3, cli: 4 };
 
-/** Layers inside a top-level folder, by sub-folder; '' is files directly in the folder. */
+/**
+ * Layers inside a top-level folder, by sub-folder; '' is files directly in the folder. In the node
+ * agent, procfs/ (pure parsers of kernel files) sits at the bottom beside engine/ because both the
+ * captures and the always-on watch read those files; the watch is a sibling of the captures: it
+ * shares with them only what lies below (procfs/, patterns/, engine/), and the agent runs both.
+ */
 const innerLayers: Record<string, Record<string, number>> = {
-  'node-agent': { engine: 0, flamegraph: 0, sysctl: 0, patterns: 1, captures: 2, worker: 3, agent: 4, '': 5 },
+  'node-agent': { engine: 0, flamegraph: 0, sysctl: 0, procfs: 0, patterns: 1, captures: 2, watch: 2, worker: 3, agent: 4, '': 5 },
   operator: { nodes: 0, investigation: 1, mitigation: 1, '': 2 },
 };
 
@@ -98,6 +103,9 @@ describe('layers', () => {
     expect(violation(at('node-agent/engine/run.ts'), at('node-agent/captures/registry.ts'))).toMatch(/above/);
     expect(violation(at('lib/paths.ts'), at('test/harness/cluster.ts'))).toMatch(/tooling/);
     expect(violation(at('node-agent/worker/main.ts'), at('node-agent/captures/registry.ts'))).toBeUndefined();
+    expect(violation(at('node-agent/watch/watch.ts'), at('node-agent/captures/slab/analyze.ts'))).toMatch(/siblings/);
+    expect(violation(at('node-agent/watch/watch.ts'), at('node-agent/procfs/slabinfo.ts'))).toBeUndefined();
+    expect(violation(at('node-agent/procfs/slabinfo.ts'), at('node-agent/engine/run.ts'))).toMatch(/siblings/);
     expect(violation(at('cli/main.ts'), at('node-agent/engine/run.ts'))).toBeUndefined();
     expect(importsOf("import a from './a.js';\nexport { b } from '../b.js';\nconst c = await import('./c.js');")).toEqual(['./a.js', '../b.js', './c.js']);
   });

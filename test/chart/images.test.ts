@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { projectRoot } from '../../lib/paths.js';
-import { shippedRulesFile } from '../../node-agent/captures/kernel-log/rules.js';
+import { shippedRulesFile } from '../../node-agent/patterns/kernel-log/rules.js';
 import { shippedAllowListPath } from '../../lib/sysctl/index.js';
 
 const run = promisify(execFile);

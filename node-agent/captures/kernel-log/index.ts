@@ -2,7 +2,7 @@ import type { CaptureModule } from '../../engine/capture.js';
 import { analyzeKernelLog } from './analyze.js';
 import { readKernelLog } from '../../engine/kmsg-reader.js';
 import { parseKernelLog, type KernelLogRaw, type ParsedKernelLog } from './parse.js';
-import { loadRulesFile, shippedRulesFile, type KernelLogRule } from './rules.js';
+import { loadRulesFile, shippedRulesFile, type KernelLogRule } from '../../patterns/kernel-log/rules.js';
 
 /** The kernel-log capture with the given compiled rules. */
 export function createKernelLogCapture(rules: KernelLogRule[]): CaptureModule<'kernel-log', KernelLogRaw, ParsedKernelLog> {

@@ -2,10 +2,10 @@ import type { CaptureParams } from '../../../api/v1alpha1/captures.js';
 import type { Finding, Severity } from '../../../api/v1alpha1/finding.js';
 import type { CaptureAnalysis, Summary } from '../../engine/capture.js';
 import { evidence, formatBytes } from '../../../lib/findings.js';
-import { freePages, largestFreeOrder, unusableFreeIndex } from './fragmentation.js';
+import { freePages, largestFreeOrder, unusableFreeIndex } from '../../patterns/fragmentation.js';
 import { suggestMinFreeKbytes } from './min-free-kbytes.js';
 import type { MemoryReading, ParsedMemory } from './parse.js';
-import { counterDelta, reclaimCounters, type ReclaimCounters } from './reclaim-counters.js';
+import { counterDelta, reclaimCounters, type ReclaimCounters } from '../../procfs/reclaim-counters.js';
 
 /**
  * Thresholds. Order 3 (32 KiB with 4 KiB pages) is where "page allocation failure: order:3"

@@ -8,7 +8,7 @@ import {
   type PageTypeInfo,
   type ZoneFreeBlocks,
   type ZoneWatermarks,
-} from './parse-procfs.js';
+} from '../../procfs/memory.js';
 
 /** The files read at every sample. */
 export interface MemoryReadingText {

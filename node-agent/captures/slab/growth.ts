@@ -1,4 +1,5 @@
-import type { ParsedSlab, SlabCache } from './parse.js';
+import type { SlabCache } from '../../procfs/slabinfo.js';
+import type { ParsedSlab } from './parse.js';
 
 /** How one cache changed over the window. Bytes are objects × object size, as slabinfo counts them. */
 export interface CacheGrowth {

@@ -3,7 +3,7 @@ import type { Finding, Severity } from '../../../api/v1alpha1/finding.js';
 import type { CaptureAnalysis, Summary } from '../../engine/capture.js';
 import { evidence, formatBytes } from '../../../lib/findings.js';
 import type { ParsedTcp, TcpReading } from './parse.js';
-import { unreadBytes, type Endpoint, type TcpSocket } from './proc-net-tcp.js';
+import { unreadBytes, type Endpoint, type TcpSocket } from '../../procfs/net-tcp.js';
 import type { RemoteRetransmits } from './retransmit-program.js';
 
 /**

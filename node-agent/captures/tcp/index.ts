@@ -4,7 +4,7 @@ import type { CaptureModule } from '../../engine/capture.js';
 import { sampleOverWindow } from '../../engine/sampling.js';
 import { analyzeTcp } from './analyze.js';
 import { parseTcp, type ParsedTcp, type TcpRaw, type TcpReadingText } from './parse.js';
-import { closeWaitLines, parseProcNetTcp, unreadBytes } from './proc-net-tcp.js';
+import { closeWaitLines, parseProcNetTcp, unreadBytes } from '../../procfs/net-tcp.js';
 import { startRetransmitTrace } from './retransmit-trace.js';
 import { socketOwners } from './socket-owners.js';
 

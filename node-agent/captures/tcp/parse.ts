@@ -1,7 +1,7 @@
 import type { Sample } from '../../engine/sampling.js';
-import { closeWaitState, parseProcNetTcp, type TcpSocket } from './proc-net-tcp.js';
+import { closeWaitState, parseProcNetTcp, type TcpSocket } from '../../procfs/net-tcp.js';
 import { parseRetransmitMap, type RemoteRetransmits } from './retransmit-program.js';
-import { parseSnmp } from './snmp.js';
+import { parseSnmp } from '../../procfs/snmp.js';
 import type { SocketOwner } from './socket-owners.js';
 
 /** One reading: the CLOSE_WAIT lines of tcp/tcp6 and the whole SNMP counter files. */

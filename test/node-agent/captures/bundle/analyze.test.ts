@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { analyzeBundle } from '../../../../node-agent/captures/bundle/analyze.js';
 import type { Manifest } from '../../../../node-agent/captures/bundle/manifest.js';
 import { parseBundle } from '../../../../node-agent/captures/bundle/parse.js';
-import { fixture } from '../fixtures.js';
+import { fixture } from '../../fixtures.js';
 
 const read = (name: string): string => fixture('bundle', name);
 const manifest = (): Manifest => JSON.parse(read('manifest-this-vm.json')) as Manifest;

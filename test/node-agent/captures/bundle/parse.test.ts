@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Manifest } from '../../../../node-agent/captures/bundle/manifest.js';
 import { kernelHighlights, parseBundle, parseKernelConfig, parseLscpu } from '../../../../node-agent/captures/bundle/parse.js';
-import { fixture } from '../fixtures.js';
+import { fixture } from '../../fixtures.js';
 
 const read = (name: string): string => fixture('bundle', name);
 

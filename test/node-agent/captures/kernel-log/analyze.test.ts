@@ -2,8 +2,8 @@ import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { analyzeKernelLog } from '../../../../node-agent/captures/kernel-log/analyze.js';
 import { parseKernelLog } from '../../../../node-agent/captures/kernel-log/parse.js';
-import { loadRulesFile, shippedRulesFile } from '../../../../node-agent/captures/kernel-log/rules.js';
-import { fixture } from '../fixtures.js';
+import { loadRulesFile, shippedRulesFile } from '../../../../node-agent/patterns/kernel-log/rules.js';
+import { fixture } from '../../fixtures.js';
 
 const rules = loadRulesFile(shippedRulesFile);
 const bootAt = Date.UTC(2025, 0, 1, 0, 0, 0);

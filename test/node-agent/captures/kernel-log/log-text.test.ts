@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { analyzeKernelLog } from '../../../../node-agent/captures/kernel-log/analyze.js';
 import { detectKernelLogFormat, type KernelLogFormat, parseKernelLogText } from '../../../../node-agent/captures/kernel-log/log-text.js';
-import { loadRulesFile, shippedRulesFile } from '../../../../node-agent/captures/kernel-log/rules.js';
-import { fixture } from '../fixtures.js';
+import { loadRulesFile, shippedRulesFile } from '../../../../node-agent/patterns/kernel-log/rules.js';
+import { fixture } from '../../fixtures.js';
 
 const rules = loadRulesFile(shippedRulesFile);
 const formats = (name: string) => fixture('kernel-log', `formats/${name}`);

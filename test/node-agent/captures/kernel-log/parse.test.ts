@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatRecord, parseKmsg } from '../../../../node-agent/engine/kmsg-record.js';
 import { parseKernelLog } from '../../../../node-agent/captures/kernel-log/parse.js';
-import { fixture } from '../fixtures.js';
+import { fixture } from '../../fixtures.js';
 
 const recording = fixture('kernel-log', 'kmsg-this-vm.txt');
 

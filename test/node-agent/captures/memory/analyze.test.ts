@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { analyzeMemory, memoryThresholds } from '../../../../node-agent/captures/memory/analyze.js';
-import { largestFreeOrder, unusableFreeIndex } from '../../../../node-agent/captures/memory/fragmentation.js';
+import { largestFreeOrder, unusableFreeIndex } from '../../../../node-agent/patterns/fragmentation.js';
 import { maxMinFreeKbytes, suggestMinFreeKbytes } from '../../../../node-agent/captures/memory/min-free-kbytes.js';
 import { loadAllowList } from '../../../../lib/sysctl/allowlist-load.js';
 import { parseMemory, type MemoryRaw } from '../../../../node-agent/captures/memory/parse.js';
-import { fixture } from '../fixtures.js';
+import { fixture } from '../../fixtures.js';
 
 const read = (name: string): string => fixture('memory', name);
 

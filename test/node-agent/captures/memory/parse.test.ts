@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseMemory, type MemoryRaw } from '../../../../node-agent/captures/memory/parse.js';
-import { parseBuddyinfo, parseMeminfo, parsePagetypeinfo, parseVmstat, parseZoneinfo } from '../../../../node-agent/captures/memory/parse-procfs.js';
-import { fixture } from '../fixtures.js';
+import { parseBuddyinfo, parseMeminfo, parsePagetypeinfo, parseVmstat, parseZoneinfo } from '../../../../node-agent/procfs/memory.js';
+import { fixture } from '../../fixtures.js';
 
 const read = (name: string): string => fixture('memory', name);
 

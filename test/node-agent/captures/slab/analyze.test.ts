@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { analyzeSlab, slabThresholds } from '../../../../node-agent/captures/slab/analyze.js';
 import { cacheGrowth } from '../../../../node-agent/captures/slab/growth.js';
 import { parseSlab } from '../../../../node-agent/captures/slab/parse.js';
-import { fixture } from '../fixtures.js';
+import { fixture } from '../../fixtures.js';
 
 const params = { intervalSeconds: 1, topN: 5 };
 

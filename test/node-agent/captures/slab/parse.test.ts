@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseSlab, parseSlabinfo } from '../../../../node-agent/captures/slab/parse.js';
-import { fixture } from '../fixtures.js';
+import { parseSlab } from '../../../../node-agent/captures/slab/parse.js';
+import { parseSlabinfo } from '../../../../node-agent/procfs/slabinfo.js';
+import { fixture } from '../../fixtures.js';
 
 describe('parseSlabinfo (recorded on this VM)', () => {
   it('reads every cache line with its object and slab counts', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { analyzeTcp, tcpThresholds } from '../../../../node-agent/captures/tcp/analyze.js';
 import { parseTcp, type RetransmitTrace, type TcpRaw } from '../../../../node-agent/captures/tcp/parse.js';
-import { fixture } from '../fixtures.js';
+import { fixture } from '../../fixtures.js';
 
 const read = (name: string): string => fixture('tcp', name);
 const params = { intervalSeconds: 4, closeWaitMinSockets: 1 };

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseTcp } from '../../../../node-agent/captures/tcp/parse.js';
-import { closeWaitLines, decodeAddress, parseProcNetTcp, unreadBytes } from '../../../../node-agent/captures/tcp/proc-net-tcp.js';
+import { closeWaitLines, decodeAddress, parseProcNetTcp, unreadBytes } from '../../../../node-agent/procfs/net-tcp.js';
 import { parseRetransmitMap, retransmitProgram } from '../../../../node-agent/captures/tcp/retransmit-program.js';
-import { parseSnmp } from '../../../../node-agent/captures/tcp/snmp.js';
-import { fixture } from '../fixtures.js';
+import { parseSnmp } from '../../../../node-agent/procfs/snmp.js';
+import { fixture } from '../../fixtures.js';
 
 const read = (name: string): string => fixture('tcp', name);
 

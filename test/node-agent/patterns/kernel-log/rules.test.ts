@@ -4,9 +4,9 @@ import { dirname, join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { parseKmsg } from '../../../../node-agent/engine/kmsg-record.js';
-import { matchRules } from '../../../../node-agent/captures/kernel-log/match.js';
-import { compileRules, loadRulesFile, RulesError, shippedRulesFile } from '../../../../node-agent/captures/kernel-log/rules.js';
-import { fixture } from '../fixtures.js';
+import { matchRules } from '../../../../node-agent/patterns/kernel-log/match.js';
+import { compileRules, loadRulesFile, RulesError, shippedRulesFile } from '../../../../node-agent/patterns/kernel-log/rules.js';
+import { fixture } from '../../fixtures.js';
 
 interface Sample {
   rule: string;

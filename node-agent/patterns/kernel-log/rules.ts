@@ -6,7 +6,7 @@ import { findingPatterns, severities, type FindingPattern, type Severity } from 
 import { projectRoot } from '../../../lib/paths.js';
 
 /** The rules file shipped with the agent. */
-export const shippedRulesFile = join(projectRoot, 'node-agent', 'captures', 'kernel-log', 'rules.yaml');
+export const shippedRulesFile = join(projectRoot, 'node-agent', 'patterns', 'kernel-log', 'rules.yaml');
 
 function regex(what: string) {
   return z

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { projectRoot } from '../../../lib/paths.js';
+import { projectRoot } from '../../lib/paths.js';
 
 /** The text of a recorded fixture under test/fixtures/<kind>/. */
 export function fixture(kind: string, name: string): string {
