@@ -20,6 +20,15 @@ export const findingPatterns = [
   'tcp-close-wait-backlog',
   'tcp-retransmits',
   'kernel-cpu-hotspot',
+  'hardware-error',
+  // Trends in kernel state that the always-on watch finds in its history.
+  'slab-growth-trend',
+  'fragmentation-trend',
+  'allocation-stall-trend',
+  'memory-pressure-trend',
+  'io-pressure-trend',
+  'tcp-close-wait-trend',
+  'tcp-retransmit-trend',
 ] as const;
 export type FindingPattern = (typeof findingPatterns)[number];
 

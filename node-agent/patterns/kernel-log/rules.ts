@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { findingPatterns, severities, type FindingPattern, type Severity } from '../../../api/v1alpha1/finding.js';
+import { watchConditionTypes, type WatchConditionType } from '../../../api/v1alpha1/node-conditions.js';
 import { projectRoot } from '../../../lib/paths.js';
 
 /** The rules file shipped with the agent. */
@@ -30,6 +31,10 @@ const ruleSchema = z.strictObject({
   /** Also required: a line of the call trace that follows the matching record. */
   stack: regex('stack').optional(),
   recommendation: z.string().min(1).max(2048).optional(),
+  /** A permanent problem: the Node condition the always-on watch sets until the node reboots. */
+  condition: z
+    .enum(watchConditionTypes, { error: (issue) => `"${String(issue.input)}" is not a ksleuth node condition; use one of ${watchConditionTypes.join(', ')}` })
+    .optional(),
   /** Where the message comes from (kernel source, node-problem-detector rule). */
   source: z.string().optional(),
 });
@@ -52,6 +57,8 @@ export interface KernelLogRule {
   match: RegExp;
   stack?: RegExp;
   recommendation: string;
+  /** Set for a permanent problem (a Node condition until reboot); a transient one is an Event. */
+  condition?: WatchConditionType;
   source?: string;
 }
 
@@ -95,6 +102,7 @@ export function compileRules(document: unknown, origin: string): KernelLogRule[]
     match: new RegExp(rule.match),
     ...(rule.stack ? { stack: new RegExp(rule.stack) } : {}),
     recommendation: rule.recommendation ?? defaults.recommendation,
+    ...(rule.condition ? { condition: rule.condition } : {}),
     ...(rule.source ? { source: rule.source } : {}),
   }));
 }

@@ -51,6 +51,7 @@ describe('shipped kernel-log rules', () => {
       'unregister-netdevice',
       'allocation-failure',
       'write-stall',
+      'hardware-error',
     ]) {
       expect(patterns).toContain(pattern);
     }
@@ -72,6 +73,13 @@ describe('shipped kernel-log rules', () => {
       expect(matched[0]?.count ?? 0).toBe(expected);
     });
   }
+
+  it('hardware errors the hardware could not correct set KernelHardwareError; corrected ones are transient', () => {
+    const hardware = loadRulesFile(shippedRulesFile).filter((r) => r.pattern === 'hardware-error');
+    const permanent = hardware.filter((r) => r.condition).map((r) => r.id);
+    expect(permanent.sort()).toEqual(['edac-uncorrected', 'machine-check-panic', 'machine-check-uncorrected', 'memory-failure', 'pcie-aer-fatal']);
+    expect(hardware.every((r) => !r.condition || (r.condition === 'KernelHardwareError' && r.severity === 'critical'))).toBe(true);
+  });
 
   it('fills in defaults: severity warning and the default recommendation', () => {
     const [rule] = compileRules(validFile, 'in test.yaml');
@@ -103,6 +111,12 @@ describe('a bad rules file fails fast, naming the entry and the field', () => {
     expect(message).toMatch(/rule #1 \(id "hung-task"\), field stack: stack is not a valid regular expression/);
     expect(message).toMatch(/rule #1 \(id "hung-task"\).*regex/);
     expect(message).toMatch(/rule #1 \(id "hung-task"\), field title: /);
+  });
+
+  it('a condition that is not one of ksleuth’s node conditions', () => {
+    expect(errorOf({ ...validFile, rules: [{ ...validRule, condition: 'KernelDeadlock' }] })).toMatch(
+      /rule #1 \(id "hung-task"\), field condition: "KernelDeadlock" is not a ksleuth node condition; use one of KernelOops, /,
+    );
   });
 
   it('an id used twice', () => {
