@@ -33,9 +33,10 @@ const recordBufferBytes = 64 * 1024;
 // loop every batch so other captures keep time.
 const recordsPerBatch = 512;
 
-type ReadOutcome = { record: string } | { again: true } | { lost: true };
+export type KmsgReadOutcome = { record: string } | { again: true } | { lost: true };
 
-function readRecord(fd: number, buffer: Buffer): ReadOutcome {
+/** One read() of a non-blocking /dev/kmsg descriptor: a record, nothing new yet, or records lost. */
+export function readKmsgRecord(fd: number, buffer: Buffer): KmsgReadOutcome {
   try {
     const bytesRead = readSync(fd, buffer, 0, buffer.length, null);
     return bytesRead === 0 ? { again: true } : { record: buffer.toString('utf8', 0, bytesRead) };
@@ -48,6 +49,11 @@ function readRecord(fd: number, buffer: Buffer): ReadOutcome {
   }
 }
 
+/** A buffer for readKmsgRecord: big enough for any record. */
+export function kmsgRecordBuffer(): Buffer {
+  return Buffer.alloc(recordBufferBytes);
+}
+
 /**
  * Reads /dev/kmsg without blocking: each read() returns one record. With sinceBoot false, the
  * records already in the buffer are skipped first, so only those logged from now on are kept.
@@ -55,7 +61,7 @@ function readRecord(fd: number, buffer: Buffer): ReadOutcome {
  */
 export async function readKmsg(options: KmsgReadOptions): Promise<KmsgReadResult> {
   const fd = openSync(options.path ?? '/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
-  const buffer = Buffer.alloc(recordBufferBytes);
+  const buffer = kmsgRecordBuffer();
   const records: string[] = [];
   let lost = 0;
   let capped = false;
@@ -64,7 +70,7 @@ export async function readKmsg(options: KmsgReadOptions): Promise<KmsgReadResult
       for (let n = 1; ; n++) {
         if (n % recordsPerBatch === 0) await yieldToEventLoop();
         if (options.signal.aborted) return;
-        const outcome = readRecord(fd, buffer);
+        const outcome = readKmsgRecord(fd, buffer);
         if ('again' in outcome) return;
         if ('lost' in outcome) {
           if (keep) lost++;
@@ -91,23 +97,70 @@ export async function readKmsg(options: KmsgReadOptions): Promise<KmsgReadResult
   return { text: records.join(''), records: records.length, capped, lost };
 }
 
+interface SyslogLine {
+  /** The line as dmesg printed it. */
+  line: string;
+  prio: string;
+  usec: number;
+  message: string;
+}
+
+function parseSyslogLines(text: string): SyslogLine[] {
+  const out: SyslogLine[] = [];
+  for (const line of text.split('\n')) {
+    const match = /^<(\d+)>\[\s*(\d+)\.(\d{1,6})\] ?(.*)$/.exec(line);
+    if (!match) continue;
+    out.push({ line, prio: match[1]!, usec: Number(match[2]) * 1_000_000 + Number(match[3]!.padEnd(6, '0')), message: match[4]! });
+  }
+  return out;
+}
+
+function toKmsg(line: SyslogLine, seq: number): { usec: number; record: string } {
+  return { usec: line.usec, record: `${line.prio},${seq},${line.usec},-;${line.message}\n` };
+}
+
 /**
  * Turns `dmesg --syslog --raw` output ("<6>[   12.345678] message") into /dev/kmsg records
  * ("6,seq,12345678,-;message"), numbering them from `firstSeq`. Pure.
  */
 export function syslogToKmsg(text: string, firstSeq = 0): { usec: number; record: string }[] {
-  const out: { usec: number; record: string }[] = [];
-  let seq = firstSeq;
-  for (const line of text.split('\n')) {
-    const match = /^<(\d+)>\[\s*(\d+)\.(\d{1,6})\] ?(.*)$/.exec(line);
-    if (!match) continue;
-    const usec = Number(match[2]) * 1_000_000 + Number(match[3]!.padEnd(6, '0'));
-    out.push({ usec, record: `${match[1]},${seq++},${usec},-;${match[4]}\n` });
-  }
-  return out;
+  return parseSyslogLines(text).map((line, i) => toKmsg(line, firstSeq + i));
 }
 
-async function dmesgSyslog(): Promise<string> {
+/**
+ * Picks the new records out of successive `dmesg --syslog --raw` outputs, which hold the whole
+ * ring buffer each time and have no sequence numbers. New records follow the last line seen; when
+ * that line has left the buffer, they are those after the last timestamp seen (records with the
+ * same timestamp are told apart by their text). Records are numbered on from the previous call.
+ * Holds one line and the texts of one timestamp: it does not grow with uptime.
+ */
+export class SyslogCursor {
+  private lastLine?: string;
+  private lastUsec = -1;
+  private sameUsec = new Set<string>();
+  private seq = 0;
+
+  /** The records after the last one seen; every record the first time. */
+  next(text: string): { usec: number; record: string }[] {
+    const at = this.lastLine === undefined ? -1 : text.lastIndexOf(`${this.lastLine}\n`);
+    // The fast path slices the text after the last line seen; only those lines are parsed.
+    const lines = at >= 0 ? parseSyslogLines(text.slice(at + this.lastLine!.length + 1)) : parseSyslogLines(text);
+    const fresh =
+      at >= 0 || this.lastLine === undefined
+        ? lines
+        : lines.filter((l) => l.usec > this.lastUsec || (l.usec === this.lastUsec && !this.sameUsec.has(l.message)));
+    for (const line of fresh) {
+      if (line.usec !== this.lastUsec) this.sameUsec.clear();
+      this.lastUsec = line.usec;
+      this.sameUsec.add(line.message);
+    }
+    if (fresh.length > 0) this.lastLine = fresh.at(-1)!.line;
+    return fresh.map((line) => toKmsg(line, this.seq++));
+  }
+}
+
+/** The whole kernel log through syslog(2) (SYSLOG_ACTION_READ_ALL: reads without consuming), as dmesg --syslog --raw prints it. */
+export async function readSyslogText(): Promise<string> {
   const result = await runProcess('dmesg', ['--syslog', '--raw'], { timeoutMs: 15_000, maxOutputBytes: 32 * 1024 * 1024 });
   if (result.code !== 0) throw new Error(`dmesg --syslog failed: ${result.stderr.trim() || `exit ${result.code}`}`);
   return result.stdout;
@@ -116,12 +169,11 @@ async function dmesgSyslog(): Promise<string> {
 /**
  * Reads the kernel log through syslog(2) (dmesg --syslog), for containers that may not open the
  * /dev/kmsg device but hold CAP_SYSLOG. It has no sequence numbers, so new records are those
- * after the last timestamp seen; the same options and result as readKmsg.
+ * after the last one seen (SyslogCursor); the same options and result as readKmsg.
  */
-export async function readSyslog(options: KmsgReadOptions, read: () => Promise<string> = dmesgSyslog): Promise<KmsgReadResult> {
-  const first = syslogToKmsg(await read());
-  let lastUsec = first.at(-1)?.usec ?? -1;
-  const seen = new Set(first.filter((r) => r.usec === lastUsec).map((r) => r.record.slice(r.record.indexOf(';'))));
+export async function readSyslog(options: KmsgReadOptions, read: () => Promise<string> = readSyslogText): Promise<KmsgReadResult> {
+  const cursor = new SyslogCursor();
+  const first = cursor.next(await read());
   const records = options.sinceBoot ? first.map((r) => r.record) : [];
   let capped = records.length > options.maxRecords;
   records.splice(options.maxRecords);
@@ -129,12 +181,7 @@ export async function readSyslog(options: KmsgReadOptions, read: () => Promise<s
     const remaining = options.until.getTime() - Date.now();
     if (remaining <= 0) break;
     await sleep(Math.min(options.pollMs ?? 2000, remaining), undefined, { signal: options.signal }).catch(() => undefined);
-    for (const r of syslogToKmsg(await read(), records.length)) {
-      const body = r.record.slice(r.record.indexOf(';'));
-      if (r.usec < lastUsec || (r.usec === lastUsec && seen.has(body))) continue;
-      if (r.usec > lastUsec) seen.clear();
-      lastUsec = r.usec;
-      seen.add(body);
+    for (const r of cursor.next(await read())) {
       if (records.length >= options.maxRecords) {
         capped = true;
         break;
