@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { conditions, sysctlName, sysctlValue } from './common.js';
+import { finding, severities } from './finding.js';
 import { revertPolicies } from './mitigation.js';
+import { watchConditionTypes } from './node-conditions.js';
 
 export const desiredSysctl = z.object({
   name: sysctlName,
@@ -67,6 +69,55 @@ export const sysctlStatus = z.object({
 });
 export type SysctlStatus = z.infer<typeof sysctlStatus>;
 
+export const watchSources = ['kernel-log', 'trend'] as const;
+
+/** A finding of the always-on watch, as the KernelNode lists it while it is active. */
+export const watchFinding = finding
+  .omit({ capture: true })
+  .extend({
+    id: z
+      .string()
+      .min(1)
+      .max(128)
+      .describe(
+        'Stable while the finding lasts: kernel-log/<pattern>[/<condition>] or trend/<trend id>. Auto-investigations start at most once per id and first time.',
+      ),
+    source: z.enum(watchSources).describe('kernel-log: records matched a rule as they were written; trend: the node’s history shows a trend.'),
+    rule: z.string().max(63).describe('The kernel-log rule or the trend that reported it (the most severe when several did).'),
+    condition: z
+      .enum(watchConditionTypes)
+      .optional()
+      .describe('The Node condition this finding holds True (a permanent problem); without it the finding is transient and was an Event.'),
+    firstTime: z.iso.datetime().describe('When the watch first saw it.'),
+    lastTime: z.iso.datetime().describe('When the watch last saw it (kernel log) or last evaluated it (trend).'),
+    count: z.int().min(1).describe('Kernel-log records that matched since firstTime, or evaluations that showed the trend.'),
+  })
+  .describe('A finding of the always-on watch.');
+export type WatchFinding = z.infer<typeof watchFinding>;
+
+export const samplerStates = ['Running', 'Unavailable', 'Failing', 'Disabled'] as const;
+
+export const watchStatus = z
+  .object({
+    kernelLog: z.string().max(256).describe('How the kernel log is followed: kmsg, syslog, or why it cannot be.'),
+    samplers: z
+      .array(
+        z.object({
+          name: z.string().max(32).describe('slab, memory, pressure or tcp.'),
+          intervalSeconds: z.number().min(0).describe('How often it samples.'),
+          state: z.enum(samplerStates).describe('Running, Unavailable (the node lacks what it reads), Failing or Disabled.'),
+          message: z.string().max(512).optional().describe('Why it is not running.'),
+        }),
+      )
+      .max(16)
+      .describe('The periodic samplers.'),
+    historySince: z.iso.datetime().optional().describe('The oldest point of the history on the node.'),
+    historySeries: z.int().min(0).optional().describe('Series the history holds.'),
+    problem: z.string().max(1024).optional().describe('Something the watch recovered from, such as a damaged history file that was replaced.'),
+  })
+  .describe('The always-on watch on this node.');
+export type WatchStatus = z.infer<typeof watchStatus>;
+
 export const nodeStatus = z
   .object({
     observedGeneration: z.int().min(0).optional().describe('The spec generation the agent has acted on.'),
@@ -93,7 +144,14 @@ export const nodeStatus = z
       .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
       .describe('Per sysctl, the applied, original and drift state.'),
     sysctlSummary: z.string().max(32).optional().describe('Sysctls held out of sysctls desired, as "2/2".'),
+    findings: z.array(watchFinding).max(64).optional().describe('The always-on watch’s active findings on this node, most severe first.'),
+    findingCount: z.int().min(0).optional().describe('Active findings of the watch (also those beyond the list’s limit).'),
+    highestSeverity: z
+      .enum([...severities, 'none'])
+      .optional()
+      .describe('The most severe active finding, or none.'),
+    watch: watchStatus.optional(),
     conditions,
   })
-  .describe('Node facts and sysctl state, written by the node agent.');
+  .describe('Node facts, sysctl state and the watch’s findings, written by the node agent.');
 export type KernelNodeStatus = z.infer<typeof nodeStatus>;

@@ -9,6 +9,7 @@ export const commands: Record<string, CommandEntry> = {
     'Run kernel captures on cluster nodes (or --local on this machine) and report findings',
     async () => (await import('./investigate.js')).investigate,
   ),
+  watch: lazy('Watch this machine (--local) for kernel problems and slow trends until interrupted', async () => (await import('./watch.js')).watch),
   get: lazy('Show an investigation: progress, findings, per-node results (or list them)', async () => (await import('./get.js')).get),
   artifacts: lazy('Download an investigation’s artifacts from the nodes and verify them', async () => (await import('./artifacts.js')).artifacts),
   mitigation: lazy('Turn a finding’s suggested sysctls into a KernelMitigation YAML for Git', async () => (await import('./mitigation.js')).mitigation),

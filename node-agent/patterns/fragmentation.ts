@@ -1,3 +1,13 @@
+/**
+ * The order fragmentation is judged at. Order 3 (32 KiB with 4 KiB pages) is where "page
+ * allocation failure: order:3" reports cluster: jumbo-frame network buffers, SLUB caches with
+ * order-3 slabs (kmalloc-8k and up), and the order most fragmentation bugs are reported against.
+ */
+export const fragmentationOrder = 3;
+
+/** A zone with less free memory than this (the 16 MiB DMA zone, a nearly full zone) says little about fragmentation. */
+export const minZoneFreeBytes = 64 * 1024 * 1024;
+
 /** Free pages in a zone: a free block of order o holds 2^o pages. */
 export function freePages(freeBlocks: number[]): number {
   return freeBlocks.reduce((sum, blocks, order) => sum + blocks * 2 ** order, 0);

@@ -1,8 +1,9 @@
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { sysctlName } from '../../api/v1alpha1/common.js';
 import { revertPolicies } from '../../api/v1alpha1/mitigation.js';
+import { writeFileAtomic } from '../../lib/atomic-file.js';
 
 /** A sysctl the agent holds (or is about to write), as recorded on the node. */
 export const heldSysctl = z.object({
@@ -67,27 +68,8 @@ export async function readSysctlState(stateDir: string): Promise<Map<string, Hel
   return new Map(result.data.sysctls.map((held) => [held.name, held]));
 }
 
-/**
- * Replaces the state file so that a crash at any moment leaves either the old or the new file
- * complete: write a temporary file, fsync it, rename it over the old one, fsync the directory.
- */
+/** Replaces the state file atomically: a crash leaves either the old or the new file complete. */
 export async function writeSysctlState(stateDir: string, held: Iterable<HeldSysctl>): Promise<void> {
-  await mkdir(stateDir, { recursive: true, mode: 0o700 });
-  const path = stateFilePath(stateDir);
-  const tmp = `${path}.tmp`;
   const body = `${JSON.stringify({ version: 1, sysctls: [...held].sort((a, b) => a.name.localeCompare(b.name)) }, null, 2)}\n`;
-  const file = await open(tmp, 'w', 0o600);
-  try {
-    await file.writeFile(body);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  await rename(tmp, path);
-  const dir = await open(stateDir, 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
-  }
+  await writeFileAtomic(stateFilePath(stateDir), body);
 }

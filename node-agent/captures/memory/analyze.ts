@@ -2,18 +2,14 @@ import type { CaptureParams } from '../../../api/v1alpha1/captures.js';
 import type { Finding, Severity } from '../../../api/v1alpha1/finding.js';
 import type { CaptureAnalysis, Summary } from '../../engine/capture.js';
 import { evidence, formatBytes } from '../../../lib/findings.js';
-import { freePages, largestFreeOrder, unusableFreeIndex } from '../../patterns/fragmentation.js';
+import { fragmentationOrder, freePages, largestFreeOrder, minZoneFreeBytes, unusableFreeIndex } from '../../patterns/fragmentation.js';
 import { suggestMinFreeKbytes } from './min-free-kbytes.js';
 import type { MemoryReading, ParsedMemory } from './parse.js';
 import { counterDelta, reclaimCounters, type ReclaimCounters } from '../../procfs/reclaim-counters.js';
 
-/**
- * Thresholds. Order 3 (32 KiB with 4 KiB pages) is where "page allocation failure: order:3"
- * reports cluster: jumbo-frame network buffers, SLUB caches with order-3 slabs (kmalloc-8k and
- * up), and the order most fragmentation bugs are reported against.
- */
+/** Thresholds; the order is fragmentationOrder (patterns/fragmentation.ts says why). */
 export const memoryThresholds = {
-  order: 3,
+  order: fragmentationOrder,
   /** Three quarters of free memory cannot serve an order-3 request: those now rely on compaction. */
   scarceIndex: 0.75,
   /** Almost none can: order-3 requests stall in compaction or fail. */
@@ -21,7 +17,7 @@ export const memoryThresholds = {
   /** "Plenty free": at least this share of the zone's managed pages ... */
   plentyFreeShare: 0.1,
   /** ... and at least this much, which also leaves out the 16 MiB DMA zone. */
-  plentyFreeBytes: 64 * 1024 * 1024,
+  plentyFreeBytes: minZoneFreeBytes,
   /** Most direct compactions failing means high-order allocations end up failing. */
   criticalCompactFailShare: 0.5,
   /** At this rate allocations stall in direct reclaim all the time. */

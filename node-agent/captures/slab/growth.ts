@@ -1,3 +1,4 @@
+import { riseAndFall } from '../../patterns/steady-growth.js';
 import type { SlabCache } from '../../procfs/slabinfo.js';
 import type { ParsedSlab } from './parse.js';
 
@@ -33,13 +34,7 @@ export function cacheGrowth(parsed: ParsedSlab): CacheGrowth[] {
   const names = new Set(readings.flatMap((r) => [...r.byName.keys()]));
   const growth: CacheGrowth[] = [];
   for (const name of names) {
-    const series = readings.map((r) => bytes(r.byName.get(name)));
-    let rose = 0;
-    let shrank = 0;
-    for (let i = 1; i < series.length; i++) {
-      if (series[i]! > series[i - 1]!) rose++;
-      else if (series[i]! < series[i - 1]!) shrank++;
-    }
+    const { intervals, rose, fell: shrank } = riseAndFall(readings.map((r) => bytes(r.byName.get(name))));
     const start = first.byName.get(name);
     const end = last.byName.get(name);
     const any = end ?? start ?? readings.find((r) => r.byName.has(name))!.byName.get(name)!;
@@ -55,7 +50,7 @@ export function cacheGrowth(parsed: ParsedSlab): CacheGrowth[] {
       activeGrowthBytes: activeBytes(end) - activeBytes(start),
       slabBytesEnd: end ? end.numSlabs * end.pagesPerSlab * parsed.pageSizeBytes : 0,
       bytesPerSecond: seconds > 0 ? growthBytes / seconds : 0,
-      intervals: series.length - 1,
+      intervals,
       rose,
       shrank,
     });

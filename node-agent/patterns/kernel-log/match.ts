@@ -16,8 +16,9 @@ export interface RuleMatch {
 }
 
 /** How far after a record its call trace may run. */
-const maxTraceRecords = 64;
-const traceEnd = /^\s*<\/TASK>|---\[ end trace/;
+export const maxTraceRecords = 64;
+/** The line that ends a call trace. */
+export const traceEnd = /^\s*<\/TASK>|---\[ end trace/;
 const maxExamples = 3;
 
 /** The call-trace line after records[index] that matches `stack`, if any. */
