@@ -4,7 +4,7 @@ import type { WatchFinding } from '../../api/v1alpha1/node.js';
 import { parseDurationSeconds } from '../../lib/duration.js';
 import { log } from '../../lib/log.js';
 import { loadRulesFile, shippedRulesFile } from '../../node-agent/patterns/kernel-log/rules.js';
-import { loadWatchConfig, WatchConfigError } from '../../node-agent/watch/config.js';
+import { loadWatchConfig, WatchConfigError, type WatchConfig } from '../../node-agent/watch/config.js';
 import type { FindingChange } from '../../node-agent/watch/findings.js';
 import { WatchMetrics } from '../../node-agent/watch/metrics.js';
 import { Watch } from '../../node-agent/watch/watch.js';
@@ -100,7 +100,7 @@ export const watch: Command = {
     if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535))
       throw new UsageError(`--metrics-port ${values['metrics-port']}: use a port number from 0 to 65535`);
 
-    let config;
+    let config: WatchConfig;
     try {
       config = loadWatchConfig(values.config ?? [], interval !== undefined ? intervalOverride(interval) : undefined);
     } catch (error) {

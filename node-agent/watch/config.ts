@@ -153,7 +153,7 @@ function crossChecks(config: WatchConfig): string[] {
   const problems: string[] = [];
   const ids = new Set<string>();
   const tiers = config.history.tiers;
-  const longest = tiers.at(-1)!.stepSeconds * tiers.at(-1)!.points;
+  const longest = tiers.at(-1)!.stepSeconds * (tiers.at(-1)!.points - 1);
   config.trends.forEach((trend, i) => {
     const where = `trend #${i + 1} (id "${trend.id}")`;
     if (ids.has(trend.id)) problems.push(`${where}: the id is used twice; ids must be unique`);

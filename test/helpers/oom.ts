@@ -40,14 +40,19 @@ export async function oomKillInCgroup(comm = 'ksleuth-leaker', limitBytes = 96 *
     if (signal !== 'SIGKILL') throw new Error(`the allocating process ended with ${signal ?? 'an exit'} instead of an OOM kill`);
     return { pid: child.pid!, comm };
   } finally {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await rmdir(dir);
-        break;
-      } catch (error) {
-        if (attempt >= 50) throw error;
-        await sleep(100);
-      }
-    }
+    await removeCgroup(dir);
+  }
+}
+
+/** rmdir of a cgroup fails with EBUSY for a moment after its last process exited. */
+async function removeCgroup(dir: string): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const error = await rmdir(dir).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    if (!error) return;
+    if (attempt >= 50) throw error;
+    await sleep(100);
   }
 }
