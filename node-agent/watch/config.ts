@@ -159,7 +159,7 @@ function crossChecks(config: WatchConfig): string[] {
     if (ids.has(trend.id)) problems.push(`${where}: the id is used twice; ids must be unique`);
     ids.add(trend.id);
     const span = trend.windowSeconds + (trend.detector === 'level' ? (trend.baselineSeconds ?? 0) : 0);
-    if (span > longest) {
+    if (trend.enabled && span > longest) {
       problems.push(`${where}: its window (with the baseline) spans ${span} s, more than the history keeps (${longest} s): shorten it or add a coarser tier`);
     }
     if (trend.detector === 'rise' && trend.minRiseShare + trend.maxFallShare > 1) {

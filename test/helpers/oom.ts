@@ -9,6 +9,8 @@ export interface OomKill {
   pid: number;
   /** The task name the kernel prints (the process title set before it allocates). */
   comm: string;
+  /** When the killed process was seen to exit (ms since the epoch). */
+  at: number;
 }
 
 const v1 = '/sys/fs/cgroup/memory';
@@ -37,8 +39,9 @@ export async function oomKillInCgroup(comm = 'ksleuth-leaker', limitBytes = 96 *
       child.once('error', reject);
       child.once('exit', (_code, sig) => resolve(sig));
     });
+    const at = Date.now();
     if (signal !== 'SIGKILL') throw new Error(`the allocating process ended with ${signal ?? 'an exit'} instead of an OOM kill`);
-    return { pid: child.pid!, comm };
+    return { pid: child.pid!, comm, at };
   } finally {
     await removeCgroup(dir);
   }

@@ -22,7 +22,14 @@ describe('the shipped watch configuration', () => {
   it('loads, with a trend for each trend the issue names and history for a day and a month', () => {
     const config = loadWatchConfig();
     const patterns = new Set(config.trends.map((t) => t.pattern));
-    for (const p of ['slab-growth-trend', 'fragmentation-trend', 'allocation-stall-trend', 'memory-pressure-trend', 'io-pressure-trend', 'tcp-close-wait-trend']) {
+    for (const p of [
+      'slab-growth-trend',
+      'fragmentation-trend',
+      'allocation-stall-trend',
+      'memory-pressure-trend',
+      'io-pressure-trend',
+      'tcp-close-wait-trend',
+    ]) {
       expect(patterns).toContain(p);
     }
     expect(config.history.tiers).toEqual([
@@ -85,7 +92,9 @@ describe('overrides', () => {
 
 describe('a bad configuration fails, naming the entry and the field', () => {
   it('an unknown detector, field or condition', () => {
-    expect(errorOf({ trends: [{ id: 'slab-cache-growth', detector: 'slope' }] })).toMatch(/trend #1 \(id "slab-cache-growth"\), field detector: detector must be rise or level/);
+    expect(errorOf({ trends: [{ id: 'slab-cache-growth', detector: 'slope' }] })).toMatch(
+      /trend #1 \(id "slab-cache-growth"\), field detector: detector must be rise or level/,
+    );
     expect(errorOf({ trends: [{ id: 'slab-cache-growth', minIncrase: 5 }] })).toMatch(/trend #1 \(id "slab-cache-growth"\).*minIncrase/);
     expect(errorOf({ trends: [{ id: 'fragmentation-rising', condition: 'KernelDeadlock' }] })).toMatch(
       /trend #3 \(id "fragmentation-rising"\), field condition: "KernelDeadlock" is not a ksleuth node condition/,
@@ -100,7 +109,16 @@ describe('a bad configuration fails, naming the entry and the field', () => {
   });
 
   it('tiers out of order, a rise no series can meet, an id used twice', () => {
-    expect(errorOf({ history: { tiers: [{ stepSeconds: 600, points: 10 }, { stepSeconds: 60, points: 10 }] } })).toMatch(/field history\.tiers: tiers go from the finest step/);
+    expect(
+      errorOf({
+        history: {
+          tiers: [
+            { stepSeconds: 600, points: 10 },
+            { stepSeconds: 60, points: 10 },
+          ],
+        },
+      }),
+    ).toMatch(/field history\.tiers: tiers go from the finest step/);
     expect(errorOf({ trends: [{ id: 'slab-cache-growth', minRiseShare: 0.9, maxFallShare: 0.2 }] })).toMatch(/minRiseShare \+ maxFallShare is above 1/);
     // Overrides merge by id, so only a whole document can name an id twice.
     const twice = { ...shipped, trends: [shipped.trends[0], shipped.trends[0]] };

@@ -47,9 +47,14 @@ describe('ActiveFindings', () => {
 
   it('resolves a trend after resolveAfter evaluations in a row without it', () => {
     const active = new ActiveFindings(config);
-    expect(active.trend('slab-cache-growth', { rule: 'slab-cache-growth', condition: 'KernelSlabGrowth', finding: finding('slab-growth-trend', 'warning') })!.kind).toBe('raised');
+    expect(
+      active.trend('slab-cache-growth', { rule: 'slab-cache-growth', condition: 'KernelSlabGrowth', finding: finding('slab-growth-trend', 'warning') })!.kind,
+    ).toBe('raised');
     expect(active.trend('slab-cache-growth', undefined)).toBeUndefined();
-    expect(active.trend('slab-cache-growth', { rule: 'slab-cache-growth', finding: finding('slab-growth-trend', 'critical') })).toMatchObject({ kind: 'updated', severityChanged: true });
+    expect(active.trend('slab-cache-growth', { rule: 'slab-cache-growth', finding: finding('slab-growth-trend', 'critical') })).toMatchObject({
+      kind: 'updated',
+      severityChanged: true,
+    });
     expect(active.trend('slab-cache-growth', undefined)).toBeUndefined();
     expect(active.trend('slab-cache-growth', undefined)).toMatchObject({ kind: 'resolved', finding: { id: 'trend/slab-cache-growth', count: 2 } });
   });

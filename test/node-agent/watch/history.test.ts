@@ -18,7 +18,13 @@ describe('History', () => {
     h.record('a', t0 + 20_000, 2);
     h.record('a', t0 + 40_000, 6);
     h.record('a', t0 + 60_000, 10);
-    expect(h.range('a', t0, t0 + 60_000)).toEqual({ stepSeconds: 60, points: [{ atMs: t0, value: 3 }, { atMs: t0 + 60_000, value: 10 }] });
+    expect(h.range('a', t0, t0 + 60_000)).toEqual({
+      stepSeconds: 60,
+      points: [
+        { atMs: t0, value: 3 },
+        { atMs: t0 + 60_000, value: 10 },
+      ],
+    });
     // Beyond the minute tier's hour, the ten-minute tier answers: one point, the mean of all four samples.
     expect(h.range('a', t0 - 2 * 3600_000, t0 + 60_000)).toEqual({ stepSeconds: 600, points: [{ atMs: t0, value: 4.75 }] });
   });

@@ -20,7 +20,10 @@ describe('KernelLogMatcher', () => {
       0,
     );
     expect(first.map((m) => m.rule.id)).toEqual(['hung-task']);
-    const second = matcher.feed(records('6,22,102,-;Call Trace:', '6,23,103,-; <TASK>', '6,24,104,-; jbd2_log_wait_commit+0xd8/0x140 [jbd2]', '6,25,105,-; </TASK>'), 1000);
+    const second = matcher.feed(
+      records('6,22,102,-;Call Trace:', '6,23,103,-; <TASK>', '6,24,104,-; jbd2_log_wait_commit+0xd8/0x140 [jbd2]', '6,25,105,-; </TASK>'),
+      1000,
+    );
     expect(second.map((m) => m.rule.id)).toEqual(['blocked-in-jbd2']);
     expect(second[0]!.examples[0]!.frame).toBe('jbd2_log_wait_commit+0xd8/0x140 [jbd2]');
     // Settled: the same records do not match again.
@@ -30,7 +33,12 @@ describe('KernelLogMatcher', () => {
   it('gives up on a trace that ends without the frame, or never comes', () => {
     const matcher = new KernelLogMatcher(rules, 5000);
     matcher.feed(records('3,30,100,-;INFO: task cp:5151 blocked for more than 120 seconds.'), 0);
-    expect(matcher.feed(records('6,31,101,-; rpc_wait_bit_killable+0x11/0x70 [sunrpc]', '6,32,102,-; </TASK>', '6,33,103,-; jbd2_log_wait_commit+0xd8/0x140 [jbd2]'), 100)).toEqual([]);
+    expect(
+      matcher.feed(
+        records('6,31,101,-; rpc_wait_bit_killable+0x11/0x70 [sunrpc]', '6,32,102,-; </TASK>', '6,33,103,-; jbd2_log_wait_commit+0xd8/0x140 [jbd2]'),
+        100,
+      ),
+    ).toEqual([]);
     const late = new KernelLogMatcher(rules, 5000);
     late.feed(records('3,40,100,-;INFO: task cp:5151 blocked for more than 120 seconds.'), 0);
     late.feed([], 6000);

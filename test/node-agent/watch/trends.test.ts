@@ -60,11 +60,16 @@ const at = (minutes: number) => t0 + (minutes - 1) * minute;
 
 describe('rise: a series that grows steadily', () => {
   it('is found, with the numbers that show it, for a cache leaking 0.5 MiB a minute (4.4% of 16 GiB a day)', () => {
-    const h = history({ 'slab.dentry.bytes': (m) => 200 * MiB + m * 0.5 * MiB + wobble(m) * 0.4 * MiB, 'slab.kmalloc-64.bytes': (m) => 30 * MiB + wobble(m) * MiB }, 400);
+    const h = history(
+      { 'slab.dentry.bytes': (m) => 200 * MiB + m * 0.5 * MiB + wobble(m) * 0.4 * MiB, 'slab.kmalloc-64.bytes': (m) => 30 * MiB + wobble(m) * MiB },
+      400,
+    );
     const finding = evaluateTrend(slabGrowth, { history: h, nowMs: at(400), memTotalBytes })!;
     expect(finding).toMatchObject({ pattern: 'slab-growth-trend', severity: 'warning', recommendation: 'Start the slab capture.' });
     expect(finding.title).toMatch(/^Slab cache dentry grew steadily by 1\d\d\.\d MiB in 6h$/);
-    expect(finding.evidence[0]).toMatch(/^slab\.dentry\.bytes: \d+\.\d MiB -> \d+\.\d MiB over 6h \(\+1\d\d\.\d MiB, 3\d\.\d MiB per hour, 4\.\d% of memory per day at this pace\); rose in \d+ of 360 steps of 1m, fell in \d+$/);
+    expect(finding.evidence[0]).toMatch(
+      /^slab\.dentry\.bytes: \d+\.\d MiB -> \d+\.\d MiB over 6h \(\+1\d\d\.\d MiB, 3\d\.\d MiB per hour, 4\.\d% of memory per day at this pace\); rose in \d+ of 360 steps of 1m, fell in \d+$/,
+    );
   });
 
   it('is critical past criticalDailyShareOfMemory, and one finding names every series that grows', () => {
@@ -76,7 +81,8 @@ describe('rise: a series that grows steadily', () => {
   });
 
   it('is not found for noise, a burst followed by a plateau, growth too slow for the node, or a window not yet filled', () => {
-    const none = (series: Record<string, (m: number) => number>, minutes = 400): unknown => evaluateTrend(slabGrowth, { history: history(series, minutes), nowMs: at(minutes), memTotalBytes });
+    const none = (series: Record<string, (m: number) => number>, minutes = 400): unknown =>
+      evaluateTrend(slabGrowth, { history: history(series, minutes), nowMs: at(minutes), memTotalBytes });
     expect(none({ 'slab.dentry.bytes': (m) => 200 * MiB + wobble(m) * 8 * MiB })).toBeUndefined();
     expect(none({ 'slab.dentry.bytes': (m) => (m < 380 ? 200 * MiB : 400 * MiB) })).toBeUndefined();
     // 20 MiB in 6 h steadily: 80 MiB a day, 0.5% of 16 GiB, under minDailyShareOfMemory.
