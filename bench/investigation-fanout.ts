@@ -143,6 +143,10 @@ try {
       driftCheckSeconds: 600,
       hostRoot: '/',
       procRoot: '/proc',
+      // A thousand in-process stand-in agents share one machine: the watch would read its kernel a thousand times over.
+      watch: false,
+      watchConfig: [],
+      nodeConditions: false,
       allowCustomPrograms: false,
       allowlistExtra: [],
     };

@@ -18,6 +18,11 @@ import type { AgentConfig } from './config.js';
 import { factsStatus, NodeRegistration, type AgentEndpoint } from './registration.js';
 import { SysctlSync } from './sysctl-sync.js';
 import { servingCertificate } from './tls.js';
+import { loadRulesFile, shippedRulesFile } from '../patterns/kernel-log/rules.js';
+import { loadWatchConfig } from '../watch/config.js';
+import { WatchMetrics } from '../watch/metrics.js';
+import { Watch } from '../watch/watch.js';
+import { WatchReporter } from './watch-reporter.js';
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -33,7 +38,8 @@ export interface AgentOptions {
 
 /**
  * The Kubernetes side of the node agent: registers its KernelNode, runs its node's KernelCaptures,
- * holds the sysctls its KernelNode asks for, and serves artifacts to authorized users.
+ * holds the sysctls its KernelNode asks for, serves artifacts to authorized users, and runs the
+ * always-on watch, whose findings it reports on the KernelNode and the Node.
  */
 export class Agent {
   private constructor(
@@ -43,12 +49,16 @@ export class Agent {
     private readonly server: ArtifactServer | undefined,
     private readonly pruneTimer: NodeJS.Timeout,
     readonly artifactPort: number | undefined,
+    readonly watch: Watch | undefined,
+    private readonly reporter: WatchReporter | undefined,
   ) {}
 
   static async start(options: AgentOptions): Promise<Agent> {
     const { config, client } = options;
     const log = (options.log ?? rootLog).child({ node: config.nodeName });
     const tracefsCandidates = config.tracefsPath ? [config.tracefsPath] : undefined;
+    // A bad watch configuration stops the agent here, with a message that names the entry.
+    const watchConfig = config.watch ? loadWatchConfig(config.watchConfig) : undefined;
     const runner = options.standIn ? new InProcessRunner(options.standIn.facts, options.standIn.modules, log) : new WorkerRunner(log);
     // The probe also undoes kernel state that a crashed run left behind.
     const probed = await runner.probe({ hostRoot: config.hostRoot, tracefsCandidates, stateDir: config.stateDir });
@@ -71,10 +81,26 @@ export class Agent {
       if (config.podName && config.podNamespace) endpoint = { namespace: config.podNamespace, pod: config.podName, port: artifactPort };
     }
 
-    const registration = new NodeRegistration(client, config.nodeName, () => factsStatus(facts, ksleuthVersion, captureSupport, endpoint), log);
+    let watch: Watch | undefined;
+    const registration = new NodeRegistration(
+      client,
+      config.nodeName,
+      () => ({ ...factsStatus(facts, ksleuthVersion, captureSupport, endpoint), ...(watch ? { watch: watch.status() } : {}) }),
+      log,
+    );
     await registration.register();
 
     const manager = new Manager({ client, name: 'ksleuth-agent', health: config.healthPort > 0 ? { port: config.healthPort } : false, log });
+    watch = watchConfig
+      ? await Watch.start({
+          config: watchConfig,
+          rules: loadRulesFile(shippedRulesFile),
+          stateDir: config.stateDir,
+          kernelLog: options.standIn ? 'none' : (facts.kernelLog ?? 'none'),
+          metrics: new WatchMetrics(manager.registry),
+          log: log.child({ component: 'watch' }),
+        })
+      : undefined;
     const executor = new CaptureExecutor({
       client,
       nodeName: config.nodeName,
@@ -110,17 +136,31 @@ export class Agent {
     sysctls.watch(kernelNodes, { filterUpdate: (old, next) => old.metadata.generation !== next.metadata.generation });
     await manager.start();
     registration.startHeartbeat(config.heartbeatSeconds * 1000);
+    const reporter = watch
+      ? new WatchReporter({
+          client,
+          nodeName: config.nodeName,
+          watch,
+          events: manager.events,
+          nodeConditions: config.nodeConditions,
+          eventsPerMinute: watchConfig!.findings.eventsPerMinute,
+          log: log.child({ component: 'watch' }),
+        })
+      : undefined;
+    await reporter?.start();
     const pruneTimer = setInterval(() => {
       store.enforceLimits(executor.busy).catch((error: unknown) => log.warn({ err: error }, 'Could not prune artifacts'));
     }, 3600_000);
     pruneTimer.unref();
     log.info({ version: ksleuthVersion, kernel: facts.kernelVersion, artifactPort }, 'Agent started');
-    return new Agent(manager, registration, executor, server, pruneTimer, artifactPort);
+    return new Agent(manager, registration, executor, server, pruneTimer, artifactPort, watch, reporter);
   }
 
   /** Graceful stop: running captures end as Failed with a reason, AgentReady goes False. Sysctls stay as they are. */
   async stop(): Promise<void> {
     clearInterval(this.pruneTimer);
+    await this.reporter?.stop();
+    await this.watch?.stop();
     await this.executor.stop();
     await this.registration.stop();
     await this.manager.stop();

@@ -31,6 +31,9 @@ const agentConfig = z.object({
     .regex(/^\d[\w.+~-]*$/, 'KSLEUTH_TEST_KERNEL_RELEASE must look like a kernel release, for example 6.1.0-18-amd64')
     .optional(),
   reportOsImage: z.string().min(1).max(256).optional(),
+  watch: z.boolean(),
+  watchConfig: z.array(z.string()),
+  nodeConditions: z.boolean(),
 });
 export type AgentConfig = z.infer<typeof agentConfig>;
 
@@ -54,7 +57,11 @@ Flags (each also as an environment variable, e.g. --state-dir or KSLEUTH_STATE_D
   --proc-root DIR               a writable view of the host's /proc for sysctls (default /proc; in a container the
                                 runtime mounts /proc/sys read-only, so the chart mounts the host's /proc at /host/proc)
   --allow-custom-programs       run user bpftrace programs (the chart's customPrograms.enabled)
-  --allowlist-extra PATH        extra sysctl allow-list file (repeatable)`;
+  --allowlist-extra PATH        extra sysctl allow-list file (repeatable)
+  --no-watch                    do not run the always-on watch (KSLEUTH_WATCH=false)
+  --watch-config PATH           a watch configuration merged over the shipped one (repeatable; the chart's
+                                watch.config; KSLEUTH_WATCH_CONFIG, comma-separated)
+  --no-node-conditions          do not set ksleuth's conditions on the Node (KSLEUTH_NODE_CONDITIONS=false)`;
 
 /** Reads flags, then KSLEUTH_* environment variables, then defaults; throws a message naming the bad setting. */
 export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentConfig {
@@ -79,6 +86,9 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv = process
       'proc-root': { type: 'string' },
       'allow-custom-programs': { type: 'boolean' },
       'allowlist-extra': { type: 'string', multiple: true },
+      'no-watch': { type: 'boolean' },
+      'watch-config': { type: 'string', multiple: true },
+      'no-node-conditions': { type: 'boolean' },
     },
     strict: true,
   });
@@ -112,6 +122,9 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv = process
     allowlistExtra: values['allowlist-extra'] ?? (env.KSLEUTH_ALLOWLIST_EXTRA ? env.KSLEUTH_ALLOWLIST_EXTRA.split(',') : []),
     reportKernelRelease: env.KSLEUTH_TEST_KERNEL_RELEASE || undefined,
     reportOsImage: env.KSLEUTH_TEST_OS_IMAGE || undefined,
+    watch: !(values['no-watch'] ?? env.KSLEUTH_WATCH === 'false'),
+    watchConfig: values['watch-config'] ?? (env.KSLEUTH_WATCH_CONFIG ? env.KSLEUTH_WATCH_CONFIG.split(',') : []),
+    nodeConditions: !(values['no-node-conditions'] ?? env.KSLEUTH_NODE_CONDITIONS === 'false'),
   });
   if (!result.success) {
     throw new Error(result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));

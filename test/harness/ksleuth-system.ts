@@ -93,7 +93,12 @@ export class KsleuthSystem {
     });
     // The agents' node restriction, as installed; the chart's other two policies would refuse at
     // admission the custom programs and sysctls whose refusal by the operator the e2e tests check.
-    await this.applyChartTemplates(['templates/serviceaccounts.yaml', 'templates/rbac.yaml', 'templates/admission/node-restriction.yaml']);
+    await this.applyChartTemplates([
+      'templates/serviceaccounts.yaml',
+      'templates/rbac.yaml',
+      'templates/admission/node-restriction.yaml',
+      'templates/admission/node-status-restriction.yaml',
+    ]);
     const names = Array.from({ length: this.options.agents }, (_, i) => `node-${i + 1}`);
     const hosts: SimulatedHost[] = [];
     for (let i = 0; i < names.length; i++) hosts.push(await this.network.addHost());
