@@ -1,10 +1,13 @@
 /**
- * Idle cost of one node agent: the compiled agent (as in its image) registered on a local control
- * plane, holding two sysctls, with no capture running. Prints its resident memory and CPU use over
- * a measuring window. Targets: RSS ≤ 60 MB, CPU ≤ 5 millicores.
+ * Idle cost of one node agent with the always-on watch running: the compiled agent (as in its
+ * image) registered on a local control plane, holding two sysctls, with no capture running, the
+ * watch on its shipped intervals. Prints its resident memory and CPU use over a measuring window,
+ * what each part of the watch cost (from the agent's own /metrics), and how long a real OOM kill
+ * took to show as a finding. Targets: RSS ≤ 60 MB, CPU ≤ 5 millicores.
  *
- *   npx tsx bench/agent-idle.ts [--seconds 120] [--node-flags '...']
+ *   npx tsx bench/agent-idle.ts [--seconds 600] [--kernel-log syslog|kmsg|auto] [--no-watch] [--node-flags '...']
  * The node flags default to those of images/agent.Dockerfile; --node-flags= measures without them.
+ * --kernel-log syslog reads the log as the chart's unprivileged agent does (dmesg --syslog).
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -17,10 +20,28 @@ import { ksleuth } from '../lib/kube/resources.js';
 import { LocalCluster } from '../test/harness/cluster.js';
 import { ComponentProcess } from '../test/harness/component.js';
 import { projectRoot } from '../lib/paths.js';
+import { freePort } from '../test/harness/ports.js';
+import { oomKillInCgroup } from '../test/helpers/oom.js';
+
+/** Counter and histogram sums of the agent's /metrics, by series as printed. */
+async function scrape(port: number): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const values = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const m = /^(ksleuth_watch_[a-z_]+(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    if (m) values.set(m[1]!, Number(m[2]));
+  }
+  return values;
+}
 
 const run = promisify(execFile);
 const { values } = parseArgs({
-  options: { seconds: { type: 'string', default: '120' }, 'node-flags': { type: 'string', default: '--jitless --max-semi-space-size=1 --v8-pool-size=1' } },
+  options: {
+    seconds: { type: 'string', default: '600' },
+    'node-flags': { type: 'string', default: '--jitless --max-semi-space-size=1 --v8-pool-size=1' },
+    'kernel-log': { type: 'string', default: 'syslog' },
+    'no-watch': { type: 'boolean', default: false },
+  },
 });
 const nodeFlags = values['node-flags'].split(' ').filter(Boolean);
 const seconds = Number(values.seconds);
@@ -57,6 +78,7 @@ async function sample(pid: number): Promise<{ cpuTicks: number; rssKb: number; h
 await run('npx', ['tsc', '-p', join(projectRoot, 'tsconfig.build.json')], { cwd: projectRoot });
 const cluster = await LocalCluster.start({ controllerManager: false });
 const stateDir = await mkdtemp(join(tmpdir(), 'ksleuth-idle-'));
+const healthPort = await freePort();
 let agent: ComponentProcess | undefined;
 try {
   await cluster.addNodes([{ name: 'idle-node' }]);
@@ -67,8 +89,10 @@ try {
       KUBECONFIG: cluster.kubeconfigPath,
       KSLEUTH_STATE_DIR: stateDir,
       KSLEUTH_ARTIFACT_PORT: '0',
-      KSLEUTH_HEALTH_PORT: '0',
+      KSLEUTH_HEALTH_PORT: String(healthPort),
       KSLEUTH_LOG_LEVEL: 'warn',
+      KSLEUTH_KERNEL_LOG: values['kernel-log'],
+      KSLEUTH_WATCH: values['no-watch'] ? 'false' : 'true',
     },
   });
   const client = cluster.client();
@@ -96,6 +120,7 @@ try {
   const pid = await nodePid(agent.pid);
   await sleep(20_000);
   const start = await sample(pid);
+  const metricsStart = await scrape(healthPort);
   const rss: number[] = [];
   const began = Date.now();
   while (Date.now() - began < seconds * 1000) {
@@ -104,6 +129,7 @@ try {
   }
   const end = await sample(pid);
   const elapsed = (Date.now() - began) / 1000;
+  const metricsEnd = await scrape(healthPort);
   const millicores = ((end.cpuTicks - start.cpuTicks) / ticksPerSecond / elapsed) * 1000;
   const mb = (kb: number): string => `${(kb / 1024).toFixed(1)} MB`;
   console.log(
@@ -113,6 +139,32 @@ try {
   console.log(`  RSS average    ${mb(rss.reduce((a, b) => a + b, 0) / rss.length)}`);
   console.log(`  RSS max        ${mb(Math.max(...rss))}   target ≤ 60 MB`);
   console.log(`  RSS peak (HWM) ${mb(end.hwmKb)}   (includes start-up and the kernel probe)`);
+  if (!values['no-watch']) {
+    const delta = (key: string): number => (metricsEnd.get(key) ?? 0) - (metricsStart.get(key) ?? 0);
+    console.log(`  watch (kernel log via ${values['kernel-log']}), per part over the window:`);
+    for (const part of ['kernel-log', 'slab', 'memory', 'pressure', 'tcp', 'trends', 'history']) {
+      const cpu = delta(`ksleuth_watch_cpu_seconds_total{part="${part}"}`);
+      const samples = delta(`ksleuth_watch_samples_total{sampler="${part}",result="ok"}`);
+      const wall = delta(`ksleuth_watch_sample_duration_seconds_sum{sampler="${part}"}`);
+      console.log(
+        `    ${part.padEnd(10)} ${((cpu / elapsed) * 1000).toFixed(3)} millicores` +
+          (samples > 0 ? `, ${samples} samples, ${((cpu / samples) * 1000).toFixed(2)} ms CPU and ${((wall / samples) * 1000).toFixed(2)} ms wall each` : ''),
+      );
+    }
+    // Time to finding: a real OOM kill in a memory cgroup, until the agent counts the raised finding.
+    const raisedKey = 'ksleuth_watch_findings_raised_total{pattern="oom-kill",severity="warning",source="kernel-log"}';
+    const key = [...(await scrape(healthPort)).keys()].find((k) => k.startsWith('ksleuth_watch_kernel_log_matches_total{rule="oom-kill-cgroup"'));
+    const before = key ? ((await scrape(healthPort)).get(key) ?? 0) : 0;
+    const killed = await oomKillInCgroup('ksleuth-bench-oom');
+    for (;;) {
+      const now = await scrape(healthPort);
+      const matched = [...now].find(([k]) => k.startsWith('ksleuth_watch_kernel_log_matches_total{rule="oom-kill-cgroup"'))?.[1] ?? 0;
+      if (matched > before || (now.get(raisedKey) ?? 0) > 0) break;
+      if (Date.now() - killed.at > 30_000) throw new Error('the OOM kill did not show within 30 s');
+      await sleep(100);
+    }
+    console.log(`  time to finding (OOM kill in a memory cgroup -> oom-kill match): ${((Date.now() - killed.at) / 1000).toFixed(2)} s`);
+  }
 } finally {
   await agent?.stop(5000);
   await cluster.stop();

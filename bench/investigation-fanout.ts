@@ -146,6 +146,7 @@ try {
       // A thousand in-process stand-in agents share one machine: the watch would read its kernel a thousand times over.
       watch: false,
       watchConfig: [],
+      kernelLog: 'auto',
       nodeConditions: false,
       allowCustomPrograms: false,
       allowlistExtra: [],

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 
-function shortHash(text: string): string {
+/** The first 8 hex digits of the SHA-256 of a text: short, deterministic names. */
+export function shortHash(text: string): string {
   return createHash('sha256').update(text).digest('hex').slice(0, 8);
 }
 

@@ -13,7 +13,10 @@ Flags (environment variable in brackets):
   --namespace NS               where the Lease lives (POD_NAMESPACE; default ksleuth-system)
   --health-port N              /metrics, /healthz, /readyz, 0 = off (KSLEUTH_HEALTH_PORT; default 8080)
   --allow-custom-programs      accept investigations with user bpftrace programs (KSLEUTH_ALLOW_CUSTOM_PROGRAMS=true)
-  --allowlist-extra PATH       extra sysctl allow-list file, repeatable (KSLEUTH_ALLOWLIST_EXTRA, comma-separated)`;
+  --allowlist-extra PATH       extra sysctl allow-list file, repeatable (KSLEUTH_ALLOWLIST_EXTRA, comma-separated)
+  --max-auto-investigations-per-hour N
+                               investigations all KernelTriggers together start per hour at most
+                               (KSLEUTH_MAX_AUTO_INVESTIGATIONS_PER_HOUR; default 20)`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -24,6 +27,7 @@ async function main(): Promise<void> {
       'health-port': { type: 'string' },
       'allow-custom-programs': { type: 'boolean' },
       'allowlist-extra': { type: 'string', multiple: true },
+      'max-auto-investigations-per-hour': { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -40,12 +44,18 @@ async function main(): Promise<void> {
   }
   const allowList = await loadAllowList({ extraPaths: values['allowlist-extra'] ?? env.KSLEUTH_ALLOWLIST_EXTRA?.split(',').filter(Boolean) ?? [] });
   const leaderElect = values['leader-elect'] ?? env.KSLEUTH_LEADER_ELECT === 'true';
+  const capText = values['max-auto-investigations-per-hour'] ?? env.KSLEUTH_MAX_AUTO_INVESTIGATIONS_PER_HOUR ?? '20';
+  const maxAutoInvestigationsPerHour = Number(capText);
+  if (!(Number.isInteger(maxAutoInvestigationsPerHour) && maxAutoInvestigationsPerHour >= 0)) {
+    throw new Error(`--max-auto-investigations-per-hour (KSLEUTH_MAX_AUTO_INVESTIGATIONS_PER_HOUR) must be a whole number, 0 to start none, got "${capText}"`);
+  }
   const manager = createOperator({
     client: KubeClient.load(values.kubeconfig, 'ksleuth-operator'),
     allowList,
     allowCustomPrograms: values['allow-custom-programs'] ?? env.KSLEUTH_ALLOW_CUSTOM_PROGRAMS === 'true',
     ...(leaderElect ? { leaseNamespace: values.namespace ?? env.POD_NAMESPACE ?? 'ksleuth-system' } : {}),
     healthPort: healthPort === 0 ? false : healthPort,
+    maxAutoInvestigationsPerHour,
     log,
   });
   await manager.runUntilSignal();

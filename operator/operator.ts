@@ -1,4 +1,6 @@
-import type { KernelCapture, KernelInvestigation, KernelMitigation, KernelNode } from '../api/v1alpha1/resources.js';
+import type { KernelCapture, KernelInvestigation, KernelMitigation, KernelNode, KernelTrigger } from '../api/v1alpha1/resources.js';
+import { triggerLabel } from '../api/v1alpha1/trigger.js';
+import { allTriggersKey, TriggerReconciler } from './triggers/controller.js';
 import { capturePhases } from '../api/v1alpha1/capture.js';
 import { investigationPhases } from '../api/v1alpha1/investigation.js';
 import type { KubeClient, KubeObject } from '../lib/kube/client.js';
@@ -23,6 +25,8 @@ export interface OperatorOptions {
   /** How often a running investigation's status is written at most. */
   statusIntervalMs?: number;
   investigationWorkers?: number;
+  /** Investigations all KernelTriggers together may start per hour. Default 20. */
+  maxAutoInvestigationsPerHour?: number;
   log?: Logger;
 }
 
@@ -44,6 +48,7 @@ export function createOperator(options: OperatorOptions): Manager {
   const nodes = manager.informer<NodeObject>({ resource: core.nodes });
   const kernelNodes = manager.informer<KernelNode>({ resource: ksleuth('KernelNode') });
   const mitigations = manager.informer<KernelMitigation>({ resource: ksleuth('KernelMitigation') });
+  const triggers = manager.informer<KernelTrigger>({ resource: ksleuth('KernelTrigger') });
   const events = {
     record: (object: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string) => void manager.events.event(object, type, reason, message),
   };
@@ -86,6 +91,25 @@ export function createOperator(options: OperatorOptions): Manager {
       JSON.stringify(old.status?.sysctls) !== JSON.stringify(next.status?.sysctls) ||
       JSON.stringify(old.spec.sysctls) !== JSON.stringify(next.spec.sysctls) ||
       old.status?.kernelVersion !== next.status?.kernelVersion,
+  });
+
+  const trigger = new TriggerReconciler({
+    client: options.client,
+    stores: { triggers: triggers.store, kernelNodes: kernelNodes.store, nodes: nodes.store, investigations: investigations.store },
+    events,
+    clusterMaxPerHour: options.maxAutoInvestigationsPerHour ?? 20,
+    log: log.child({ controller: 'triggers' }),
+  });
+  // One worker: cooldowns and caps are decided over all triggers and nodes at once.
+  const triggerController = manager.controller({ name: 'triggers', reconcile: trigger.reconcile, workers: 1 });
+  const everything = (): string[] => [allTriggersKey];
+  const findingKeys = (kn: KernelNode): string => JSON.stringify((kn.status?.findings ?? []).map((f) => [f.id, f.firstTime, f.severity]));
+  triggerController.watch(triggers, { map: everything });
+  triggerController.watch(kernelNodes, { map: everything, filterUpdate: (old, next) => findingKeys(old) !== findingKeys(next) });
+  // Started and deleted auto-investigations change the counts of cooldowns and caps.
+  triggerController.watch(investigations, {
+    map: (inv) => (inv.metadata.labels?.[triggerLabel] !== undefined ? [allTriggersKey] : []),
+    filterUpdate: () => false,
   });
 
   const apiRequests = manager.registry.counter('ksleuth_api_requests_total', 'Requests to the Kubernetes API by method (WATCH for watches) and status code.', [

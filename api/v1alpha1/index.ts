@@ -7,3 +7,5 @@ export * from './capture.js';
 export * from './mitigation.js';
 export * from './node.js';
 export * from './resources.js';
+export * from './node-conditions.js';
+export * from './trigger.js';

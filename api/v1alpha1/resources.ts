@@ -5,6 +5,7 @@ import { captureSpec, captureStatus } from './capture.js';
 import { investigationSpec, investigationStatus } from './investigation.js';
 import { mitigationSpec, mitigationStatus } from './mitigation.js';
 import { nodeSpec, nodeStatus } from './node.js';
+import { triggerSpec, triggerStatus } from './trigger.js';
 
 export interface PrinterColumn {
   name: string;
@@ -124,11 +125,31 @@ export const resources = {
     status: nodeStatus,
     printerColumns: [
       { name: 'Kernel', type: 'string', jsonPath: '.status.kernelVersion', description: 'The kernel release.' },
+      { name: 'Findings', type: 'integer', jsonPath: '.status.findingCount', description: 'Active findings of the always-on watch.' },
+      { name: 'Severity', type: 'string', jsonPath: '.status.highestSeverity', description: 'The most severe active finding.' },
       { name: 'Agent', type: 'string', jsonPath: '.status.conditions[?(@.type=="AgentReady")].status', description: 'Whether the agent is reporting.' },
       { name: 'Sysctls', type: 'string', jsonPath: '.status.sysctlSummary', description: 'Sysctls held, out of sysctls desired.' },
       { name: 'Heartbeat', type: 'date', jsonPath: '.status.heartbeatTime', description: 'When the agent last reported.' },
       { name: 'Version', type: 'string', jsonPath: '.status.agentVersion', description: 'The agent version.', priority: 1 },
       { name: 'OS', type: 'string', jsonPath: '.status.osImage', description: 'The operating system.', priority: 1 },
+      age,
+    ],
+  },
+  KernelTrigger: {
+    kind: 'KernelTrigger',
+    plural: 'kerneltriggers',
+    singular: 'kerneltrigger',
+    shortNames: ['ktrig'],
+    description:
+      'KernelTrigger starts a KernelInvestigation on a node when the always-on watch reports a matching finding there, with a cooldown per node and a cap per hour.',
+    spec: triggerSpec,
+    status: triggerStatus,
+    printerColumns: [
+      { name: 'Patterns', type: 'string', jsonPath: '.spec.findings.patterns', description: 'The finding patterns that start it.' },
+      { name: 'Last hour', type: 'integer', jsonPath: '.status.startedLastHour', description: 'Investigations started in the last hour.' },
+      { name: 'Last', type: 'date', jsonPath: '.status.lastTriggerTime', description: 'When it last started one.' },
+      { name: 'Suspended', type: 'boolean', jsonPath: '.spec.suspend', description: 'Starts nothing while true.', priority: 1 },
+      conditionMessage('Ready'),
       age,
     ],
   },
@@ -149,6 +170,7 @@ export type KernelInvestigation = Resource<z.infer<typeof investigationSpec>, z.
 export type KernelCapture = Resource<z.infer<typeof captureSpec>, z.infer<typeof captureStatus>>;
 export type KernelMitigation = Resource<z.infer<typeof mitigationSpec>, z.infer<typeof mitigationStatus>>;
 export type KernelNode = Resource<z.infer<typeof nodeSpec>, z.infer<typeof nodeStatus>>;
+export type KernelTrigger = Resource<z.infer<typeof triggerSpec>, z.infer<typeof triggerStatus>>;
 
 /** Where a resource lives in the API, for the custom objects client. */
 export function apiPath(kind: ResourceKind): { group: string; version: string; plural: string } {

@@ -96,7 +96,7 @@ export class Agent {
           config: watchConfig,
           rules: loadRulesFile(shippedRulesFile),
           stateDir: config.stateDir,
-          kernelLog: options.standIn ? 'none' : (facts.kernelLog ?? 'none'),
+          kernelLog: options.standIn ? 'none' : config.kernelLog === 'auto' ? (facts.kernelLog ?? 'none') : config.kernelLog,
           metrics: new WatchMetrics(manager.registry),
           log: log.child({ component: 'watch' }),
         })

@@ -32,6 +32,7 @@ const agentConfig = z.object({
     .optional(),
   reportOsImage: z.string().min(1).max(256).optional(),
   watch: z.boolean(),
+  kernelLog: z.enum(['auto', 'kmsg', 'syslog'], { error: 'use auto, kmsg or syslog' }),
   watchConfig: z.array(z.string()),
   nodeConditions: z.boolean(),
 });
@@ -61,7 +62,9 @@ Flags (each also as an environment variable, e.g. --state-dir or KSLEUTH_STATE_D
   --no-watch                    do not run the always-on watch (KSLEUTH_WATCH=false)
   --watch-config PATH           a watch configuration merged over the shipped one (repeatable; the chart's
                                 watch.config; KSLEUTH_WATCH_CONFIG, comma-separated)
-  --no-node-conditions          do not set ksleuth's conditions on the Node (KSLEUTH_NODE_CONDITIONS=false)`;
+  --no-node-conditions          do not set ksleuth's conditions on the Node (KSLEUTH_NODE_CONDITIONS=false)
+  --kernel-log MODE             how the watch follows the kernel log: auto (/dev/kmsg if it opens, else
+                                syslog(2)), kmsg or syslog (KSLEUTH_KERNEL_LOG; default auto)`;
 
 /** Reads flags, then KSLEUTH_* environment variables, then defaults; throws a message naming the bad setting. */
 export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentConfig {
@@ -89,6 +92,7 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv = process
       'no-watch': { type: 'boolean' },
       'watch-config': { type: 'string', multiple: true },
       'no-node-conditions': { type: 'boolean' },
+      'kernel-log': { type: 'string' },
     },
     strict: true,
   });
@@ -125,6 +129,7 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv = process
     watch: !(values['no-watch'] ?? env.KSLEUTH_WATCH === 'false'),
     watchConfig: values['watch-config'] ?? (env.KSLEUTH_WATCH_CONFIG ? env.KSLEUTH_WATCH_CONFIG.split(',') : []),
     nodeConditions: !(values['no-node-conditions'] ?? env.KSLEUTH_NODE_CONDITIONS === 'false'),
+    kernelLog: pick('kernel-log', 'KSLEUTH_KERNEL_LOG') ?? 'auto',
   });
   if (!result.success) {
     throw new Error(result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
