@@ -49,8 +49,14 @@ describe('investigations that start themselves (KernelTrigger)', () => {
     await system().waitFor('an investigation started by the trigger', async () => (await triggered()).length > 0, 30_000);
     const [investigation] = await triggered();
     expect(investigation!.spec.nodes).toMatchObject({ names: ['node-1'], maxNodes: 1 });
-    expect(investigation!.spec.description).toMatch(/^Memory after an OOM kill\. Started by KernelTrigger oom-memory: warning oom-kill on node node-1 since \S+: .*ksleuth-trig-1/);
-    expect(JSON.parse(investigation!.metadata.annotations![triggerFindingAnnotation]!)).toMatchObject({ trigger: 'oom-memory', node: 'node-1', finding: 'kernel-log/oom-kill' });
+    expect(investigation!.spec.description).toMatch(
+      /^Memory after an OOM kill\. Started by KernelTrigger oom-memory: warning oom-kill on node node-1 since \S+: .*ksleuth-trig-1/,
+    );
+    expect(JSON.parse(investigation!.metadata.annotations![triggerFindingAnnotation]!)).toMatchObject({
+      trigger: 'oom-memory',
+      node: 'node-1',
+      finding: 'kernel-log/oom-kill',
+    });
     // node-2 reported the same finding, but the selector leaves it out.
     expect((await system().client.get<KernelNode>(ksleuth('KernelNode'), 'node-2')).status?.findings?.some((f) => f.pattern === 'oom-kill')).toBe(true);
 
@@ -65,7 +71,10 @@ describe('investigations that start themselves (KernelTrigger)', () => {
     expect(Date.now() - killed.at).toBeLessThan(120_000);
 
     const status = (await system().client.get<KernelTrigger>(ksleuth('KernelTrigger'), 'oom-memory')).status!;
-    expect(status).toMatchObject({ startedLastHour: 1, recent: [{ node: 'node-1', investigation: name, finding: 'kernel-log/oom-kill', severity: 'warning' }] });
+    expect(status).toMatchObject({
+      startedLastHour: 1,
+      recent: [{ node: 'node-1', investigation: name, finding: 'kernel-log/oom-kill', severity: 'warning' }],
+    });
     expect(status.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'Watching' });
   });
 
@@ -85,7 +94,9 @@ describe('investigations that start themselves (KernelTrigger)', () => {
     const events = await system().client.list<KubeObject & { reason: string; message: string }>(core.events('default'), {
       fieldSelector: 'involvedObject.kind=KernelTrigger,involvedObject.name=oom-memory,reason=CooldownSkip',
     });
-    expect(events.items[0]?.message).toMatch(/^Not starting an investigation for kernel-log\/oom-kill on node node-1: node node-1 is in this trigger's cooldown until \S+$/);
+    expect(events.items[0]?.message).toMatch(
+      /^Not starting an investigation for kernel-log\/oom-kill on node node-1: node node-1 is in this trigger's cooldown until \S+$/,
+    );
     expect(await triggered()).toHaveLength(1);
   });
 });

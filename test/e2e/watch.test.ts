@@ -1,5 +1,10 @@
+import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { parser } from '@prometheus-io/lezer-promql';
+import { parse as parseYaml } from 'yaml';
+import { projectRoot } from '../../lib/paths.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -56,6 +61,57 @@ async function refusal(request: Promise<unknown>): Promise<string> {
   );
   if (!(error instanceof ApiError)) throw new Error(`expected the API server to refuse, got ${error === undefined ? 'success' : String(error)}`);
   return error.serverMessage;
+}
+
+/** The metric names a PromQL expression selects; throws on an expression that does not parse. */
+function metricNames(expr: string): string[] {
+  const names: string[] = [];
+  parser.parse(expr).iterate({
+    enter(node) {
+      if (node.type.isError) throw new Error(`PromQL does not parse at ${node.from}: ${expr}`);
+      if (node.name === 'Identifier' && node.node.parent?.name === 'VectorSelector') names.push(expr.slice(node.from, node.to));
+    },
+  });
+  return names;
+}
+
+/** Every PromQL expression of the chart's PrometheusRule and Grafana dashboard, as rendered. */
+async function chartExpressions(): Promise<{ where: string; expr: string }[]> {
+  const { stdout } = await promisify(execFile)(
+    system().cluster.binaries.helm,
+    [
+      'template',
+      'ksleuth',
+      join(projectRoot, 'charts', 'ksleuth'),
+      '--set',
+      'metrics.prometheusRule.enabled=true',
+      '--set',
+      'metrics.grafanaDashboard.enabled=true',
+      '--show-only',
+      'templates/prometheusrule.yaml',
+      '--show-only',
+      'templates/grafana-dashboard.yaml',
+    ],
+    { maxBuffer: 16 * 1024 * 1024 },
+  );
+  const expressions: { where: string; expr: string }[] = [];
+  for (const doc of stdout.split(/^---$/m).map((d) => parseYaml(d) as Record<string, any> | null)) {
+    if (doc?.kind === 'PrometheusRule') {
+      for (const group of doc.spec.groups) for (const rule of group.rules) expressions.push({ where: `alert ${rule.alert}`, expr: rule.expr });
+    } else if (doc?.kind === 'ConfigMap') {
+      const dashboard = JSON.parse(doc.data['ksleuth-watch.json']) as {
+        panels: { title: string; targets: { expr: string }[] }[];
+        templating: { list: { query: string; name: string }[] };
+      };
+      for (const panel of dashboard.panels)
+        for (const target of panel.targets) expressions.push({ where: `panel "${panel.title}"`, expr: target.expr.replaceAll('$node', '.*') });
+      for (const variable of dashboard.templating.list) {
+        const inner = /^label_values\((\w+), \w+\)$/.exec(variable.query)?.[1];
+        if (inner) expressions.push({ where: `variable ${variable.name}`, expr: inner });
+      }
+    }
+  }
+  return expressions;
 }
 
 const kernelNode = (node: string) => system().client.get<KernelNode>(ksleuth('KernelNode'), node);
@@ -136,6 +192,33 @@ describe('the always-on watch in the agents', () => {
     await patch('node-1', condition('KernelOops', 'False'));
     const node = await system().client.get<NodeObject>(core.nodes, 'node-1');
     expect(node.status.conditions.find((c) => c.type === 'KernelOops')?.reason).toBe('Test');
+  });
+
+  it('exports every metric that the chart’s alerts and dashboard use (checked against a live agent)', async () => {
+    const agent = system().agent('node-1');
+    // Every sampler has run once (the TCP census needs a turn through all namespaces).
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    const text = await (await fetch(`http://${agent.host.address}:8081/metrics`)).text();
+    const exported = new Set([...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => m[1]!));
+    const expressions = await chartExpressions();
+    expect(expressions.length).toBeGreaterThan(20);
+    expect(new Set(expressions.flatMap((e) => metricNames(e.expr))).size).toBeGreaterThan(12);
+    const missing: string[] = [];
+    for (const { where, expr } of expressions) {
+      for (const name of metricNames(expr)) {
+        const family = name.replace(/_(bucket|sum|count)$/, '');
+        if (!exported.has(name) && !exported.has(family)) missing.push(`${where}: ${name}`);
+      }
+    }
+    expect(missing).toEqual([]);
+    // And the figures are there, not only their names.
+    for (const series of [
+      'ksleuth_node_slab_total_bytes',
+      'ksleuth_node_tcp_close_wait_sockets{data="unread"}',
+      'ksleuth_watch_sampler_up{sampler="slab"} 1',
+    ]) {
+      expect(text).toContain(series);
+    }
   });
 
   it('keeps its history and findings on the node across an agent restart', async () => {

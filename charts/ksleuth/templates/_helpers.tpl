@@ -204,3 +204,18 @@ allow a denied key fails the render with the reason, as the agent would refuse t
 {{- fail (printf "%s: values lists a value twice; list each once" $where) -}}
 {{- end -}}
 {{- end -}}
+
+{{/* The agent's flags for the always-on watch (docs/watch.md). */}}
+{{- define "ksleuth.agent.watchArgs" -}}
+{{- if not .Values.watch.enabled -}}
+- --no-watch
+{{- else -}}
+- --kernel-log={{ .Values.watch.kernelLog }}
+{{- if not .Values.watch.nodeConditions }}
+- --no-node-conditions
+{{- end }}
+{{- if .Values.watch.config }}
+- --watch-config=/etc/ksleuth/watch/watch.yaml
+{{- end }}
+{{- end -}}
+{{- end -}}
