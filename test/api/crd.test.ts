@@ -23,7 +23,7 @@ describe('generated CRDs', () => {
       expect(crd.spec.versions[0]!.additionalPrinterColumns.length).toBeGreaterThan(3);
       return crd.spec.names.shortNames[0];
     });
-    expect(shortNames).toEqual(['kinv', 'kcap', 'kmit', 'knode']);
+    expect(shortNames).toEqual(['kinv', 'kcap', 'kmit', 'knode', 'ktrig']);
   });
 
   it('refuses a schema that is not structural', () => {

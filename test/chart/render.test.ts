@@ -101,7 +101,7 @@ describe('the chart', () => {
     expect(deployment.spec.replicas).toBe(2);
     const c = container(deployment);
     expect(c.image).toBe('ghcr.io/ksleuth/ksleuth-operator:0.1.0');
-    expect(c.args).toEqual(['--health-port=8080', '--leader-elect']);
+    expect(c.args).toEqual(['--health-port=8080', '--leader-elect', '--max-auto-investigations-per-hour=20']);
     expect(c.env).toContainEqual({ name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } });
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
@@ -183,7 +183,7 @@ describe('the chart', () => {
       .filter((o) => o.kind === 'ValidatingAdmissionPolicy')
       .map((o) => o.metadata.name)
       .sort();
-    expect(policies).toEqual(['ksleuth-agent-node-restriction', 'ksleuth-custom-programs', 'ksleuth-sysctl-allowlist']);
+    expect(policies).toEqual(['ksleuth-agent-node-restriction', 'ksleuth-agent-node-status', 'ksleuth-custom-programs', 'ksleuth-sysctl-allowlist']);
     for (const name of policies) {
       expect(one(objects, 'ValidatingAdmissionPolicyBinding', name.replace(/^ksleuth/, '')).spec).toEqual({ policyName: name, validationActions: ['Deny'] });
     }
@@ -198,6 +198,36 @@ describe('the chart', () => {
     ]);
   });
 
+  it('renders the watch: its flags and configuration, a PodMonitor, the PrometheusRule and the dashboard when asked', async () => {
+    const defaults = await render();
+    expect(container(one(defaults, 'DaemonSet', '-agent')).args).toContain('--kernel-log=auto');
+    expect(defaults.filter((o) => ['PodMonitor', 'PrometheusRule'].includes(o.kind))).toEqual([]);
+    const objects = await render({
+      watch: { kernelLog: 'syslog', nodeConditions: false, config: { sampling: { slab: { intervalSeconds: 30 } } } },
+      metrics: { podMonitor: { enabled: true }, prometheusRule: { enabled: true }, grafanaDashboard: { enabled: true } },
+    });
+    const agentSet = one(objects, 'DaemonSet', '-agent');
+    expect(container(agentSet).args).toEqual(
+      expect.arrayContaining(['--kernel-log=syslog', '--no-node-conditions', '--watch-config=/etc/ksleuth/watch/watch.yaml']),
+    );
+    expect(container(agentSet).volumeMounts).toContainEqual({ name: 'watch-config', mountPath: '/etc/ksleuth/watch', readOnly: true });
+    expect(agentSet.spec.template.metadata.annotations['checksum/watch-config']).toMatch(/^[a-f0-9]{64}$/);
+    const config = one(objects, 'ConfigMap', '-watch-config') as unknown as { data: Record<string, string> };
+    expect(parse(config.data['watch.yaml']!)).toEqual({ sampling: { slab: { intervalSeconds: 30 } } });
+    expect(one(objects, 'PodMonitor', 'ksleuth').spec.podMetricsEndpoints[0].relabelings).toEqual([
+      { sourceLabels: ['__meta_kubernetes_pod_node_name'], targetLabel: 'node' },
+    ]);
+    const alerts = one(objects, 'PrometheusRule', 'ksleuth').spec.groups[0].rules.map((r: { alert: string }) => r.alert);
+    expect(alerts).toContain('KsleuthKernelHardwareError');
+    const dashboard = one(objects, 'ConfigMap', '-grafana-dashboard') as unknown as {
+      metadata: { labels: Record<string, string> };
+      data: Record<string, string>;
+    };
+    expect(dashboard.metadata.labels.grafana_dashboard).toBe('1');
+    expect(JSON.parse(dashboard.data['ksleuth-watch.json']!).title).toBe('ksleuth watch');
+    expect(container(one(await render({ watch: { enabled: false } }), 'DaemonSet', '-agent')).args).toContain('--no-watch');
+  });
+
   it('renders the CRDs, kept on uninstall by default, and leaves them out or unkept when asked', async () => {
     const crds = (await render()).filter((o) => o.kind === 'CustomResourceDefinition');
     expect(crds.map((c) => c.metadata.name).sort()).toEqual([
@@ -205,10 +235,11 @@ describe('the chart', () => {
       'kernelinvestigations.ksleuth.io',
       'kernelmitigations.ksleuth.io',
       'kernelnodes.ksleuth.io',
+      'kerneltriggers.ksleuth.io',
     ]);
     for (const crd of crds) expect(crd.metadata.annotations).toEqual({ 'helm.sh/resource-policy': 'keep' });
     const unkept = (await render({ crds: { keep: false } })).filter((o) => o.kind === 'CustomResourceDefinition');
-    expect(unkept).toHaveLength(4);
+    expect(unkept).toHaveLength(5);
     for (const crd of unkept) expect(crd.metadata.annotations ?? {}).toEqual({});
     expect((await render({ crds: { enabled: false } })).filter((o) => o.kind === 'CustomResourceDefinition')).toEqual([]);
   });
@@ -229,7 +260,12 @@ describe('the chart', () => {
     const agent = container(agentSet);
     expect(operator.image).toBe('registry.example/ksleuth/operator:v9');
     expect(agent.image).toBe(`ghcr.io/ksleuth/ksleuth-agent@${digest}`);
-    expect(operator.args).toEqual(['--health-port=8080', '--allow-custom-programs', '--allowlist-extra=/etc/ksleuth/sysctl-allowlist/extra.yaml']);
+    expect(operator.args).toEqual([
+      '--health-port=8080',
+      '--allow-custom-programs',
+      '--allowlist-extra=/etc/ksleuth/sysctl-allowlist/extra.yaml',
+      '--max-auto-investigations-per-hour=20',
+    ]);
     expect(agent.args).toEqual(
       expect.arrayContaining([
         '--allow-custom-programs',
@@ -250,7 +286,9 @@ describe('the chart', () => {
     expect(objects.filter((o) => o.kind === 'PodDisruptionBudget')).toEqual([]);
     const monitor = one(objects, 'ServiceMonitor');
     expect(monitor.metadata.labels).toMatchObject({ release: 'prometheus' });
-    expect(monitor.spec.endpoints).toEqual([{ port: 'metrics', path: '/metrics', interval: '30s' }]);
+    expect(monitor.spec.endpoints).toEqual([
+      { port: 'metrics', path: '/metrics', interval: '30s', relabelings: [{ sourceLabels: ['__meta_kubernetes_pod_node_name'], targetLabel: 'node' }] },
+    ]);
     const services = objects.filter((o) => o.kind === 'Service');
     expect(services.map((s) => [s.metadata.name, s.spec.ports[0].port])).toEqual([
       ['sleuth-operator-metrics', 8080],
