@@ -46,7 +46,6 @@ export class WatchReporter {
   private readonly unsubscribe: () => void;
   private statusTimer?: NodeJS.Timeout;
   private conditionTimer?: NodeJS.Timeout;
-  private statusDue = false;
   private lastStatusWrite = 0;
   private writing?: Promise<void>;
   private eventsThisMinute = 0;
@@ -105,7 +104,6 @@ export class WatchReporter {
 
   private scheduleStatus(urgent: boolean): void {
     if (this.stopped) return;
-    this.statusDue = true;
     const refresh = this.options.refreshMs ?? 300_000;
     // Urgent changes wait a second to gather a burst; others wait for the refresh interval.
     const delay = urgent ? Math.max(0, 1000 - (Date.now() - this.lastStatusWrite)) : Math.max(0, refresh - (Date.now() - this.lastStatusWrite));
@@ -122,7 +120,6 @@ export class WatchReporter {
 
   private async writeStatus(): Promise<void> {
     await this.writing;
-    this.statusDue = false;
     this.lastStatusWrite = Date.now();
     const { watch } = this.options;
     const findings = watch.findings();
