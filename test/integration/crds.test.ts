@@ -167,7 +167,7 @@ subjects:
     expect(stdout).toMatch(/quick-health\s+Running\s+2\/3\s+4\s+warning/);
     expect(stdout).toMatch(/NAME\s+NODE\s+INVESTIGATION\s+PHASE\s+FINDINGS\s+AGE/);
     expect(stdout).toMatch(/NAME\s+APPLIED\s+MATCHED\s+SKIPPED\s+FAILED\s+READY\s+CONFLICT\s+AGE/);
-    expect(stdout).toMatch(/NAME\s+KERNEL\s+AGENT\s+SYSCTLS\s+HEARTBEAT\s+AGE/);
+    expect(stdout).toMatch(/NAME\s+KERNEL\s+FINDINGS\s+SEVERITY\s+AGENT\s+SYSCTLS\s+HEARTBEAT\s+AGE/);
     expect(stdout).toMatch(/worker-1\s+6\.1\.0-18-amd64\s+1\/1\s+\d+s/);
   });
 });
