@@ -153,9 +153,15 @@ export class KubeClient {
       r.on('error', reject);
       if (!stream)
         r.setTimeout(options.timeoutMs ?? 60_000, () => r.destroy(new Error(`${method} ${path}: no answer within ${options.timeoutMs ?? 60_000} ms`)));
-      if (options.signal) {
-        if (options.signal.aborted) r.destroy(new Error('aborted'));
-        options.signal.addEventListener('abort', () => r.destroy(new Error('aborted')), { once: true });
+      const { signal } = options;
+      if (signal?.aborted) r.destroy(new Error('aborted'));
+      else if (signal) {
+        // The caller's signal may live for the whole process (the leader elector renews with one):
+        // the listener goes when the request and its response are done, or it would keep each
+        // request alive and pile up.
+        const abort = (): void => void r.destroy(new Error('aborted'));
+        signal.addEventListener('abort', abort, { once: true });
+        r.once('close', () => signal.removeEventListener('abort', abort));
       }
       r.end(body);
     }).then((res) => {
