@@ -6,7 +6,6 @@ import { investigationPhases } from '../api/v1alpha1/investigation.js';
 import type { KubeClient, KubeObject } from '../lib/kube/client.js';
 import { core, ksleuth } from '../lib/kube/resources.js';
 import { log as rootLog, type Logger } from '../lib/log.js';
-import { checkSysctl } from '../lib/sysctl/check.js';
 import type { AllowList } from '../lib/sysctl/allowlist.js';
 import { captureIndex, InvestigationReconciler } from './investigation/controller.js';
 import type { NodeObject } from './nodes/node.js';
@@ -71,10 +70,7 @@ export function createOperator(options: OperatorOptions): Manager {
     client: options.client,
     stores: { mitigations: mitigations.store, nodes: nodes.store, kernelNodes: kernelNodes.store },
     events,
-    checkSysctl: (name, value) => {
-      const result = checkSysctl(options.allowList, name, value);
-      return result.ok ? undefined : result.reason;
-    },
+    allowList: options.allowList,
   });
   const mitigationController = manager.controller({ name: 'mitigation', reconcile: mitigation.reconcile, workers: 1 });
   const all = (): string[] => [allMitigationsKey];

@@ -1,5 +1,3 @@
-import { mitigationSpec } from '../../api/v1alpha1/mitigation.js';
-import { KernelRangeError, parseKernelRange } from '../../lib/kernel/range.js';
 import type { DesiredSysctl } from '../../api/v1alpha1/node.js';
 import type { KernelMitigation, KernelNode } from '../../api/v1alpha1/resources.js';
 import { conditionsEqual, setCondition, type Clock } from '../../lib/conditions.js';
@@ -7,10 +5,12 @@ import type { KubeClient } from '../../lib/kube/client.js';
 import { isConflict, isNotFound } from '../../lib/kube/errors.js';
 import { ksleuth } from '../../lib/kube/resources.js';
 import { stableStringify } from '../../lib/stable-json.js';
+import type { AllowList } from '../../lib/sysctl/index.js';
 import type { ReconcileContext, ReconcileOutcome } from '../../runtime/controller.js';
 import type { ReadonlyStore } from '../../runtime/store.js';
 import { agentRegistered, type NodeObject } from '../nodes/node.js';
-import { resolveMitigations, type MitigationInput, type NodeInput } from './resolve.js';
+import { mitigationInput } from './input.js';
+import { resolveMitigations, type NodeInput } from './resolve.js';
 import { mitigationStatus } from './status.js';
 
 export const revertFinalizer = 'ksleuth.io/revert';
@@ -32,8 +32,8 @@ export interface MitigationControllerOptions {
   client: KubeClient;
   stores: MitigationStores;
   events: MitigationEventSink;
-  /** Says why a sysctl is not allowed, or undefined when it is. */
-  checkSysctl: (name: string, value: string) => string | undefined;
+  /** The sysctls mitigations may set, and their ranges. */
+  allowList: AllowList;
   clock?: Clock;
   /** How long a deleted mitigation waits for its nodes to report the revert. Default 5 minutes. */
   revertWaitMs?: number;
@@ -54,7 +54,7 @@ export class MitigationReconciler {
   reconcile = async (_key: string, context: ReconcileContext): Promise<ReconcileOutcome | void> => {
     const { stores } = this.options;
     const mitigations = stores.mitigations.list();
-    const inputs = mitigations.map((m) => this.input(m));
+    const inputs = mitigations.map((m) => mitigationInput(m, this.options.allowList));
     const nodes = this.nodeInputs();
     const { desired, views } = resolveMitigations(inputs, nodes);
 
@@ -90,37 +90,6 @@ export class MitigationReconciler {
     }
     return requeueMs === undefined ? {} : { requeueAfterMs: requeueMs };
   };
-
-  private input(m: KernelMitigation): MitigationInput {
-    const name = m.metadata.name!;
-    const deleting = Boolean(m.metadata.deletionTimestamp);
-    const parsed = mitigationSpec.safeParse(m.spec);
-    if (!parsed.success) {
-      return {
-        name,
-        spec: m.spec,
-        deleting,
-        refused: parsed.error.issues.map((i) => `spec.${i.path.join('.')}: ${i.message}`).join('; '),
-        refusedReason: 'InvalidSpec',
-      };
-    }
-    // The CRD schema checks the range's syntax; which distribution a bound belongs to is checked here.
-    if (parsed.data.kernelVersions !== undefined) {
-      try {
-        const kernelRange = parseKernelRange(parsed.data.kernelVersions, 'spec.kernelVersions');
-        return this.withSysctlRefusals({ name, spec: parsed.data, deleting, kernelRange });
-      } catch (error) {
-        if (!(error instanceof KernelRangeError)) throw error;
-        return { name, spec: parsed.data, deleting, refused: error.message, refusedReason: error.reason };
-      }
-    }
-    return this.withSysctlRefusals({ name, spec: parsed.data, deleting });
-  }
-
-  private withSysctlRefusals(input: MitigationInput): MitigationInput {
-    const refusals = input.spec.sysctls.map((s) => this.options.checkSysctl(s.name, s.value)).filter((r): r is string => r !== undefined);
-    return refusals.length > 0 ? { ...input, refused: refusals.join('; ') } : input;
-  }
 
   private nodeInputs(): NodeInput[] {
     const { stores } = this.options;
