@@ -85,12 +85,25 @@ export const sysctlName = z
     'The sysctl name in dotted form, for example net.ipv4.tcp_fastopen; a "/" stands for a dot inside one component (net.ipv4.conf.eth0/1.rp_filter is interface eth0.1).',
   );
 
-/** A sysctl value as written to /proc/sys: printable ASCII, several numbers separated by blanks allowed. */
+const canonicalSysctlValueMessage =
+  'write the value as the kernel prints it: numbers without leading zeros ("10", not "010"), separated by single spaces, no blanks around';
+
+/**
+ * A sysctl value as written to /proc/sys: printable ASCII, several numbers separated by single
+ * spaces. Only the canonical spelling is accepted, the one the agent writes and reads back: "010"
+ * and "10" would otherwise be one value with two names (a false conflict, a node that never
+ * reports the value it was asked for). Refused rather than rewritten at admission, so that what
+ * Git holds and what the cluster holds stay the same.
+ */
 export const sysctlValue = z
   .string()
   .min(1)
   .max(256)
   .regex(/^[ -~]+$/)
+  .refine((value) => /^[^ ]+( [^ ]+)*$/.test(value) && !/(^| )-?0[0-9]/.test(value), { message: canonicalSysctlValueMessage })
+  .meta({
+    'x-kubernetes-validations': [{ rule: "self.matches('^[^ ]+( [^ ]+)*$') && !self.matches('(^| )-?0[0-9]')", message: canonicalSysctlValueMessage }],
+  })
   .describe('The value to write, as sysctl prints it (for example "0" or "4096 87380 6291456").');
 
 export const sysctlSetting = z.object({
