@@ -10,7 +10,11 @@ export const captureSpec = z
     nodeName: objectName.describe('The node whose agent runs this capture.'),
     captures: z.array(captureEntry).min(1).max(16).describe('What to capture, copied from the investigation.'),
     durationSeconds: z.int().min(1).max(maxInvestigationDurationSeconds).describe('How long each capture runs.'),
-    deadline: z.iso.datetime().describe('The agent does not start the capture after this time, and the operator reports it timed out.'),
+    deadline: z.iso
+      .datetime()
+      .describe(
+        'The investigation’s deadline. The agent does not start the capture when its window cannot end by then, stops it if it still runs then, and the operator reports it timed out if it has not finished.',
+      ),
   })
   .meta({
     'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'spec is immutable; create a new investigation instead' }],
@@ -21,6 +25,11 @@ export type KernelCaptureSpec = z.infer<typeof captureSpec>;
 export const capturePhases = ['Pending', 'Running', 'Succeeded', 'Failed', 'Unsupported', 'TimedOut'] as const;
 export type CapturePhase = (typeof capturePhases)[number];
 export const finishedCapturePhases: readonly CapturePhase[] = ['Succeeded', 'Failed', 'Unsupported', 'TimedOut'];
+
+/** Whether a capture has finished: its phase is final (the API refuses to change it). */
+export function isFinishedCapture(status: { phase?: CapturePhase } | undefined): boolean {
+  return status?.phase !== undefined && finishedCapturePhases.includes(status.phase);
+}
 
 export const resultStates = ['Running', 'Succeeded', 'Failed', 'Unsupported', 'TimedOut'] as const;
 export type ResultState = (typeof resultStates)[number];
@@ -69,5 +78,14 @@ export const captureStatus = z
     artifacts: z.array(artifactRef).max(64).optional().describe('Files kept on the node, downloadable with ksleuth artifacts get.'),
     conditions,
   })
-  .describe('Written by the node agent.');
+  .meta({
+    'x-kubernetes-validations': [
+      {
+        rule: `!has(oldSelf.phase) || !(oldSelf.phase in [${finishedCapturePhases.map((p) => `'${p}'`).join(', ')}]) || (has(self.phase) && self.phase == oldSelf.phase)`,
+        message: `a finished capture keeps its phase: ${finishedCapturePhases.join(', ')} are final`,
+        fieldPath: '.phase',
+      },
+    ],
+  })
+  .describe('Written by the node agent; the operator marks a capture TimedOut that has not finished by its deadline.');
 export type KernelCaptureStatus = z.infer<typeof captureStatus>;

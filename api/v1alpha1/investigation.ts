@@ -55,7 +55,9 @@ export const investigationSpec = z
       .min(30)
       .max(maxInvestigationDurationSeconds + 3600)
       .optional()
-      .describe('After this long from the start, nodes that have not reported are marked timed out. Defaults to durationSeconds + 120.'),
+      .describe(
+        'After this long from the start, nodes that have not reported are marked timed out; agents stop captures still running then and do not start one whose window cannot end by then. Leave room after durationSeconds for processing (perf script, parsing). Defaults to durationSeconds + 120.',
+      ),
     compareBy: compareBy.optional(),
     ttlSecondsAfterFinished: z
       .int()

@@ -100,6 +100,20 @@ describe('the ksleuth API on a real API server', () => {
     await expect(client.patch(ref, 'immutable', { spec: { durationSeconds: 30 } })).rejects.toThrow(/spec is immutable/);
   });
 
+  it('keeps a finished capture’s phase: a late writer cannot turn TimedOut into Succeeded', async () => {
+    const client = cluster().client();
+    const ref = ksleuth('KernelCapture');
+    await client.create(ref, capture('final'));
+    await client.patch(ref, 'final', { status: { phase: 'Running' } }, { subresource: 'status' });
+    await client.patch(ref, 'final', { status: { phase: 'TimedOut', message: 'deadline' } }, { subresource: 'status' });
+    await expect(client.patch(ref, 'final', { status: { phase: 'Succeeded' } }, { subresource: 'status' })).rejects.toThrow(
+      /status.phase.*a finished capture keeps its phase/,
+    );
+    // Other fields of a finished status may still change; the phase does not.
+    await client.patch(ref, 'final', { status: { message: 'deadline (noted)' } }, { subresource: 'status' });
+    expect((await client.get<KernelCapture>(ref, 'final')).status).toMatchObject({ phase: 'TimedOut', message: 'deadline (noted)' });
+  });
+
   it('enforces RBAC: status writes only, no spec updates, for a narrowly bound ServiceAccount', async () => {
     const c = cluster();
     await c.kubectl(['apply', '-f', '-'], {
