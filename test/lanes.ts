@@ -26,6 +26,7 @@ export const lanes: Lane[] = [
       'test/node-agent/captures/bundle/collect.test.ts',
       'test/node-agent/captures/tcp/retransmit-trace.test.ts',
       'test/node-agent/engine/bpftrace.test.ts',
+      'test/node-agent/engine/probe.test.ts',
       'test/node-agent/sysctl/global.test.ts',
       'test/node-agent/sysctl/netns.test.ts',
       'test/cli/investigate-local.test.ts',

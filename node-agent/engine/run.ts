@@ -7,7 +7,7 @@ import type { CaptureKind } from '../../api/v1alpha1/captures.js';
 import type { Finding } from '../../api/v1alpha1/finding.js';
 import { ArtifactDirectory } from './artifacts.js';
 import { stopTime } from './deadline.js';
-import { CaptureError, type CaptureContext, type CaptureModule, type CaptureModules, type Summary } from './capture.js';
+import { CaptureError, CaptureUnsupportedError, type CaptureContext, type CaptureModule, type CaptureModules, type Summary } from './capture.js';
 import { sortFindings } from '../../lib/findings.js';
 import { KernelStateJournal } from './journal.js';
 import type { NodeFacts } from './probe.js';
@@ -174,6 +174,7 @@ async function runOne(capture: ResolvedCapture, request: RunRequest, journal: Ke
       });
     }
     if (request.signal?.aborted) return outcome('Failed', { reason: 'Cancelled', message: 'the capture was cancelled' });
+    if (error instanceof CaptureUnsupportedError) return outcome('Unsupported', { reason: error.reason, message: error.message });
     if (error instanceof CaptureError) return outcome('Failed', { reason: error.reason, message: error.message });
     log.warn({ err: error }, 'Capture failed');
     return outcome('Failed', { reason: 'CaptureFailed', message: error instanceof Error ? error.message : String(error) });
