@@ -46,6 +46,7 @@ export const lanes: Lane[] = [
       'test/node-agent/flamegraph/cli.test.ts',
       'test/node-agent/engine/run.test.ts',
       'test/node-agent/sysctl/state-file.test.ts',
+      'test/node-agent/agent/deadline.test.ts',
     ],
   },
   {

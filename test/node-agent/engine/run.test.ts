@@ -219,9 +219,12 @@ describe('the kernel-state journal', () => {
     const { KernelStateJournal, recoverKernelState } = await import('../../../node-agent/engine/journal.js');
     const journal = KernelStateJournal.open(stateDir, log);
     const child = startProcess('sleep', ['600'], { journal });
-    await sleep(200);
-    const file = JSON.parse(await readFile(join(stateDir, `kernel-state-${process.pid}.json`), 'utf8')) as { entries: Record<string, { pid: number }> };
-    expect(Object.values(file.entries).map((e) => e.pid)).toEqual([child.pid]);
+    const journaled = async (): Promise<number[]> => {
+      const text = await readFile(join(stateDir, `kernel-state-${process.pid}.json`), 'utf8').catch(() => '{"entries":{}}');
+      return Object.values((JSON.parse(text) as { entries: Record<string, { pid: number }> }).entries).map((e) => e.pid);
+    };
+    // The journal is written in the background; on a loaded machine that can take a while.
+    await expect.poll(journaled, { timeout: 10_000 }).toEqual([child.pid]);
     // Pretend this process crashed: recovery by a new run undoes what the journal holds.
     const report = await recoverKernelState(stateDir, log);
     expect(report.undone).toHaveLength(1);
