@@ -9,7 +9,7 @@ import { log as rootLog, type Logger } from '../lib/log.js';
 import type { AllowList } from '../lib/sysctl/allowlist.js';
 import { captureIndex, InvestigationReconciler } from './investigation/controller.js';
 import type { NodeObject } from './nodes/node.js';
-import { allMitigationsKey, MitigationReconciler } from './mitigation/controller.js';
+import { MitigationReconciler } from './mitigation/controller.js';
 import { generationChanged } from '../runtime/controller.js';
 import { Manager } from '../runtime/manager.js';
 
@@ -72,17 +72,16 @@ export function createOperator(options: OperatorOptions): Manager {
     events,
     allowList: options.allowList,
   });
-  const mitigationController = manager.controller({ name: 'mitigation', reconcile: mitigation.reconcile, workers: 1 });
-  const all = (): string[] => [allMitigationsKey];
-  mitigationController.watch(mitigations, { map: all });
+  const mitigationController = manager.controller({ name: 'mitigation', reconcile: mitigation.reconcile, workers: 4 });
+  mitigationController.watch(mitigations, { map: mitigation.keysForChange });
   mitigationController.watch(nodes, {
-    map: all,
+    map: mitigation.keysForChange,
     filterUpdate: (old, next) =>
       JSON.stringify(old.metadata.labels) !== JSON.stringify(next.metadata.labels) ||
       old.status?.nodeInfo?.kernelVersion !== next.status?.nodeInfo?.kernelVersion,
   });
   mitigationController.watch(kernelNodes, {
-    map: all,
+    map: mitigation.keysForChange,
     filterUpdate: (old, next) =>
       JSON.stringify(old.status?.sysctls) !== JSON.stringify(next.status?.sysctls) ||
       JSON.stringify(old.spec.sysctls) !== JSON.stringify(next.spec.sysctls) ||

@@ -47,6 +47,7 @@ export const lanes: Lane[] = [
       'test/node-agent/engine/run.test.ts',
       'test/node-agent/sysctl/state-file.test.ts',
       'test/node-agent/agent/deadline.test.ts',
+      'test/operator/mitigation/keys.test.ts',
     ],
   },
   {

@@ -10,13 +10,27 @@ import type { ReconcileContext, ReconcileOutcome } from '../../runtime/controlle
 import type { ReadonlyStore } from '../../runtime/store.js';
 import { agentRegistered, type NodeObject } from '../nodes/node.js';
 import { mitigationInput } from './input.js';
-import { resolveMitigations, type NodeInput } from './resolve.js';
+import { type MitigationInput, type NodeInput, type Resolution, resolveMitigations } from './resolve.js';
 import { mitigationStatus } from './status.js';
 
 export const revertFinalizer = 'ksleuth.io/revert';
 
-/** The one key this controller reconciles: mitigations are resolved together, across all nodes. */
-export const allMitigationsKey = 'all-mitigations';
+/** The key that writes one node's desired sysctls (its KernelNode spec). */
+export function nodeKey(node: string): string {
+  return `node/${node}`;
+}
+
+/** The key that keeps one KernelMitigation's finalizer and status. */
+export function mitigationKey(mitigation: string): string {
+  return `mitigation/${mitigation}`;
+}
+
+/** Every mitigation and node as the resolution saw them, and what it decided. */
+interface World {
+  mitigations: Map<string, { object: KernelMitigation; input: MitigationInput }>;
+  nodes: NodeInput[];
+  resolution: Resolution;
+}
 
 export interface MitigationEventSink {
   record(object: KernelMitigation, type: 'Normal' | 'Warning', reason: string, message: string): void;
@@ -40,9 +54,10 @@ export interface MitigationControllerOptions {
 }
 
 /**
- * Resolves every KernelMitigation against every node, writes each KernelNode's desired sysctls,
- * reports per mitigation how its nodes are doing, and holds a deleted mitigation (finalizer) until
- * its nodes have reverted, or a bounded wait for nodes that are gone ends.
+ * Resolves every KernelMitigation against every node, writes each KernelNode's desired sysctls
+ * (one key per node), reports per mitigation how its nodes are doing and holds a deleted
+ * mitigation (finalizer) until its nodes have reverted, or a bounded wait for nodes that are gone
+ * ends (one key per mitigation). A write that fails is retried for its own key only.
  */
 export class MitigationReconciler {
   private readonly clock: Clock;
@@ -51,45 +66,70 @@ export class MitigationReconciler {
     this.clock = options.clock ?? (() => new Date());
   }
 
-  reconcile = async (_key: string, context: ReconcileContext): Promise<ReconcileOutcome | void> => {
+  /** Bumped on every change that can alter the resolution: a reconcile then resolves afresh. */
+  private generation = 0;
+  private world?: { generation: number; world: World };
+
+  /**
+   * Every key, for any change of a mitigation, a node or a KernelNode: the resolution is global
+   * (priorities, conflicts and rollout limits span nodes), so any change may alter any node's
+   * desired list or any mitigation's status. Each key is reconciled, and retried, on its own;
+   * they share one resolution per generation.
+   */
+  keysForChange = (): string[] => {
+    this.generation++;
     const { stores } = this.options;
-    const mitigations = stores.mitigations.list();
-    const inputs = mitigations.map((m) => mitigationInput(m, this.options.allowList));
-    const nodes = this.nodeInputs();
-    const { desired, views } = resolveMitigations(inputs, nodes);
-
-    for (const m of mitigations) {
-      if (!m.metadata.deletionTimestamp && !(m.metadata.finalizers ?? []).includes(revertFinalizer)) await this.addFinalizer(m);
-    }
-    let writes = 0;
-    for (const node of nodes.filter((n) => n.registered)) {
-      const next = desired.get(node.name) ?? [];
-      if (stableStringify(next) === stableStringify(node.current)) continue;
-      await this.writeDesired(node.name, next);
-      writes++;
-    }
-    if (writes > 0) context.log.info({ nodes: writes }, 'Updated desired sysctls on KernelNodes');
-
-    let requeueMs: number | undefined;
-    for (const [i, m] of mitigations.entries()) {
-      const input = inputs[i]!;
-      if (input.deleting) {
-        const wait = await this.finishDeletion(m, nodes, context);
-        if (wait !== undefined) requeueMs = Math.min(requeueMs ?? wait, wait);
-        continue;
-      }
-      const status = mitigationStatus(
-        input,
-        input.refused ? undefined : views.get(m.metadata.name!),
-        nodes,
-        m.metadata.generation,
-        m.status?.conditions,
-        this.clock,
-      );
-      await this.writeStatus(m, status);
-    }
-    return requeueMs === undefined ? {} : { requeueAfterMs: requeueMs };
+    return [...[...stores.mitigations.keys()].map(mitigationKey), ...[...stores.kernelNodes.keys()].map(nodeKey)];
   };
+
+  reconcile = async (key: string, context: ReconcileContext): Promise<ReconcileOutcome | void> => {
+    const slash = key.indexOf('/');
+    const [kind, name] = [key.slice(0, slash), key.slice(slash + 1)];
+    if (kind === 'node') return this.reconcileNode(name, context);
+    if (kind === 'mitigation') return this.reconcileMitigation(name, context);
+    context.log.warn({ key }, 'Ignoring a key that names neither a node nor a mitigation');
+  };
+
+  /** Writes one registered node's desired sysctls when they differ from its KernelNode spec. */
+  private async reconcileNode(name: string, context: ReconcileContext): Promise<void> {
+    const { nodes, resolution } = this.resolved();
+    const node = nodes.find((n) => n.name === name);
+    if (!node?.registered) return;
+    const next = resolution.desired.get(name) ?? [];
+    if (stableStringify(next) === stableStringify(node.current)) return;
+    await this.writeDesired(name, next);
+    context.log.info({ node: name, sysctls: next.length }, 'Updated the desired sysctls on the KernelNode');
+  }
+
+  /** Keeps one mitigation's finalizer and status, and releases it once its nodes reverted. */
+  private async reconcileMitigation(name: string, context: ReconcileContext): Promise<ReconcileOutcome | void> {
+    const world = this.resolved();
+    const entry = world.mitigations.get(name);
+    if (!entry) return;
+    const { object: m, input } = entry;
+    if (!m.metadata.deletionTimestamp && !(m.metadata.finalizers ?? []).includes(revertFinalizer)) await this.addFinalizer(m);
+    if (input.deleting) {
+      const wait = await this.finishDeletion(m, world.nodes, context);
+      return wait === undefined ? undefined : { requeueAfterMs: wait };
+    }
+    const view = input.refused ? undefined : world.resolution.views.get(name);
+    await this.writeStatus(m, mitigationStatus(input, view, world.nodes, m.metadata.generation, m.status?.conditions, this.clock));
+  }
+
+  /** The resolution of the current caches, computed once per generation. */
+  private resolved(): World {
+    if (this.world?.generation === this.generation) return this.world.world;
+    const objects = this.options.stores.mitigations.list();
+    const inputs = objects.map((m) => mitigationInput(m, this.options.allowList));
+    const nodes = this.nodeInputs();
+    const world: World = {
+      mitigations: new Map(objects.map((object, i) => [object.metadata.name!, { object, input: inputs[i]! }])),
+      nodes,
+      resolution: resolveMitigations(inputs, nodes),
+    };
+    this.world = { generation: this.generation, world };
+    return world;
+  }
 
   private nodeInputs(): NodeInput[] {
     const { stores } = this.options;
