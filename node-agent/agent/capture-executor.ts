@@ -3,7 +3,7 @@ import { resolveCaptureEntry, type ResolvedCapture } from '../../api/v1alpha1/ca
 import { finishedCapturePhases, isFinishedCapture, type KernelCaptureStatus } from '../../api/v1alpha1/capture.js';
 import type { CaptureKind } from '../../api/v1alpha1/captures.js';
 import type { KernelCapture } from '../../api/v1alpha1/resources.js';
-import { formatTime } from '../../lib/conditions.js';
+import { formatTime, setCondition } from '../../lib/conditions.js';
 import type { KubeClient } from '../../lib/kube/client.js';
 import { isNotFound } from '../../lib/kube/errors.js';
 import { ksleuth } from '../../lib/kube/resources.js';
@@ -126,13 +126,13 @@ export class CaptureExecutor {
 
   private async finishWithout(capture: KernelCapture, phase: 'Failed' | 'TimedOut', reason: string, message: string): Promise<void> {
     const facts = this.options.facts();
-    await this.write(capture.metadata.name!, () => ({
+    await this.write(capture.metadata.name!, (current) => ({
       phase,
       message,
       completionTime: formatTime(new Date()),
       agentVersion: this.options.agentVersion,
       kernelVersion: facts.kernelVersion,
-      conditions: [{ type: 'Finished', status: 'True', reason, message, lastTransitionTime: formatTime(new Date()) }],
+      conditions: setCondition(current.status?.conditions, { type: 'Finished', status: 'True', reason, message }),
     })).catch((error: unknown) => this.options.log.warn({ err: error, capture: capture.metadata.name }, 'Could not record a capture outcome'));
   }
 
@@ -190,7 +190,15 @@ export class CaptureExecutor {
         status.phase = 'Failed';
         status.message = this.stopping ? 'the node agent shut down during the capture' : 'the capture was deleted';
       }
-      const outcome = await this.write(name, () => status);
+      const outcome = await this.write(name, (current) => ({
+        ...status,
+        conditions: setCondition(current.status?.conditions, {
+          type: 'Finished',
+          status: 'True',
+          reason: status.phase === 'Succeeded' ? 'CapturesRan' : status.phase!,
+          message: status.message ?? `${status.results?.length ?? 0} captures ran`,
+        }),
+      }));
       if (outcome === 'unchanged')
         log.info({ phase: status.phase }, 'KernelCapture had already finished (timed out by the operator); its late result is dropped');
       else log.info({ phase: status.phase, findings: status.findingCount }, 'KernelCapture finished');

@@ -1,3 +1,6 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from '../../lib/paths.js';
 import { describe, expect, it } from 'vitest';
 import { condition as conditionSchema } from '../../api/v1alpha1/common.js';
 import { conditionsEqual, findCondition, formatTime, isConditionTrue, removeCondition, setCondition, type Condition } from '../../lib/conditions.js';
@@ -92,5 +95,20 @@ describe('conditionsEqual', () => {
 describe('formatTime', () => {
   it('drops milliseconds', () => {
     expect(formatTime(new Date('2025-01-02T03:04:05.678Z'))).toBe('2025-01-02T03:04:05Z');
+  });
+});
+
+describe('every condition goes through setCondition', () => {
+  it('no product code writes a lastTransitionTime itself', () => {
+    const root = projectRoot;
+    const files = (dir: string): string[] =>
+      readdirSync(join(root, dir), { withFileTypes: true }).flatMap((entry) =>
+        entry.isDirectory() ? files(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : [],
+      );
+    const writers = ['lib', 'runtime', 'operator', 'node-agent', 'cli']
+      .flatMap(files)
+      .filter((file) => file !== join('lib', 'conditions.ts'))
+      .filter((file) => /lastTransitionTime\s*:/.test(readFileSync(join(root, file), 'utf8')));
+    expect(writers).toEqual([]);
   });
 });
