@@ -1,11 +1,12 @@
 import { z } from 'zod';
+import { celEquals, withCel } from '../cel.js';
 import { conditions, objectName } from './common.js';
 import { captureEntry } from './capture-entry.js';
 import { finding } from './finding.js';
 import { maxInvestigationDurationSeconds } from './investigation.js';
 
-export const captureSpec = z
-  .object({
+export const captureSpec = withCel(
+  z.object({
     investigation: objectName.describe('The KernelInvestigation this capture belongs to.'),
     nodeName: objectName.describe('The node whose agent runs this capture.'),
     captures: z.array(captureEntry).min(1).max(16).describe('What to capture, copied from the investigation.'),
@@ -15,11 +16,16 @@ export const captureSpec = z
       .describe(
         'The investigation’s deadline. The agent does not start the capture when its window cannot end by then, stops it if it still runs then, and the operator reports it timed out if it has not finished.',
       ),
-  })
-  .meta({
-    'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'spec is immutable; create a new investigation instead' }],
-  })
-  .describe('One node’s share of an investigation, written by the operator.');
+  }),
+  [
+    {
+      cel: 'self == oldSelf',
+      message: 'spec is immutable; create a new investigation instead',
+      transition: true,
+      holds: (spec, old) => celEquals(spec, old),
+    },
+  ],
+).describe('One node’s share of an investigation, written by the operator.');
 export type KernelCaptureSpec = z.infer<typeof captureSpec>;
 
 export const capturePhases = ['Pending', 'Running', 'Succeeded', 'Failed', 'Unsupported', 'TimedOut'] as const;
@@ -64,8 +70,8 @@ export const artifactRef = z.object({
 });
 export type ArtifactRef = z.infer<typeof artifactRef>;
 
-export const captureStatus = z
-  .object({
+export const captureStatus = withCel(
+  z.object({
     phase: z.enum(capturePhases).optional().describe('Pending, Running, Succeeded, Failed, Unsupported or TimedOut.'),
     startTime: z.iso.datetime().optional().describe('When the agent started the capture.'),
     completionTime: z.iso.datetime().optional().describe('When the agent finished.'),
@@ -77,15 +83,15 @@ export const captureStatus = z
     findings: z.array(finding).max(64).optional().describe('What this node found.'),
     artifacts: z.array(artifactRef).max(64).optional().describe('Files kept on the node, downloadable with ksleuth artifacts get.'),
     conditions,
-  })
-  .meta({
-    'x-kubernetes-validations': [
-      {
-        rule: `!has(oldSelf.phase) || !(oldSelf.phase in [${finishedCapturePhases.map((p) => `'${p}'`).join(', ')}]) || (has(self.phase) && self.phase == oldSelf.phase)`,
-        message: `a finished capture keeps its phase: ${finishedCapturePhases.join(', ')} are final`,
-        fieldPath: '.phase',
-      },
-    ],
-  })
-  .describe('Written by the node agent; the operator marks a capture TimedOut that has not finished by its deadline.');
+  }),
+  [
+    {
+      cel: `!has(oldSelf.phase) || !(oldSelf.phase in [${finishedCapturePhases.map((p) => `'${p}'`).join(', ')}]) || (has(self.phase) && self.phase == oldSelf.phase)`,
+      message: `a finished capture keeps its phase: ${finishedCapturePhases.join(', ')} are final`,
+      fieldPath: '.phase',
+      transition: true,
+      holds: (status, old) => !isFinishedCapture(old) || status.phase === old.phase,
+    },
+  ],
+).describe('Written by the node agent; the operator marks a capture TimedOut that has not finished by its deadline.');
 export type KernelCaptureStatus = z.infer<typeof captureStatus>;
