@@ -19,6 +19,8 @@ export interface OperatorOptions {
   allowCustomPrograms: boolean;
   /** Lease namespace for leader election; no election when absent. */
   leaseNamespace?: string;
+  /** Lease timings (client-go's defaults: 15 s, 10 s, 2 s). */
+  leaseTimings?: { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
   /** /metrics, /healthz and /readyz port; false for none. */
   healthPort: number | false;
   /** How often a running investigation's status is written at most. */
@@ -36,7 +38,7 @@ export function createOperator(options: OperatorOptions): Manager {
     client: options.client,
     name: 'ksleuth-operator',
     health: options.healthPort === false ? false : { port: options.healthPort },
-    ...(options.leaseNamespace ? { leaderElection: { namespace: options.leaseNamespace, name: 'ksleuth-operator' } } : {}),
+    ...(options.leaseNamespace ? { leaderElection: { namespace: options.leaseNamespace, name: 'ksleuth-operator', ...options.leaseTimings } } : {}),
     log,
   });
   const investigations = manager.informer<KernelInvestigation>({ resource: ksleuth('KernelInvestigation') });
