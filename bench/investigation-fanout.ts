@@ -27,6 +27,7 @@ import type { AgentConfig } from '../node-agent/agent/config.js';
 import type { NodeFacts } from '../node-agent/engine/probe.js';
 import { loadAllowList } from '../lib/sysctl/allowlist-load.js';
 import { standInMemoryCapture } from './stand-in-capture.js';
+import { fakeNodeFacts } from '../test/node-agent/fake-facts.js';
 
 const run = promisify(execFile);
 const { values } = parseArgs({ options: { nodes: { type: 'string', default: '1000' }, duration: { type: 'string', default: '10' } } });
@@ -39,27 +40,13 @@ function figure(name: string, value: string, target = ''): void {
 }
 
 function facts(node: string): NodeFacts {
-  return {
+  return fakeNodeFacts({
     hostname: node,
     kernelVersion: `6.1.${node.endsWith('7') ? 90 : 55}-bench`,
     osImage: 'Bench Linux',
-    architecture: 'amd64',
     bootId: `boot-${node}`,
-    capabilities: {
-      root: true,
-      tracefs: true,
-      tracefsInstances: true,
-      btf: true,
-      kprobes: false,
-      perfSoftwareEvents: true,
-      perfHardwareEvents: false,
-      tracers: ['nop'],
-    },
-    refusedTracers: new Map(),
-    events: new Set(),
-    tools: new Set(),
     readableFiles: new Set(['/proc/meminfo']),
-  };
+  });
 }
 
 async function peakRss(rootPid: number): Promise<number> {

@@ -90,7 +90,7 @@ function metric(text: string, name: string, labels: Record<string, string> = {})
 }
 
 /** Least-squares slope, its standard error, and the spread of the residuals. */
-function fit(points: { x: number; y: number }[]): { slope: number; error: number; residual: number } {
+function leastSquares(points: { x: number; y: number }[]): { slope: number; error: number; residual: number } {
   const n = points.length;
   const mx = points.reduce((s, p) => s + p.x, 0) / n;
   const my = points.reduce((s, p) => s + p.y, 0) / n;
@@ -237,7 +237,7 @@ spec:
     );
     console.log('  series        first     last    slope/sim. day   ± std. error   limit/day   verdict');
     for (const series of Object.keys(flatPerDay) as (keyof typeof flatPerDay)[]) {
-      const { slope, error } = fit(kept.map((sample) => ({ x: sample.days, y: sample[series] })));
+      const { slope, error } = leastSquares(kept.map((sample) => ({ x: sample.days, y: sample[series] })));
       const grows = slope > flatPerDay[series] && slope > 2 * error;
       flat &&= !grows;
       console.log(

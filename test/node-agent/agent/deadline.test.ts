@@ -10,34 +10,14 @@ import { ksleuth } from '../../../lib/kube/resources.js';
 import { Agent } from '../../../node-agent/agent/agent.js';
 import type { AgentConfig } from '../../../node-agent/agent/config.js';
 import type { CaptureModule } from '../../../node-agent/engine/capture.js';
-import type { NodeFacts } from '../../../node-agent/engine/probe.js';
 import { useCluster } from '../../helpers/cluster.js';
+import { fakeNodeFacts } from '../fake-facts.js';
 
 const cluster = useCluster({ controllerManager: false, kwok: false });
 const log = pino({ level: 'silent' });
 const node = 'deadline-node';
 
-const facts: NodeFacts = {
-  hostname: node,
-  kernelVersion: '6.1.0',
-  osImage: 'Test',
-  architecture: 'amd64',
-  bootId: 'b',
-  capabilities: {
-    root: true,
-    tracefs: true,
-    tracefsInstances: true,
-    btf: true,
-    kprobes: false,
-    perfSoftwareEvents: true,
-    perfHardwareEvents: false,
-    tracers: ['nop'],
-  },
-  refusedTracers: new Map(),
-  events: new Set(),
-  tools: new Set(),
-  readableFiles: new Set(),
-};
+const facts = fakeNodeFacts({ hostname: node });
 
 /**
  * A capture that waits out its window, then takes 30 s to post-process (as perf script can on a
