@@ -18,7 +18,8 @@
  * operator sees (60 s by default: 1,440 a day), drift checks the agent's sysctl reconciles (30 s
  * by default: 2,880 a day).
  */
-import { readdir, readFile, readlink } from 'node:fs/promises';
+import { readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -30,8 +31,12 @@ import { KsleuthSystem, systemNamespace } from '../test/harness/ksleuth-system.j
 const { values } = parseArgs({ options: { minutes: { type: 'string', default: '20' }, 'sample-seconds': { type: 'string', default: '2' } } });
 const minutes = Number(values.minutes);
 const sampleMs = Number(values['sample-seconds']) * 1000;
-/** Samples before this share of the run are left out of the fit: JIT, caches and pools fill up first. */
-const warmUpShare = 0.2;
+/**
+ * Samples before this share of the run are left out of the fit: the JIT, V8's heap capacity,
+ * malloc's arenas and the connection pools fill up first (RSS climbs for the first ten minutes
+ * or so, then holds).
+ */
+const warmUpShare = 0.5;
 
 /** How often each happens in production, per day (client-go's lease defaults, the chart's agent defaults). */
 const perDay = { renewals: 86_400 / 2, heartbeats: 86_400 / 60, driftChecks: 86_400 / 30 };
@@ -44,6 +49,9 @@ interface Sample {
   /** Simulated days so far by this process's own clock (renewals for the operator, drift checks for the agent). */
   days: number;
   heapMb: number;
+  /** The heap V8 has reserved and memory outside it (Buffers): what RSS is made of besides code. */
+  heapTotalMb: number;
+  externalMb: number;
   rssMb: number;
   handles: number;
   resources: number;
@@ -101,7 +109,7 @@ function leastSquares(points: { x: number; y: number }[]): { slope: number; erro
 }
 
 const windowMs = 30_000;
-const lowest = new Set<keyof Sample>(['heapMb', 'rssMb']);
+const lowest = new Set<keyof Sample>(['heapMb', 'heapTotalMb', 'externalMb', 'rssMb']);
 
 /** One sample per 30-second window: the lowest heap and RSS (live after a collection), the median of the rest. */
 function windows(samples: (Sample & { at: number })[]): Sample[] {
@@ -123,7 +131,16 @@ function windows(samples: (Sample & { at: number })[]): Sample[] {
 }
 
 /** Per series: growth per simulated day that still counts as flat (under a few MB, or one handle, per month). */
-const flatPerDay: Record<Exclude<keyof Sample, 'days'>, number> = { heapMb: 0.2, rssMb: 0.5, handles: 0.05, resources: 0.05, fds: 0.05, sockets: 0.05 };
+const flatPerDay: Record<Exclude<keyof Sample, 'days'>, number> = {
+  heapMb: 0.2,
+  heapTotalMb: 0.5,
+  externalMb: 0.2,
+  rssMb: 0.5,
+  handles: 0.05,
+  resources: 0.05,
+  fds: 0.05,
+  sockets: 0.05,
+};
 
 let system: KsleuthSystem | undefined;
 try {
@@ -200,6 +217,8 @@ spec:
         at: Date.now() - start,
         days: days[name],
         heapMb: metric(text, 'nodejs_heap_size_used_bytes') / 2 ** 20,
+        heapTotalMb: metric(text, 'nodejs_heap_size_total_bytes') / 2 ** 20,
+        externalMb: metric(text, 'nodejs_external_memory_bytes') / 2 ** 20,
         handles: metric(text, 'nodejs_active_handles_total'),
         resources: metric(text, 'nodejs_active_resources_total'),
         ...figures,
@@ -217,6 +236,9 @@ spec:
     await sleep(sampleMs);
   }
 
+  const raw = join(tmpdir(), `ksleuth-soak-${start}.json`);
+  await writeFile(raw, JSON.stringify({ counts, samples, resourceTypes }));
+  console.log(`\nraw samples: ${raw}`);
   const warnings = {
     operator: (await readFile(s.operator!.logFile, 'utf8')).match(/MaxListenersExceededWarning/g)?.length ?? 0,
     agent: (await readFile(node.process!.logFile, 'utf8')).match(/MaxListenersExceededWarning/g)?.length ?? 0,
