@@ -31,6 +31,7 @@ export const lanes: Lane[] = [
       'test/node-agent/sysctl/netns.test.ts',
       'test/cli/investigate-local.test.ts',
       'test/manifests/examples-run.test.ts',
+      'test/node-agent/captures/bundle/redact.test.ts',
     ],
   },
   {
@@ -48,6 +49,13 @@ export const lanes: Lane[] = [
       'test/node-agent/sysctl/state-file.test.ts',
       'test/node-agent/agent/deadline.test.ts',
       'test/operator/mitigation/keys.test.ts',
+      'test/lib/kube-access.test.ts',
+      'test/cli/analyze.test.ts',
+      'test/cli/completion.test.ts',
+      'test/cli/krew.test.ts',
+      'test/cli/output.test.ts',
+      'test/cli/package.test.ts',
+      'test/cli/terminal.test.ts',
     ],
   },
   {
