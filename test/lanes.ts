@@ -32,6 +32,8 @@ export const lanes: Lane[] = [
       'test/cli/investigate-local.test.ts',
       'test/manifests/examples-run.test.ts',
       'test/node-agent/captures/bundle/redact.test.ts',
+      'test/node-agent/engine/netns.test.ts',
+      'test/cli/watch-local.test.ts',
     ],
   },
   {

@@ -69,6 +69,10 @@ beforeAll(async () => {
     procRoot: '/proc',
     allowCustomPrograms: false,
     allowlistExtra: [],
+    watch: false,
+    kernelLog: 'auto',
+    watchConfig: [],
+    nodeConditions: false,
   };
   agent = await Agent.start({
     config,
