@@ -9,10 +9,11 @@
 #   gcr.io/distroless/nodejs24-debian12:nonroot the same Debian packages as distroless, unpacked
 #                                               without a shell, + Node.js at /nodejs/bin/node
 # They live in a buildah store of their own under ~/.cache/ksleuth, never in the host's.
+# It also makes the real node's pause image (localhost/ksleuth-pause), a static Go program.
 #
 # Everything is cached: the base images by hack/images.env, each image by the base images, its
 # Dockerfile, its .dockerignore and the content of the files that lets through. Prints one line per image:
-#   <operator|agent> <image reference> <docker-archive file>
+#   <operator|agent|pause> <image reference> <docker-archive file>
 # With --base-images it only prints the names of the base images it makes.
 set -euo pipefail
 
@@ -31,15 +32,23 @@ if [ "${1:-}" = --base-images ]; then
 fi
 
 [ "$(id -u)" = 0 ] || { log "needs root (mmdebstrap and buildah make root filesystems); run it with sudo"; exit 1; }
-for tool in buildah mmdebstrap npm unshare; do
+for tool in buildah mmdebstrap npm unshare go; do
   command -v "$tool" >/dev/null || { log "$tool is missing: run hack/install-deps.sh"; exit 1; }
 done
 
 # Every mount buildah and mmdebstrap make stays in a private mount namespace and goes with it,
-# also when a build fails half way.
+# also when a build fails half way. Directories buildah makes on the host whatever its store
+# (its CNI state, the blob-info cache of containers/image) go when the build ends.
 if [ -z "${KSLEUTH_IMAGES_NAMESPACE:-}" ]; then
-  KSLEUTH_IMAGES_NAMESPACE=1 exec unshare --mount --propagation private bash "${BASH_SOURCE[0]}" "$@"
+  created=()
+  for dir in /var/lib/containers /etc/cni /var/lib/cni /run/containers /run/runc; do [ -e "$dir" ] || created+=("$dir"); done
+  status=0
+  KSLEUTH_IMAGES_NAMESPACE=1 unshare --mount --propagation private bash "${BASH_SOURCE[0]}" "$@" || status=$?
+  for dir in "${created[@]}"; do rm -rf "$dir"; done
+  exit "$status"
 fi
+# RUN steps use the host's network as they are (no CNI bridge, no firewall rules) in a chroot.
+export BUILDAH_ISOLATION=chroot
 
 cache_root=${KSLEUTH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ksleuth}
 store="$cache_root/buildah"
@@ -141,7 +150,7 @@ build_node() {
   ln -sf /mnt/npmrc "$mnt/usr/local/lib/node_modules/npm/npmrc"
   chown -R 0:0 "$mnt/usr/local"
   bh umount "$ctr" >/dev/null
-  bh run "$ctr" -- node -e 'process.exit(process.versions.node === process.argv[1] ? 0 : 1)' "$NODE_VERSION"
+  bh run --network host "$ctr" -- node -e 'process.exit(process.versions.node === process.argv[1] ? 0 : 1)' "$NODE_VERSION"
   bh config --env NODE_VERSION="$NODE_VERSION" --cmd node "$ctr"
   bh commit --quiet --rm "$ctr" "$node_image" >/dev/null
 }
@@ -178,6 +187,47 @@ build_distroless() {
   rm -f "$work/distroless.tar"
 }
 
+# The pod sandbox's one process: it holds the pod's namespaces, reaps the zombies of a shared PID
+# namespace and exits on SIGTERM or SIGINT, as registry.k8s.io/pause does.
+build_pause() {
+  local archive=$1 reference=$2
+  mkdir -p "$work/pause"
+  cat > "$work/pause/main.go" <<'GO'
+package main
+
+import (
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	signals := make(chan os.Signal, 8)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM, syscall.SIGCHLD)
+	for sig := range signals {
+		if sig != syscall.SIGCHLD {
+			os.Exit(0)
+		}
+		for {
+			pid, err := syscall.Wait4(-1, nil, syscall.WNOHANG, nil)
+			if pid <= 0 || err != nil {
+				break
+			}
+		}
+	}
+}
+GO
+  (cd "$work/pause" && go mod init ksleuth.local/pause >/dev/null 2>&1 &&
+    GOTOOLCHAIN=local CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o pause .)
+  local ctr
+  ctr=$(bh from scratch)
+  bh copy --quiet "$ctr" "$work/pause/pause" /pause
+  bh config --entrypoint '["/pause"]' --user 65535:65535 "$ctr"
+  bh commit --quiet --rm "$ctr" "$reference" >/dev/null
+  bh push --quiet "$reference" "docker-archive:$archive.partial:$reference"
+  mv "$archive.partial" "$archive"
+}
+
 have_image() { bh inspect --type image "$1" >/dev/null 2>&1; }
 
 # Working containers of a build that died half way.
@@ -194,6 +244,11 @@ if [ ! -f "$store/base-$base_key" ] || ! have_image "$debian_image" || ! have_im
   log "base images made in $(( $(date +%s) - started ))s"
 fi
 
+pause_key=$( (go version; sed -n '/^build_pause()/,/^}/p' "$here/build-images.sh") | sha)
+pause_archive="$out/pause-$pause_key.tar"
+[ -f "$pause_archive" ] || { rm -f "$out"/pause-*.tar; build_pause "$pause_archive" localhost/ksleuth-pause:1; }
+echo "pause localhost/ksleuth-pause:1 $pause_archive"
+
 for component in operator agent; do
   key=$(context_key "$component")
   archive="$out/$component-$key.tar"
@@ -201,7 +256,7 @@ for component in operator agent; do
   if [ ! -f "$archive" ]; then
     step=$(date +%s)
     log "building $reference from images/$component.Dockerfile"
-    bh bud --quiet --layers --pull=never --isolation chroot "${npm_ca_volumes[@]}" \
+    bh bud --quiet --layers --pull=never --network host "${npm_ca_volumes[@]}" \
       --file "$root/images/$component.Dockerfile" --ignorefile "$root/images/$component.Dockerfile.dockerignore" \
       --tag "$reference" "$root" >"$work/bud-$component.log" 2>&1 ||
       { tail -n 40 "$work/bud-$component.log" >&2; exit 1; }
