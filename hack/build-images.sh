@@ -38,10 +38,10 @@ done
 
 # Every mount buildah and mmdebstrap make stays in a private mount namespace and goes with it,
 # also when a build fails half way. Directories buildah makes on the host whatever its store
-# (its CNI state, the blob-info cache of containers/image) go when the build ends.
+# (its CNI lock in /etc/cni, the blob-info cache of containers/image) go when the build ends.
 if [ -z "${KSLEUTH_IMAGES_NAMESPACE:-}" ]; then
   created=()
-  for dir in /var/lib/containers /etc/cni /var/lib/cni /run/containers /run/runc; do [ -e "$dir" ] || created+=("$dir"); done
+  for dir in /var/lib/containers /run/containers /etc/cni; do [ -e "$dir" ] || created+=("$dir"); done
   status=0
   KSLEUTH_IMAGES_NAMESPACE=1 unshare --mount --propagation private bash "${BASH_SOURCE[0]}" "$@" || status=$?
   for dir in "${created[@]}"; do rm -rf "$dir"; done

@@ -6,7 +6,21 @@ import { projectRoot } from '../../lib/paths.js';
 
 const run = promisify(execFile);
 
-export const componentNames = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'helm', 'kwok', 'kwokctl'] as const;
+export const componentNames = [
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kubectl',
+  'helm',
+  'kwok',
+  'kwokctl',
+  'kubelet',
+  'kube-proxy',
+  'containerd',
+  'containerd-shim-runc-v2',
+  'ctr',
+] as const;
 export type Component = (typeof componentNames)[number];
 export type Binaries = Record<Component, string>;
 

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -40,6 +40,13 @@ async function signedCert(
   return { cert, key };
 }
 
+/** A client certificate signed by the cluster's CA, for example a kubelet's (O=system:nodes/CN=system:node:NAME). */
+export async function createClientCert(pki: Pki, name: string, subject: string): Promise<{ cert: string; key: string }> {
+  return signedCert(dirname(pki.caCert), name, subject, pki, clientCertExtensions);
+}
+
+const clientCertExtensions = ['basicConstraints=CA:FALSE', 'keyUsage=digitalSignature,keyEncipherment', 'extendedKeyUsage=clientAuth', ''].join('\n');
+
 /** A throw-away PKI for one local cluster: a CA, the API server's serving cert, an admin client cert and the service-account signing key. */
 export async function createPki(dir: string, extraAddresses: string[] = []): Promise<Pki> {
   const caKey = join(dir, 'ca.key');
@@ -75,13 +82,7 @@ export async function createPki(dir: string, extraAddresses: string[] = []): Pro
       '',
     ].join('\n'),
   );
-  const admin = await signedCert(
-    dir,
-    'admin',
-    '/O=system:masters/CN=kubernetes-admin',
-    ca,
-    ['basicConstraints=CA:FALSE', 'keyUsage=digitalSignature,keyEncipherment', 'extendedKeyUsage=clientAuth', ''].join('\n'),
-  );
+  const admin = await signedCert(dir, 'admin', '/O=system:masters/CN=kubernetes-admin', ca, clientCertExtensions);
   const serviceAccountKey = join(dir, 'sa.key');
   const serviceAccountPub = join(dir, 'sa.pub');
   await openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', serviceAccountKey]);
