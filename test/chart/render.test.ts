@@ -323,6 +323,40 @@ describe('the chart', () => {
     expect(one(objects, 'Deployment').spec.template.spec.serviceAccountName).toBe('ops');
   });
 
+  it('renders agent.capabilities, each with what it is for, and refuses a name that is no Linux capability', async () => {
+    const listed = container(one(await render({ agent: { capabilities: ['BPF', 'PERFMON', 'IPC_LOCK'] } }), 'DaemonSet'));
+    expect(listed.securityContext.capabilities).toEqual({ drop: ['ALL'], add: ['BPF', 'PERFMON', 'IPC_LOCK'] });
+    const daemonSet = one(await render({ agent: { capabilities: ['BPF', 'IPC_LOCK'] } }), 'DaemonSet');
+    const lines = section(daemonSet.text, /^\s+add:$/, /^\s+volumeMounts:$/);
+    expect(uncommentedItems(lines, 16)).toEqual([]);
+    expect(lines.join('\n')).toMatch(/# Added with agent\.capabilities\.\n\s+- IPC_LOCK/);
+    expect(container(one(await render({ agent: { capabilities: [] } }), 'DaemonSet')).securityContext.capabilities).toEqual({ drop: ['ALL'], add: [] });
+    await expect(render({ agent: { capabilities: ['CAP_BPF'] } })).rejects.toThrow(/at '\/agent\/capabilities\/0': value must be one of/);
+    await expect(render({ agent: { capabilities: ['BPF', 'BPF'] } })).rejects.toThrow(/at '\/agent\/capabilities'/);
+  });
+
+  it('ci/real-node-values.yaml differs from the defaults only by SYS_RESOURCE, which the test machine cannot grant', async () => {
+    const file = join(chartDir, 'ci', 'real-node-values.yaml');
+    const values = parse(await readFile(file, 'utf8'));
+    expect(values).toEqual({ agent: { capabilities: agentCapabilities.filter((c) => c !== 'SYS_RESOURCE') } });
+    const defaults = await render();
+    const real = await render({}, ['-f', file]);
+    expect(real.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(defaults.map((o) => `${o.kind}/${o.metadata.name}`));
+    const strip = (o: Rendered) => {
+      const { text: _text, ...rest } = o;
+      return rest;
+    };
+    for (const [i, object] of real.entries()) {
+      if (object.kind !== 'DaemonSet') {
+        expect(strip(object), `${object.kind}/${object.metadata.name}`).toEqual(strip(defaults[i]!));
+        continue;
+      }
+      const expected = structuredClone(strip(defaults[i]!));
+      expected.spec.template.spec.containers[0].securityContext.capabilities.add = values.agent.capabilities;
+      expect(strip(object)).toEqual(expected);
+    }
+  });
+
   it('refuses bad values with a message naming the value (values.schema.json)', async () => {
     await expect(render({ operator: { replicas: 'two' } })).rejects.toThrow(/at '\/operator\/replicas': got string, want integer/);
     await expect(render({ operator: { replicaz: 2 } })).rejects.toThrow(/at '\/operator': additional properties 'replicaz' not allowed/);
