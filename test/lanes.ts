@@ -70,6 +70,12 @@ export const lanes: Lane[] = [
     needs: 'a local control plane, the operator and one agent process per simulated node (network namespaces, the real kernel)',
     include: ['test/e2e/**/*.test.ts'],
   },
+  {
+    name: 'real-node',
+    needs: 'root, buildah and a real node (kubelet, kube-proxy, containerd; test/harness/real-node.ts): the images built here and the chart installed by helm on it. One real node per machine: serial',
+    include: ['test/real-node/**/*.test.ts'],
+    serial: true,
+  },
 ];
 
 /** Every test file; the `unit` lane is what no other lane claims. */

@@ -1,0 +1,161 @@
+/**
+ * ksleuth installed as users install it: the chart, by helm, with its real-node values, on a local
+ * cluster whose real node runs the chart's pods from the images built here (lib/local-cluster/real-node.ts).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import type { KubeObject } from '../../lib/kube/client.js';
+import { core, ksleuth } from '../../lib/kube/resources.js';
+import type { LocalCluster } from '../../lib/local-cluster/cluster.js';
+import { nodeCgroup, trackingHierarchy } from '../../lib/local-cluster/node-host.js';
+import type { RealNode } from '../../lib/local-cluster/real-node.js';
+import { chartDir, helm, namespace, release, until } from '../chart/chart.js';
+import { useCluster } from './cluster.js';
+
+export const realNodeValues = join(chartDir, 'ci', 'real-node-values.yaml');
+
+export interface ContainerStatus {
+  name: string;
+  ready: boolean;
+  restartCount: number;
+  image: string;
+  imageID: string;
+  containerID?: string;
+}
+
+export interface Pod extends KubeObject {
+  spec: { nodeName?: string; containers: { name: string; image: string; env?: { name: string; value?: string }[] }[] };
+  status?: { phase?: string; podIP?: string; containerStatuses?: ContainerStatus[]; conditions?: { type: string; status: string }[] };
+}
+
+export interface KsleuthRelease {
+  cluster: LocalCluster;
+  node: RealNode;
+}
+
+/**
+ * Starts a cluster with a real node (images loaded), installs the chart with `helm install
+ * --values charts/ksleuth/ci/real-node-values.yaml`, and waits for its pods. Afterwards it deletes
+ * the mitigations (their sysctls go back), uninstalls the chart (agents stop and restore the
+ * tracers) and stops the node, which puts back what it changed on the host.
+ */
+export function useKsleuthRelease(options: { labels?: Record<string, string> } = {}): () => KsleuthRelease {
+  const cluster = useCluster({ realNode: { images: true, labels: options.labels }, installCrds: false });
+  beforeAll(async () => {
+    await helm(['install', release, chartDir, '--namespace', namespace, '--create-namespace', '--values', realNodeValues, '--wait', '--timeout', '180s'], {
+      kubeconfig: cluster().kubeconfigPath,
+    });
+    await until(
+      'the agent to register its KernelNode',
+      async () => {
+        const node = await cluster()
+          .client()
+          .get<{ status?: { conditions?: { type: string; status: string }[] } }>(ksleuth('KernelNode'), nodeOf(cluster()).name);
+        return node.status?.conditions?.some((c) => c.type === 'AgentReady' && c.status === 'True') === true;
+      },
+      120_000,
+    );
+  }, 300_000);
+  afterAll(async () => {
+    const c = cluster();
+    await c.kubectl(['delete', 'kernelmitigations', '--all', '--wait', '--timeout=120s']).catch(() => undefined);
+    await c.kubectl(['delete', 'kernelinvestigations', '--all', '--wait=false']).catch(() => undefined);
+    await helm(['uninstall', release, '--namespace', namespace, '--wait', '--timeout', '120s'], { kubeconfig: c.kubeconfigPath }).catch(() => undefined);
+  }, 300_000);
+  return () => ({ cluster: cluster(), node: nodeOf(cluster()) });
+}
+
+function nodeOf(cluster: LocalCluster): RealNode {
+  if (!cluster.node) throw new Error('the cluster has no real node');
+  return cluster.node;
+}
+
+/** The chart's pods of one component that are not being deleted. */
+export async function chartPods(cluster: LocalCluster, component: 'operator' | 'agent'): Promise<Pod[]> {
+  const list = await cluster
+    .client()
+    .list<Pod>(core.pods(namespace), { labelSelector: `app.kubernetes.io/instance=${release},app.kubernetes.io/component=${component}` });
+  return list.items.filter((p) => !p.metadata.deletionTimestamp);
+}
+
+export function isReady(pod: Pod): boolean {
+  return pod.status?.phase === 'Running' && pod.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;
+}
+
+/** The agent pod, once it runs and is ready. */
+export async function readyAgent(cluster: LocalCluster, timeoutMs = 120_000): Promise<Pod> {
+  let found: Pod | undefined;
+  await until(
+    'a ready agent pod',
+    async () => {
+      found = (await chartPods(cluster, 'agent')).find(isReady);
+      return found !== undefined;
+    },
+    timeoutMs,
+  );
+  return found!;
+}
+
+/** The operator pod holding the ksleuth-operator Lease (holderIdentity is <pod>_<uuid>). */
+export async function leaseHolder(cluster: LocalCluster): Promise<string | undefined> {
+  const lease = await cluster
+    .client()
+    .get<{ spec?: { holderIdentity?: string } }>({ group: 'coordination.k8s.io', version: 'v1', plural: 'leases', namespace }, 'ksleuth-operator')
+    .catch(() => undefined);
+  return lease?.spec?.holderIdentity?.split('_')[0];
+}
+
+export interface HostProcess {
+  pid: number;
+  /** The command name (Node.js names its main thread MainThread). */
+  comm: string;
+  /** The command line, arguments joined by spaces. */
+  cmdline: string;
+}
+
+/** The processes of a pod, found on the host by its cgroup (the kubelet names it pod<uid>). */
+export function podProcesses(podUid: string): HostProcess[] {
+  const root = join(trackingHierarchy(), nodeCgroup);
+  const podDir = findDir(root, `pod${podUid}`);
+  if (!podDir) return [];
+  const processes: HostProcess[] = [];
+  for (const dir of subdirs(podDir)) {
+    const procs = readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean);
+    for (const pid of procs.map(Number)) {
+      const comm = readProc(pid, 'comm').trim();
+      if (comm) processes.push({ pid, comm, cmdline: readProc(pid, 'cmdline').split('\0').join(' ').trim() });
+    }
+  }
+  return processes;
+}
+
+function readProc(pid: number, file: string): string {
+  try {
+    return readFileSync(`/proc/${pid}/${file}`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+function subdirs(dir: string): string[] {
+  const found = [dir];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) found.push(...subdirs(join(dir, entry.name)));
+  return found;
+}
+
+function findDir(dir: string, name: string): string | undefined {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    if (entry.name === name) return join(dir, entry.name);
+    const deeper = findDir(join(dir, entry.name), name);
+    if (deeper) return deeper;
+  }
+  return undefined;
+}
+
+/** A field of /proc/<pid>/status. */
+export function procStatus(pid: number, field: string): string | undefined {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(status)?.[1]?.trim();
+}
