@@ -44,6 +44,9 @@ const nodePaths = {
  */
 const chartHostPaths = ['/lib/modules', '/boot', '/sys/kernel/debug'];
 
+/** Host paths the node mounts over or may make: a stopped node leaves each as it found it. */
+export const nodeHostPaths = [...Object.keys(nodePaths), ...chartHostPaths];
+
 export interface RealNodeOptions {
   /** Node labels (kubelet --node-labels). */
   labels?: Record<string, string>;
@@ -105,7 +108,7 @@ export class RealNode {
     await this.claim.setStateDir(this.stateDir);
     await rm(this.stateDir, { recursive: true, force: true });
     for (const dir of Object.values(nodePaths)) await mkdir(join(this.stateDir, dir), { recursive: true });
-    for (const path of [...Object.keys(nodePaths), ...chartHostPaths]) await this.claim.makeDir(path);
+    for (const path of nodeHostPaths) await this.claim.makeDir(path);
     await this.makeCgroups();
     await this.makeNetwork();
     await this.startNamespace();

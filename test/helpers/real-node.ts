@@ -2,16 +2,21 @@
  * ksleuth installed as users install it: the chart, by helm, with its real-node values, on a local
  * cluster whose real node runs the chart's pods from the images built here (lib/local-cluster/real-node.ts).
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll } from 'vitest';
 import type { KubeObject } from '../../lib/kube/client.js';
 import { core, ksleuth } from '../../lib/kube/resources.js';
 import type { LocalCluster } from '../../lib/local-cluster/cluster.js';
-import { nodeCgroup, trackingHierarchy } from '../../lib/local-cluster/node-host.js';
-import type { RealNode } from '../../lib/local-cluster/real-node.js';
+import { ensureBinaries } from '../../lib/local-cluster/binaries.js';
+import { cgroupHierarchies, nodeCgroup, nodeNetns, nodeSysctls, readSysctl, trackingHierarchy } from '../../lib/local-cluster/node-host.js';
+import { nodeHostPaths, type RealNode } from '../../lib/local-cluster/real-node.js';
 import { chartDir, helm, namespace, release, until } from '../chart/chart.js';
 import { useCluster } from './cluster.js';
+
+const run = promisify(execFile);
 
 export const realNodeValues = join(chartDir, 'ci', 'real-node-values.yaml');
 
@@ -158,4 +163,57 @@ function findDir(dir: string, name: string): string | undefined {
 export function procStatus(pid: number, field: string): string | undefined {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   return new RegExp(`^${field}:\\s*(.*)$`, 'm').exec(status)?.[1]?.trim();
+}
+
+/** A pod of the node's pause image, so that the node runs a container with its network and mounts. */
+export async function runPauseReplica(cluster: LocalCluster): Promise<void> {
+  await cluster.kubectl(['run', 'sleeper', '--image=localhost/ksleuth-pause:1', '--restart=Never']);
+  await until('the pod to run', async () => (await cluster.client().get<Pod>(core.pods('default'), 'sleeper')).status?.phase === 'Running', 120_000);
+}
+
+/** What a real node may change on this machine, as far as the tests can see it. */
+export interface HostState {
+  links: string[];
+  netns: string[];
+  cgroups: string[];
+  paths: Record<string, boolean>;
+  sysctls: Record<string, string | undefined>;
+  mounts: string[];
+  firewall: string[];
+  nodeProcesses: string[];
+}
+
+export async function hostState(): Promise<HostState> {
+  const { stdout: links } = await run('ip', ['-o', 'link', 'show']);
+  const { stdout: netns } = await run('ip', ['netns', 'list']);
+  const { stdout: rules } = await run('iptables-save');
+  const paths = [...nodeHostPaths, '/var/lib/cni', '/etc/cni', '/run/ksleuth-node.owner', '/run/ksleuth-node.journal.json'];
+  const binDir = dirname((await ensureBinaries()).kubelet);
+  const nodeProcesses: string[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const exe = (() => {
+      try {
+        return readlinkSync(`/proc/${entry}/exe`);
+      } catch {
+        return '';
+      }
+    })();
+    if (exe.startsWith(binDir) && /\/(kubelet|kube-proxy|containerd[^/]*)$/.test(exe)) nodeProcesses.push(`${entry} ${exe}`);
+  }
+  return {
+    links: links
+      .split('\n')
+      .map((l) => l.split(': ')[1]?.split('@')[0] ?? '')
+      .filter((name) => name === 'ksnode0' || name === 'cni0'),
+    netns: netns.split('\n').filter((l) => l.startsWith(nodeNetns)),
+    cgroups: cgroupHierarchies().filter((root) => existsSync(join(root, nodeCgroup))),
+    paths: Object.fromEntries(paths.map((p) => [p, existsSync(p)])),
+    sysctls: Object.fromEntries(await Promise.all(nodeSysctls.map(async (name) => [name, await readSysctl(name)] as const))),
+    mounts: readFileSync('/proc/self/mountinfo', 'utf8')
+      .split('\n')
+      .filter((l) => /ksleuth\/node|containerd|kubelet|\/run\/netns\/ksleuth-node/.test(l)),
+    firewall: rules.split('\n').filter((l) => /KUBE-|CNI-/.test(l)),
+    nodeProcesses,
+  };
 }

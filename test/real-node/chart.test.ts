@@ -97,7 +97,7 @@ describe('the chart on a real node', () => {
     expect(mountAt('/host-proc')).toMatch(/ - proc /);
     expect(mountAt('/host')?.split(' ')[5]).toMatch(/^ro\b/);
     // hostPID: the host's process table; hostNetwork: the node's network namespace, not a pod's.
-    expect(readlinkSync(`/proc/${pid}/ns/pid`)).toBe(readlinkSync('/proc/1/ns/pid'));
+    expect(readlinkSync(`/proc/${pid}/ns/pid`)).toBe(readlinkSync('/proc/self/ns/pid'));
     expect(readlinkSync(`/proc/${pid}/ns/net`)).toBe(readlinkSync(`/proc/${node.namespacePid}/ns/net`));
   });
 });

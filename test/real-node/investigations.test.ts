@@ -128,5 +128,5 @@ subjects: [{kind: ServiceAccount, name: sre, namespace: team}]
     expect(files).toBeGreaterThan(5);
     expect(kinds.join(' ')).toMatch(/\.svg\b/);
     expect(kinds.join(' ')).toMatch(/\.tar\.gz\b/);
-  });
+  }, 300_000);
 });
