@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, promisify } from 'node:util';
 import { core } from '../lib/kube/resources.js';
-import { LocalCluster } from '../lib/local-cluster/cluster.js';
-import { cgroupHierarchies, nodeCgroup } from '../lib/local-cluster/node-host.js';
+import { LocalCluster } from '../test/harness/cluster.js';
+import { cgroupHierarchies, nodeCgroup } from '../test/harness/node-host.js';
 import { projectRoot } from '../lib/paths.js';
 
 const run = promisify(execFile);

@@ -2,7 +2,7 @@
  * npm run cluster:up   starts a local control plane on loopback with the CRDs installed and
  *                      prints the admin kubeconfig path as its last line.
  *   -- --real-node     adds a real node named after this host: kubelet, kube-proxy, containerd
- *                      (lib/local-cluster/real-node.ts), and leaves the CRDs to the chart
+ *                      (test/harness/real-node.ts), and leaves the CRDs to the chart
  *                      (npm run images, then helm install; docs/install.md). Needs root.
  * npm run cluster:down stops it and removes its directory, and everything the real node changed.
  */

@@ -4,9 +4,9 @@
  *                 (npm run cluster:up -- --real-node), where the chart finds them under its
  *                 default image references without pulling. Prints the two references.
  */
-import { ensureBinaries } from '../lib/local-cluster/binaries.js';
-import { ensureImages } from '../lib/local-cluster/images.js';
-import { loadImagesIntoNode, nodeCtr } from '../lib/local-cluster/real-node.js';
+import { ensureBinaries } from '../test/harness/binaries.js';
+import { ensureImages } from '../test/harness/images.js';
+import { loadImagesIntoNode, nodeCtr } from '../test/harness/real-node.js';
 
 const started = Date.now();
 const [images, binaries] = await Promise.all([ensureImages(), ensureBinaries()]);

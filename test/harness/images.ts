@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { projectRoot } from '../paths.js';
+import { projectRoot } from '../../lib/paths.js';
 
 const run = promisify(execFile);
 

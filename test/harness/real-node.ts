@@ -5,8 +5,8 @@ import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-import { core } from '../kube/resources.js';
-import { projectRoot } from '../paths.js';
+import { core } from '../../lib/kube/resources.js';
+import { projectRoot } from '../../lib/paths.js';
 import type { LocalCluster } from './cluster.js';
 import { ComponentProcess, stillRunningAfter, stopProcessGroup, waitUntil } from './component.js';
 import { ensureImages, type ImageName } from './images.js';
@@ -153,7 +153,7 @@ export class RealNode {
   }
 
   private async launch(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ComponentProcess> {
-    const inCgroup = join(projectRoot, 'lib', 'local-cluster', 'in-cgroup.sh');
+    const inCgroup = join(projectRoot, 'test', 'harness', 'in-cgroup.sh');
     const component = await ComponentProcess.start(name, 'bash', [inCgroup, this.cgroupProcs, command, ...args], this.logDir, {
       detached: this.detached,
       env,
@@ -177,7 +177,7 @@ export class RealNode {
       '--propagation',
       'private',
       'bash',
-      join(projectRoot, 'lib', 'local-cluster', 'node-namespace.sh'),
+      join(projectRoot, 'test', 'harness', 'node-namespace.sh'),
       ready,
       ...binds,
     ]);

@@ -1,6 +1,6 @@
 /**
  * ksleuth installed as users install it: the chart, by helm, with its real-node values, on a local
- * cluster whose real node runs the chart's pods from the images built here (lib/local-cluster/real-node.ts).
+ * cluster whose real node runs the chart's pods from the images built here (test/harness/real-node.ts).
  */
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
@@ -9,10 +9,10 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll } from 'vitest';
 import type { KubeObject } from '../../lib/kube/client.js';
 import { core, ksleuth } from '../../lib/kube/resources.js';
-import type { LocalCluster } from '../../lib/local-cluster/cluster.js';
-import { ensureBinaries } from '../../lib/local-cluster/binaries.js';
-import { cgroupHierarchies, nodeCgroup, nodeNetns, nodeSysctls, readSysctl, trackingHierarchy } from '../../lib/local-cluster/node-host.js';
-import { nodeHostPaths, type RealNode } from '../../lib/local-cluster/real-node.js';
+import type { LocalCluster } from '../harness/cluster.js';
+import { ensureBinaries } from '../harness/binaries.js';
+import { cgroupHierarchies, nodeCgroup, nodeNetns, nodeSysctls, readSysctl, trackingHierarchy } from '../harness/node-host.js';
+import { nodeHostPaths, type RealNode } from '../harness/real-node.js';
 import { chartDir, helm, namespace, release, until } from '../chart/chart.js';
 import { useCluster } from './cluster.js';
 

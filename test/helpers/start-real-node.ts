@@ -3,7 +3,7 @@
  * cluster's directory, and waits to be killed: test/real-node/host-state.test.ts kills it to leave
  * a node without its owner.
  */
-import { LocalCluster } from '../../lib/local-cluster/cluster.js';
+import { LocalCluster } from '../harness/cluster.js';
 import { runPauseReplica } from './real-node.js';
 
 const cluster = await LocalCluster.start({ realNode: true });

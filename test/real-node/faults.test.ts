@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { KernelCapture, KernelInvestigation } from '../../api/v1alpha1/resources.js';
 import { ksleuth } from '../../lib/kube/resources.js';
-import { nodeCgroup, trackingHierarchy } from '../../lib/local-cluster/node-host.js';
+import { nodeCgroup, trackingHierarchy } from '../harness/node-host.js';
 import { instancePrefix } from '../../node-agent/engine/tracefs.js';
 import { namespace, until } from '../chart/chart.js';
 import { chartPods, type HostProcess, isReady, leaseHolder, podProcesses, readyAgent, useKsleuthRelease } from '../helpers/real-node.js';

@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { LocalCluster } from '../../lib/local-cluster/cluster.js';
-import { NodeClaim } from '../../lib/local-cluster/node-host.js';
+import { LocalCluster } from '../harness/cluster.js';
+import { NodeClaim } from '../harness/node-host.js';
 import { projectRoot } from '../../lib/paths.js';
 import { type HostState, hostState, runPauseReplica } from '../helpers/real-node.js';
 

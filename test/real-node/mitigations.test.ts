@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { KernelMitigation, KernelNode } from '../../api/v1alpha1/resources.js';
 import { isNotFound } from '../../lib/kube/errors.js';
 import { ksleuth } from '../../lib/kube/resources.js';
-import { nodeNetns } from '../../lib/local-cluster/node-host.js';
+import { nodeNetns } from '../harness/node-host.js';
 import { namespace, until } from '../chart/chart.js';
 import { readyAgent, useKsleuthRelease } from '../helpers/real-node.js';
 
