@@ -14,7 +14,8 @@ import { projectRoot } from '../../lib/paths.js';
 import { ensureBinaries, type Binaries } from './binaries.js';
 import { ComponentProcess, stillRunningAfter, waitUntil } from './component.js';
 import { NodeClaim } from './node-host.js';
-import { nodeHostAddress, RealNode, realNodeApiServerArgs, type RealNodeOptions } from './real-node.js';
+import { nodeHostAddress } from './node-config.js';
+import { RealNode, realNodeApiServerArgs, type RealNodeOptions } from './real-node.js';
 import { createPki, type Pki } from './pki.js';
 import { freePort } from './ports.js';
 

@@ -4,24 +4,18 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, hostname } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { stringify } from 'yaml';
 import { core } from '../../lib/kube/resources.js';
 import { projectRoot } from '../../lib/paths.js';
 import type { LocalCluster } from './cluster.js';
 import { ComponentProcess, stillRunningAfter, stopProcessGroup, waitUntil } from './component.js';
 import { ensureImages, type ImageName } from './images.js';
+import { cniConfig, containerdConfig, kubeletConfig, kubeProxyConfig, nodeAddress, nodeHostAddress } from './node-config.js';
 import { type NodeClaim, nodeCgroup, nodeNetns, cgroupHierarchies, trackingHierarchy, readSysctl } from './node-host.js';
 import { createClientCert } from './pki.js';
 
 const run = promisify(execFile);
 
-/** The host's end of the node's network (the API server listens here too) and the node's address. */
-export const nodeHostAddress = '10.149.0.1';
-export const nodeAddress = '10.149.0.2';
 const hostVeth = 'ksnode0';
-const podSubnet = '10.244.0.0/24';
-const clusterCidr = '10.244.0.0/16';
-const cniBinDir = '/usr/lib/cni';
 
 /**
  * Paths the kubelet and containerd use whatever their flags say; in the node's mount namespace its
@@ -99,6 +93,9 @@ export class RealNode {
     return node;
   }
 
+  /** How long the node took to become Ready, images loaded. */
+  startupMs = 0;
+
   private async boot(options: RealNodeOptions): Promise<void> {
     const started = Date.now();
     // Built (or found in the cache) while the node starts.
@@ -122,9 +119,6 @@ export class RealNode {
     await this.putBackPanicSettings();
     this.startupMs = Date.now() - started;
   }
-
-  /** How long the node took to become Ready, images loaded. */
-  startupMs = 0;
 
   private async makeCgroups(): Promise<void> {
     // The kubelet's cgroupRoot: it must exist in every hierarchy.
@@ -192,110 +186,17 @@ export class RealNode {
   private async writeConfigs(): Promise<void> {
     const { pki } = this.cluster;
     const { pause } = await ensureImages();
-    await mkdir(this.file('config', 'cni'), { recursive: true });
-    await writeFile(
-      this.file('config', 'containerd.toml'),
-      `version = 3
-root = '/var/lib/containerd'
-state = '/run/containerd'
-imports = []
-# Plugins that would make or read host directories (/opt/containerd, /var/run/nri) and are not needed.
-disabled_plugins = ['io.containerd.nri.v1.nri', 'io.containerd.internal.v1.opt', 'io.containerd.internal.v1.tracing']
-
-[plugins.'io.containerd.cri.v1.images']
-  snapshotter = 'overlayfs'
-  [plugins.'io.containerd.cri.v1.images'.pinned_images]
-    sandbox = '${pause.reference}'
-
-[plugins.'io.containerd.cri.v1.runtime']
-  # Lowering oom_score_adj needs CAP_SYS_RESOURCE, which this machine's bounding set may lack:
-  # never ask for a score below containerd's own.
-  restrict_oom_score_adj = true
-  netns_mounts_under_state_dir = true
-  enable_cdi = false
-  [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
-    runtime_type = 'io.containerd.runc.v2'
-    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
-      BinaryName = 'runc'
-      SystemdCgroup = false
-  [plugins.'io.containerd.cri.v1.runtime'.cni]
-    bin_dirs = ['${cniBinDir}']
-    conf_dir = '${this.file('config', 'cni')}'
-
-[plugins.'io.containerd.grpc.v1.cri']
-  stream_server_address = '127.0.0.1'
-`,
-    );
-    await writeFile(
-      this.file('config', 'cni', '10-ksleuth-node.conflist'),
-      JSON.stringify(
-        {
-          cniVersion: '1.0.0',
-          name: 'ksleuth-node',
-          plugins: [
-            {
-              type: 'bridge',
-              bridge: 'cni0',
-              isGateway: true,
-              ipMasq: true,
-              hairpinMode: true,
-              ipam: { type: 'host-local', ranges: [[{ subnet: podSubnet }]], routes: [{ dst: '0.0.0.0/0' }] },
-            },
-            { type: 'portmap', capabilities: { portMappings: true } },
-          ],
-        },
-        null,
-        2,
-      ),
-    );
+    const cniConfDir = this.file('config', 'cni');
+    await mkdir(cniConfDir, { recursive: true });
+    await writeFile(this.file('config', 'containerd.toml'), containerdConfig({ sandboxImage: pause.reference, cniConfDir }));
+    await writeFile(join(cniConfDir, '10-ksleuth-node.conflist'), cniConfig());
     const server = `https://${nodeHostAddress}:${this.cluster.ports.apiServer}`;
     const kubelet = await createClientCert(pki, `kubelet-${this.name}`, `/O=system:nodes/CN=system:node:${this.name}`);
     await this.cluster.writeKubeconfig(this.file('config', 'kubelet.kubeconfig'), { 'client-certificate': kubelet.cert, 'client-key': kubelet.key }, server);
     const proxy = await createClientCert(pki, 'kube-proxy', '/CN=system:kube-proxy');
     await this.cluster.writeKubeconfig(this.file('config', 'kube-proxy.kubeconfig'), { 'client-certificate': proxy.cert, 'client-key': proxy.key }, server);
-    await writeFile(
-      this.file('config', 'kubelet.yaml'),
-      stringify({
-        apiVersion: 'kubelet.config.k8s.io/v1beta1',
-        kind: 'KubeletConfiguration',
-        // This machine has cgroup v1 and no systemd; kubelet 1.35+ refuses v1 unless told.
-        failCgroupV1: false,
-        cgroupDriver: 'cgroupfs',
-        cgroupRoot: `/${nodeCgroup}`,
-        containerRuntimeEndpoint: 'unix:///run/containerd/containerd.sock',
-        authentication: { anonymous: { enabled: false }, webhook: { enabled: true }, x509: { clientCAFile: pki.caCert } },
-        authorization: { mode: 'Webhook' },
-        address: nodeAddress,
-        readOnlyPort: 0,
-        healthzBindAddress: '127.0.0.1',
-        clusterDomain: 'cluster.local',
-        failSwapOn: false,
-        serializeImagePulls: false,
-        rotateCertificates: false,
-        // The host's disk is shared with everything else on it: evict only when it is really full.
-        evictionHard: { 'memory.available': '100Mi', 'nodefs.available': '2%', 'imagefs.available': '2%' },
-        imageGCHighThresholdPercent: 98,
-        imageGCLowThresholdPercent: 95,
-        shutdownGracePeriod: '0s',
-      }),
-    );
-    await writeFile(
-      this.file('config', 'kube-proxy.yaml'),
-      stringify({
-        apiVersion: 'kubeproxy.config.k8s.io/v1alpha1',
-        kind: 'KubeProxyConfiguration',
-        mode: 'iptables',
-        clusterCIDR: clusterCidr,
-        hostnameOverride: this.name,
-        bindAddress: nodeAddress,
-        healthzBindAddress: '127.0.0.1:10256',
-        metricsBindAddress: '127.0.0.1:10249',
-        clientConnection: { kubeconfig: this.file('config', 'kube-proxy.kubeconfig') },
-        // Leave the host-wide conntrack table size and timeouts as they are.
-        conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: '0s', tcpCloseWaitTimeout: '0s' },
-        iptables: { localhostNodePorts: false },
-      }),
-    );
+    await writeFile(this.file('config', 'kubelet.yaml'), kubeletConfig({ clientCaFile: pki.caCert }));
+    await writeFile(this.file('config', 'kube-proxy.yaml'), kubeProxyConfig({ nodeName: this.name, kubeconfig: this.file('config', 'kube-proxy.kubeconfig') }));
   }
 
   private async startContainerd(): Promise<void> {

@@ -2,7 +2,7 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { core } from '../../lib/kube/resources.js';
-import { nodeAddress, nodeHostAddress } from '../harness/real-node.js';
+import { nodeAddress, nodeHostAddress } from '../harness/node-config.js';
 import { namespace } from '../chart/chart.js';
 import { chartPods, isReady, leaseHolder, podProcesses, procStatus, readyAgent, realNodeValues, useKsleuthRelease } from '../helpers/real-node.js';
 import { parse } from 'yaml';
