@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs, promisify } from 'node:util';
 import { core } from '../lib/kube/resources.js';
 import { LocalCluster } from '../test/harness/cluster.js';
-import { cgroupHierarchies, nodeCgroup } from '../test/harness/node-host.js';
+import { cgroupHierarchies, podCgroup } from '../test/harness/node-host.js';
 import { projectRoot } from '../lib/paths.js';
 
 const run = promisify(execFile);
@@ -25,16 +25,6 @@ const ticksPerSecond = Number((await run('getconf', ['CLK_TCK'])).stdout.trim())
 interface Pod {
   metadata: { uid: string; name: string };
   status?: { phase?: string };
-}
-
-function findDir(dir: string, name: string): string | undefined {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (!entry.isDirectory()) continue;
-    if (entry.name === name) return join(dir, entry.name);
-    const deeper = findDir(join(dir, entry.name), name);
-    if (deeper) return deeper;
-  }
-  return undefined;
 }
 
 function agentPid(podDir: string): number {
@@ -90,10 +80,9 @@ try {
   );
   const pods = await cluster.client().list<Pod>(core.pods('ksleuth-system'), { labelSelector: 'app.kubernetes.io/component=agent' });
   const pod = pods.items[0]!;
-  const pidsRoot = cgroupHierarchies().find((h) => h.endsWith('/pids') || h === '/sys/fs/cgroup')!;
-  const pid = agentPid(findDir(join(pidsRoot, nodeCgroup), `pod${pod.metadata.uid}`)!);
+  const pid = agentPid(podCgroup(pod.metadata.uid)!);
   const memoryRoot = cgroupHierarchies().find((h) => h.endsWith('/memory') || h === '/sys/fs/cgroup')!;
-  const memoryDir = findDir(join(memoryRoot, nodeCgroup), `pod${pod.metadata.uid}`)!;
+  const memoryDir = podCgroup(pod.metadata.uid, memoryRoot)!;
   // Past start-up: registration, the first heartbeat, the kernel log read to its end.
   await sleep(30_000);
   const before = sample(pid);

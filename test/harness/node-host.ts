@@ -234,6 +234,11 @@ export function trackingHierarchy(): string {
   return found;
 }
 
+/** The cgroup of one of the node's pods in a hierarchy (the kubelet names it pod<uid>), if it has one. */
+export function podCgroup(podUid: string, hierarchy = trackingHierarchy()): string | undefined {
+  return subtree(join(hierarchy, nodeCgroup)).find((dir) => dir.endsWith(`/pod${podUid}`));
+}
+
 function subtree(dir: string): string[] {
   if (!existsSync(dir)) return [];
   const dirs = [dir];

@@ -11,7 +11,7 @@ import type { KubeObject } from '../../lib/kube/client.js';
 import { core, ksleuth } from '../../lib/kube/resources.js';
 import type { LocalCluster } from '../harness/cluster.js';
 import { ensureBinaries } from '../harness/binaries.js';
-import { cgroupHierarchies, nodeCgroup, nodeNetns, nodeSysctls, readSysctl, trackingHierarchy } from '../harness/node-host.js';
+import { cgroupHierarchies, nodeCgroup, nodeNetns, nodeSysctls, podCgroup, readSysctl } from '../harness/node-host.js';
 import { nodeHostPaths, type RealNode } from '../harness/real-node.js';
 import { chartDir, helm, namespace, release, until } from '../chart/chart.js';
 import { useCluster } from './cluster.js';
@@ -121,8 +121,7 @@ export interface HostProcess {
 
 /** The processes of a pod, found on the host by its cgroup (the kubelet names it pod<uid>). */
 export function podProcesses(podUid: string): HostProcess[] {
-  const root = join(trackingHierarchy(), nodeCgroup);
-  const podDir = findDir(root, `pod${podUid}`);
+  const podDir = podCgroup(podUid);
   if (!podDir) return [];
   const processes: HostProcess[] = [];
   for (const dir of subdirs(podDir)) {
@@ -147,16 +146,6 @@ function subdirs(dir: string): string[] {
   const found = [dir];
   for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isDirectory()) found.push(...subdirs(join(dir, entry.name)));
   return found;
-}
-
-function findDir(dir: string, name: string): string | undefined {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (!entry.isDirectory()) continue;
-    if (entry.name === name) return join(dir, entry.name);
-    const deeper = findDir(join(dir, entry.name), name);
-    if (deeper) return deeper;
-  }
-  return undefined;
 }
 
 /** A field of /proc/<pid>/status. */
