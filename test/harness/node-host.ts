@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { link, mkdir, readFile, rename, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -261,6 +261,14 @@ function pidsIn(dirs: string[]): number[] {
   return [...pids];
 }
 
+function executable(pid: number): string {
+  try {
+    return readlinkSync(`/proc/${pid}/exe`);
+  } catch {
+    return '';
+  }
+}
+
 function signal(pids: number[], sig: NodeJS.Signals): void {
   for (const pid of pids) {
     try {
@@ -275,6 +283,9 @@ function signal(pids: number[], sig: NodeJS.Signals): void {
 async function killCgroupTree(podGraceMs: number): Promise<void> {
   const trees = () => cgroupHierarchies().flatMap((root) => subtree(join(root, nodeCgroup)));
   if (podGraceMs > 0) {
+    // The kubelet first, or it restarts the containers that exit.
+    const kubelet = pidsIn(trees().filter((dir) => !dir.includes('/kubepods'))).filter((pid) => executable(pid).endsWith('/kubelet'));
+    signal(kubelet, 'SIGKILL');
     const pods = () => pidsIn(trees().filter((dir) => dir.includes('/kubepods')));
     signal(pods(), 'SIGTERM');
     const deadline = Date.now() + podGraceMs;

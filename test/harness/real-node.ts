@@ -269,8 +269,6 @@ export class RealNode {
    * to the pods with 30 s to exit, then everything; and puts back what it changed on the host.
    */
   async stop(): Promise<void> {
-    const kubelet = this.components.find((c) => c.name === 'kubelet');
-    if (kubelet) await kubelet.stop(0);
     await this.claim.release({ podGraceMs: 30_000 });
     await Promise.all(this.components.map((c) => stopProcessGroup(c.pid, 0)));
   }
