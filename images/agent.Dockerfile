@@ -52,6 +52,7 @@ COPY --from=build /src/dist dist
 COPY package.json ./
 COPY config/sysctl-allowlist.yaml config/sysctl-allowlist.yaml
 COPY node-agent/patterns/kernel-log/rules.yaml node-agent/patterns/kernel-log/rules.yaml
+COPY node-agent/watch/watch.yaml node-agent/watch/watch.yaml
 # Root in the host's user namespace, cut to the chart's capability list (docs/security.md).
 USER 0:0
 ENV HOME=/tmp

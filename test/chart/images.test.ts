@@ -9,6 +9,7 @@ import { parse } from 'yaml';
 import { projectRoot } from '../../lib/paths.js';
 import { shippedRulesFile } from '../../node-agent/patterns/kernel-log/rules.js';
 import { shippedAllowListPath } from '../../lib/sysctl/index.js';
+import { shippedWatchConfigFile } from '../../node-agent/watch/config.js';
 
 const run = promisify(execFile);
 
@@ -21,7 +22,7 @@ const run = promisify(execFile);
 const images = ['operator', 'agent'] as const;
 const dataFiles = {
   operator: ['package.json', relative(projectRoot, shippedAllowListPath)],
-  agent: ['package.json', relative(projectRoot, shippedAllowListPath), relative(projectRoot, shippedRulesFile)],
+  agent: ['package.json', relative(projectRoot, shippedAllowListPath), relative(projectRoot, shippedRulesFile), relative(projectRoot, shippedWatchConfigFile)],
 };
 
 interface Copy {
@@ -160,6 +161,6 @@ describe('the images', () => {
       (error: { stderr: string }) => error,
     );
     expect(agent.stderr).toContain('missing.kubeconfig');
-    expect(agent.stderr).not.toMatch(/ERR_MODULE_NOT_FOUND|Cannot find (module|package)|rules\.yaml|sysctl-allowlist\.yaml/);
+    expect(agent.stderr).not.toMatch(/ERR_MODULE_NOT_FOUND|Cannot find (module|package)|rules\.yaml|watch\.yaml|sysctl-allowlist\.yaml/);
   }, 180_000);
 });
