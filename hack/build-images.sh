@@ -259,7 +259,7 @@ for component in operator agent; do
     bh bud --quiet --layers --pull=never --network host "${npm_ca_volumes[@]}" \
       --file "$root/images/$component.Dockerfile" --ignorefile "$root/images/$component.Dockerfile.dockerignore" \
       --tag "$reference" "$root" >"$work/bud-$component.log" 2>&1 ||
-      { tail -n 40 "$work/bud-$component.log" >&2; exit 1; }
+      { grep -v "error deleting build container" "$work/bud-$component.log" | tail -n 40 >&2; exit 1; }
     rm -f "$out/$component"-*.tar
     bh push --quiet "$reference" "docker-archive:$archive.partial:$reference"
     mv "$archive.partial" "$archive"
