@@ -72,7 +72,8 @@ export const lanes: Lane[] = [
   },
   {
     name: 'real-node',
-    needs: 'root, buildah and a real node (kubelet, kube-proxy, containerd; test/harness/real-node.ts): the images built here and the chart installed by helm on it. One real node per machine: serial',
+    needs:
+      'root, buildah and a real node (kubelet, kube-proxy, containerd; test/harness/real-node.ts): the images built here and the chart installed by helm on it. One real node per machine: serial',
     include: ['test/real-node/**/*.test.ts'],
     serial: true,
   },
