@@ -34,26 +34,25 @@ func run(in io.Reader, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var doc map[string]any
+	var doc struct {
+		Items []json.RawMessage `json:"items"`
+	}
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return fmt.Errorf("stdin is not a JSON object: %w", err)
 	}
-	objects := []map[string]any{doc}
-	if items, ok := doc["items"].([]any); ok {
-		objects = objects[:0]
-		for i, item := range items {
-			obj, ok := item.(map[string]any)
-			if !ok {
-				return fmt.Errorf("items[%d] is not an object", i)
-			}
-			objects = append(objects, obj)
-		}
+	raw := doc.Items
+	if raw == nil {
+		raw = []json.RawMessage{data}
 	}
 	w := bufio.NewWriter(out)
 	defer w.Flush()
 	enc := json.NewEncoder(w)
-	for _, obj := range objects {
-		u := &unstructured.Unstructured{Object: obj}
+	for i, item := range raw {
+		// Decoded as the API machinery does (integers as int64), which kstatus expects.
+		u := &unstructured.Unstructured{}
+		if err := u.UnmarshalJSON(item); err != nil {
+			return fmt.Errorf("object %d: %w", i, err)
+		}
 		res, err := status.Compute(u)
 		if err != nil {
 			return fmt.Errorf("%s %s: %w", u.GetKind(), u.GetName(), err)
