@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { ensureBinaries } from '../test/harness/binaries.js';
+import { ensureBinaries, kubernetesVersion } from '../test/harness/binaries.js';
 import { releaseName, systemNamespace } from '../test/harness/ksleuth-system.js';
 import { projectRoot } from '../lib/paths.js';
 
@@ -35,7 +35,7 @@ metadata:
 /** The chart rendered for plain installs. */
 export async function renderManifests(helm?: string): Promise<string> {
   const binary = helm ?? (await ensureBinaries()).helm;
-  const { stdout } = await run(binary, ['template', releaseName, join(projectRoot, 'charts', 'ksleuth'), '--namespace', systemNamespace], {
+  const { stdout } = await run(binary, ['template', releaseName, join(projectRoot, 'charts', 'ksleuth'), '--namespace', systemNamespace, '--kube-version', kubernetesVersion()], {
     maxBuffer: 64 * 1024 * 1024,
   });
   return header + namespace + stdout;

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse, parseDocument, isMap, isScalar, type Document } from 'yaml';
+import { parse, parseDocument } from 'yaml';
 import { generatedFiles } from '../../api/generate.js';
+import { valuePaths } from '../../hack/chart-readme.js';
 import { manifestsPath, renderManifests } from '../../hack/render-manifests.js';
 import { projectRoot } from '../../lib/paths.js';
 import { buildAllowList, describeAllowed, matchesPattern, shippedAllowListPath, type AllowList } from '../../lib/sysctl/index.js';
@@ -357,6 +358,30 @@ describe('the chart', () => {
     }
   });
 
+  it('renders the SELinux type and AppArmor profile platforms differ on: spc_t by default, super_t for Bottlerocket, or (null) the runtime default', async () => {
+    const defaults = container(one(await render(), 'DaemonSet')).securityContext;
+    expect(defaults).toMatchObject({ seLinuxOptions: { type: 'spc_t' }, appArmorProfile: { type: 'Unconfined' } });
+    const bottlerocket = container(one(await render({ agent: { seLinuxOptions: { type: 'super_t' } } }), 'DaemonSet')).securityContext;
+    expect(bottlerocket.seLinuxOptions).toEqual({ type: 'super_t' });
+    const runtimeDefault = container(one(await render({ agent: { seLinuxOptions: null, appArmorProfile: null } }), 'DaemonSet')).securityContext;
+    expect(runtimeDefault).not.toHaveProperty('seLinuxOptions');
+    expect(runtimeDefault).not.toHaveProperty('appArmorProfile');
+    const localhost = { type: 'Localhost', localhostProfile: 'ksleuth-agent' };
+    expect(container(one(await render({ agent: { appArmorProfile: localhost } }), 'DaemonSet')).securityContext.appArmorProfile).toEqual(localhost);
+    await expect(render({ agent: { appArmorProfile: { type: 'Localhost' } } })).rejects.toThrow(/agent\/appArmorProfile/);
+    await expect(render({ agent: { seLinuxOptions: { typ: 'spc_t' } } })).rejects.toThrow(/agent\/seLinuxOptions/);
+    // A privileged container takes neither: the runtime gives it the unconfined types.
+    const privileged = container(one(await render({ agent: { privileged: true } }), 'DaemonSet')).securityContext;
+    expect(privileged).not.toHaveProperty('seLinuxOptions');
+  });
+
+  it('states the Kubernetes versions it needs (kubeVersion): helm refuses 1.30 and takes 1.31 and cloud builds', async () => {
+    await expect(helm(['template', 'ksleuth', chartDir, '--kube-version', 'v1.30.9'])).rejects.toThrow(/requires kubeVersion: >=1\.31\.0-0/);
+    for (const version of ['v1.31.0', 'v1.32.3-eks-4096722', 'v1.33.1-gke.1107000']) {
+      await expect(helm(['template', 'ksleuth', chartDir, '--kube-version', version, '--show-only', 'templates/agent-daemonset.yaml'])).resolves.toBeDefined();
+    }
+  });
+
   it('refuses bad values with a message naming the value (values.schema.json)', async () => {
     await expect(render({ operator: { replicas: 'two' } })).rejects.toThrow(/at '\/operator\/replicas': got string, want integer/);
     await expect(render({ operator: { replicaz: 2 } })).rejects.toThrow(/at '\/operator': additional properties 'replicaz' not allowed/);
@@ -432,23 +457,6 @@ describe('the chart', () => {
 interface SchemaNode {
   type?: string | string[];
   properties?: Record<string, SchemaNode>;
-}
-
-/** Dotted paths of values.yaml: every key whose value is a scalar, a list, or an empty or free-form map. */
-function valuePaths(doc: Document): string[] {
-  const freeForm = /(^|\.)(resources|nodeSelector|affinity|podAnnotations|podLabels|annotations|labels|extra)$/;
-  const paths: string[] = [];
-  const walk = (node: unknown, prefix: string): void => {
-    if (!isMap(node)) return;
-    for (const pair of node.items) {
-      const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
-      const path = prefix ? `${prefix}.${key}` : key;
-      if (isMap(pair.value) && pair.value.items.length > 0 && !freeForm.test(path)) walk(pair.value, path);
-      else paths.push(path);
-    }
-  };
-  walk(doc.contents, '');
-  return paths;
 }
 
 function schemaHas(schema: SchemaNode, path: string[]): boolean {

@@ -8,6 +8,7 @@ import type { KubeClient } from '../../lib/kube/client.js';
 import { isAlreadyExists } from '../../lib/kube/errors.js';
 import { core, ksleuth } from '../../lib/kube/resources.js';
 import { projectRoot } from '../../lib/paths.js';
+import { kubernetesVersion } from './binaries.js';
 import { LocalCluster, type LocalClusterOptions } from './cluster.js';
 import { ComponentProcess } from './component.js';
 import { SimulatedNetwork, type SimulatedHost } from './network.js';
@@ -137,6 +138,8 @@ export class KsleuthSystem {
       'template',
       releaseName,
       join(projectRoot, 'charts', 'ksleuth'),
+      '--kube-version',
+      kubernetesVersion(),
       '--namespace',
       systemNamespace,
       ...templates.flatMap((t) => ['--show-only', t]),
