@@ -35,9 +35,13 @@ metadata:
 /** The chart rendered for plain installs. */
 export async function renderManifests(helm?: string): Promise<string> {
   const binary = helm ?? (await ensureBinaries()).helm;
-  const { stdout } = await run(binary, ['template', releaseName, join(projectRoot, 'charts', 'ksleuth'), '--namespace', systemNamespace, '--kube-version', kubernetesVersion()], {
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  const { stdout } = await run(
+    binary,
+    ['template', releaseName, join(projectRoot, 'charts', 'ksleuth'), '--namespace', systemNamespace, '--kube-version', kubernetesVersion()],
+    {
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
   return header + namespace + stdout;
 }
 
