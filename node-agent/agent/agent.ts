@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import type { CaptureKind } from '../../api/v1alpha1/captures.js';
 import type { KernelCapture, KernelNode } from '../../api/v1alpha1/resources.js';
 import type { KubeClient } from '../../lib/kube/client.js';
@@ -9,8 +10,8 @@ import type { CaptureModule } from '../engine/capture.js';
 import type { NodeFacts } from '../engine/probe.js';
 import type { AllowList } from '../../lib/sysctl/allowlist.js';
 import { loadAllowList } from '../../lib/sysctl/allowlist-load.js';
-import { ArtifactAccess } from './access-review.js';
 import { ArtifactServer } from './artifact-server.js';
+import { OperatorAccess } from './operator-access.js';
 import { ArtifactStore } from './artifact-store.js';
 import { CaptureExecutor } from './capture-executor.js';
 import { InProcessRunner, WorkerRunner } from './capture-runner.js';
@@ -76,9 +77,17 @@ export class Agent {
     let artifactPort: number | undefined;
     if (config.artifactPort > 0) {
       const tls = await servingCertificate(`${config.stateDir}/tls`, `ksleuth-agent.${config.nodeName}`);
-      server = new ArtifactServer(store, new ArtifactAccess(client), tls, log);
+      server = new ArtifactServer(store, new OperatorAccess(client, config.nodeName, config.operatorIdentity), tls, log);
       artifactPort = await server.listen(config.artifactPort);
-      if (config.podName && config.podNamespace) endpoint = { namespace: config.podNamespace, pod: config.podName, port: artifactPort };
+      if (config.podName && config.podNamespace) {
+        endpoint = {
+          namespace: config.podNamespace,
+          pod: config.podName,
+          port: artifactPort,
+          ...(config.podIP ? { address: config.podIP } : {}),
+          certificateSHA256: new X509Certificate(tls.cert).fingerprint256,
+        };
+      }
     }
 
     let watch: Watch | undefined;
