@@ -16,7 +16,7 @@ import { ComponentProcess, stillRunningAfter, waitUntil } from './component.js';
 import { NodeClaim } from './node-host.js';
 import { nodeHostAddress } from './node-config.js';
 import { RealNode, realNodeApiServerArgs, type RealNodeOptions } from './real-node.js';
-import { createPki, type Pki } from './pki.js';
+import { createPki, frontProxyClientName, type Pki } from './pki.js';
 import { freePort } from './ports.js';
 
 export interface LocalClusterOptions {
@@ -201,6 +201,17 @@ export class LocalCluster {
       '--profiling=false',
       '--shutdown-delay-duration=0s',
       '--event-ttl=2h',
+      // The aggregation layer, for the operator's artifacts.ksleuth.io API: the API server proxies
+      // with its front-proxy client certificate and names the user in these headers; it dials the
+      // Service's endpoints directly (no kube-proxy on the host for ClusterIPs).
+      `--requestheader-client-ca-file=${this.pki.frontProxyCaCert}`,
+      `--requestheader-allowed-names=${frontProxyClientName}`,
+      '--requestheader-username-headers=X-Remote-User',
+      '--requestheader-group-headers=X-Remote-Group',
+      '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+      `--proxy-client-cert-file=${this.pki.frontProxyClientCert}`,
+      `--proxy-client-key-file=${this.pki.frontProxyClientKey}`,
+      '--enable-aggregator-routing=true',
       ...(this.options.realNode ? realNodeApiServerArgs(this) : []),
       ...(this.options.apiServerArgs ?? []),
     ]);

@@ -14,13 +14,27 @@ export interface Pki {
   adminKey: string;
   serviceAccountKey: string;
   serviceAccountPub: string;
+  /** The aggregation layer: the CA of the API server's front-proxy client certificate, and that certificate. */
+  frontProxyCaCert: string;
+  frontProxyClientCert: string;
+  frontProxyClientKey: string;
 }
+
+/** The name the front-proxy client certificate carries (--requestheader-allowed-names). */
+export const frontProxyClientName = 'front-proxy-client';
 
 async function openssl(args: string[]): Promise<void> {
   await run('openssl', args).catch((error: unknown) => {
     const stderr = (error as { stderr?: string }).stderr ?? String(error);
     throw new Error(`openssl ${args[0]} failed: ${stderr.trim()}`);
   });
+}
+
+async function selfSignedCa(dir: string, name: string, subject: string): Promise<{ caCert: string; caKey: string }> {
+  const caKey = join(dir, `${name}.key`);
+  const caCert = join(dir, `${name}.crt`);
+  await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', caKey, '-out', caCert, '-days', '30', '-subj', subject]);
+  return { caCert, caKey };
 }
 
 async function signedCert(
@@ -49,25 +63,7 @@ const clientCertExtensions = ['basicConstraints=CA:FALSE', 'keyUsage=digitalSign
 
 /** A throw-away PKI for one local cluster: a CA, the API server's serving cert, an admin client cert and the service-account signing key. */
 export async function createPki(dir: string, extraAddresses: string[] = []): Promise<Pki> {
-  const caKey = join(dir, 'ca.key');
-  const caCert = join(dir, 'ca.crt');
-  await openssl([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    caKey,
-    '-out',
-    caCert,
-    '-days',
-    '30',
-    '-subj',
-    '/CN=ksleuth-local-ca',
-  ]);
+  const { caCert, caKey } = await selfSignedCa(dir, 'ca', '/CN=ksleuth-local-ca');
   const ca = { caCert, caKey };
   const server = await signedCert(
     dir,
@@ -87,6 +83,9 @@ export async function createPki(dir: string, extraAddresses: string[] = []): Pro
   const serviceAccountPub = join(dir, 'sa.pub');
   await openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', serviceAccountKey]);
   await openssl(['pkey', '-in', serviceAccountKey, '-pubout', '-out', serviceAccountPub]);
+  // A CA of its own, as kubeadm does: a certificate from the cluster CA must not pass as the front proxy.
+  const frontProxyCa = await selfSignedCa(dir, 'front-proxy-ca', '/CN=ksleuth-local-front-proxy-ca');
+  const frontProxyClient = await signedCert(dir, 'front-proxy-client', `/CN=${frontProxyClientName}`, frontProxyCa, clientCertExtensions);
   return {
     caCert,
     caKey,
@@ -96,5 +95,8 @@ export async function createPki(dir: string, extraAddresses: string[] = []): Pro
     adminKey: admin.key,
     serviceAccountKey,
     serviceAccountPub,
+    frontProxyCaCert: frontProxyCa.caCert,
+    frontProxyClientCert: frontProxyClient.cert,
+    frontProxyClientKey: frontProxyClient.key,
   };
 }

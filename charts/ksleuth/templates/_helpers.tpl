@@ -234,3 +234,16 @@ allow a denied key fails the render with the reason, as the agent would refuse t
 -}}
 {{- get $reasons . | default "Added with agent.capabilities." -}}
 {{- end -}}
+
+{{/* The username the API server gives the operator's ServiceAccount: the only caller agents accept. */}}
+{{- define "ksleuth.operator.username" -}}
+{{- printf "system:serviceaccount:%s:%s" .Release.Namespace (include "ksleuth.operator.serviceAccountName" .) -}}
+{{- end -}}
+
+{{/* The Service in front of the operator's artifacts API, and the Secret with its serving certificate. */}}
+{{- define "ksleuth.artifactsApi.serviceName" -}}
+{{- printf "%s-artifacts-api" (include "ksleuth.fullname" .) -}}
+{{- end -}}
+{{- define "ksleuth.artifactsApi.secretName" -}}
+{{- printf "%s-artifacts-api-tls" (include "ksleuth.fullname" .) -}}
+{{- end -}}
