@@ -33,7 +33,23 @@ async function openssl(args: string[]): Promise<void> {
 async function selfSignedCa(dir: string, name: string, subject: string): Promise<{ caCert: string; caKey: string }> {
   const caKey = join(dir, `${name}.key`);
   const caCert = join(dir, `${name}.crt`);
-  await openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', caKey, '-out', caCert, '-days', '30', '-subj', subject]);
+  await openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    caKey,
+    '-out',
+    caCert,
+    '-days',
+    '30',
+    '-subj',
+    subject,
+  ]);
   return { caCert, caKey };
 }
 
