@@ -67,18 +67,17 @@ export function verifyFrontProxy(req: IncomingMessage, config: FrontProxyConfig)
   if (config.allowedNames.length > 0 && !config.allowedNames.includes(commonName ?? '')) {
     return { ok: false, message: `the client certificate's name "${commonName ?? ''}" is not among the front proxy's allowed names` };
   }
-  const header = (name: string): string[] => {
-    const value = req.headers[name];
-    return value === undefined ? [] : Array.isArray(value) ? value : [value];
-  };
+  // Each header line is one value (one group): headersDistinct keeps them apart, where
+  // req.headers would join repeated lines with ", ".
+  const header = (name: string): string[] => req.headersDistinct[name] ?? [];
   const username = config.usernameHeaders.map((h) => header(h)[0]).find((v) => v);
   if (!username) return { ok: true };
   const groups = config.groupHeaders.flatMap(header);
   const extra: Record<string, string[]> = {};
-  for (const [name, value] of Object.entries(req.headers)) {
+  for (const [name, values] of Object.entries(req.headersDistinct)) {
     const prefix = config.extraHeaderPrefixes.find((p) => name.startsWith(p));
-    if (!prefix || value === undefined) continue;
-    extra[decodeURIComponent(name.slice(prefix.length))] = Array.isArray(value) ? value : [value];
+    if (!prefix || !values) continue;
+    extra[decodeURIComponent(name.slice(prefix.length))] = values;
   }
   return { ok: true, user: { username, groups, extra } };
 }

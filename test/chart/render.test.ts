@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -102,11 +103,20 @@ describe('the chart', () => {
     expect(deployment.spec.replicas).toBe(2);
     const c = container(deployment);
     expect(c.image).toBe('ghcr.io/ksleuth/ksleuth-operator:0.1.0');
-    expect(c.args).toEqual(['--health-port=8080', '--leader-elect', '--max-auto-investigations-per-hour=20']);
+    expect(c.args).toEqual([
+      '--health-port=8080',
+      '--leader-elect',
+      '--max-auto-investigations-per-hour=20',
+      '--artifacts-port=8443',
+      '--artifacts-tls-dir=/etc/ksleuth/artifacts-api-tls',
+    ]);
     expect(c.env).toContainEqual({ name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } });
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
-    expect(c.ports).toEqual([{ name: 'metrics', containerPort: 8080, protocol: 'TCP' }]);
+    expect(c.ports).toEqual([
+      { name: 'metrics', containerPort: 8080, protocol: 'TCP' },
+      { name: 'artifacts-api', containerPort: 8443, protocol: 'TCP' },
+    ]);
     expect(c.resources.requests).toMatchObject({ cpu: '50m', memory: '128Mi' });
     expect(c.resources.limits).toMatchObject({ memory: '512Mi' });
     expect(c.securityContext).toEqual({
@@ -171,11 +181,64 @@ describe('the chart', () => {
       ['NODE_NAME', 'spec.nodeName'],
       ['POD_NAME', 'metadata.name'],
       ['POD_NAMESPACE', 'metadata.namespace'],
+      ['POD_IP', 'status.podIP'],
     ]) {
       expect(c.env).toContainEqual({ name, valueFrom: { fieldRef: { fieldPath } } });
     }
+    expect(c.env).toContainEqual({ name: 'KSLEUTH_OPERATOR_IDENTITY', value: 'system:serviceaccount:ksleuth-system:ksleuth-operator' });
     expect(c.startupProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
+  });
+
+  it('renders the artifacts API: an APIService whose caBundle signs the operator serving certificate, its Service, RBAC, and none when disabled', async () => {
+    const objects = await render();
+    const apiService = one(objects, 'APIService');
+    expect(apiService.metadata.name).toBe('v1alpha1.artifacts.ksleuth.io');
+    expect(apiService.spec).toMatchObject({
+      group: 'artifacts.ksleuth.io',
+      version: 'v1alpha1',
+      service: { name: 'ksleuth-artifacts-api', namespace: 'ksleuth-system', port: 443 },
+    });
+    expect(apiService.spec.insecureSkipTLSVerify).toBeUndefined();
+    const secret = one(objects, 'Secret', '-artifacts-api-tls') as unknown as { data: Record<string, string> };
+    const ca = new X509Certificate(Buffer.from(apiService.spec.caBundle, 'base64'));
+    const serving = new X509Certificate(Buffer.from(secret.data['tls.crt']!, 'base64'));
+    expect(Buffer.from(secret.data['ca.crt']!, 'base64').toString()).toBe(ca.toString());
+    expect(serving.verify(ca.publicKey)).toBe(true);
+    // The API server dials the Service by its DNS name: <service>.<namespace>.svc.
+    expect(serving.subjectAltName).toContain('DNS:ksleuth-artifacts-api.ksleuth-system.svc');
+    const service = one(objects, 'Service', '-artifacts-api');
+    expect(service.spec.ports).toEqual([{ name: 'https', port: 443, targetPort: 'artifacts-api', protocol: 'TCP' }]);
+    expect(service.spec.selector).toEqual(one(objects, 'Deployment').spec.selector.matchLabels);
+    const volumes = one(objects, 'Deployment').spec.template.spec.volumes as { name: string; secret?: { secretName: string } }[];
+    expect(volumes).toContainEqual({ name: 'artifacts-api-tls', secret: { secretName: 'ksleuth-artifacts-api-tls' } });
+    // Users: get/list captureartifacts and get their files; nothing on pods/proxy.
+    const reader = one(objects, 'ClusterRole', '-artifact-reader') as unknown as { rules: unknown[] };
+    expect(reader.rules).toEqual(
+      expect.arrayContaining([
+        { apiGroups: ['artifacts.ksleuth.io'], resources: ['captureartifacts'], verbs: ['get', 'list'] },
+        { apiGroups: ['artifacts.ksleuth.io'], resources: ['captureartifacts/files'], verbs: ['get'] },
+      ]),
+    );
+    expect(JSON.stringify(objects.filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole'))).not.toContain('pods/proxy');
+    // The operator: tokens for its own ServiceAccount only, and the front-proxy CA in kube-system.
+    const tokens = one(objects, 'Role', '-operator-agent-tokens') as unknown as { rules: unknown[] };
+    expect(tokens.rules).toEqual([{ apiGroups: [''], resources: ['serviceaccounts/token'], resourceNames: ['ksleuth-operator'], verbs: ['create'] }]);
+    const frontProxy = one(objects, 'RoleBinding', '-operator-extension-apiserver-authentication') as unknown as {
+      metadata: { namespace: string };
+      roleRef: { name: string };
+    };
+    expect([frontProxy.metadata.namespace, frontProxy.roleRef.name]).toEqual(['kube-system', 'extension-apiserver-authentication-reader']);
+    const agentRole = one(objects, 'ClusterRole', '-agent') as unknown as { rules: { resources: string[] }[] };
+    expect(agentRole.rules.flatMap((r) => r.resources)).not.toContain('subjectaccessreviews');
+
+    const off = await render({ artifactsApi: { enabled: false } });
+    for (const kind of ['APIService', 'Service', 'Secret'])
+      expect(
+        off.some((o) => o.kind === kind),
+        kind,
+      ).toBe(false);
+    expect(container(one(off, 'Deployment')).args.join(' ')).not.toContain('--artifacts-port');
   });
 
   it('renders the admission policies with bindings and the custom-programs ClusterRole', async () => {
@@ -445,12 +508,15 @@ describe('the chart', () => {
   it('matches manifests/ksleuth.yaml, the plain manifests: the namespace and the chart with default values (run npx tsx hack/render-manifests.ts)', async () => {
     const plain = await readFile(manifestsPath, 'utf8');
     expect(plain).toBe(await renderManifests());
+    expect(plain).not.toMatch(/kind: APIService|BEGIN (RSA |EC )?PRIVATE KEY|tls\.key:/);
     const [namespace, ...rest] = parseRendered(plain);
     expect(namespace).toMatchObject({
       kind: 'Namespace',
       metadata: { name: 'ksleuth-system', labels: { 'pod-security.kubernetes.io/enforce': 'privileged' } },
     });
-    expect(rest.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual((await render()).map((o) => `${o.kind}/${o.metadata.name}`));
+    expect(rest.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(
+      (await render({ artifactsApi: { enabled: false } })).map((o) => `${o.kind}/${o.metadata.name}`),
+    );
   });
 });
 

@@ -9,7 +9,7 @@ import type { KernelCapture, KernelInvestigation } from '../../api/v1alpha1/reso
 import { ksleuth } from '../../lib/kube/resources.js';
 import { projectRoot } from '../../lib/paths.js';
 import { sha256File } from '../../node-agent/engine/artifacts.js';
-import { namespace, until } from '../chart/chart.js';
+import { until } from '../chart/chart.js';
 import { podProcesses, readyAgent, useKsleuthRelease } from '../helpers/real-node.js';
 
 const run = promisify(execFile);
@@ -90,20 +90,14 @@ describe('every example investigation on the real node, run by the agent in its 
     expect(capture?.status?.results?.find((r) => r.kind === 'kernel-log')?.state).toBe('Succeeded');
   });
 
-  it('downloads the artifacts through the API server’s pod proxy, each matching its sha256', async () => {
+  it('downloads the artifacts through the artifacts API (APIService → operator pod → agent pod), each matching its sha256', async () => {
     const { cluster } = release();
-    // An SRE with the chart's artifact-reader ClusterRole and artifact-proxy Role, by a token.
+    // An SRE with the chart's artifact-reader ClusterRole, by a token.
     await cluster.kubectl(['apply', '-f', '-'], {
       input: `apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata: {name: sre-reads-artifacts}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: ksleuth-artifact-reader}
-subjects: [{kind: ServiceAccount, name: sre, namespace: team}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: sre-proxies-to-agents, namespace: ${namespace}}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: ksleuth-artifact-proxy}
 subjects: [{kind: ServiceAccount, name: sre, namespace: team}]
 `,
     });
