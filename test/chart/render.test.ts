@@ -357,6 +357,7 @@ describe('the chart', () => {
     ]);
     const services = objects.filter((o) => o.kind === 'Service');
     expect(services.map((s) => [s.metadata.name, s.spec.ports[0].port])).toEqual([
+      ['sleuth-artifacts-api', 443],
       ['sleuth-operator-metrics', 8080],
       ['sleuth-agent-metrics', 18081],
     ]);
