@@ -161,6 +161,10 @@ describe('artifacts through the artifacts.ksleuth.io aggregated API', () => {
       expect(listed.files.map((f) => [f.name, f.sha256])).toEqual(capture.status!.artifacts!.map((a) => [a.name, a.sha256]));
     }
     expect(files).toBeGreaterThanOrEqual(2);
+    // kubectl lists them as a resource of its own.
+    const { stdout: listed } = await s.cluster.kubectl(['get', 'captureartifacts.artifacts.ksleuth.io'], { kubeconfig });
+    expect(listed).toMatch(/^NAME\s+/);
+    for (const capture of captures) expect(listed).toContain(capture.metadata.name!);
     // The operator names the user in its log (the API server vouched for it); agents saw only the operator.
     const operatorLog = await readFile(s.operator!.logFile, 'utf8');
     expect(operatorLog).toMatch(/"user":"alice","groups":\["sres","system:authenticated"\].*"msg":"Serving artifact"/);

@@ -102,7 +102,6 @@ export class KsleuthSystem {
       'templates/rbac.yaml',
       'templates/admission/node-restriction.yaml',
       'templates/admission/node-status-restriction.yaml',
-      'templates/artifacts-api.yaml',
     ]);
     const names = Array.from({ length: this.options.agents }, (_, i) => `node-${i + 1}`);
     const hosts: SimulatedHost[] = [];
@@ -134,6 +133,9 @@ export class KsleuthSystem {
     }
     await Promise.all(this.agents.map((agent) => this.startAgent(agent.node)));
     if (this.options.operator ?? true) {
+      // Only with an operator to serve it: an APIService nobody serves makes discovery fail for
+      // every client and holds up namespace deletion.
+      await this.applyChartTemplates(['templates/artifacts-api.yaml']);
       await this.startOperator();
       await this.waitForArtifactsApi();
     }
