@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { PodIndex } from './pod-index.js';
 import type { CaptureKind } from '../../api/v1alpha1/captures.js';
 import type { KernelCapture, KernelNode } from '../../api/v1alpha1/resources.js';
 import type { KubeClient } from '../../lib/kube/client.js';
@@ -110,6 +111,7 @@ export class Agent {
           log: log.child({ component: 'watch' }),
         })
       : undefined;
+    const pods = PodIndex.register(manager, config.nodeName);
     const executor = new CaptureExecutor({
       client,
       nodeName: config.nodeName,
@@ -120,6 +122,7 @@ export class Agent {
       maxConcurrent: config.maxConcurrentCaptures,
       log,
       runner,
+      pods: () => pods.entries(),
       disabled: config.allowCustomPrograms ? {} : { bpftrace: 'custom bpftrace programs are not enabled on this node (the chart’s customPrograms.enabled)' },
     });
     const captures = manager.informer<KernelCapture>({ resource: ksleuth('KernelCapture'), fieldSelector: `spec.nodeName=${config.nodeName}` });
