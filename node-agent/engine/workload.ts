@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { parseProcCgroup, podOfProcess } from '../procfs/cgroup.js';
+import { type PodCgroup, parseProcCgroup, podOfCgroupPath, podOfProcess } from '../procfs/cgroup.js';
 
 /**
  * One pod of this node as findings name it: what the agent's pod index (node-agent/agent/pod-index.ts)
@@ -56,12 +56,21 @@ export class WorkloadResolver {
 
   /** The workload of a /proc/<pid>/cgroup text; a text that is not one counts as the host's. */
   ofCgroupText(text: string): Workload {
-    let cgroup: ReturnType<typeof podOfProcess>;
+    let cgroup: PodCgroup | undefined;
     try {
       cgroup = podOfProcess(parseProcCgroup(text));
     } catch {
       return { host: true };
     }
+    return this.named(cgroup);
+  }
+
+  /** The workload of one cgroup path, such as an OOM kill's task_memcg. */
+  ofCgroupPath(path: string): Workload {
+    return this.named(podOfCgroupPath(path));
+  }
+
+  private named(cgroup: PodCgroup | undefined): Workload {
     if (!cgroup) return { host: true };
     const pod = this.byUid.get(cgroup.podUid);
     const container = cgroup.containerId ? pod?.containers[cgroup.containerId] : undefined;
