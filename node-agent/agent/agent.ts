@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { WorkloadResolver } from '../engine/workload.js';
 import { PodIndex } from './pod-index.js';
 import type { CaptureKind } from '../../api/v1alpha1/captures.js';
 import type { KernelCapture, KernelNode } from '../../api/v1alpha1/resources.js';
@@ -101,6 +102,7 @@ export class Agent {
     await registration.register();
 
     const manager = new Manager({ client, name: 'ksleuth-agent', health: config.healthPort > 0 ? { port: config.healthPort } : false, log });
+    const pods = PodIndex.register(manager, config.nodeName);
     watch = watchConfig
       ? await Watch.start({
           config: watchConfig,
@@ -108,10 +110,10 @@ export class Agent {
           stateDir: config.stateDir,
           kernelLog: options.standIn ? 'none' : config.kernelLog === 'auto' ? (facts.kernelLog ?? 'none') : config.kernelLog,
           metrics: new WatchMetrics(manager.registry),
+          workloads: () => new WorkloadResolver(pods.entries(), config.procRoot),
           log: log.child({ component: 'watch' }),
         })
       : undefined;
-    const pods = PodIndex.register(manager, config.nodeName);
     const executor = new CaptureExecutor({
       client,
       nodeName: config.nodeName,
