@@ -34,6 +34,7 @@ export const lanes: Lane[] = [
       'test/node-agent/captures/bundle/redact.test.ts',
       'test/node-agent/engine/netns.test.ts',
       'test/cli/watch-local.test.ts',
+      'test/node-agent/watch/tcp-sampler-pods.test.ts',
     ],
   },
   {
@@ -50,6 +51,7 @@ export const lanes: Lane[] = [
       'test/node-agent/engine/run.test.ts',
       'test/node-agent/sysctl/state-file.test.ts',
       'test/node-agent/agent/deadline.test.ts',
+      'test/node-agent/agent/pod-index.test.ts',
       'test/operator/mitigation/keys.test.ts',
       'test/lib/kube-access.test.ts',
       'test/cli/analyze.test.ts',

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { type PodCgroup, parseProcCgroup, podOfCgroupPath, podOfProcess } from '../procfs/cgroup.js';
+import { type PodCgroup, parseProcCgroup, podOfCgroupPath, podOfProcess } from './cgroup.js';
 
 /**
  * One pod of this node as findings name it: what the agent's pod index (node-agent/agent/pod-index.ts)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseProcCgroup, podOfCgroupPath, podOfProcess } from '../../../node-agent/procfs/cgroup.js';
+import { parseProcCgroup, podOfCgroupPath, podOfProcess } from '../../../node-agent/engine/cgroup.js';
 import { fixture } from '../fixtures.js';
 
 const of = (name: string) => podOfProcess(parseProcCgroup(fixture('cgroup', name)));
