@@ -51,7 +51,9 @@ describe('the npm package', () => {
     // Only the CLI's runtime dependencies come along: no Kubernetes client library.
     expect(existsSync(join(app, 'node_modules', '@kubernetes'))).toBe(false);
     const installed = JSON.parse(readFileSync(join(app, 'node_modules', 'ksleuth', 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
-    expect(Object.keys(installed.dependencies).sort()).toEqual(['pino', 'semver', 'yaml', 'zod']);
+    const declared = JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    expect(Object.keys(installed.dependencies).sort()).toEqual(Object.keys(declared.dependencies).sort());
+    expect(Object.keys(installed.dependencies)).toContain('zod');
   });
 
   it('runs in an empty directory with npx, as ksleuth and as kubectl-ksleuth', async () => {
