@@ -17,6 +17,7 @@ export {
 export { EventRecorder, type EventRecorderOptions, type EventType } from './events.js';
 export { HealthServer, type HealthCheck, type HealthServerOptions } from './health-server.js';
 export { Informer, withoutManagedFields, type InformerHandlers, type InformerOptions, type InformerStats } from './informer.js';
+export { projectMetadata, type IdentityMetadata, type OptionalMetadataField, type ProjectedMetadata } from './projection.js';
 export { keyOf, objectKey, parseKey } from './keys.js';
 export { LeaderElector, type ElectionEnd, type LeaderElectionOptions } from './leader-election.js';
 export { LeadershipLostError, Manager, type ManagerOptions } from './manager.js';
