@@ -1,4 +1,4 @@
-import type { KernelCapture, KernelInvestigation, KernelMitigation, KernelNode, KernelTrigger } from '../api/v1alpha1/resources.js';
+import type { KernelInvestigation, KernelMitigation, KernelTrigger } from '../api/v1alpha1/resources.js';
 import { triggerLabel } from '../api/v1alpha1/trigger.js';
 import { allTriggersKey, TriggerReconciler } from './triggers/controller.js';
 import { capturePhases } from '../api/v1alpha1/capture.js';
@@ -8,8 +8,10 @@ import { core, ksleuth } from '../lib/kube/resources.js';
 import { log as rootLog, type Logger } from '../lib/log.js';
 import { checkSysctl } from '../lib/sysctl/check.js';
 import type { AllowList } from '../lib/sysctl/allowlist.js';
-import { captureIndex, InvestigationReconciler } from './investigation/controller.js';
-import type { NodeObject } from './nodes/node.js';
+import { cachedCapture, type CachedCapture } from './investigation/cached.js';
+import { InvestigationReconciler } from './investigation/controller.js';
+import { captureIndexers, ChildTallies } from './investigation/tallies.js';
+import { cachedKernelNode, cachedNode, type CachedKernelNode, type CachedNode } from './nodes/cached.js';
 import { allMitigationsKey, MitigationReconciler } from './mitigation/controller.js';
 import { generationChanged } from '../runtime/controller.js';
 import { Manager } from '../runtime/manager.js';
@@ -27,6 +29,8 @@ export interface OperatorOptions {
   investigationWorkers?: number;
   /** Investigations all KernelTriggers together may start per hour. Default 20. */
   maxAutoInvestigationsPerHour?: number;
+  /** How long changes of KernelCaptures gather before their investigation is reconciled. Default 200 ms. */
+  childBatchMs?: number;
   log?: Logger;
 }
 
@@ -41,12 +45,11 @@ export function createOperator(options: OperatorOptions): Manager {
     log,
   });
   const investigations = manager.informer<KernelInvestigation>({ resource: ksleuth('KernelInvestigation') });
-  const captures = manager.informer<KernelCapture>({
-    resource: ksleuth('KernelCapture'),
-    indexers: { [captureIndex]: (c) => [c.spec.investigation] },
-  });
-  const nodes = manager.informer<NodeObject>({ resource: core.nodes });
-  const kernelNodes = manager.informer<KernelNode>({ resource: ksleuth('KernelNode') });
+  // Nodes, KernelNodes and KernelCaptures number in the thousands: their caches keep only the
+  // fields the controllers read (the Cached* types).
+  const captures = manager.informer<CachedCapture>({ resource: ksleuth('KernelCapture'), transform: cachedCapture, indexers: captureIndexers });
+  const nodes = manager.informer<CachedNode>({ resource: core.nodes, transform: cachedNode });
+  const kernelNodes = manager.informer<CachedKernelNode>({ resource: ksleuth('KernelNode'), transform: cachedKernelNode });
   const mitigations = manager.informer<KernelMitigation>({ resource: ksleuth('KernelMitigation') });
   const triggers = manager.informer<KernelTrigger>({ resource: ksleuth('KernelTrigger') });
   const events = {
@@ -56,6 +59,7 @@ export function createOperator(options: OperatorOptions): Manager {
   const investigation = new InvestigationReconciler({
     client: options.client,
     stores: { investigations: investigations.store, captures: captures.store, nodes: nodes.store, kernelNodes: kernelNodes.store },
+    tallies: new ChildTallies({ captures, nodes, kernelNodes }),
     events,
     allowCustomPrograms: options.allowCustomPrograms,
     statusIntervalMs: options.statusIntervalMs,
@@ -65,6 +69,9 @@ export function createOperator(options: OperatorOptions): Manager {
   investigationController.watch(captures, {
     map: (c) => [c.spec.investigation],
     filterUpdate: (old, next) => old.status?.phase !== next.status?.phase || old.status?.findingCount !== next.status?.findingCount,
+    // Thousands of children report within seconds: their parent is reconciled at most five times
+    // a second, not once per report, and the last report is seen within 200 ms.
+    batchPeriodMs: options.childBatchMs ?? 200,
   });
 
   const mitigation = new MitigationReconciler({
@@ -103,7 +110,7 @@ export function createOperator(options: OperatorOptions): Manager {
   // One worker: cooldowns and caps are decided over all triggers and nodes at once.
   const triggerController = manager.controller({ name: 'triggers', reconcile: trigger.reconcile, workers: 1 });
   const everything = (): string[] => [allTriggersKey];
-  const findingKeys = (kn: KernelNode): string => JSON.stringify((kn.status?.findings ?? []).map((f) => [f.id, f.firstTime, f.severity]));
+  const findingKeys = (kn: CachedKernelNode): string => JSON.stringify((kn.status?.findings ?? []).map((f) => [f.id, f.firstTime, f.severity]));
   triggerController.watch(triggers, { map: everything });
   triggerController.watch(kernelNodes, { map: everything, filterUpdate: (old, next) => findingKeys(old) !== findingKeys(next) });
   // Started and deleted auto-investigations change the counts of cooldowns and caps.

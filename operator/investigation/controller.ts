@@ -1,7 +1,7 @@
 import { resolveCaptureEntry } from '../../api/v1alpha1/capture-entry.js';
 import { finishedCapturePhases } from '../../api/v1alpha1/capture.js';
 import { investigationSpec, type KernelInvestigationStatus } from '../../api/v1alpha1/investigation.js';
-import type { KernelCapture, KernelInvestigation, KernelNode } from '../../api/v1alpha1/resources.js';
+import type { KernelInvestigation } from '../../api/v1alpha1/resources.js';
 import { conditionsEqual, formatTime, setCondition, type Clock } from '../../lib/conditions.js';
 import type { KubeClient } from '../../lib/kube/client.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../../lib/kube/errors.js';
@@ -10,29 +10,30 @@ import { stableStringify } from '../../lib/stable-json.js';
 import type { ReconcileContext, ReconcileOutcome } from '../../runtime/controller.js';
 import { TerminalError } from '../../runtime/controller.js';
 import type { ReadonlyStore } from '../../runtime/store.js';
-import { aggregate, type NodeInfo } from './aggregate.js';
+import type { CachedKernelNode, CachedNode } from '../nodes/cached.js';
+import type { CachedCapture } from './cached.js';
 import { buildCapture, captureName, deadlineOf } from './children.js';
+import { captureIndexes, type ChildTallies } from './tallies.js';
 import { describeExclusions, resolveTargets } from './targets.js';
-import type { NodeObject } from '../nodes/node.js';
 
 /** What a controller tells users about, as Kubernetes Events on the investigation. */
 export interface EventSink {
   record(object: KernelInvestigation, type: 'Normal' | 'Warning', reason: string, message: string): void;
 }
 
-/** A core/v1 Node as the informer stores it. */
-
 export interface InvestigationStores {
   investigations: ReadonlyStore<KernelInvestigation>;
-  /** Indexed by spec.investigation under the index name "investigation". */
-  captures: ReadonlyStore<KernelCapture>;
-  nodes: ReadonlyStore<NodeObject>;
-  kernelNodes: ReadonlyStore<KernelNode>;
+  /** With the indexes of {@link captureIndexers}. */
+  captures: ReadonlyStore<CachedCapture>;
+  nodes: ReadonlyStore<CachedNode>;
+  kernelNodes: ReadonlyStore<CachedKernelNode>;
 }
 
 export interface InvestigationControllerOptions {
   client: KubeClient;
   stores: InvestigationStores;
+  /** The children's figures per investigation, kept current by the informers. */
+  tallies: ChildTallies;
   events: EventSink;
   /** Whether investigations may run user bpftrace programs (the chart's customPrograms.enabled). */
   allowCustomPrograms: boolean;
@@ -44,8 +45,6 @@ export interface InvestigationControllerOptions {
   /** Children created in parallel during fan-out. Default 32. */
   fanOutConcurrency?: number;
 }
-
-export const captureIndex = 'investigation';
 
 const ref = ksleuth('KernelInvestigation');
 
@@ -67,12 +66,14 @@ export class InvestigationReconciler {
   reconcile = async (key: string, context: ReconcileContext): Promise<ReconcileOutcome | void> => {
     const investigation = this.options.stores.investigations.get(key);
     if (!investigation || investigation.metadata.deletionTimestamp) {
-      this.lastWrite.delete(key);
-      this.fannedOut.delete(key);
+      this.forget(key);
       return;
     }
     const status = investigation.status ?? {};
-    if (status.completionTime) return this.expire(investigation, status.completionTime, context);
+    if (status.completionTime) {
+      this.forget(key);
+      return this.expire(investigation, status.completionTime, context);
+    }
     const problem = this.specProblem(investigation);
     if (problem) {
       await this.fail(investigation, problem.reason, problem.message);
@@ -81,6 +82,12 @@ export class InvestigationReconciler {
     if (!status.startTime) return this.start(investigation, context);
     return this.track(investigation, context);
   };
+
+  private forget(key: string): void {
+    this.lastWrite.delete(key);
+    this.fannedOut.delete(key);
+    this.options.tallies.forget(key);
+  }
 
   private specProblem(investigation: KernelInvestigation): { reason: string; message: string } | undefined {
     const parsed = investigationSpec.safeParse(investigation.spec);
@@ -177,28 +184,10 @@ export class InvestigationReconciler {
     return created;
   }
 
-  private children(investigation: KernelInvestigation): KernelCapture[] {
+  private children(investigation: KernelInvestigation): CachedCapture[] {
     return this.options.stores.captures
-      .byIndex(captureIndex, investigation.metadata.name!)
+      .byIndex(captureIndexes.investigation, investigation.metadata.name!)
       .filter((c) => c.metadata.ownerReferences?.some((o) => o.uid === investigation.metadata.uid));
-  }
-
-  private nodeInfo(): Map<string, NodeInfo> {
-    const info = new Map<string, NodeInfo>();
-    for (const node of this.options.stores.nodes.list()) {
-      info.set(node.metadata.name!, {
-        kernelVersion: node.status?.nodeInfo?.kernelVersion,
-        osImage: node.status?.nodeInfo?.osImage,
-        labels: node.metadata.labels,
-      });
-    }
-    for (const kn of this.options.stores.kernelNodes.list()) {
-      const entry = info.get(kn.metadata.name!) ?? {};
-      if (kn.status?.kernelVersion) entry.kernelVersion = kn.status.kernelVersion;
-      if (kn.status?.osImage) entry.osImage = kn.status.osImage;
-      info.set(kn.metadata.name!, entry);
-    }
-    return info;
   }
 
   private async track(investigation: KernelInvestigation, context: ReconcileContext): Promise<ReconcileOutcome> {
@@ -208,25 +197,27 @@ export class InvestigationReconciler {
     const deadline = deadlineOf(investigation, new Date(Date.parse(status.startTime!)));
     const deadlinePassed = now >= deadline;
     const targetNodes = status.targetNodes ?? 0;
-    let children = this.children(investigation);
+    const tally = this.options.tallies.of(investigation);
 
-    if (children.length < targetNodes && !deadlinePassed && this.fannedOut.get(key) !== investigation.metadata.uid) {
+    if (tally.size < targetNodes && !deadlinePassed && this.fannedOut.get(key) !== investigation.metadata.uid) {
       // The fan-out was interrupted (operator restart): create the missing children, never duplicates.
-      const have = new Set(children.map((c) => c.spec.nodeName));
+      const have = new Set(this.children(investigation).map((c) => c.spec.nodeName));
       const kernelNodes = new Map(this.options.stores.kernelNodes.list().map((kn) => [kn.metadata.name!, kn]));
       const targets = resolveTargets(investigation.spec.nodes, this.options.stores.nodes.list(), kernelNodes, now);
-      const missing = targets.nodes.filter((n) => !have.has(n)).slice(0, targetNodes - children.length);
+      const missing = targets.nodes.filter((n) => !have.has(n)).slice(0, targetNodes - have.size);
       const created = await this.createChildren(investigation, missing, deadline);
       if (created > 0) context.log.info({ created }, 'Created missing KernelCaptures');
       this.fannedOut.set(key, investigation.metadata.uid!);
-      children = this.children(investigation);
     }
 
-    const agg = aggregate(investigation.spec, targetNodes, children, this.nodeInfo(), deadlinePassed);
-    if (deadlinePassed) await this.markTimedOut(children, context);
+    // Deciding whether a write is due is O(1); the status itself is rendered only when it is.
+    const sinceLast = now.getTime() - (this.lastWrite.get(key) ?? 0);
+    const interval = this.options.statusIntervalMs ?? 5_000;
+    if (!tally.progress(targetNodes, deadlinePassed).finished && sinceLast < interval) return { requeueAfterMs: interval - sinceLast };
 
-    const finished = agg.finished;
-    const timedOut = agg.captures.timedOut;
+    if (deadlinePassed) await this.markTimedOut(this.children(investigation), context);
+    const agg = tally.render(targetNodes, deadlinePassed);
+    const { finished, timedOut } = agg;
     const next: KernelInvestigationStatus = {
       observedGeneration: investigation.metadata.generation,
       phase: finished ? 'Completed' : 'Running',
@@ -246,7 +237,7 @@ export class InvestigationReconciler {
               reason: timedOut > 0 ? 'DeadlineExceeded' : 'AllNodesReported',
               message:
                 `${agg.findingCount} finding${agg.findingCount === 1 ? '' : 's'} from ${agg.reported} of ${targetNodes} nodes` +
-                (timedOut > 0 ? `; ${timedOut} timed out (${agg.timedOutNodes.slice(0, 3).join(', ')}${agg.timedOutNodes.length > 3 ? ', ...' : ''})` : ''),
+                (timedOut > 0 ? `; ${timedOut} timed out (${agg.timedOutNodes.join(', ')}${timedOut > agg.timedOutNodes.length ? ', ...' : ''})` : ''),
               observedGeneration: investigation.metadata.generation,
             }
           : {
@@ -260,9 +251,6 @@ export class InvestigationReconciler {
       ),
     };
 
-    const sinceLast = now.getTime() - (this.lastWrite.get(key) ?? 0);
-    const interval = this.options.statusIntervalMs ?? 5_000;
-    if (!finished && sinceLast < interval) return { requeueAfterMs: interval - sinceLast };
     if (changed(status, next)) {
       const written = await this.writeStatus(investigation, next);
       if (!written) return { requeueAfterMs: 1_000 };
@@ -281,7 +269,7 @@ export class InvestigationReconciler {
   }
 
   /** Nodes that did not report by the deadline: their KernelCapture says so too. */
-  private async markTimedOut(children: KernelCapture[], context: ReconcileContext): Promise<void> {
+  private async markTimedOut(children: CachedCapture[], context: ReconcileContext): Promise<void> {
     const late = children.filter((c) => !finishedCapturePhases.includes(c.status?.phase ?? 'Pending'));
     for (const child of late) {
       const message = 'the node did not report before the investigation’s deadline';

@@ -1,7 +1,6 @@
-import type { V1Node } from '@kubernetes/client-node';
 import type { KernelInvestigationSpec } from '../../api/v1alpha1/investigation.js';
-import type { KernelNode } from '../../api/v1alpha1/resources.js';
 import { matchesSelector } from '../../lib/selector.js';
+import type { CachedKernelNode, CachedNode } from '../nodes/cached.js';
 import { agentRegistered, nodeReady } from '../nodes/node.js';
 
 export interface Exclusion {
@@ -18,8 +17,8 @@ export interface Targets {
  * The nodes an investigation runs on: the named nodes plus the selected ones, that are Ready and
  * have a registered agent, in name order, at most maxNodes. Every node left out is listed with why.
  */
-export function resolveTargets(spec: KernelInvestigationSpec['nodes'], nodes: V1Node[], kernelNodes: Map<string, KernelNode>, now: Date): Targets {
-  const byName = new Map(nodes.map((n) => [n.metadata?.name ?? '', n]));
+export function resolveTargets(spec: KernelInvestigationSpec['nodes'], nodes: CachedNode[], kernelNodes: Map<string, CachedKernelNode>, now: Date): Targets {
+  const byName = new Map(nodes.map((n) => [n.metadata.name ?? '', n]));
   const candidates = new Set<string>();
   const excluded: Exclusion[] = [];
   for (const name of spec.names ?? []) {
@@ -28,7 +27,7 @@ export function resolveTargets(spec: KernelInvestigationSpec['nodes'], nodes: V1
   }
   if (spec.selector) {
     for (const node of nodes) {
-      if (matchesSelector(spec.selector, node.metadata?.labels)) candidates.add(node.metadata!.name!);
+      if (matchesSelector(spec.selector, node.metadata.labels)) candidates.add(node.metadata.name!);
     }
   }
   const eligible: string[] = [];

@@ -1,7 +1,7 @@
 import { mitigationSpec } from '../../api/v1alpha1/mitigation.js';
 import { KernelRangeError, parseKernelRange } from '../../lib/kernel/range.js';
 import type { DesiredSysctl } from '../../api/v1alpha1/node.js';
-import type { KernelMitigation, KernelNode } from '../../api/v1alpha1/resources.js';
+import type { KernelMitigation } from '../../api/v1alpha1/resources.js';
 import { conditionsEqual, setCondition, type Clock } from '../../lib/conditions.js';
 import type { KubeClient } from '../../lib/kube/client.js';
 import { isConflict, isNotFound } from '../../lib/kube/errors.js';
@@ -9,7 +9,8 @@ import { ksleuth } from '../../lib/kube/resources.js';
 import { stableStringify } from '../../lib/stable-json.js';
 import type { ReconcileContext, ReconcileOutcome } from '../../runtime/controller.js';
 import type { ReadonlyStore } from '../../runtime/store.js';
-import { agentRegistered, type NodeObject } from '../nodes/node.js';
+import type { CachedKernelNode, CachedNode } from '../nodes/cached.js';
+import { agentRegistered } from '../nodes/node.js';
 import { resolveMitigations, type MitigationInput, type NodeInput } from './resolve.js';
 import { mitigationStatus } from './status.js';
 
@@ -24,8 +25,8 @@ export interface MitigationEventSink {
 
 export interface MitigationStores {
   mitigations: ReadonlyStore<KernelMitigation>;
-  nodes: ReadonlyStore<NodeObject>;
-  kernelNodes: ReadonlyStore<KernelNode>;
+  nodes: ReadonlyStore<CachedNode>;
+  kernelNodes: ReadonlyStore<CachedKernelNode>;
 }
 
 export interface MitigationControllerOptions {

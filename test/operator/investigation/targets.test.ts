@@ -1,12 +1,21 @@
-import type { V1Node } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import type { KernelNode } from '../../../api/v1alpha1/resources.js';
+import { cachedNode, type CachedNode } from '../../../operator/nodes/cached.js';
 import { describeExclusions, resolveTargets } from '../../../operator/investigation/targets.js';
 
 const now = new Date('2026-11-26T12:00:00Z');
 
-function node(name: string, labels: Record<string, string> = {}, ready = true): V1Node {
-  return { metadata: { name, labels }, status: { conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] } } as V1Node;
+/** A Node as the operator's cache holds it (the test's object goes through the informer's transform). */
+function node(name: string, labels: Record<string, string> = {}, ready = true): CachedNode {
+  return cachedNode({
+    metadata: { name, labels },
+    status: {
+      conditions: [
+        { type: 'MemoryPressure', status: 'False' },
+        { type: 'Ready', status: ready ? 'True' : 'False', lastHeartbeatTime: '2026-11-26T11:59:50Z' },
+      ],
+    },
+  });
 }
 
 function agent(name: string, heartbeatAgoMs = 1000): [string, KernelNode] {
