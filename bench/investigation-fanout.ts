@@ -9,7 +9,7 @@
  *   npx tsx bench/investigation-fanout.ts [--nodes 1000] [--duration 10]
  */
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { promisify } from 'node:util';
