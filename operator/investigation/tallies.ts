@@ -20,6 +20,12 @@ export interface TallySources {
   kernelNodes: Informer<CachedKernelNode>;
 }
 
+/** What grouping needs of a node: its labels, and its kernel version as the agent reports it (else the kubelet). */
+export function nodeInfoOf(node: CachedNode | undefined, kernelNode: CachedKernelNode | undefined): NodeInfo | undefined {
+  if (!node && !kernelNode) return undefined;
+  return { kernelVersion: kernelNode?.status?.kernelVersion ?? node?.status?.nodeInfo?.kernelVersion, labels: node?.metadata.labels };
+}
+
 /** The uid of the investigation that controls this child, if any. */
 function ownerUid(child: CachedCapture): string | undefined {
   return child.metadata.ownerReferences?.find((o) => o.kind === 'KernelInvestigation' && o.controller)?.uid;
@@ -91,12 +97,8 @@ export class ChildTallies {
     return this.tallies.size;
   }
 
-  private readonly nodeInfo = (node: string): NodeInfo | undefined => {
-    const n = this.sources.nodes.store.get(node);
-    const kn = this.sources.kernelNodes.store.get(node);
-    if (!n && !kn) return undefined;
-    return { kernelVersion: kn?.status?.kernelVersion ?? n?.status?.nodeInfo?.kernelVersion, labels: n?.metadata.labels };
-  };
+  private readonly nodeInfo = (node: string): NodeInfo | undefined =>
+    nodeInfoOf(this.sources.nodes.store.get(node), this.sources.kernelNodes.store.get(node));
 
   private tallyFor(child: CachedCapture): InvestigationTally | undefined {
     const tally = this.tallies.get(child.spec.investigation);
