@@ -38,7 +38,11 @@ async function recount(investigation: KernelInvestigation): Promise<Investigatio
   const groupBy = groupByOf(investigation.spec);
   const tally = new InvestigationTally(investigation.metadata.uid!, groupBy);
   for (const c of captures.items.map(cachedCapture)) {
-    if (c.metadata.ownerReferences?.some((o) => o.uid === investigation.metadata.uid)) tally.set(c.metadata.name!, summarize(c, groupBy, (n) => info.get(n)));
+    if (c.metadata.ownerReferences?.some((o) => o.uid === investigation.metadata.uid))
+      tally.set(
+        c.metadata.name!,
+        summarize(c, groupBy, (n) => info.get(n)),
+      );
   }
   return tally;
 }
@@ -81,12 +85,27 @@ describe('ChildTallies', () => {
     for (const node of names) await client.create(ksleuth('KernelCapture'), buildCapture(investigation, node, deadline));
     await agree('three pending children', 3);
 
-    const finding = { pattern: 'slab-growth', severity: 'warning', title: 'dentry grows', capture: 'slab', evidence: ['x'.repeat(500)], recommendation: 'look' };
+    const finding = {
+      pattern: 'slab-growth',
+      severity: 'warning',
+      title: 'dentry grows',
+      capture: 'slab',
+      evidence: ['x'.repeat(500)],
+      recommendation: 'look',
+    };
     for (const node of names) {
       await client.patch(
         ksleuth('KernelCapture'),
         `tally-${node}`,
-        { status: { phase: 'Succeeded', kernelVersion: '6.1.0', findingCount: 1, findings: [finding], results: [{ name: 'slab', kind: 'slab', state: 'Succeeded' }] } },
+        {
+          status: {
+            phase: 'Succeeded',
+            kernelVersion: '6.1.0',
+            findingCount: 1,
+            findings: [finding],
+            results: [{ name: 'slab', kind: 'slab', state: 'Succeeded' }],
+          },
+        },
         { subresource: 'status' },
       );
     }
@@ -115,10 +134,15 @@ describe('ChildTallies', () => {
     expect(tallies.of(investigation).size).toBe(2);
 
     // compareBy changed: the next reconcile gets a tally grouped the new way.
-    investigation = await client.patch<KernelInvestigation>(ksleuth('KernelInvestigation'), 'tally', { spec: { compareBy: { kernelVersion: true, nodeLabel: null } } });
+    investigation = await client.patch<KernelInvestigation>(ksleuth('KernelInvestigation'), 'tally', {
+      spec: { compareBy: { kernelVersion: true, nodeLabel: null } },
+    });
     const regrouped = tallies.of(investigation);
     expect(regrouped).not.toBe(tally);
-    expect(regrouped.render(3, false).comparison).toEqual({ by: 'kernelVersion', groups: [{ value: '6.1.0', nodes: 2, reported: 2, patterns: ['slab-growth'] }] });
+    expect(regrouped.render(3, false).comparison).toEqual({
+      by: 'kernelVersion',
+      groups: [{ value: '6.1.0', nodes: 2, reported: 2, patterns: ['slab-growth'] }],
+    });
 
     tallies.forget('tally');
     expect(tallies.tracked).toBe(0);
