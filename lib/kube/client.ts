@@ -171,7 +171,7 @@ export class KubeClient {
     return new Promise<IncomingMessage>((resolve, reject) => {
       const send = https ? httpsRequest : httpRequest;
       const r = send(req, resolve);
-      r.on('error', reject);
+      r.on('error', (error: NodeJS.ErrnoException) => reject(r.reusedSocket && error.code === 'ECONNRESET' ? new StaleConnectionError(error) : error));
       if (!stream)
         r.setTimeout(options.timeoutMs ?? 60_000, () => r.destroy(new Error(`${method} ${path}: no answer within ${options.timeoutMs ?? 60_000} ms`)));
       const signal = options.signal;
@@ -194,6 +194,21 @@ export class KubeClient {
     });
   }
 
+  /**
+   * Opens a request; if the server had closed the idle keep-alive connection it went out on, it
+   * never read the request, so it is sent again on a fresh connection (as Go's transport does).
+   */
+  private async send(method: string, path: string, options: RequestOptionsIn, stream: boolean): Promise<IncomingMessage> {
+    for (let stale = 0; ; stale++) {
+      try {
+        return await this.open(method, path, options, stream);
+      } catch (error) {
+        if (!(error instanceof StaleConnectionError)) throw error;
+        if (stale >= 2 || options.signal?.aborted) throw error.cause;
+      }
+    }
+  }
+
   private notify(method: string, path: string, status: number): void {
     for (const observer of this.observers) observer(method, path, status);
   }
@@ -206,7 +221,7 @@ export class KubeClient {
    */
   async request<T>(method: string, path: string, options: RequestOptionsIn = {}): Promise<T> {
     for (let attempt = 0; ; attempt++) {
-      const res = await this.open(method, path, options, false);
+      const res = await this.send(method, path, options, false);
       const chunks: Buffer[] = [];
       for await (const chunk of res) chunks.push(chunk as Buffer);
       const text = Buffer.concat(chunks).toString('utf8');
@@ -226,7 +241,7 @@ export class KubeClient {
    * throws ApiError on a non-2xx answer.
    */
   async download(path: string, headers: Record<string, string> = {}): Promise<IncomingMessage> {
-    const res = await this.open('GET', path, { headers: { Accept: '*/*', ...headers } }, true);
+    const res = await this.send('GET', path, { headers: { Accept: '*/*', ...headers } }, true);
     const status = res.statusCode ?? 0;
     this.notify('GET', path, status);
     if (status >= 200 && status < 300) return res;
@@ -322,7 +337,7 @@ export class KubeClient {
    */
   async *watch<T = KubeObject>(ref: ResourceRef, options: WatchOptions = {}): AsyncGenerator<WatchEvent<T>> {
     const path = resourcePath(ref);
-    const res = await this.open(
+    const res = await this.send(
       'GET',
       path,
       {
@@ -374,6 +389,14 @@ function impersonationHeaders(impersonate: Impersonation | undefined): Record<st
   if (impersonate.uid) headers['Impersonate-Uid'] = impersonate.uid;
   for (const [key, values] of Object.entries(impersonate.extra ?? {})) headers[`Impersonate-Extra-${encodeURIComponent(key)}`] = values;
   return headers;
+}
+
+/** A request that failed because the keep-alive connection it was sent on had been closed by the server. */
+class StaleConnectionError extends Error {
+  constructor(override readonly cause: Error) {
+    super(cause.message);
+    this.name = 'StaleConnectionError';
+  }
 }
 
 function apiError(method: string, path: string, status: number, text: string): ApiError {
