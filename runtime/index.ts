@@ -23,6 +23,7 @@ export { LeaderElector, type ElectionEnd, type LeaderElectionOptions } from './l
 export { LeadershipLostError, Manager, type ManagerOptions } from './manager.js';
 export { Counter, Gauge, Histogram, MetricsRegistry, prometheusContentType, type Labels } from './metrics.js';
 export { RuntimeMetrics, type ReconcileResult } from './runtime-metrics.js';
+export { slowStart, type SlowStartOptions } from './slow-start.js';
 export { Store, fieldIndex, labelIndex, type IndexFunction, type ReadonlyStore } from './store.js';
 export { TokenBucket } from './token-bucket.js';
 export { WorkQueue, type WorkQueueOptions } from './work-queue.js';

@@ -9,6 +9,7 @@ import { ksleuth } from '../../lib/kube/resources.js';
 import { stableStringify } from '../../lib/stable-json.js';
 import type { ReconcileContext, ReconcileOutcome } from '../../runtime/controller.js';
 import { TerminalError } from '../../runtime/controller.js';
+import { slowStart } from '../../runtime/slow-start.js';
 import type { ReadonlyStore } from '../../runtime/store.js';
 import type { CachedKernelNode, CachedNode } from '../nodes/cached.js';
 import type { CachedCapture } from './cached.js';
@@ -42,7 +43,7 @@ export interface InvestigationControllerOptions {
   statusIntervalMs?: number;
   /** How long an investigation waits for eligible nodes before it fails. Default 2 minutes. */
   waitForNodesMs?: number;
-  /** Children created in parallel during fan-out. Default 32. */
+  /** The most children created at once during fan-out (reached by slow start). Default 32. */
   fanOutConcurrency?: number;
 }
 
@@ -166,21 +167,27 @@ export class InvestigationReconciler {
     return { requeueAfterMs: Math.max(1_000, deadline.getTime() - now.getTime()) };
   }
 
+  /**
+   * Creates one KernelCapture per node, paced by slow start: one at a time at first, doubling while
+   * creates succeed, up to fanOutConcurrency in flight. Bounded concurrency is what API priority
+   * and fairness measures (seats), and a 429 is retried after its Retry-After by the client; a
+   * cluster that refuses the creates (quota, admission) costs a few requests. On an error the
+   * creates stop and the reconcile is retried with backoff; the next one creates what is missing.
+   */
   private async createChildren(investigation: KernelInvestigation, nodes: string[], deadline: Date): Promise<number> {
     let created = 0;
-    let next = 0;
-    const workers = Array.from({ length: Math.min(this.options.fanOutConcurrency ?? 32, nodes.length) }, async () => {
-      while (next < nodes.length) {
-        const node = nodes[next++]!;
+    await slowStart(
+      nodes,
+      async (node) => {
         try {
           await this.options.client.create(ksleuth('KernelCapture'), buildCapture(investigation, node, deadline));
           created++;
         } catch (error) {
           if (!isAlreadyExists(error)) throw error;
         }
-      }
-    });
-    await Promise.all(workers);
+      },
+      { maxConcurrency: this.options.fanOutConcurrency ?? 32 },
+    );
     return created;
   }
 

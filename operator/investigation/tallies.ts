@@ -97,8 +97,7 @@ export class ChildTallies {
     return this.tallies.size;
   }
 
-  private readonly nodeInfo = (node: string): NodeInfo | undefined =>
-    nodeInfoOf(this.sources.nodes.store.get(node), this.sources.kernelNodes.store.get(node));
+  private readonly nodeInfo = (node: string): NodeInfo | undefined => nodeInfoOf(this.sources.nodes.store.get(node), this.sources.kernelNodes.store.get(node));
 
   private tallyFor(child: CachedCapture): InvestigationTally | undefined {
     const tally = this.tallies.get(child.spec.investigation);
