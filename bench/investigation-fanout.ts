@@ -106,6 +106,7 @@ try {
 
   // The agents' own API traffic, by kind of request.
   const agentWrites = { captureStatus: 0, kernelNode: 0, other: 0 };
+  let agentRestarts = 0;
   const allowList = await loadAllowList();
   t = Date.now();
   await forEachLimited(names, 50, async (node) => {
@@ -139,9 +140,20 @@ try {
       allowCustomPrograms: false,
       allowlistExtra: [],
     };
-    agents.push(await Agent.start({ config, client, standIn: { facts: facts(node), modules: { memory: standInMemoryCapture } }, allowList, log: silent }));
+    // A real agent that cannot start exits and the kubelet starts it again: so does this one.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        agents.push(await Agent.start({ config, client, standIn: { facts: facts(node), modules: { memory: standInMemoryCapture } }, allowList, log: silent }));
+        break;
+      } catch (error) {
+        agentRestarts++;
+        if (attempt >= 5) throw error;
+        console.log(`  agent ${node} could not start (${(error as Error).message}); starting it again`);
+        await sleep(1000 * attempt);
+      }
+    }
   });
-  console.log(`  ${nodeCount} agents registered in ${((Date.now() - t) / 1000).toFixed(1)}s`);
+  console.log(`  ${nodeCount} agents registered in ${((Date.now() - t) / 1000).toFixed(1)}s${agentRestarts ? ` (${agentRestarts} started again)` : ''}`);
   const admin = cluster.client();
   await cluster.kubectl(['wait', '--for=jsonpath={.status.agentVersion}', '--timeout=120s', 'kernelnode', names[0]!]);
   const writesBefore = { ...agentWrites };
