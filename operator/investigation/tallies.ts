@@ -20,10 +20,14 @@ export interface TallySources {
   kernelNodes: Informer<CachedKernelNode>;
 }
 
-/** What grouping needs of a node: its labels, and its kernel version as the agent reports it (else the kubelet). */
+/** What grouping needs of a node: its labels, and its kernel version and OS image as the agent reports them (else the kubelet). */
 export function nodeInfoOf(node: CachedNode | undefined, kernelNode: CachedKernelNode | undefined): NodeInfo | undefined {
   if (!node && !kernelNode) return undefined;
-  return { kernelVersion: kernelNode?.status?.kernelVersion ?? node?.status?.nodeInfo?.kernelVersion, labels: node?.metadata.labels };
+  return {
+    kernelVersion: kernelNode?.status?.kernelVersion ?? node?.status?.nodeInfo?.kernelVersion,
+    osImage: kernelNode?.status?.osImage ?? node?.status?.nodeInfo?.osImage,
+    labels: node?.metadata.labels,
+  };
 }
 
 /** The uid of the investigation that controls this child, if any. */
@@ -56,7 +60,9 @@ export class ChildTallies {
     });
     sources.nodes.addHandlers({
       onUpdate: (old, node) => {
-        if (!sameLabels(old.metadata.labels, node.metadata.labels) || old.status?.nodeInfo?.kernelVersion !== node.status?.nodeInfo?.kernelVersion) {
+        const before = old.status?.nodeInfo;
+        const after = node.status?.nodeInfo;
+        if (!sameLabels(old.metadata.labels, node.metadata.labels) || before?.kernelVersion !== after?.kernelVersion || before?.osImage !== after?.osImage) {
           this.nodeChanged(node.metadata.name!);
         }
       },
@@ -65,7 +71,7 @@ export class ChildTallies {
     });
     sources.kernelNodes.addHandlers({
       onUpdate: (old, kn) => {
-        if (old.status?.kernelVersion !== kn.status?.kernelVersion) this.nodeChanged(kn.metadata.name!);
+        if (old.status?.kernelVersion !== kn.status?.kernelVersion || old.status?.osImage !== kn.status?.osImage) this.nodeChanged(kn.metadata.name!);
       },
       onAdd: (kn) => this.nodeChanged(kn.metadata.name!),
       onDelete: (kn) => this.nodeChanged(kn.metadata.name!),

@@ -3,6 +3,7 @@ import type { AggregatedFinding, Finding, Severity } from '../../api/v1alpha1/fi
 import type { CaptureCounts, KernelInvestigationSpec, KernelInvestigationStatus } from '../../api/v1alpha1/investigation.js';
 import { severityRank } from '../../lib/findings.js';
 import type { CachedCapture } from './cached.js';
+import { kernelRangesOf } from './kernel-ranges.js';
 import { limits } from './limits.js';
 
 /*
@@ -15,6 +16,8 @@ import { limits } from './limits.js';
 /** What the tally needs of a node to group its child (compareBy). */
 export interface NodeInfo {
   kernelVersion?: string;
+  /** Node.status.nodeInfo.osImage: tells some kernels apart (Container-Optimized OS, Bottlerocket). */
+  osImage?: string;
   labels?: Record<string, string>;
 }
 
@@ -24,6 +27,8 @@ export interface ChildSummary {
   readonly phase: CapturePhase;
   /** The comparison group (compareBy value); undefined when the investigation does not compare. */
   readonly group?: string;
+  /** The node's OS image, when grouping by kernel version (it tells distributions' kernels apart). */
+  readonly osImage?: string;
   /** This node's most severe finding for each finding key (pattern and capture), in the order the agent reported them. */
   readonly findings: readonly Finding[];
 }
@@ -53,8 +58,13 @@ export function summarize(child: CachedCapture, groupBy: GroupBy, info: (node: s
   const node = child.spec.nodeName;
   const phase = child.status?.phase ?? 'Pending';
   let group: string | undefined;
+  let osImage: string | undefined;
   if (groupBy.kind === 'label') group = info(node)?.labels?.[groupBy.label] ?? '<unset>';
-  else if (groupBy.kind === 'kernelVersion') group = child.status?.kernelVersion ?? info(node)?.kernelVersion ?? '<unknown>';
+  else if (groupBy.kind === 'kernelVersion') {
+    const nodeInfo = info(node);
+    group = child.status?.kernelVersion ?? nodeInfo?.kernelVersion ?? '<unknown>';
+    osImage = nodeInfo?.osImage;
+  }
   const reported = child.status?.findings;
   let findings = noFindings;
   if (reported && reported.length > 0) {
@@ -66,7 +76,7 @@ export function summarize(child: CachedCapture, groupBy: GroupBy, info: (node: s
     }
     findings = [...worst.values()];
   }
-  return group === undefined ? { node, phase, findings } : { node, phase, group, findings };
+  return { node, phase, findings, ...(group !== undefined ? { group } : {}), ...(osImage !== undefined ? { osImage } : {}) };
 }
 
 /** The parent's view of its children. */
@@ -185,14 +195,15 @@ export class FindingTally {
 }
 
 /**
- * One comparison group: its nodes, how many reported, and how many of them saw each pattern.
- * A further per-group figure is a field here that add() and remove() change by exact inverses,
- * and that render() reads (docs/aggregation.md).
+ * One comparison group: its nodes, how many reported, how many of them saw each pattern, and
+ * their OS images. A further per-group figure is a field here that change() moves by exact
+ * inverses and that render() reads (docs/aggregation.md).
  */
 export class GroupTally {
   nodes = 0;
   reported = 0;
   private readonly patterns = new Map<string, number>();
+  private readonly osImages = new Map<string, number>();
 
   add(child: ChildSummary): void {
     this.change(child, 1);
@@ -205,16 +216,31 @@ export class GroupTally {
   private change(child: ChildSummary, by: 1 | -1): void {
     this.nodes += by;
     if (isReported(child.phase)) this.reported += by;
-    for (const pattern of new Set(child.findings.map((f) => f.pattern))) {
-      const count = (this.patterns.get(pattern) ?? 0) + by;
-      if (count === 0) this.patterns.delete(pattern);
-      else this.patterns.set(pattern, count);
-    }
+    for (const pattern of new Set(child.findings.map((f) => f.pattern))) count(this.patterns, pattern, by);
+    if (child.osImage !== undefined) count(this.osImages, child.osImage, by);
+  }
+
+  /** The patterns seen in the group. */
+  patternSet(): ReadonlySet<string> {
+    return new Set(this.patterns.keys());
+  }
+
+  /** The OS image most of the group's nodes run (the first by name among equals). */
+  osImage(): string | undefined {
+    let best: [string, number] | undefined;
+    for (const entry of this.osImages) if (!best || entry[1] > best[1] || (entry[1] === best[1] && entry[0] < best[0])) best = entry;
+    return best?.[0];
   }
 
   render(value: string): NonNullable<KernelInvestigationStatus['comparison']>['groups'][number] {
     return { value, nodes: this.nodes, reported: this.reported, patterns: [...this.patterns.keys()].sort() };
   }
+}
+
+function count(counts: Map<string, number>, key: string, by: 1 | -1): void {
+  const n = (counts.get(key) ?? 0) + by;
+  if (n === 0) counts.delete(key);
+  else counts.set(key, n);
 }
 
 /**
@@ -337,10 +363,15 @@ export class InvestigationTally {
   private comparison(): NonNullable<KernelInvestigationStatus['comparison']> {
     const by = this.groupBy.kind === 'label' ? this.groupBy.label : 'kernelVersion';
     const sorted = [...this.groups].sort((a, b) => b[1].nodes - a[1].nodes || a[0].localeCompare(b[0]));
+    const kernelRanges =
+      this.groupBy.kind === 'kernelVersion'
+        ? kernelRangesOf(sorted.map(([release, g]) => ({ release, reported: g.reported, patterns: g.patternSet(), osImage: g.osImage() })))
+        : [];
     return {
       by,
       groups: sorted.slice(0, limits.groups).map(([value, group]) => group.render(value)),
       ...(sorted.length > limits.groups ? { otherGroups: sorted.length - limits.groups } : {}),
+      ...(kernelRanges.length > 0 ? { kernelRanges } : {}),
     };
   }
 

@@ -9,13 +9,13 @@ import { projectMetadata, type ProjectedMetadata } from '../../runtime/projectio
  * compiler refuses code that reads a dropped field. Add a field here before reading it.
  */
 
-/** A Node as the operator caches it: labels, readiness and kernel version. */
+/** A Node as the operator caches it: labels, readiness, kernel version and OS image. */
 export interface CachedNode extends KubeObject {
   metadata: ProjectedMetadata<'labels'>;
   status?: {
     /** Only the Ready condition, only its type and status (heartbeat times change every few seconds). */
     conditions?: { type: string; status: string }[];
-    nodeInfo?: { kernelVersion?: string };
+    nodeInfo?: { kernelVersion?: string; osImage?: string };
   };
 }
 
@@ -24,12 +24,12 @@ export type CachedWatchFinding = Pick<WatchFinding, 'id' | 'pattern' | 'severity
 
 /**
  * A KernelNode as the operator caches it: desired sysctls, the agent's sysctl report, kernel
- * version, heartbeat, and the watch's active findings without their evidence.
+ * version, OS image, heartbeat, and the watch's active findings without their evidence.
  */
 export interface CachedKernelNode extends KubeObject {
   metadata: ProjectedMetadata<'labels'>;
   spec: Pick<KernelNodeSpec, 'sysctls'>;
-  status?: Pick<KernelNodeStatus, 'kernelVersion' | 'heartbeatTime' | 'sysctls'> & { findings?: CachedWatchFinding[] };
+  status?: Pick<KernelNodeStatus, 'kernelVersion' | 'osImage' | 'heartbeatTime' | 'sysctls'> & { findings?: CachedWatchFinding[] };
 }
 
 /** The informer transform for Nodes (drops images, addresses, capacity, annotations, other conditions, ...). */
@@ -37,13 +37,16 @@ export function cachedNode(object: KubeObject): CachedNode {
   const node = object as V1Node & KubeObject;
   const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
   const kernelVersion = node.status?.nodeInfo?.kernelVersion;
+  const osImage = node.status?.nodeInfo?.osImage;
   return {
     apiVersion: 'v1',
     kind: 'Node',
     metadata: projectMetadata(node.metadata, ['labels']),
     status: {
       conditions: ready ? [{ type: 'Ready', status: ready.status }] : [],
-      ...(kernelVersion !== undefined ? { nodeInfo: { kernelVersion } } : {}),
+      ...(kernelVersion !== undefined || osImage !== undefined
+        ? { nodeInfo: { ...(kernelVersion !== undefined ? { kernelVersion } : {}), ...(osImage !== undefined ? { osImage } : {}) } }
+        : {}),
     },
   };
 }
@@ -61,6 +64,7 @@ export function cachedKernelNode(object: KubeObject): CachedKernelNode {
       ? {
           status: {
             ...(status.kernelVersion !== undefined ? { kernelVersion: status.kernelVersion } : {}),
+            ...(status.osImage !== undefined ? { osImage: status.osImage } : {}),
             ...(status.heartbeatTime !== undefined ? { heartbeatTime: status.heartbeatTime } : {}),
             ...(status.sysctls !== undefined ? { sysctls: status.sysctls } : {}),
             ...(status.findings !== undefined ? { findings: status.findings.map(cachedWatchFinding) } : {}),

@@ -57,7 +57,7 @@ function nodeFixtures(): { node: KubeObject; kernelNode: KubeObject } {
 }
 
 describe('the operator’s caches', () => {
-  it('keep of a Node its identity, labels, Ready and kernel version, and a fraction of its size', () => {
+  it('keep of a Node its identity, labels, Ready, kernel version and OS image, and a fraction of its size', () => {
     const { node } = nodeFixtures();
     const cached = cachedNode(node);
     expect(cached.metadata).toEqual({
@@ -66,7 +66,10 @@ describe('the operator’s caches', () => {
       resourceVersion: node.metadata.resourceVersion,
       labels: node.metadata.labels,
     });
-    expect(cached.status).toEqual({ conditions: [{ type: 'Ready', status: 'True' }], nodeInfo: { kernelVersion: '6.1.0-simulated' } });
+    expect(cached.status).toEqual({
+      conditions: [{ type: 'Ready', status: 'True' }],
+      nodeInfo: { kernelVersion: '6.1.0-simulated', osImage: 'Simulated Linux' },
+    });
     expect(JSON.stringify(cached).length).toBeLessThan(JSON.stringify(node).length / 4);
     expect(nodeReady(cached)).toBe(true);
     expect(nodeReady(cachedNode({ ...node, status: { conditions: [{ type: 'Ready', status: 'False' }] } }))).toBe(false);

@@ -109,13 +109,58 @@ describe('InvestigationTally', () => {
       byKernel,
       info,
     );
-    expect(tally.render(4, false).comparison).toEqual({
+    expect(tally.render(4, false).comparison?.groups).toEqual([
+      { value: '6.1.0-18', nodes: 2, reported: 2, patterns: ['tcp-retransmits'] },
+      { value: '6.1.0-25', nodes: 2, reported: 1, patterns: [] },
+    ]);
+  });
+
+  it('states the kernels that show each finding, from the groups that reported', () => {
+    const tally = tallyOf([
+      child('n1', 'Succeeded', [finding('tcp-retransmits', 'warning')], '6.1.0-18-amd64'),
+      child('n2', 'Succeeded', [], '6.1.0-25-amd64'),
+      child('n3', 'Succeeded', [finding('tcp-retransmits', 'warning')], '6.1.0-18-amd64'),
+      child('n4', 'Succeeded', [finding('tcp-retransmits', 'warning')], '6.1.0-13-amd64'),
+      // No result yet: no evidence either way.
+      child('n5', 'Running', [], '6.1.0-28-amd64'),
+    ]);
+    expect(tally.render(5, false).comparison).toEqual({
       by: 'kernelVersion',
       groups: [
-        { value: '6.1.0-18', nodes: 2, reported: 2, patterns: ['tcp-retransmits'] },
-        { value: '6.1.0-25', nodes: 2, reported: 1, patterns: [] },
+        { value: '6.1.0-18-amd64', nodes: 2, reported: 2, patterns: ['tcp-retransmits'] },
+        { value: '6.1.0-13-amd64', nodes: 1, reported: 1, patterns: ['tcp-retransmits'] },
+        { value: '6.1.0-25-amd64', nodes: 1, reported: 1, patterns: [] },
+        { value: '6.1.0-28-amd64', nodes: 1, reported: 0, patterns: [] },
+      ],
+      kernelRanges: [
+        {
+          pattern: 'tcp-retransmits',
+          statement: 'Debian: seen on 6.1.0-18-amd64 and earlier, not on 6.1.0-25-amd64 and later',
+          range: '>=6.1 <6.1.0-25-amd64',
+        },
       ],
     });
+  });
+
+  it('tells Container-Optimized OS from a mainline build by the OS image most of a group’s nodes run', () => {
+    const cos = { osImage: 'Container-Optimized OS from Google' };
+    const info = new Map<string, NodeInfo>([
+      ['n1', cos],
+      ['n2', cos],
+      ['n3', { osImage: 'Debian GNU/Linux 12 (bookworm)' }],
+    ]);
+    const tally = tallyOf(
+      [child('n1', 'Succeeded', [finding('oom-kill', 'warning')], '6.1.85+'), child('n2', 'Succeeded', [], '6.1.85+'), child('n3', 'Succeeded', [], '6.1.85')],
+      byKernel,
+      info,
+    );
+    expect(tally.render(3, false).comparison?.kernelRanges).toEqual([
+      {
+        pattern: 'oom-kill',
+        statement: 'Container-Optimized OS: seen on every release looked at (6.1.85+); none without it to place a boundary',
+        range: '=6.1.85+',
+      },
+    ]);
   });
 
   it('groups by a node label when asked', () => {
@@ -177,7 +222,10 @@ describe('InvestigationTally kept incrementally', () => {
       const next = random(seed);
       const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)]!;
       const nodes = Array.from({ length: 40 }, (_, i) => `node-${String(i).padStart(2, '0')}`);
-      const info = new Map<string, NodeInfo>(nodes.map((n) => [n, { kernelVersion: pick(['6.1.0', '6.6.1']), labels: { pool: pick(['a', 'b', 'c']) } }]));
+      const osImages = ['Debian GNU/Linux 12 (bookworm)', 'Container-Optimized OS from Google', 'Bottlerocket OS 1.20.0'];
+      const info = new Map<string, NodeInfo>(
+        nodes.map((n) => [n, { kernelVersion: pick(['6.1.0', '6.6.1']), osImage: pick(osImages), labels: { pool: pick(['a', 'b', 'c']) } }]),
+      );
       const groupBy: GroupBy = seed % 2 === 0 ? byKernel : { kind: 'label', label: 'pool' };
       const lookup = (n: string): NodeInfo | undefined => info.get(n);
       const incremental = new InvestigationTally('u1', groupBy);
@@ -190,7 +238,7 @@ describe('InvestigationTally kept incrementally', () => {
           incremental.delete(`inv-${node}`);
         } else if (roll < 0.25) {
           // The node's labels or kernel change: its child is summarized again (what ChildTallies does).
-          info.set(node, { kernelVersion: pick(['6.1.0', '6.6.1', '6.12.0']), labels: { pool: pick(['a', 'b', 'c', 'd']) } });
+          info.set(node, { kernelVersion: pick(['6.1.0', '6.6.1', '6.12.0']), osImage: pick(osImages), labels: { pool: pick(['a', 'b', 'c', 'd']) } });
           const c = current.get(node);
           if (c) incremental.set(c.metadata.name!, summarize(c, groupBy, lookup));
         } else {
@@ -200,7 +248,7 @@ describe('InvestigationTally kept incrementally', () => {
               ...(next() < 0.3 ? { suggestedMitigation: { sysctls: [{ name: 'vm.min_free_kbytes', value: String(step) }] } } : {}),
             }),
           );
-          const c = child(node, pick(phases), findings, pick(['6.1.0', '6.6.1']));
+          const c = child(node, pick(phases), findings, pick(['6.1.0-18-amd64', '6.1.0-25-amd64', '6.6.1', '6.1.85+']));
           current.set(node, c);
           incremental.set(c.metadata.name!, summarize(c, groupBy, lookup));
         }
