@@ -88,7 +88,7 @@ try {
   const names = Array.from({ length: nodeCount }, (_, i) => `bench-${String(i).padStart(4, '0')}`);
   let t = Date.now();
   await cluster.addNodes(names.map((name, i) => ({ name, labels: { pool: 'bench', zone: `zone-${i % 3}` } })));
-  await cluster.waitForNodesReady(names, 300_000);
+  await cluster.waitForNodesReady(names, 900_000);
   console.log(`  ${nodeCount} kwok nodes Ready in ${((Date.now() - t) / 1000).toFixed(1)}s`);
 
   // The operator runs compiled, as in its image (npm run build).
