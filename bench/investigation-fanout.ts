@@ -24,9 +24,8 @@ import { freePort } from '../test/harness/ports.js';
 import { projectRoot } from '../lib/paths.js';
 import { Agent } from '../node-agent/agent/agent.js';
 import type { AgentConfig } from '../node-agent/agent/config.js';
-import type { NodeFacts } from '../node-agent/engine/probe.js';
 import { loadAllowList } from '../lib/sysctl/allowlist-load.js';
-import { standInMemoryCapture } from './stand-in-capture.js';
+import { standInFacts, standInMemoryCapture } from './stand-in-capture.js';
 import { loadAverage, memory, processTree } from './process-stats.js';
 import { parsePrometheusText, sumSeries, Timeline, type Sample } from './timeline.js';
 
@@ -41,30 +40,6 @@ const silent = pino({ level: 'silent' });
 
 function figure(name: string, value: string, target = ''): void {
   console.log(`${name.padEnd(44)} ${value.padEnd(14)} ${target}`);
-}
-
-function facts(node: string): NodeFacts {
-  return {
-    hostname: node,
-    kernelVersion: `6.1.${node.endsWith('7') ? 90 : 55}-bench`,
-    osImage: 'Bench Linux',
-    architecture: 'amd64',
-    bootId: `boot-${node}`,
-    capabilities: {
-      root: true,
-      tracefs: true,
-      tracefsInstances: true,
-      btf: true,
-      kprobes: false,
-      perfSoftwareEvents: true,
-      perfHardwareEvents: false,
-      tracers: ['nop'],
-    },
-    refusedTracers: new Map(),
-    events: new Set(),
-    tools: new Set(),
-    readableFiles: new Set(['/proc/meminfo']),
-  };
 }
 
 async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
@@ -143,7 +118,9 @@ try {
     // A real agent that cannot start exits and the kubelet starts it again: so does this one.
     for (let attempt = 1; ; attempt++) {
       try {
-        agents.push(await Agent.start({ config, client, standIn: { facts: facts(node), modules: { memory: standInMemoryCapture } }, allowList, log: silent }));
+        agents.push(
+          await Agent.start({ config, client, standIn: { facts: standInFacts(node), modules: { memory: standInMemoryCapture } }, allowList, log: silent }),
+        );
         break;
       } catch (error) {
         agentRestarts++;

@@ -9,8 +9,7 @@ import { KubeClient, type ResourceRef, type WatchOptions } from '../../../lib/ku
 import { ksleuth } from '../../../lib/kube/resources.js';
 import { buildCapture } from '../../../operator/investigation/children.js';
 import { Agent } from '../../../node-agent/agent/agent.js';
-import type { CaptureModule } from '../../../node-agent/engine/capture.js';
-import type { NodeFacts } from '../../../node-agent/engine/probe.js';
+import { standInFacts, standInMemoryCapture } from '../../../bench/stand-in-capture.js';
 import { useCluster } from '../../helpers/cluster.js';
 import { eventually } from '../../runtime/helpers.js';
 
@@ -20,40 +19,6 @@ let stateDir: string | undefined;
 afterAll(async () => {
   if (stateDir) await rm(stateDir, { recursive: true, force: true });
 });
-
-/** A capture module that finishes at once without touching the kernel. */
-const quickMemory: CaptureModule<'memory', string, string> = {
-  kind: 'memory',
-  title: 'quick stand-in',
-  requirements: () => [],
-  run: async () => 'ok',
-  parse: (raw) => raw,
-  analyze: () => ({ summary: { standIn: true }, findings: [] }),
-};
-
-function facts(node: string): NodeFacts {
-  return {
-    hostname: node,
-    kernelVersion: '6.1.0-scope',
-    osImage: 'Scope Linux',
-    architecture: 'amd64',
-    bootId: 'boot',
-    capabilities: {
-      root: true,
-      tracefs: true,
-      tracefsInstances: true,
-      btf: true,
-      kprobes: false,
-      perfSoftwareEvents: true,
-      perfHardwareEvents: false,
-      tracers: ['nop'],
-    },
-    refusedTracers: new Map(),
-    events: new Set(),
-    tools: new Set(),
-    readableFiles: new Set(),
-  };
-}
 
 describe('the agent at scale', () => {
   it('lists and watches only its own node’s KernelCaptures and KernelNode, and writes two statuses per capture', async () => {
@@ -116,7 +81,7 @@ describe('the agent at scale', () => {
         allowlistExtra: [],
       },
       client,
-      standIn: { facts: facts('scope-a'), modules: { memory: quickMemory } },
+      standIn: { facts: standInFacts('scope-a'), modules: { memory: standInMemoryCapture } },
       log: silent,
     });
     try {
