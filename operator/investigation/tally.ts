@@ -67,7 +67,8 @@ export function summarize(child: CachedCapture, groupBy: GroupBy, info: (node: s
   }
   const reported = child.status?.findings;
   let findings = noFindings;
-  if (reported && reported.length > 0) {
+  if (reported?.length === 1) findings = reported;
+  else if (reported && reported.length > 1) {
     const worst = new Map<string, Finding>();
     for (const finding of reported) {
       const key = findingKey(finding);
@@ -216,7 +217,7 @@ export class GroupTally {
   private change(child: ChildSummary, by: 1 | -1): void {
     this.nodes += by;
     if (isReported(child.phase)) this.reported += by;
-    for (const pattern of new Set(child.findings.map((f) => f.pattern))) count(this.patterns, pattern, by);
+    if (child.findings.length > 0) for (const pattern of new Set(child.findings.map((f) => f.pattern))) count(this.patterns, pattern, by);
     if (child.osImage !== undefined) count(this.osImages, child.osImage, by);
   }
 
