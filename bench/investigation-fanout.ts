@@ -103,7 +103,8 @@ try {
       artifactMaxAgeSeconds: 3600,
       healthPort: 0,
       maxConcurrentCaptures: 2,
-      heartbeatSeconds: 600,
+      // Under the operator's 5-minute staleness limit even when registering 5,000 agents takes half an hour.
+      heartbeatSeconds: 240,
       driftCheckSeconds: 600,
       hostRoot: '/',
       procRoot: '/proc',

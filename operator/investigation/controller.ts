@@ -278,26 +278,33 @@ export class InvestigationReconciler {
   /** Nodes that did not report by the deadline: their KernelCapture says so too. */
   private async markTimedOut(children: CachedCapture[], context: ReconcileContext): Promise<void> {
     const late = children.filter((c) => !finishedCapturePhases.includes(c.status?.phase ?? 'Pending'));
-    for (const child of late) {
-      const message = 'the node did not report before the investigation’s deadline';
-      await this.options.client
-        .patch(
-          ksleuth('KernelCapture'),
-          child.metadata.name!,
-          {
-            status: {
-              phase: 'TimedOut',
-              message,
-              completionTime: formatTime(this.clock()),
-              conditions: setCondition(child.status?.conditions, { type: 'Finished', status: 'True', reason: 'DeadlineExceeded', message }, this.clock),
+    const message = 'the node did not report before the investigation’s deadline';
+    // Thousands may be late (a zone down): paced like the fan-out, not one after another.
+    await slowStart(
+      late,
+      (child) =>
+        this.options.client
+          .patch(
+            ksleuth('KernelCapture'),
+            child.metadata.name!,
+            {
+              status: {
+                phase: 'TimedOut',
+                message,
+                completionTime: formatTime(this.clock()),
+                conditions: setCondition(child.status?.conditions, { type: 'Finished', status: 'True', reason: 'DeadlineExceeded', message }, this.clock),
+              },
             },
-          },
-          { subresource: 'status' },
-        )
-        .catch((error: unknown) => {
-          if (!isNotFound(error)) context.log.warn({ err: error, capture: child.metadata.name }, 'Could not mark a KernelCapture timed out');
-        });
-    }
+            { subresource: 'status' },
+          )
+          .then(
+            () => undefined,
+            (error: unknown) => {
+              if (!isNotFound(error)) context.log.warn({ err: error, capture: child.metadata.name }, 'Could not mark a KernelCapture timed out');
+            },
+          ),
+      { maxConcurrency: this.options.fanOutConcurrency ?? 32 },
+    );
   }
 
   private async expire(investigation: KernelInvestigation, completionTime: string, context: ReconcileContext): Promise<ReconcileOutcome | void> {
