@@ -136,7 +136,8 @@ try {
   await cluster.kubectl(['wait', '--for=jsonpath={.status.agentVersion}', '--timeout=120s', 'kernelnode', names[0]!]);
   const writesBefore = { ...agentWrites };
 
-  const scrape = async (): Promise<Map<string, number>> => parsePrometheusText(await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text());
+  const scrape = async (): Promise<Map<string, number>> =>
+    parsePrometheusText(await (await fetch(`http://127.0.0.1:${healthPort}/metrics`, { signal: AbortSignal.timeout(10_000) })).text());
   const metrics = async (): Promise<Map<string, number>> => {
     const out = new Map<string, number>();
     for (const [series, value] of await scrape()) {

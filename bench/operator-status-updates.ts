@@ -73,7 +73,8 @@ try {
     { env: { ...process.env, KSLEUTH_LOG_LEVEL: 'warn' } },
   );
   const operatorPids = async (): Promise<number[]> => processTree(operator!.pid);
-  const scrape = async (): Promise<Map<string, number>> => parsePrometheusText(await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text());
+  const scrape = async (): Promise<Map<string, number>> =>
+    parsePrometheusText(await (await fetch(`http://127.0.0.1:${healthPort}/metrics`, { signal: AbortSignal.timeout(10_000) })).text());
   for (;;) {
     const ready = await fetch(`http://127.0.0.1:${healthPort}/readyz`).catch(() => undefined);
     if (ready?.status === 200) break;

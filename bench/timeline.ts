@@ -65,7 +65,7 @@ export class Timeline {
 
   async stop(): Promise<void> {
     clearInterval(this.timer);
-    while (this.busy) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const giveUp = Date.now() + 15_000; this.busy && Date.now() < giveUp; ) await new Promise((resolve) => setTimeout(resolve, 20));
     await this.sample();
   }
 
