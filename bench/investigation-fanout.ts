@@ -176,9 +176,16 @@ try {
   });
   let investigation: KernelInvestigation;
   let firstCreated = 0;
+  let lastReport = applied;
   for (;;) {
     investigation = await admin.get<KernelInvestigation>(ksleuth('KernelInvestigation'), 'fleet');
     if (!firstCreated && investigation.status?.startTime) firstCreated = Date.now();
+    if (Date.now() - lastReport > 30_000) {
+      lastReport = Date.now();
+      console.log(
+        `  ${((lastReport - applied) / 1000).toFixed(0)} s: ${investigation.status?.phase} ${investigation.status?.progress ?? ''} ${JSON.stringify(investigation.status?.captures ?? {})}`,
+      );
+    }
     if (investigation.status?.phase === 'Completed' || investigation.status?.phase === 'Failed') break;
     if (Date.now() - applied > 900_000) throw new Error('the investigation did not complete within 15 minutes');
     await sleep(250);
