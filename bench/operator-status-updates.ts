@@ -167,7 +167,7 @@ try {
   figure('writing them took', `${((lastWrite - before.at) / 1000).toFixed(1)} s`);
   figure('last write → parent Completed', `${((completed - lastWrite) / 1000).toFixed(1)} s`);
   figure('operator CPU while they came in', `${(after.cpu - before.cpu).toFixed(2)} s`, `(idle: ${((idle.cpu / idle.seconds) * 1000).toFixed(0)} ms/s)`);
-  figure('operator CPU per 1,000 status updates', `${((operatorCpu * 1000) / updates).toFixed(0)} ms`, `(${events} watch events, idle subtracted)`);
+  figure('operator CPU per 1,000 status updates', `${((operatorCpu * 1e6) / updates).toFixed(0)} ms`, `(${events} watch events, idle subtracted)`);
   figure('investigation reconciles', String(reconciles), `(${(reconciles / (updates / 1000)).toFixed(1)} per 1,000 updates)`);
   figure('operator peak RSS', `${(peak / 1024 / 1024).toFixed(0)} MB`);
   figure(
