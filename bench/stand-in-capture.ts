@@ -1,30 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CaptureModule } from '../node-agent/engine/capture.js';
 import type { NodeFacts } from '../node-agent/engine/probe.js';
+import { fakeNodeFacts } from '../test/node-agent/fake-facts.js';
 
 /** Fixed facts for a simulated node: two kernel versions across the fleet (nodes ending in 7 run the newer). */
 export function standInFacts(node: string): NodeFacts {
-  return {
+  return fakeNodeFacts({
     hostname: node,
     kernelVersion: `6.1.${node.endsWith('7') ? 90 : 55}-bench`,
     osImage: 'Bench Linux',
-    architecture: 'amd64',
     bootId: `boot-${node}`,
-    capabilities: {
-      root: true,
-      tracefs: true,
-      tracefsInstances: true,
-      btf: true,
-      kprobes: false,
-      perfSoftwareEvents: true,
-      perfHardwareEvents: false,
-      tracers: ['nop'],
-    },
-    refusedTracers: new Map(),
-    events: new Set(),
-    tools: new Set(),
     readableFiles: new Set(['/proc/meminfo']),
-  };
+  });
 }
 
 /**

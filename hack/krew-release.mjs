@@ -17,10 +17,14 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const version = `v${pkg.version}`;
 const stage = join(out, 'stage');
 rmSync(stage, { recursive: true, force: true });
-mkdirSync(join(stage, 'node-agent', 'captures', 'kernel-log'), { recursive: true });
+mkdirSync(stage, { recursive: true });
 
 execFileSync(process.execPath, [join(root, 'hack', 'build-cli.mjs'), '--standalone', stage], { stdio: 'inherit' });
-copyFileSync(join(root, 'node-agent', 'captures', 'kernel-log', 'rules.yaml'), join(stage, 'node-agent', 'captures', 'kernel-log', 'rules.yaml'));
+// The CLI's data files are the npm package's: every entry of "files" besides the launcher and the bundle.
+for (const file of pkg.files.filter((entry) => !entry.startsWith('bin/') && !entry.startsWith('dist/'))) {
+  mkdirSync(join(stage, dirname(file)), { recursive: true });
+  copyFileSync(join(root, file), join(stage, file));
+}
 writeFileSync(join(stage, 'package.json'), `${JSON.stringify({ name: 'ksleuth', version: pkg.version, type: 'module', license: pkg.license }, null, 2)}\n`);
 writeFileSync(
   join(stage, 'kubectl-ksleuth'),

@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# The test command (npm test): installs what the tests need, builds the control plane on first
-# run (cached afterwards), type-checks, and runs the whole suite against real parts.
+# The test command. `npm test` (no arguments): installs what the tests need, builds the control
+# plane on first run (cached afterwards), type-checks, lints, and runs every lane against real
+# parts. With vitest arguments (`npm run test:e2e` is `hack/test.sh --project e2e`) it prepares the
+# same way but leaves the type-check and lint to `npm run typecheck` and `npm run lint`.
+# Lanes are the vitest projects in test/lanes.ts; `npm run test:unit` needs none of this.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash hack/install-deps.sh
 KSLEUTH_BIN_DIR=$(bash hack/build-binaries.sh | tail -n 1)
 export KSLEUTH_BIN_DIR
-npx tsc --noEmit
-# Formatting and lint rules (biome.json); `npm run format` fixes what it can.
-npx biome check --error-on-warnings .
+if [[ $# -eq 0 ]]; then
+  npx tsc --noEmit
+  # Formatting and lint rules (biome.json); `npm run format` fixes what it can.
+  npx biome check --error-on-warnings .
+fi
 # Every temporary file of the run goes here and goes away with it, whatever a test leaves.
 TMPDIR=$(mktemp -d /tmp/ksleuth-test.XXXXXX)
 export TMPDIR

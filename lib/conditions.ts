@@ -32,7 +32,7 @@ export function formatTime(date: Date): string {
 export function setCondition(conditions: readonly Condition[] | undefined, input: ConditionInput, clock: Clock = systemClock): Condition[] {
   const list = conditions ?? [];
   const existing = findCondition(list, input.type);
-  const lastTransitionTime = existing && existing.status === input.status ? existing.lastTransitionTime : formatTime(clock());
+  const lastTransitionTime = transitionTime(existing, input.status, clock);
   const next: Condition = {
     type: input.type,
     status: input.status,
@@ -43,6 +43,43 @@ export function setCondition(conditions: readonly Condition[] | undefined, input
   };
   if (!existing) return [...list, next];
   return list.map((condition) => (condition.type === input.type ? next : condition));
+}
+
+/**
+ * A condition of a core/v1 Node (NodeCondition): no observedGeneration, and a lastHeartbeatTime
+ * that says when its writer last confirmed it.
+ */
+export interface NodeCondition {
+  type: string;
+  status: Condition['status'];
+  reason?: string;
+  message?: string;
+  lastHeartbeatTime?: string;
+  lastTransitionTime?: string;
+}
+
+/**
+ * {@link setCondition} for a Node's conditions: the same transition rule, and lastHeartbeatTime is
+ * now. Returns the condition to write (a strategic merge patch merges Node conditions by type).
+ */
+export function setNodeCondition(
+  existing: NodeCondition | undefined,
+  input: Omit<ConditionInput, 'observedGeneration'>,
+  clock: Clock = systemClock,
+): NodeCondition {
+  return {
+    type: input.type,
+    status: input.status,
+    reason: input.reason,
+    message: input.message,
+    lastHeartbeatTime: formatTime(clock()),
+    lastTransitionTime: transitionTime(existing, input.status, clock),
+  };
+}
+
+/** Kept while the status stays (and the existing condition has one), now when it flips or is new. */
+function transitionTime(existing: { status: string; lastTransitionTime?: string } | undefined, status: string, clock: Clock): string {
+  return existing?.lastTransitionTime !== undefined && existing.status === status ? existing.lastTransitionTime : formatTime(clock());
 }
 
 /** Returns a new list without the condition of this type. */

@@ -1,5 +1,6 @@
 /** The operator process: ksleuth-operator (see --help). */
 import { parseArgs } from 'node:util';
+import { parseDurationSeconds } from '../lib/duration.js';
 import { KubeClient } from '../lib/kube/client.js';
 import { log } from '../lib/log.js';
 import { loadAllowList } from '../lib/sysctl/allowlist-load.js';
@@ -11,6 +12,9 @@ Flags (environment variable in brackets):
   --kubeconfig PATH            default: $KUBECONFIG, then the in-cluster service account, then ~/.kube/config
   --leader-elect               hold the ksleuth-operator Lease before running controllers (KSLEUTH_LEADER_ELECT=true)
   --namespace NS               where the Lease lives (POD_NAMESPACE; default ksleuth-system)
+  --leader-elect-lease-duration D  how long a Lease not renewed stays held (default 15s)
+  --leader-elect-renew-deadline D  how long the leader retries renewing before it gives up (default 10s)
+  --leader-elect-retry-period D    how often the leader renews and a standby tries (default 2s)
   --health-port N              /metrics, /healthz, /readyz, 0 = off (KSLEUTH_HEALTH_PORT; default 8080)
   --allow-custom-programs      accept investigations with user bpftrace programs (KSLEUTH_ALLOW_CUSTOM_PROGRAMS=true)
   --allowlist-extra PATH       extra sysctl allow-list file, repeatable (KSLEUTH_ALLOWLIST_EXTRA, comma-separated)
@@ -18,12 +22,23 @@ Flags (environment variable in brackets):
                                investigations all KernelTriggers together start per hour at most
                                (KSLEUTH_MAX_AUTO_INVESTIGATIONS_PER_HOUR; default 20)`;
 
+function durationMs(flag: string, text: string): number {
+  try {
+    return parseDurationSeconds(text) * 1000;
+  } catch (error) {
+    throw new Error(`${flag}: ${(error as Error).message}`);
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       kubeconfig: { type: 'string' },
       'leader-elect': { type: 'boolean' },
       namespace: { type: 'string' },
+      'leader-elect-lease-duration': { type: 'string' },
+      'leader-elect-renew-deadline': { type: 'string' },
+      'leader-elect-retry-period': { type: 'string' },
       'health-port': { type: 'string' },
       'allow-custom-programs': { type: 'boolean' },
       'allowlist-extra': { type: 'string', multiple: true },
@@ -53,7 +68,16 @@ async function main(): Promise<void> {
     client: KubeClient.load(values.kubeconfig, 'ksleuth-operator'),
     allowList,
     allowCustomPrograms: values['allow-custom-programs'] ?? env.KSLEUTH_ALLOW_CUSTOM_PROGRAMS === 'true',
-    ...(leaderElect ? { leaseNamespace: values.namespace ?? env.POD_NAMESPACE ?? 'ksleuth-system' } : {}),
+    ...(leaderElect
+      ? {
+          leaseNamespace: values.namespace ?? env.POD_NAMESPACE ?? 'ksleuth-system',
+          leaseTimings: {
+            leaseDurationMs: durationMs('--leader-elect-lease-duration', values['leader-elect-lease-duration'] ?? '15s'),
+            renewDeadlineMs: durationMs('--leader-elect-renew-deadline', values['leader-elect-renew-deadline'] ?? '10s'),
+            retryPeriodMs: durationMs('--leader-elect-retry-period', values['leader-elect-retry-period'] ?? '2s'),
+          },
+        }
+      : {}),
     healthPort: healthPort === 0 ? false : healthPort,
     maxAutoInvestigationsPerHour,
     log,

@@ -6,13 +6,12 @@ import { investigationPhases } from '../api/v1alpha1/investigation.js';
 import type { KubeClient, KubeObject } from '../lib/kube/client.js';
 import { core, ksleuth } from '../lib/kube/resources.js';
 import { log as rootLog, type Logger } from '../lib/log.js';
-import { checkSysctl } from '../lib/sysctl/check.js';
 import type { AllowList } from '../lib/sysctl/allowlist.js';
 import { cachedCapture, type CachedCapture } from './investigation/cached.js';
 import { InvestigationReconciler } from './investigation/controller.js';
 import { captureIndexers, ChildTallies } from './investigation/tallies.js';
 import { cachedKernelNode, cachedNode, type CachedKernelNode, type CachedNode } from './nodes/cached.js';
-import { allMitigationsKey, MitigationReconciler } from './mitigation/controller.js';
+import { MitigationReconciler } from './mitigation/controller.js';
 import { generationChanged } from '../runtime/controller.js';
 import { Manager } from '../runtime/manager.js';
 
@@ -22,6 +21,8 @@ export interface OperatorOptions {
   allowCustomPrograms: boolean;
   /** Lease namespace for leader election; no election when absent. */
   leaseNamespace?: string;
+  /** Lease timings (client-go's defaults: 15 s, 10 s, 2 s). */
+  leaseTimings?: { leaseDurationMs: number; renewDeadlineMs: number; retryPeriodMs: number };
   /** /metrics, /healthz and /readyz port; false for none. */
   healthPort: number | false;
   /** How often a running investigation's status is written at most. */
@@ -41,7 +42,7 @@ export function createOperator(options: OperatorOptions): Manager {
     client: options.client,
     name: 'ksleuth-operator',
     health: options.healthPort === false ? false : { port: options.healthPort },
-    ...(options.leaseNamespace ? { leaderElection: { namespace: options.leaseNamespace, name: 'ksleuth-operator' } } : {}),
+    ...(options.leaseNamespace ? { leaderElection: { namespace: options.leaseNamespace, name: 'ksleuth-operator', ...options.leaseTimings } } : {}),
     log,
   });
   const investigations = manager.informer<KernelInvestigation>({ resource: ksleuth('KernelInvestigation') });
@@ -78,22 +79,18 @@ export function createOperator(options: OperatorOptions): Manager {
     client: options.client,
     stores: { mitigations: mitigations.store, nodes: nodes.store, kernelNodes: kernelNodes.store },
     events,
-    checkSysctl: (name, value) => {
-      const result = checkSysctl(options.allowList, name, value);
-      return result.ok ? undefined : result.reason;
-    },
+    allowList: options.allowList,
   });
-  const mitigationController = manager.controller({ name: 'mitigation', reconcile: mitigation.reconcile, workers: 1 });
-  const all = (): string[] => [allMitigationsKey];
-  mitigationController.watch(mitigations, { map: all });
+  const mitigationController = manager.controller({ name: 'mitigation', reconcile: mitigation.reconcile, workers: 4 });
+  mitigationController.watch(mitigations, { map: mitigation.keysForChange });
   mitigationController.watch(nodes, {
-    map: all,
+    map: mitigation.keysForChange,
     filterUpdate: (old, next) =>
       JSON.stringify(old.metadata.labels) !== JSON.stringify(next.metadata.labels) ||
       old.status?.nodeInfo?.kernelVersion !== next.status?.nodeInfo?.kernelVersion,
   });
   mitigationController.watch(kernelNodes, {
-    map: all,
+    map: mitigation.keysForChange,
     filterUpdate: (old, next) =>
       JSON.stringify(old.status?.sysctls) !== JSON.stringify(next.status?.sysctls) ||
       JSON.stringify(old.spec.sysctls) !== JSON.stringify(next.spec.sysctls) ||

@@ -28,7 +28,10 @@ export class HealthServer {
         return;
       }
       if (path === '/metrics') {
-        res.writeHead(200, { 'Content-Type': prometheusContentType }).end(this.options.registry.expose());
+        this.options.registry.expose().then(
+          (text) => res.writeHead(200, { 'Content-Type': prometheusContentType }).end(text),
+          (error: unknown) => res.writeHead(500, { 'Content-Type': 'text/plain; charset=utf-8' }).end(`collecting metrics failed: ${String(error)}\n`),
+        );
         return;
       }
       const checks = path === '/healthz' ? this.options.healthz : path === '/readyz' ? this.options.readyz : undefined;

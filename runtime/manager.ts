@@ -72,6 +72,7 @@ export class Manager {
       );
     }
     this.log = (options.log ?? rootLog).child({ manager: options.name });
+    if (options.health !== false) this.registry.collectProcessMetrics({ component: options.name });
     this.events = new EventRecorder({ client: options.client, component: options.name, log: this.log });
     this.done = new Promise<void>((resolve, reject) => {
       this.settle = { resolve, reject };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { withCel } from '../cel.js';
 import { captureKinds, captureKindIds, type CaptureKind, type CaptureParams } from './captures.js';
 
 const fields = captureKindIds.map((kind) => captureKinds[kind].field);
@@ -10,29 +11,27 @@ const kindFields = Object.fromEntries(captureKindIds.map((kind) => [captureKinds
 };
 
 /** One capture in an investigation: a name and exactly one capture kind with its parameters. */
-export const captureEntry = z
-  .object({
-    name: z
-      .string()
-      .min(1)
-      .max(63)
-      .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
-      .optional()
-      .describe('Identifies this capture in results and artifacts; defaults to the capture kind.'),
-    ...kindFields,
-  })
-  .meta({
-    description: `One capture. Set exactly one of: ${fields.join(', ')}.`,
-    'x-kubernetes-validations': [
-      {
-        rule: exactlyOneKind,
-        message: `each capture entry must set exactly one capture kind: ${fields.join(', ')}`,
-      },
-    ],
-  })
-  .refine((entry) => fields.filter((f) => (entry as Record<string, unknown>)[f] !== undefined).length === 1, {
-    message: `each capture entry must set exactly one capture kind: ${fields.join(', ')}`,
-  });
+export const captureEntry = withCel(
+  z
+    .object({
+      name: z
+        .string()
+        .min(1)
+        .max(63)
+        .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/)
+        .optional()
+        .describe('Identifies this capture in results and artifacts; defaults to the capture kind.'),
+      ...kindFields,
+    })
+    .meta({ description: `One capture. Set exactly one of: ${fields.join(', ')}.` }),
+  [
+    {
+      cel: exactlyOneKind,
+      message: `each capture entry must set exactly one capture kind: ${fields.join(', ')}`,
+      holds: (entry) => fields.filter((f) => (entry as Record<string, unknown>)[f] !== undefined).length === 1,
+    },
+  ],
+);
 /** A capture entry as a user writes it (defaults not yet applied). */
 export type CaptureEntry = z.input<typeof captureEntry>;
 

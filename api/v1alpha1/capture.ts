@@ -1,26 +1,41 @@
 import { z } from 'zod';
+import { celEquals, withCel } from '../cel.js';
 import { conditions, objectName } from './common.js';
 import { captureEntry } from './capture-entry.js';
 import { finding } from './finding.js';
 import { maxInvestigationDurationSeconds } from './investigation.js';
 
-export const captureSpec = z
-  .object({
+export const captureSpec = withCel(
+  z.object({
     investigation: objectName.describe('The KernelInvestigation this capture belongs to.'),
     nodeName: objectName.describe('The node whose agent runs this capture.'),
     captures: z.array(captureEntry).min(1).max(16).describe('What to capture, copied from the investigation.'),
     durationSeconds: z.int().min(1).max(maxInvestigationDurationSeconds).describe('How long each capture runs.'),
-    deadline: z.iso.datetime().describe('The agent does not start the capture after this time, and the operator reports it timed out.'),
-  })
-  .meta({
-    'x-kubernetes-validations': [{ rule: 'self == oldSelf', message: 'spec is immutable; create a new investigation instead' }],
-  })
-  .describe('One node’s share of an investigation, written by the operator.');
+    deadline: z.iso
+      .datetime()
+      .describe(
+        'The investigation’s deadline. The agent does not start the capture when its window cannot end by then, stops it if it still runs then, and the operator reports it timed out if it has not finished.',
+      ),
+  }),
+  [
+    {
+      cel: 'self == oldSelf',
+      message: 'spec is immutable; create a new investigation instead',
+      transition: true,
+      holds: (spec, old) => celEquals(spec, old),
+    },
+  ],
+).describe('One node’s share of an investigation, written by the operator.');
 export type KernelCaptureSpec = z.infer<typeof captureSpec>;
 
 export const capturePhases = ['Pending', 'Running', 'Succeeded', 'Failed', 'Unsupported', 'TimedOut'] as const;
 export type CapturePhase = (typeof capturePhases)[number];
 export const finishedCapturePhases: readonly CapturePhase[] = ['Succeeded', 'Failed', 'Unsupported', 'TimedOut'];
+
+/** Whether a capture has finished: its phase is final (the API refuses to change it). */
+export function isFinishedCapture(status: { phase?: CapturePhase } | undefined): boolean {
+  return status?.phase !== undefined && finishedCapturePhases.includes(status.phase);
+}
 
 export const resultStates = ['Running', 'Succeeded', 'Failed', 'Unsupported', 'TimedOut'] as const;
 export type ResultState = (typeof resultStates)[number];
@@ -55,8 +70,8 @@ export const artifactRef = z.object({
 });
 export type ArtifactRef = z.infer<typeof artifactRef>;
 
-export const captureStatus = z
-  .object({
+export const captureStatus = withCel(
+  z.object({
     phase: z.enum(capturePhases).optional().describe('Pending, Running, Succeeded, Failed, Unsupported or TimedOut.'),
     startTime: z.iso.datetime().optional().describe('When the agent started the capture.'),
     completionTime: z.iso.datetime().optional().describe('When the agent finished.'),
@@ -68,6 +83,15 @@ export const captureStatus = z
     findings: z.array(finding).max(64).optional().describe('What this node found.'),
     artifacts: z.array(artifactRef).max(64).optional().describe('Files kept on the node, downloadable with ksleuth artifacts get.'),
     conditions,
-  })
-  .describe('Written by the node agent.');
+  }),
+  [
+    {
+      cel: `!has(oldSelf.phase) || !(oldSelf.phase in [${finishedCapturePhases.map((p) => `'${p}'`).join(', ')}]) || (has(self.phase) && self.phase == oldSelf.phase)`,
+      message: `a finished capture keeps its phase: ${finishedCapturePhases.join(', ')} are final`,
+      fieldPath: '.phase',
+      transition: true,
+      holds: (status, old) => !isFinishedCapture(old) || status.phase === old.phase,
+    },
+  ],
+).describe('Written by the node agent; the operator marks a capture TimedOut that has not finished by its deadline.');
 export type KernelCaptureStatus = z.infer<typeof captureStatus>;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { withCel } from '../cel.js';
 
 /*
  * Parameters of every capture kind: safe defaults, hard caps. These schemas are both the CRD
@@ -40,8 +41,8 @@ export const cpuProfileParams = z
 
 export const ftraceModes = ['function_graph', 'function', 'events'] as const;
 
-export const ftraceParams = z
-  .object({
+export const ftraceParams = withCel(
+  z.object({
     mode: z.enum(ftraceModes).default('events').describe('Function_graph (call graph with durations), function (call counts) or events (tracepoints).'),
     functions: z
       .array(
@@ -67,30 +68,22 @@ export const ftraceParams = z
       .describe('Tracepoints as subsystem:event (for example block:block_rq_issue) in events mode.'),
     maxDepth: z.int().min(1).max(20).default(8).describe('Maximum call depth in function_graph mode.'),
     bufferSizeKb: z.int().min(64).max(65536).default(4096).describe('Per-CPU ring buffer size of the private tracefs instance.'),
-  })
-  .meta({
-    'x-kubernetes-validations': [
-      {
-        rule: "self.mode != 'events' || (has(self.events) && size(self.events) > 0)",
-        message: 'events mode needs at least one entry in events (for example block:block_rq_issue)',
-        fieldPath: '.events',
-      },
-      {
-        rule: "self.mode == 'events' || (has(self.functions) && size(self.functions) > 0)",
-        message: 'function and function_graph modes need at least one entry in functions (for example vfs_write)',
-        fieldPath: '.functions',
-      },
-    ],
-  })
-  .refine((p) => p.mode !== 'events' || (p.events?.length ?? 0) > 0, {
-    message: 'events mode needs at least one entry in events (for example block:block_rq_issue)',
-    path: ['events'],
-  })
-  .refine((p) => p.mode === 'events' || (p.functions?.length ?? 0) > 0, {
-    message: 'function and function_graph modes need at least one entry in functions (for example vfs_write)',
-    path: ['functions'],
-  })
-  .describe('A private tracefs instance in function_graph, function or events mode; always cleaned up.');
+  }),
+  [
+    {
+      cel: "self.mode != 'events' || (has(self.events) && size(self.events) > 0)",
+      message: 'events mode needs at least one entry in events (for example block:block_rq_issue)',
+      fieldPath: '.events',
+      holds: (p) => p.mode !== 'events' || (p.events?.length ?? 0) > 0,
+    },
+    {
+      cel: "self.mode == 'events' || (has(self.functions) && size(self.functions) > 0)",
+      message: 'function and function_graph modes need at least one entry in functions (for example vfs_write)',
+      fieldPath: '.functions',
+      holds: (p) => p.mode === 'events' || (p.functions?.length ?? 0) > 0,
+    },
+  ],
+).describe('A private tracefs instance in function_graph, function or events mode; always cleaned up.');
 
 export const ioLatencyParams = z
   .object({

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { withCel } from '../cel.js';
 
 export const group = 'ksleuth.io';
 export const version = 'v1alpha1';
@@ -22,20 +23,22 @@ export const labelValue = z
   .max(63)
   .regex(/^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/);
 
-export const labelSelectorRequirement = z
-  .object({
+const valuesOperators = ['In', 'NotIn'];
+
+export const labelSelectorRequirement = withCel(
+  z.object({
     key: labelKey.describe('The label key that the selector applies to.'),
     operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']).describe("How the key relates to the values: 'In', 'NotIn', 'Exists' or 'DoesNotExist'."),
     values: z.array(labelValue).max(64).optional().describe("The values for 'In' and 'NotIn'; must be empty for 'Exists' and 'DoesNotExist'."),
-  })
-  .meta({
-    'x-kubernetes-validations': [
-      {
-        rule: "self.operator in ['In', 'NotIn'] ? (has(self.values) && size(self.values) > 0) : (!has(self.values) || size(self.values) == 0)",
-        message: "values must be non-empty for 'In' and 'NotIn' and empty for 'Exists' and 'DoesNotExist'",
-      },
-    ],
-  });
+  }),
+  [
+    {
+      cel: "self.operator in ['In', 'NotIn'] ? (has(self.values) && size(self.values) > 0) : (!has(self.values) || size(self.values) == 0)",
+      message: "values must be non-empty for 'In' and 'NotIn' and empty for 'Exists' and 'DoesNotExist'",
+      holds: (r) => (valuesOperators.includes(r.operator) ? (r.values?.length ?? 0) > 0 : (r.values?.length ?? 0) === 0),
+    },
+  ],
+);
 
 export const labelSelector = z
   .object({
@@ -85,13 +88,33 @@ export const sysctlName = z
     'The sysctl name in dotted form, for example net.ipv4.tcp_fastopen; a "/" stands for a dot inside one component (net.ipv4.conf.eth0/1.rp_filter is interface eth0.1).',
   );
 
-/** A sysctl value as written to /proc/sys: printable ASCII, several numbers separated by blanks allowed. */
-export const sysctlValue = z
-  .string()
-  .min(1)
-  .max(256)
-  .regex(/^[ -~]+$/)
-  .describe('The value to write, as sysctl prints it (for example "0" or "4096 87380 6291456").');
+/** Words separated by single spaces, no blanks around; a number that starts with 0 and goes on. */
+const singleSpaced = '^[^ ]+( [^ ]+)*$';
+const leadingZero = '(^| )-?0[0-9]';
+const canonicalSysctlValueMessage =
+  'write the value as the kernel prints it: numbers without leading zeros ("10", not "010"), separated by single spaces, no blanks around';
+
+/**
+ * A sysctl value as written to /proc/sys: printable ASCII, several numbers separated by single
+ * spaces. Only the canonical spelling is accepted, the one the agent writes and reads back: "010"
+ * and "10" would otherwise be one value with two names (a false conflict, a node that never
+ * reports the value it was asked for). Refused rather than rewritten at admission, so that what
+ * Git holds and what the cluster holds stay the same.
+ */
+export const sysctlValue = withCel(
+  z
+    .string()
+    .min(1)
+    .max(256)
+    .regex(/^[ -~]+$/),
+  [
+    {
+      cel: `self.matches('${singleSpaced}') && !self.matches('${leadingZero}')`,
+      message: canonicalSysctlValueMessage,
+      holds: (value) => new RegExp(singleSpaced).test(value) && !new RegExp(leadingZero).test(value),
+    },
+  ],
+).describe('The value to write, as sysctl prints it (for example "0" or "4096 87380 6291456").');
 
 export const sysctlSetting = z.object({
   name: sysctlName,

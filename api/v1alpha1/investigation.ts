@@ -1,46 +1,46 @@
 import { z } from 'zod';
+import { withCel } from '../cel.js';
 import { conditions, labelKey, labelSelector, objectName } from './common.js';
 import { captureEntry } from './capture-entry.js';
 import { aggregatedFinding } from './finding.js';
 
 export const maxInvestigationDurationSeconds = 3600;
 
-export const nodeTargets = z
-  .object({
-    names: z.array(objectName).max(1000).optional().describe('Nodes to investigate by name.'),
-    selector: labelSelector.optional(),
-    maxNodes: z.int().min(1).max(5000).default(10).describe('The most nodes to investigate; nodes beyond it are left out, in name order.'),
-  })
-  .meta({
-    description: 'Which nodes to investigate, by names and/or a label selector. Only Ready nodes whose agent has registered take part.',
-    'x-kubernetes-validations': [
-      {
-        rule: 'has(self.names) || has(self.selector)',
-        message: 'set names, selector or both to choose the nodes to investigate',
-      },
-    ],
-  })
-  .refine((nodes) => nodes.names !== undefined || nodes.selector !== undefined, {
-    message: 'set names, selector or both to choose the nodes to investigate',
-  });
+export const nodeTargets = withCel(
+  z
+    .object({
+      names: z.array(objectName).max(1000).optional().describe('Nodes to investigate by name.'),
+      selector: labelSelector.optional(),
+      maxNodes: z.int().min(1).max(5000).default(10).describe('The most nodes to investigate; nodes beyond it are left out, in name order.'),
+    })
+    .meta({ description: 'Which nodes to investigate, by names and/or a label selector. Only Ready nodes whose agent has registered take part.' }),
+  [
+    {
+      cel: 'has(self.names) || has(self.selector)',
+      message: 'set names, selector or both to choose the nodes to investigate',
+      holds: (nodes) => nodes.names !== undefined || nodes.selector !== undefined,
+    },
+  ],
+);
 
-export const compareBy = z
-  .object({
-    kernelVersion: z.boolean().optional().describe('Group nodes by their kernel version.'),
-    nodeLabel: labelKey.optional().describe('Group nodes by the value of this node label.'),
-  })
-  .meta({
-    description: 'Group nodes and show which findings appear in which group.',
-    'x-kubernetes-validations': [
-      {
-        rule: '(has(self.kernelVersion) && self.kernelVersion) != has(self.nodeLabel)',
-        message: 'set exactly one of kernelVersion: true or nodeLabel',
-      },
-    ],
-  });
+export const compareBy = withCel(
+  z
+    .object({
+      kernelVersion: z.boolean().optional().describe('Group nodes by their kernel version.'),
+      nodeLabel: labelKey.optional().describe('Group nodes by the value of this node label.'),
+    })
+    .meta({ description: 'Group nodes and show which findings appear in which group.' }),
+  [
+    {
+      cel: '(has(self.kernelVersion) && self.kernelVersion) != has(self.nodeLabel)',
+      message: 'set exactly one of kernelVersion: true or nodeLabel',
+      holds: (c) => (c.kernelVersion === true) !== (c.nodeLabel !== undefined),
+    },
+  ],
+);
 
-export const investigationSpec = z
-  .object({
+export const investigationSpec = withCel(
+  z.object({
     description: z.string().max(1024).optional().describe('The symptom being investigated, for the people reading the result.'),
     nodes: nodeTargets,
     captures: z.array(captureEntry).min(1).max(16).describe('What to capture on every node, all at the same time.'),
@@ -55,7 +55,9 @@ export const investigationSpec = z
       .min(30)
       .max(maxInvestigationDurationSeconds + 3600)
       .optional()
-      .describe('After this long from the start, nodes that have not reported are marked timed out. Defaults to durationSeconds + 120.'),
+      .describe(
+        'After this long from the start, nodes that have not reported are marked timed out; agents stop captures still running then and do not start one whose window cannot end by then. Leave room after durationSeconds for processing (perf script, parsing). Defaults to durationSeconds + 120.',
+      ),
     compareBy: compareBy.optional(),
     ttlSecondsAfterFinished: z
       .int()
@@ -63,22 +65,25 @@ export const investigationSpec = z
       .max(30 * 24 * 3600)
       .default(7 * 24 * 3600)
       .describe('Delete the investigation (and its captures) this long after it finishes.'),
-  })
-  .meta({
-    'x-kubernetes-validations': [
-      {
-        rule: '!has(self.deadlineSeconds) || self.deadlineSeconds > self.durationSeconds',
-        message: 'deadlineSeconds must be longer than durationSeconds',
-        fieldPath: '.deadlineSeconds',
+  }),
+  [
+    {
+      cel: '!has(self.deadlineSeconds) || self.deadlineSeconds > self.durationSeconds',
+      message: 'deadlineSeconds must be longer than durationSeconds',
+      fieldPath: '.deadlineSeconds',
+      holds: (spec) => spec.deadlineSeconds === undefined || spec.deadlineSeconds > spec.durationSeconds,
+    },
+    {
+      cel: 'self.captures.all(c, !has(c.name) || self.captures.exists_one(d, has(d.name) && d.name == c.name))',
+      message: 'capture names must be unique',
+      fieldPath: '.captures',
+      holds: (spec) => {
+        const names = spec.captures.flatMap((c) => (c.name === undefined ? [] : [c.name]));
+        return new Set(names).size === names.length;
       },
-      {
-        rule: 'self.captures.all(c, !has(c.name) || self.captures.exists_one(d, has(d.name) && d.name == c.name))',
-        message: 'capture names must be unique',
-        fieldPath: '.captures',
-      },
-    ],
-  })
-  .describe('What to investigate, where and for how long.');
+    },
+  ],
+).describe('What to investigate, where and for how long.');
 export type KernelInvestigationSpec = z.infer<typeof investigationSpec>;
 
 export const investigationPhases = ['Pending', 'Running', 'Completed', 'Failed'] as const;

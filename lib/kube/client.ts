@@ -174,13 +174,13 @@ export class KubeClient {
       r.on('error', (error: NodeJS.ErrnoException) => reject(r.reusedSocket && error.code === 'ECONNRESET' ? new StaleConnectionError(error) : error));
       if (!stream)
         r.setTimeout(options.timeoutMs ?? 60_000, () => r.destroy(new Error(`${method} ${path}: no answer within ${options.timeoutMs ?? 60_000} ms`)));
-      const signal = options.signal;
-      if (signal) {
-        const abort = (): void => {
-          r.destroy(new Error('aborted'));
-        };
-        if (signal.aborted) abort();
-        // A long-lived signal (an informer's) sees many requests: drop the listener when each ends.
+      const { signal } = options;
+      if (signal?.aborted) r.destroy(new Error('aborted'));
+      else if (signal) {
+        // The caller's signal may live for the whole process (the leader elector renews with one):
+        // the listener goes when the request and its response are done, or it would keep each
+        // request alive and pile up.
+        const abort = (): void => void r.destroy(new Error('aborted'));
         signal.addEventListener('abort', abort, { once: true });
         r.once('close', () => signal.removeEventListener('abort', abort));
       }

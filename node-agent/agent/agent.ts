@@ -135,7 +135,12 @@ export class Agent {
     const sysctls = manager.controller({ name: 'sysctls', reconcile: sync.reconcile, workers: 1 });
     sysctls.watch(kernelNodes, { filterUpdate: (old, next) => old.metadata.generation !== next.metadata.generation });
     await manager.start();
-    registration.startHeartbeat(config.heartbeatSeconds * 1000);
+    registration.startHeartbeat(
+      config.heartbeatSeconds * 1000,
+      manager.registry.counter('ksleuth_heartbeats_total', 'KernelNode heartbeats by result: written, failed, or skipped while the previous one waited.', [
+        'result',
+      ]),
+    );
     const reporter = watch
       ? new WatchReporter({
           client,

@@ -115,6 +115,14 @@ export class InProcessRunner implements CaptureRunner {
 
   async run(request: RunCapturesRequest, signal: AbortSignal): Promise<NodeReport> {
     const [{ runCaptures }, { resolveCaptureEntry }] = await Promise.all([import('../engine/run.js'), import('../../api/v1alpha1/capture-entry.js')]);
-    return runCaptures({ ...request, captures: request.captures.map(resolveCaptureEntry), signal, log: this.log, modules: this.modules });
+    const { deadline, ...rest } = request;
+    return runCaptures({
+      ...rest,
+      ...(deadline ? { deadline: new Date(deadline) } : {}),
+      captures: request.captures.map(resolveCaptureEntry),
+      signal,
+      log: this.log,
+      modules: this.modules,
+    });
   }
 }

@@ -3,11 +3,15 @@ import type { NodeReport } from '../engine/run.js';
 
 const maxFindings = 64;
 
-/** The phase of a finished capture: Succeeded if anything ran, Unsupported if nothing could, else Failed. */
+/**
+ * The phase of a finished capture: Succeeded if anything ran, Unsupported if nothing could,
+ * TimedOut if what could run was stopped by a deadline, else Failed.
+ */
 export function finalPhase(report: NodeReport): CapturePhase {
   const states = report.captures.map((c) => c.state);
   if (states.includes('Succeeded')) return 'Succeeded';
   if (states.length > 0 && states.every((s) => s === 'Unsupported')) return 'Unsupported';
+  if (states.includes('TimedOut') && states.every((s) => s === 'TimedOut' || s === 'Unsupported')) return 'TimedOut';
   return 'Failed';
 }
 

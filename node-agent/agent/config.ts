@@ -14,8 +14,9 @@ const agentConfig = z.object({
   artifactMaxAgeSeconds: z.int().min(60),
   healthPort: z.int().min(0).max(65535),
   maxConcurrentCaptures: z.int().min(1).max(16),
-  heartbeatSeconds: z.int().min(1).max(3600),
-  driftCheckSeconds: z.int().min(1).max(3600),
+  // Fractions of a second are for benchmarks (bench/soak.ts); nodes want whole seconds.
+  heartbeatSeconds: z.number().min(0.01).max(3600),
+  driftCheckSeconds: z.number().min(0.01).max(3600),
   hostRoot: z.string().min(1),
   tracefsPath: z.string().min(1).optional(),
   procRoot: z.string().min(1),

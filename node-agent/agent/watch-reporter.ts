@@ -1,5 +1,5 @@
 import type { KernelNode } from '../../api/v1alpha1/resources.js';
-import { formatTime } from '../../lib/conditions.js';
+import { type NodeCondition, setNodeCondition } from '../../lib/conditions.js';
 import type { KubeClient, KubeObject } from '../../lib/kube/client.js';
 import { core, ksleuth } from '../../lib/kube/resources.js';
 import { updateStatus } from '../../lib/kube/status.js';
@@ -22,15 +22,6 @@ export interface WatchReporterOptions {
   /** How often the Node's conditions are checked (and put back if something removed them). */
   conditionCheckMs?: number;
   log: Logger;
-}
-
-interface NodeCondition {
-  type: string;
-  status: string;
-  reason?: string;
-  message?: string;
-  lastHeartbeatTime?: string;
-  lastTransitionTime?: string;
 }
 
 type NodeObject = KubeObject & { status?: { conditions?: NodeCondition[] } };
@@ -139,16 +130,11 @@ export class WatchReporter {
     try {
       const node = await client.get<NodeObject>(core.nodes, nodeName);
       const current = new Map((node.status?.conditions ?? []).map((c) => [c.type, c]));
-      const now = formatTime(new Date());
       const changed: NodeCondition[] = [];
       for (const wanted of watch.conditions()) {
         const existing = current.get(wanted.type);
         if (existing && existing.status === wanted.status && existing.reason === wanted.reason && existing.message === wanted.message) continue;
-        changed.push({
-          ...wanted,
-          lastHeartbeatTime: now,
-          lastTransitionTime: existing && existing.status === wanted.status && existing.lastTransitionTime ? existing.lastTransitionTime : now,
-        });
+        changed.push(setNodeCondition(existing, wanted));
       }
       if (changed.length === 0) return;
       // A strategic merge patch merges conditions by type: the kubelet's and others' stay untouched.

@@ -63,3 +63,14 @@ export class CaptureError extends Error {
     this.name = 'CaptureError';
   }
 }
+
+/**
+ * What a capture finds out only by asking the kernel: this node cannot do what it asks (a tracer
+ * the kernel lists but refuses). The capture ends Unsupported with this reason, not Failed.
+ */
+export class CaptureUnsupportedError extends CaptureError {
+  constructor(reason: string, message: string) {
+    super(reason, message);
+    this.name = 'CaptureUnsupportedError';
+  }
+}

@@ -4,7 +4,7 @@ import { arch, hostname, release } from 'node:os';
 import { join } from 'node:path';
 import type { NodeCapabilities } from '../../api/v1alpha1/node.js';
 import { runProcess } from './process.js';
-import { createInstance, exists, findTracefs, readTraceFile, removeInstance, writeTraceFile } from './tracefs.js';
+import { exists, findTracefs, readTraceFile } from './tracefs.js';
 
 /** What this node is and what it offers for captures. */
 export interface NodeFacts {
@@ -18,7 +18,10 @@ export interface NodeFacts {
   tracefs?: string;
   tracefsProblem?: string;
   perfProblem?: string;
-  /** Tracers the kernel lists but refuses to switch to, with why. */
+  /**
+   * Tracers the kernel lists but a setting forbids, with why (read, never tried: a refusal the
+   * kernel gives only when asked is found by the capture that asks).
+   */
   refusedTracers: Map<string, string>;
   /** Tracepoints as subsystem:event. */
   events: Set<string>;
@@ -97,36 +100,27 @@ interface TracerProbe {
   instances: boolean;
 }
 
-/** Which tracers a private instance can really switch to (a kernel may list one and refuse it). */
-async function probeTracers(root: string): Promise<TracerProbe> {
+/**
+ * The tracers this kernel offers, read without switching any on: what available_tracers lists,
+ * minus those a setting visibly forbids. Whether the kernel then lets a private instance use one
+ * (some refuse the function tracer with EPERM) is found by the capture that asks for it, which
+ * ends Unsupported with that reason: switching tracers here would trace the whole node, if only
+ * for a moment, at every agent start.
+ */
+async function probeTracers(root: string, procRoot: string): Promise<TracerProbe> {
   const listed = (await readTraceFile(root, 'available_tracers').catch(() => '')).split(/\s+/).filter(Boolean);
   const refused = new Map<string, string>();
-  let instance: string | undefined;
-  try {
-    instance = await createInstance(root, 'probe');
-  } catch {
-    return { tracers: listed, refused, instances: false };
-  }
-  try {
-    const usable: string[] = [];
-    for (const tracer of listed) {
-      if (tracer === 'nop') {
-        usable.push(tracer);
-        continue;
-      }
-      try {
-        await writeTraceFile(instance, 'current_tracer', tracer);
-        usable.push(tracer);
-      } catch (error) {
-        refused.set(tracer, `writing it to current_tracer fails with ${(error as { code?: string }).code ?? 'an error'}`);
-      } finally {
-        await writeTraceFile(instance, 'current_tracer', 'nop').catch(() => undefined);
-      }
+  const ftraceEnabled = (await readFile(join(procRoot, 'sys/kernel/ftrace_enabled'), 'utf8').catch(() => '')).trim();
+  if (ftraceEnabled === '0') {
+    for (const tracer of ['function', 'function_graph'].filter((t) => listed.includes(t))) {
+      refused.set(tracer, 'kernel.ftrace_enabled is 0; sysctl kernel.ftrace_enabled=1 allows function tracing');
     }
-    return { tracers: usable, refused, instances: true };
-  } finally {
-    await removeInstance(instance);
   }
+  return {
+    tracers: listed.filter((tracer) => !refused.has(tracer)),
+    refused,
+    instances: await exists(join(root, 'instances'), constants.W_OK),
+  };
 }
 
 async function probePerf(): Promise<{ software: boolean; hardware: boolean; problem?: string }> {
@@ -164,7 +158,7 @@ export async function probeNode(options: ProbeOptions = {}): Promise<NodeFacts> 
   } else {
     events = new Set((await readTraceFile(tracefs, 'available_events')).split('\n').filter(Boolean));
     kprobes = await exists(join(tracefs, 'kprobe_events'));
-    if (root) tracers = await probeTracers(tracefs);
+    if (root) tracers = await probeTracers(tracefs, '/proc');
   }
   const perf = perfVersion ? await probePerf() : { software: false, hardware: false, problem: 'perf is not installed' };
 

@@ -6,7 +6,8 @@ import type { ArtifactRef } from '../../api/v1alpha1/capture.js';
 import type { CaptureKind } from '../../api/v1alpha1/captures.js';
 import type { Finding } from '../../api/v1alpha1/finding.js';
 import { ArtifactDirectory } from './artifacts.js';
-import { CaptureError, type CaptureContext, type CaptureModule, type CaptureModules, type Summary } from './capture.js';
+import { stopTime } from './deadline.js';
+import { CaptureError, CaptureUnsupportedError, type CaptureContext, type CaptureModule, type CaptureModules, type Summary } from './capture.js';
 import { sortFindings } from '../../lib/findings.js';
 import { KernelStateJournal } from './journal.js';
 import type { NodeFacts } from './probe.js';
@@ -52,6 +53,11 @@ export interface RunRequest {
   log: Logger;
   /** After the window, how long a capture may take to finish (perf script, parsing) before it is killed. */
   graceSeconds?: number;
+  /**
+   * The investigation's deadline: a capture still running shortly before it is stopped, so that
+   * its outcome is reported by then (the grace after the window never reaches past it).
+   */
+  deadline?: Date;
   /** Once stopped (cancel or deadline), how long a capture may take to restore kernel state before its outcome is reported anyway. */
   cleanupGraceSeconds?: number;
   signal?: AbortSignal;
@@ -132,8 +138,8 @@ async function runOne(capture: ResolvedCapture, request: RunRequest, journal: Ke
   const onCancel = (): void => stop.abort(new Error('cancelled'));
   request.signal?.addEventListener('abort', onCancel, { once: true });
   if (request.signal?.aborted) onCancel();
-  const hardDeadlineMs = (request.durationSeconds + (request.graceSeconds ?? 60)) * 1000;
-  const timer = setTimeout(() => stop.abort(new Error('deadline')), hardDeadlineMs);
+  const stopAt = stopTime(startTime, request.durationSeconds, request.graceSeconds ?? 60, request.deadline);
+  const timer = setTimeout(() => stop.abort(new Error(stopAt.why)), stopAt.time - Date.now());
   const ctx: CaptureContext = {
     name: capture.name,
     params: capture.params,
@@ -154,13 +160,21 @@ async function runOne(capture: ResolvedCapture, request: RunRequest, journal: Ke
     log.info({ findings: findings.length }, 'Capture finished');
     return outcome('Succeeded', { summary: analysis.summary, findings });
   } catch (error) {
-    if (stop.signal.aborted && (stop.signal.reason as Error | undefined)?.message === 'deadline') {
+    const why = (stop.signal.reason as Error | undefined)?.message;
+    if (stop.signal.aborted && why === 'overrun') {
       return outcome('TimedOut', {
         reason: 'DeadlineExceeded',
-        message: `did not finish within ${Math.round(hardDeadlineMs / 1000)}s (duration plus grace); its processes were killed`,
+        message: `did not finish within ${Math.round((stopAt.time - startTime.getTime()) / 1000)}s (duration plus grace); its processes were killed`,
+      });
+    }
+    if (stop.signal.aborted && why === 'deadline') {
+      return outcome('TimedOut', {
+        reason: 'DeadlineExceeded',
+        message: `still running at the investigation’s deadline (${request.deadline!.toISOString()}); its processes were killed`,
       });
     }
     if (request.signal?.aborted) return outcome('Failed', { reason: 'Cancelled', message: 'the capture was cancelled' });
+    if (error instanceof CaptureUnsupportedError) return outcome('Unsupported', { reason: error.reason, message: error.message });
     if (error instanceof CaptureError) return outcome('Failed', { reason: error.reason, message: error.message });
     log.warn({ err: error }, 'Capture failed');
     return outcome('Failed', { reason: 'CaptureFailed', message: error instanceof Error ? error.message : String(error) });

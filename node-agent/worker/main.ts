@@ -23,6 +23,7 @@ async function handle(request: WorkerRequest, signal: AbortSignal): Promise<unkn
   return runCaptures({
     captures: request.captures.map(resolveCaptureEntry),
     durationSeconds: request.durationSeconds,
+    ...(request.deadline ? { deadline: new Date(request.deadline) } : {}),
     facts: deserializeFacts(request.facts),
     outDir: request.outDir,
     stateDir: request.stateDir,

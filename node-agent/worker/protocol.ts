@@ -27,6 +27,8 @@ export interface RunRequest {
   type: 'run';
   captures: CaptureEntry[];
   durationSeconds: number;
+  /** The investigation's deadline (ISO time): captures still running then are stopped. */
+  deadline?: string;
   facts: SerializedFacts;
   outDir: string;
   stateDir: string;

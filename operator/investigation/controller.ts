@@ -1,11 +1,12 @@
 import { resolveCaptureEntry } from '../../api/v1alpha1/capture-entry.js';
-import { finishedCapturePhases } from '../../api/v1alpha1/capture.js';
+import { isFinishedCapture } from '../../api/v1alpha1/capture.js';
 import { investigationSpec, type KernelInvestigationStatus } from '../../api/v1alpha1/investigation.js';
-import type { KernelInvestigation } from '../../api/v1alpha1/resources.js';
+import type { KernelCapture, KernelInvestigation } from '../../api/v1alpha1/resources.js';
 import { conditionsEqual, formatTime, setCondition, type Clock } from '../../lib/conditions.js';
 import type { KubeClient } from '../../lib/kube/client.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../../lib/kube/errors.js';
 import { ksleuth } from '../../lib/kube/resources.js';
+import { updateStatus } from '../../lib/kube/status.js';
 import { stableStringify } from '../../lib/stable-json.js';
 import type { ReconcileContext, ReconcileOutcome } from '../../runtime/controller.js';
 import { TerminalError } from '../../runtime/controller.js';
@@ -275,34 +276,33 @@ export class InvestigationReconciler {
     return { requeueAfterMs: Math.max(1_000, Math.min(deadline.getTime() - now.getTime(), 60_000)) };
   }
 
-  /** Nodes that did not report by the deadline: their KernelCapture says so too. */
+  /**
+   * Nodes that did not report by the deadline: their KernelCapture says so too. Each is read afresh
+   * and written with its resourceVersion, so that an agent's report that made it in time (newer than
+   * this cache) is never overwritten: a finished capture's phase is final. Thousands may be late (a
+   * zone down): paced like the fan-out, not one after another.
+   */
   private async markTimedOut(children: CachedCapture[], context: ReconcileContext): Promise<void> {
-    const late = children.filter((c) => !finishedCapturePhases.includes(c.status?.phase ?? 'Pending'));
+    const late = children.filter((c) => !isFinishedCapture(c.status));
     const message = 'the node did not report before the investigation’s deadline';
-    // Thousands may be late (a zone down): paced like the fan-out, not one after another.
     await slowStart(
       late,
       (child) =>
-        this.options.client
-          .patch(
-            ksleuth('KernelCapture'),
-            child.metadata.name!,
-            {
-              status: {
+        updateStatus<KernelCapture>(this.options.client, ksleuth('KernelCapture'), child.metadata.name!, (current) =>
+          isFinishedCapture(current.status)
+            ? undefined
+            : {
                 phase: 'TimedOut',
                 message,
                 completionTime: formatTime(this.clock()),
-                conditions: setCondition(child.status?.conditions, { type: 'Finished', status: 'True', reason: 'DeadlineExceeded', message }, this.clock),
+                conditions: setCondition(current.status?.conditions, { type: 'Finished', status: 'True', reason: 'DeadlineExceeded', message }, this.clock),
               },
-            },
-            { subresource: 'status' },
-          )
-          .then(
-            () => undefined,
-            (error: unknown) => {
-              if (!isNotFound(error)) context.log.warn({ err: error, capture: child.metadata.name }, 'Could not mark a KernelCapture timed out');
-            },
-          ),
+        ).then(
+          () => undefined,
+          (error: unknown) => {
+            if (!isNotFound(error)) context.log.warn({ err: error, capture: child.metadata.name }, 'Could not mark a KernelCapture timed out');
+          },
+        ),
       { maxConcurrency: this.options.fanOutConcurrency ?? 32 },
     );
   }

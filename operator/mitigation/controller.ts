@@ -1,5 +1,3 @@
-import { mitigationSpec } from '../../api/v1alpha1/mitigation.js';
-import { KernelRangeError, parseKernelRange } from '../../lib/kernel/range.js';
 import type { DesiredSysctl } from '../../api/v1alpha1/node.js';
 import type { KernelMitigation } from '../../api/v1alpha1/resources.js';
 import { conditionsEqual, setCondition, type Clock } from '../../lib/conditions.js';
@@ -7,17 +5,33 @@ import type { KubeClient } from '../../lib/kube/client.js';
 import { isConflict, isNotFound } from '../../lib/kube/errors.js';
 import { ksleuth } from '../../lib/kube/resources.js';
 import { stableStringify } from '../../lib/stable-json.js';
+import type { AllowList } from '../../lib/sysctl/index.js';
 import type { ReconcileContext, ReconcileOutcome } from '../../runtime/controller.js';
 import type { ReadonlyStore } from '../../runtime/store.js';
 import type { CachedKernelNode, CachedNode } from '../nodes/cached.js';
 import { agentRegistered } from '../nodes/node.js';
-import { resolveMitigations, type MitigationInput, type NodeInput } from './resolve.js';
+import { mitigationInput } from './input.js';
+import { type MitigationInput, type NodeInput, type Resolution, resolveMitigations } from './resolve.js';
 import { mitigationStatus } from './status.js';
 
 export const revertFinalizer = 'ksleuth.io/revert';
 
-/** The one key this controller reconciles: mitigations are resolved together, across all nodes. */
-export const allMitigationsKey = 'all-mitigations';
+/** The key that writes one node's desired sysctls (its KernelNode spec). */
+export function nodeKey(node: string): string {
+  return `node/${node}`;
+}
+
+/** The key that keeps one KernelMitigation's finalizer and status. */
+export function mitigationKey(mitigation: string): string {
+  return `mitigation/${mitigation}`;
+}
+
+/** Every mitigation and node as the resolution saw them, and what it decided. */
+interface World {
+  mitigations: Map<string, { object: KernelMitigation; input: MitigationInput }>;
+  nodes: NodeInput[];
+  resolution: Resolution;
+}
 
 export interface MitigationEventSink {
   record(object: KernelMitigation, type: 'Normal' | 'Warning', reason: string, message: string): void;
@@ -33,17 +47,18 @@ export interface MitigationControllerOptions {
   client: KubeClient;
   stores: MitigationStores;
   events: MitigationEventSink;
-  /** Says why a sysctl is not allowed, or undefined when it is. */
-  checkSysctl: (name: string, value: string) => string | undefined;
+  /** The sysctls mitigations may set, and their ranges. */
+  allowList: AllowList;
   clock?: Clock;
   /** How long a deleted mitigation waits for its nodes to report the revert. Default 5 minutes. */
   revertWaitMs?: number;
 }
 
 /**
- * Resolves every KernelMitigation against every node, writes each KernelNode's desired sysctls,
- * reports per mitigation how its nodes are doing, and holds a deleted mitigation (finalizer) until
- * its nodes have reverted, or a bounded wait for nodes that are gone ends.
+ * Resolves every KernelMitigation against every node, writes each KernelNode's desired sysctls
+ * (one key per node), reports per mitigation how its nodes are doing and holds a deleted
+ * mitigation (finalizer) until its nodes have reverted, or a bounded wait for nodes that are gone
+ * ends (one key per mitigation). A write that fails is retried for its own key only.
  */
 export class MitigationReconciler {
   private readonly clock: Clock;
@@ -52,75 +67,69 @@ export class MitigationReconciler {
     this.clock = options.clock ?? (() => new Date());
   }
 
-  reconcile = async (_key: string, context: ReconcileContext): Promise<ReconcileOutcome | void> => {
+  /** Bumped on every change that can alter the resolution: a reconcile then resolves afresh. */
+  private generation = 0;
+  private world?: { generation: number; world: World };
+
+  /**
+   * Every key, for any change of a mitigation, a node or a KernelNode: the resolution is global
+   * (priorities, conflicts and rollout limits span nodes), so any change may alter any node's
+   * desired list or any mitigation's status. Each key is reconciled, and retried, on its own;
+   * they share one resolution per generation.
+   */
+  keysForChange = (): string[] => {
+    this.generation++;
     const { stores } = this.options;
-    const mitigations = stores.mitigations.list();
-    const inputs = mitigations.map((m) => this.input(m));
-    const nodes = this.nodeInputs();
-    const { desired, views } = resolveMitigations(inputs, nodes);
-
-    for (const m of mitigations) {
-      if (!m.metadata.deletionTimestamp && !(m.metadata.finalizers ?? []).includes(revertFinalizer)) await this.addFinalizer(m);
-    }
-    let writes = 0;
-    for (const node of nodes.filter((n) => n.registered)) {
-      const next = desired.get(node.name) ?? [];
-      if (stableStringify(next) === stableStringify(node.current)) continue;
-      await this.writeDesired(node.name, next);
-      writes++;
-    }
-    if (writes > 0) context.log.info({ nodes: writes }, 'Updated desired sysctls on KernelNodes');
-
-    let requeueMs: number | undefined;
-    for (const [i, m] of mitigations.entries()) {
-      const input = inputs[i]!;
-      if (input.deleting) {
-        const wait = await this.finishDeletion(m, nodes, context);
-        if (wait !== undefined) requeueMs = Math.min(requeueMs ?? wait, wait);
-        continue;
-      }
-      const status = mitigationStatus(
-        input,
-        input.refused ? undefined : views.get(m.metadata.name!),
-        nodes,
-        m.metadata.generation,
-        m.status?.conditions,
-        this.clock,
-      );
-      await this.writeStatus(m, status);
-    }
-    return requeueMs === undefined ? {} : { requeueAfterMs: requeueMs };
+    return [...[...stores.mitigations.keys()].map(mitigationKey), ...[...stores.kernelNodes.keys()].map(nodeKey)];
   };
 
-  private input(m: KernelMitigation): MitigationInput {
-    const name = m.metadata.name!;
-    const deleting = Boolean(m.metadata.deletionTimestamp);
-    const parsed = mitigationSpec.safeParse(m.spec);
-    if (!parsed.success) {
-      return {
-        name,
-        spec: m.spec,
-        deleting,
-        refused: parsed.error.issues.map((i) => `spec.${i.path.join('.')}: ${i.message}`).join('; '),
-        refusedReason: 'InvalidSpec',
-      };
-    }
-    // The CRD schema checks the range's syntax; which distribution a bound belongs to is checked here.
-    if (parsed.data.kernelVersions !== undefined) {
-      try {
-        const kernelRange = parseKernelRange(parsed.data.kernelVersions, 'spec.kernelVersions');
-        return this.withSysctlRefusals({ name, spec: parsed.data, deleting, kernelRange });
-      } catch (error) {
-        if (!(error instanceof KernelRangeError)) throw error;
-        return { name, spec: parsed.data, deleting, refused: error.message, refusedReason: error.reason };
-      }
-    }
-    return this.withSysctlRefusals({ name, spec: parsed.data, deleting });
+  reconcile = async (key: string, context: ReconcileContext): Promise<ReconcileOutcome | void> => {
+    const slash = key.indexOf('/');
+    const [kind, name] = [key.slice(0, slash), key.slice(slash + 1)];
+    if (kind === 'node') return this.reconcileNode(name, context);
+    if (kind === 'mitigation') return this.reconcileMitigation(name, context);
+    context.log.warn({ key }, 'Ignoring a key that names neither a node nor a mitigation');
+  };
+
+  /** Writes one registered node's desired sysctls when they differ from its KernelNode spec. */
+  private async reconcileNode(name: string, context: ReconcileContext): Promise<void> {
+    const { nodes, resolution } = this.resolved();
+    const node = nodes.find((n) => n.name === name);
+    if (!node?.registered) return;
+    const next = resolution.desired.get(name) ?? [];
+    if (stableStringify(next) === stableStringify(node.current)) return;
+    await this.writeDesired(name, next);
+    context.log.info({ node: name, sysctls: next.length }, 'Updated the desired sysctls on the KernelNode');
   }
 
-  private withSysctlRefusals(input: MitigationInput): MitigationInput {
-    const refusals = input.spec.sysctls.map((s) => this.options.checkSysctl(s.name, s.value)).filter((r): r is string => r !== undefined);
-    return refusals.length > 0 ? { ...input, refused: refusals.join('; ') } : input;
+  /** Keeps one mitigation's finalizer and status, and releases it once its nodes reverted. */
+  private async reconcileMitigation(name: string, context: ReconcileContext): Promise<ReconcileOutcome | void> {
+    const world = this.resolved();
+    const entry = world.mitigations.get(name);
+    if (!entry) return;
+    const { object: m, input } = entry;
+    if (!m.metadata.deletionTimestamp && !(m.metadata.finalizers ?? []).includes(revertFinalizer)) await this.addFinalizer(m);
+    if (input.deleting) {
+      const wait = await this.finishDeletion(m, world.nodes, context);
+      return wait === undefined ? undefined : { requeueAfterMs: wait };
+    }
+    const view = input.refused ? undefined : world.resolution.views.get(name);
+    await this.writeStatus(m, mitigationStatus(input, view, world.nodes, m.metadata.generation, m.status?.conditions, this.clock));
+  }
+
+  /** The resolution of the current caches, computed once per generation. */
+  private resolved(): World {
+    if (this.world?.generation === this.generation) return this.world.world;
+    const objects = this.options.stores.mitigations.list();
+    const inputs = objects.map((m) => mitigationInput(m, this.options.allowList));
+    const nodes = this.nodeInputs();
+    const world: World = {
+      mitigations: new Map(objects.map((object, i) => [object.metadata.name!, { object, input: inputs[i]! }])),
+      nodes,
+      resolution: resolveMitigations(inputs, nodes),
+    };
+    this.world = { generation: this.generation, world };
+    return world;
   }
 
   private nodeInputs(): NodeInput[] {

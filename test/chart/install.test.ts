@@ -43,8 +43,10 @@ describe('the chart on a real control plane', () => {
   });
 
   it('every rendered object passes kubectl apply --dry-run=server, with default and non-default values', async () => {
-    await cluster().kubectl(['apply', '-f', join(projectRoot, 'test', 'fixtures', 'chart', 'servicemonitor-crd.yaml')]);
-    await cluster().kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd/servicemonitors.monitoring.coreos.com']);
+    for (const crd of ['servicemonitors', 'podmonitors', 'prometheusrules']) {
+      await cluster().kubectl(['apply', '--server-side', '-f', join(projectRoot, 'test', 'fixtures', 'chart', `monitoring.coreos.com_${crd}.yaml`)]);
+      await cluster().kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${crd}.monitoring.coreos.com`]);
+    }
     await cluster().kubectl(['create', 'namespace', namespace]);
     const extra = parse(await readFile(join(projectRoot, 'test', 'fixtures', 'sysctl', 'allowlist-extra.yaml'), 'utf8'));
     const variants = [
@@ -56,6 +58,7 @@ describe('the chart on a real control plane', () => {
         agent: { privileged: true },
         operator: { replicas: 1, leaderElect: false },
       },
+      { metrics: { podMonitor: { enabled: true }, prometheusRule: { enabled: true }, grafanaDashboard: { enabled: true } } },
     ];
     for (const values of variants) {
       const yaml = await renderText(values);
@@ -83,7 +86,8 @@ describe('the chart on a real control plane', () => {
     for (const pod of agents) expect(pod.status?.phase).toBe('Running');
     // The CRDs came with the chart and serve requests.
     const { stdout } = await cluster().kubectl(['get', 'crd', '-l', 'app.kubernetes.io/part-of=ksleuth', '-o', 'name']);
-    expect(stdout.trim().split('\n')).toHaveLength(4);
+    const shipped = (await readFile(join(projectRoot, 'manifests', 'ksleuth.yaml'), 'utf8')).match(/^kind: CustomResourceDefinition$/gm) ?? [];
+    expect(stdout.trim().split('\n')).toHaveLength(shipped.length);
     await cluster().kubectl(['apply', '-f', join(projectRoot, 'manifests', 'examples', 'investigation-quick-health.yaml')]);
   });
 

@@ -43,7 +43,9 @@ const npx = (args: string[], input?: string) =>
 
 describe('the npm package', () => {
   it('holds the compiled CLI and its data, no sources or tests', () => {
-    expect(files).toEqual(expect.arrayContaining(['bin/ksleuth', 'dist/cli.js', 'package.json', 'node-agent/captures/kernel-log/rules.yaml']));
+    expect(files).toEqual(
+      expect.arrayContaining(['bin/ksleuth', 'dist/cli.js', 'package.json', 'node-agent/patterns/kernel-log/rules.yaml', 'node-agent/watch/watch.yaml']),
+    );
     expect(files.some((f) => f.startsWith('dist/cli-chunks/'))).toBe(true);
     expect(files.filter((f) => f.endsWith('.ts') || f.startsWith('test/'))).toEqual([]);
     // Only the CLI's runtime dependencies come along: no Kubernetes client library.

@@ -1,11 +1,15 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { z } from 'zod';
+import { registeredRules } from '../../api/cel.js';
+import { openApiSchema } from '../../api/crd.js';
 import { resources, type KernelCapture } from '../../api/v1alpha1/index.js';
-import { KubeClient } from '../../lib/kube/client.js';
+import { KubeClient, type KubeObject, type ResourceRef } from '../../lib/kube/client.js';
 import { isForbidden } from '../../lib/kube/errors.js';
 import { ksleuth } from '../../lib/kube/resources.js';
 import { projectRoot } from '../../lib/paths.js';
+import { ruleExamples, transitionExamples } from '../api/cel-examples.js';
 import { useCluster } from '../helpers/cluster.js';
 
 const cluster = useCluster({ controllerManager: false, kwok: false });
@@ -100,6 +104,20 @@ describe('the ksleuth API on a real API server', () => {
     await expect(client.patch(ref, 'immutable', { spec: { durationSeconds: 30 } })).rejects.toThrow(/spec is immutable/);
   });
 
+  it('keeps a finished capture’s phase: a late writer cannot turn TimedOut into Succeeded', async () => {
+    const client = cluster().client();
+    const ref = ksleuth('KernelCapture');
+    await client.create(ref, capture('final'));
+    await client.patch(ref, 'final', { status: { phase: 'Running' } }, { subresource: 'status' });
+    await client.patch(ref, 'final', { status: { phase: 'TimedOut', message: 'deadline' } }, { subresource: 'status' });
+    await expect(client.patch(ref, 'final', { status: { phase: 'Succeeded' } }, { subresource: 'status' })).rejects.toThrow(
+      /status.phase.*a finished capture keeps its phase/,
+    );
+    // Other fields of a finished status may still change; the phase does not.
+    await client.patch(ref, 'final', { status: { message: 'deadline (noted)' } }, { subresource: 'status' });
+    expect((await client.get<KernelCapture>(ref, 'final')).status).toMatchObject({ phase: 'TimedOut', message: 'deadline (noted)' });
+  });
+
   it('enforces RBAC: status writes only, no spec updates, for a narrowly bound ServiceAccount', async () => {
     const c = cluster();
     await c.kubectl(['apply', '-f', '-'], {
@@ -167,7 +185,94 @@ subjects:
     expect(stdout).toMatch(/quick-health\s+Running\s+2\/3\s+4\s+warning/);
     expect(stdout).toMatch(/NAME\s+NODE\s+INVESTIGATION\s+PHASE\s+FINDINGS\s+AGE/);
     expect(stdout).toMatch(/NAME\s+APPLIED\s+MATCHED\s+SKIPPED\s+FAILED\s+READY\s+CONFLICT\s+AGE/);
-    expect(stdout).toMatch(/NAME\s+KERNEL\s+AGENT\s+SYSCTLS\s+HEARTBEAT\s+AGE/);
+    expect(stdout).toMatch(/NAME\s+KERNEL\s+FINDINGS\s+SEVERITY\s+AGENT\s+SYSCTLS\s+HEARTBEAT\s+AGE/);
     expect(stdout).toMatch(/worker-1\s+6\.1\.0-18-amd64\s+1\/1\s+\d+s/);
+  });
+});
+
+/** A throwaway CRD whose spec.value has the schema a rule is attached to: the API server runs the rule as it would in place. */
+async function ruleHost(index: number, schema: z.ZodType): Promise<ResourceRef & { kind: string }> {
+  const plural = `celchecks${index}`;
+  const group = 'test.ksleuth.io';
+  await cluster()
+    .client()
+    .create(
+      { group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions' },
+      {
+        apiVersion: 'apiextensions.k8s.io/v1',
+        kind: 'CustomResourceDefinition',
+        metadata: { name: `${plural}.${group}` },
+        spec: {
+          group,
+          names: { kind: `CelCheck${index}`, plural, singular: `celcheck${index}`, listKind: `CelCheck${index}List` },
+          scope: 'Cluster',
+          versions: [
+            {
+              name: 'v1',
+              served: true,
+              storage: true,
+              schema: {
+                openAPIV3Schema: {
+                  type: 'object',
+                  properties: { spec: { type: 'object', required: ['value'], properties: { value: openApiSchema(schema, 'spec.value') } } },
+                },
+              },
+            },
+          ],
+        },
+      },
+    );
+  const ref = { group, version: 'v1', plural };
+  const deadline = Date.now() + 30_000;
+  while (
+    !(await cluster()
+      .client()
+      .list(ref)
+      .then(
+        () => true,
+        () => false,
+      ))
+  ) {
+    if (Date.now() > deadline) throw new Error(`${plural}.${group} was not served within 30 s`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  return { ...ref, kind: `CelCheck${index}` };
+}
+
+describe('every CEL rule on the real API server agrees with its zod twin', () => {
+  it('accepts each pass example and refuses each fail example with the rule’s message', async () => {
+    const client = cluster().client();
+    const verdict = (promise: Promise<unknown>): Promise<string> =>
+      promise.then(
+        () => 'accepted',
+        (error: Error) => error.message,
+      );
+    for (const [index, { schema, rules }] of registeredRules.entries()) {
+      const host = await ruleHost(index, schema);
+      const object = (name: string, value: unknown) => ({ apiVersion: `${host.group}/v1`, kind: host.kind, metadata: { name }, spec: { value } });
+      let n = 0;
+      for (const rule of rules) {
+        if (!rule.transition) {
+          const examples = ruleExamples[rule.message]!;
+          for (const value of examples.pass)
+            expect(await verdict(client.create(host, object(`e${n++}`, value))), `${rule.message}: ${JSON.stringify(value)}`).toBe('accepted');
+          for (const value of examples.fail) {
+            expect(schema.safeParse(value).success).toBe(false);
+            expect(await verdict(client.create(host, object(`e${n++}`, value))), `${rule.message}: ${JSON.stringify(value)}`).toContain(rule.message);
+          }
+          continue;
+        }
+        const examples = transitionExamples[rule.message]!;
+        for (const [i, { old, next }] of [...examples.pass, ...examples.fail].entries()) {
+          const name = `e${n++}`;
+          const stored = await client.create<KubeObject>(host, object(name, old));
+          const result = await verdict(
+            client.replace(host, name, { ...object(name, next), metadata: { name, resourceVersion: stored.metadata.resourceVersion } }),
+          );
+          if (i < examples.pass.length) expect(result, `${rule.message}: ${JSON.stringify({ old, next })}`).toBe('accepted');
+          else expect(result, `${rule.message}: ${JSON.stringify({ old, next })}`).toContain(rule.message);
+        }
+      }
+    }
   });
 });

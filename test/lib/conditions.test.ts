@@ -1,6 +1,18 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { projectRoot } from '../../lib/paths.js';
 import { describe, expect, it } from 'vitest';
 import { condition as conditionSchema } from '../../api/v1alpha1/common.js';
-import { conditionsEqual, findCondition, formatTime, isConditionTrue, removeCondition, setCondition, type Condition } from '../../lib/conditions.js';
+import {
+  conditionsEqual,
+  findCondition,
+  formatTime,
+  isConditionTrue,
+  removeCondition,
+  setCondition,
+  setNodeCondition,
+  type Condition,
+} from '../../lib/conditions.js';
 
 const t0 = new Date('2025-03-01T10:00:00.123Z');
 const t1 = new Date('2025-03-01T10:05:00.999Z');
@@ -92,5 +104,44 @@ describe('conditionsEqual', () => {
 describe('formatTime', () => {
   it('drops milliseconds', () => {
     expect(formatTime(new Date('2025-01-02T03:04:05.678Z'))).toBe('2025-01-02T03:04:05Z');
+  });
+});
+
+describe('setNodeCondition', () => {
+  const slab = { type: 'KernelSlabGrowth', status: 'True', reason: 'SlabGrowthTrend', message: 'dentry grows' } as const;
+
+  it('stamps a new condition with the heartbeat and transition time, and no observedGeneration', () => {
+    expect(setNodeCondition(undefined, slab, at(t0))).toEqual({
+      ...slab,
+      lastHeartbeatTime: '2025-03-01T10:00:00Z',
+      lastTransitionTime: '2025-03-01T10:00:00Z',
+    });
+  });
+
+  it('keeps lastTransitionTime while the status stays, moves the heartbeat, and moves both when it flips', () => {
+    const first = setNodeCondition(undefined, slab, at(t0));
+    const same = setNodeCondition(first, { ...slab, message: 'dentry grows faster' }, at(t1));
+    expect(same).toMatchObject({ message: 'dentry grows faster', lastHeartbeatTime: '2025-03-01T10:05:00Z', lastTransitionTime: '2025-03-01T10:00:00Z' });
+    const flipped = setNodeCondition(same, { ...slab, status: 'False', reason: 'NotDetected' }, at(t1));
+    expect(flipped.lastTransitionTime).toBe('2025-03-01T10:05:00Z');
+  });
+
+  it('sets a transition time when the Node’s condition had none', () => {
+    expect(setNodeCondition({ type: slab.type, status: 'True' }, slab, at(t1)).lastTransitionTime).toBe('2025-03-01T10:05:00Z');
+  });
+});
+
+describe('every condition goes through setCondition', () => {
+  it('no product code writes a lastTransitionTime itself', () => {
+    const root = projectRoot;
+    const files = (dir: string): string[] =>
+      readdirSync(join(root, dir), { withFileTypes: true }).flatMap((entry) =>
+        entry.isDirectory() ? files(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : [],
+      );
+    const writers = ['lib', 'runtime', 'operator', 'node-agent', 'cli']
+      .flatMap(files)
+      .filter((file) => file !== join('lib', 'conditions.ts'))
+      .filter((file) => /lastTransitionTime\s*:/.test(readFileSync(join(root, file), 'utf8')));
+    expect(writers).toEqual([]);
   });
 });

@@ -4,11 +4,12 @@ import { describe, expect, it } from 'vitest';
 import type { KernelCapture, KernelMitigation } from '../../api/v1alpha1/resources.js';
 import type { KubeClient, KubeObject } from '../../lib/kube/client.js';
 import { projectRoot } from '../../lib/paths.js';
+import { loadAllowList } from '../../lib/sysctl/allowlist-load.js';
 import { cachedCapture, type CachedCapture } from '../../operator/investigation/cached.js';
 import { nodeInfoOf } from '../../operator/investigation/tallies.js';
 import { InvestigationTally, summarize } from '../../operator/investigation/tally.js';
 import { resolveTargets } from '../../operator/investigation/targets.js';
-import { MitigationReconciler } from '../../operator/mitigation/controller.js';
+import { MitigationReconciler, mitigationKey, nodeKey } from '../../operator/mitigation/controller.js';
 import { cachedKernelNode, cachedNode, type CachedKernelNode, type CachedNode } from '../../operator/nodes/cached.js';
 import { agentRegistered, nodeReady } from '../../operator/nodes/node.js';
 import { Store } from '../../runtime/store.js';
@@ -47,6 +48,7 @@ function dropped(reads: Set<string>, full: unknown, cached: unknown): string[] {
 }
 
 const now = new Date();
+const allowList = await loadAllowList();
 
 function nodeFixtures(): { node: KubeObject; kernelNode: KubeObject } {
   const node = fixture('node.json');
@@ -104,9 +106,12 @@ describe('the operator’s caches', () => {
         client,
         stores: { mitigations, nodes, kernelNodes },
         events: { record: () => undefined },
-        checkSysctl: () => undefined,
+        allowList,
       });
-      await reconciler.reconcile('all-mitigations', { log: pino({ level: 'silent' }), signal: new AbortController().signal, retries: 0 });
+      const context = { log: pino({ level: 'silent' }), signal: new AbortController().signal, retries: 0 };
+      // One key per node (its desired sysctls) and one per mitigation (finalizer and status).
+      await reconciler.reconcile(nodeKey(n.metadata.name!), context);
+      await reconciler.reconcile(mitigationKey('min-free'), context);
       return { targets, info, ready: nodeReady(n), agent: agentRegistered(kn, now), patches };
     };
     const full = await run(recordReads(node as CachedNode, reads.node), recordReads(kernelNode as CachedKernelNode, reads.kernelNode));

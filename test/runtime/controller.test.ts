@@ -9,9 +9,9 @@ import { RuntimeMetrics } from '../../runtime/runtime-metrics.js';
 
 const quiet = pino({ level: 'silent' });
 
-async function until(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(5);
   }
@@ -40,10 +40,10 @@ describe('Controller', () => {
     });
     controller.start();
     controller.enqueue('a');
-    await until(() => total('success') === 1, 'a success');
+    await until(async () => (await total('success')) === 1, 'a success');
     expect(seen).toEqual([0, 1, 2]);
-    expect(total('error')).toBe(2);
-    expect(metrics.reconcileErrors.get({ controller: 'test' })).toBe(2);
+    expect(await total('error')).toBe(2);
+    expect(await metrics.reconcileErrors.get({ controller: 'test' })).toBe(2);
     expect(controller.queue.retries('a')).toBe(0);
     await controller.stop(1000);
   });
@@ -56,7 +56,7 @@ describe('Controller', () => {
     });
     controller.start();
     controller.enqueue('bad');
-    await until(() => total('terminal_error') === 1, 'a terminal error');
+    await until(async () => (await total('terminal_error')) === 1, 'a terminal error');
     await sleep(50);
     expect(calls).toBe(1);
     await controller.stop(1000);
@@ -72,7 +72,7 @@ describe('Controller', () => {
     });
     controller.start();
     for (const key of ['sync-throw', 'string-throw', 'fine']) controller.enqueue(key);
-    await until(() => done.includes('fine') && total('error') >= 2, 'the good key and both failures');
+    await until(async () => done.includes('fine') && (await total('error')) >= 2, 'the good key and both failures');
     await controller.stop(1000);
   });
 
@@ -85,8 +85,8 @@ describe('Controller', () => {
     controller.start();
     controller.enqueue('poll');
     await until(() => calls === 2, 'the requeue');
-    expect(total('requeue_after')).toBe(1);
-    expect(total('success')).toBe(1);
+    expect(await total('requeue_after')).toBe(1);
+    expect(await total('success')).toBe(1);
     await controller.stop(1000);
   });
 
@@ -195,7 +195,7 @@ describe('Controller.watch with a batch period', () => {
     const handlers = handlersOf(controller, {});
     controller.start();
     handlers.onAdd!(child('a', 'Pending'));
-    await until(() => total('success') === 1, 'the reconcile');
+    await until(async () => (await total('success')) === 1, 'the reconcile');
     expect(() => handlersOf(controller, { batchPeriodMs: -1 })).toThrow(/batchPeriodMs must be >= 0/);
     await controller.stop(1000);
   });

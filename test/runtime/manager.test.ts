@@ -99,6 +99,8 @@ describe('Manager: controllers, /metrics, /healthz, /readyz', () => {
     expect(value('ksleuth_workqueue_depth', { controller: 'owners' })?.value).toBe(0);
     expect(value('ksleuth_watch_events_total', { resource: 'configmaps', type: 'ADDED' })?.value).toBe(3);
     expect(families.find((f) => f.name === 'ksleuth_watch_relists_total')?.type).toBe('COUNTER');
+    expect(value('ksleuth_build_info', { component: 'mgr-test' })?.value).toBe(1);
+    expect(value('process_open_fds', {})?.value).toBeGreaterThan(0);
 
     await manager.stop();
     expect(await get(port, '/healthz').catch((error: Error) => error.message)).toMatch(/ECONNREFUSED/);

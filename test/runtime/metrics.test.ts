@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { ksleuthVersion } from '../../lib/version.js';
 import { MetricsRegistry } from '../../runtime/metrics.js';
 import { parsePrometheusText } from './promcheck.js';
 
-describe('MetricsRegistry exposition', () => {
+describe('MetricsRegistry exposition (prom-client underneath)', () => {
   it('renders counters, gauges and histograms that the Prometheus parser reads back exactly', async () => {
     const registry = new MetricsRegistry();
     const captures = registry.gauge('ksleuth_captures', 'Captures by state.', ['state']);
@@ -16,7 +17,7 @@ describe('MetricsRegistry exposition', () => {
     errors.inc({ where: 'plain' });
     for (const value of [0.05, 0.1, 0.5, 3, 100]) latency.observe({ op: 'list' }, value);
 
-    const families = await parsePrometheusText(registry.expose());
+    const families = await parsePrometheusText(await registry.expose());
     const byName = Object.fromEntries(families.map((family) => [family.name, family]));
 
     expect(byName.ksleuth_captures).toMatchObject({ type: 'GAUGE', help: 'Captures by state.' });
@@ -40,6 +41,40 @@ describe('MetricsRegistry exposition', () => {
     ]);
   });
 
+  it('adds the process and Node.js runtime metrics and ksleuth_build_info, all parseable', async () => {
+    const registry = new MetricsRegistry();
+    registry.collectProcessMetrics({ component: 'ksleuth-test' });
+    const families = await parsePrometheusText(await registry.expose());
+    const byName = Object.fromEntries(families.map((family) => [family.name, family]));
+    expect(byName.ksleuth_build_info!.samples).toEqual([
+      {
+        labels: { version: ksleuthVersion, component: 'ksleuth-test', nodejs_version: process.version, platform: `${process.platform}/${process.arch}` },
+        value: 1,
+      },
+    ]);
+    const rss = byName.process_resident_memory_bytes!.samples[0]!.value!;
+    expect(rss).toBeGreaterThan(10 * 1024 * 1024);
+    expect(byName.process_open_fds!.samples[0]!.value).toBeGreaterThan(2);
+    expect(byName.nodejs_heap_size_used_bytes!.samples[0]!.value).toBeGreaterThan(0);
+    expect(byName.nodejs_eventloop_lag_seconds).toMatchObject({ type: 'GAUGE' });
+    expect(byName.nodejs_active_handles_total).toMatchObject({ type: 'GAUGE' });
+  });
+
+  it('reads a series back and resets a metric', async () => {
+    const registry = new MetricsRegistry();
+    const counter = registry.counter('c_total', 'C.', ['a']);
+    const latency = registry.histogram('h_seconds', 'H.', ['a'], [1]);
+    counter.inc({ a: 'x' }, 3);
+    counter.inc({ a: 'y' });
+    latency.observe({ a: 'x' }, 0.5);
+    latency.observe({ a: 'x' }, 2);
+    expect(await counter.get({ a: 'x' })).toBe(3);
+    expect(await counter.get({ a: 'never' })).toBe(0);
+    expect(await latency.get({ a: 'x' })).toEqual({ count: 2, sum: 2.5 });
+    counter.reset();
+    expect(await counter.get({ a: 'x' })).toBe(0);
+  });
+
   it('runs collectors before each exposition and survives one that throws', async () => {
     const registry = new MetricsRegistry();
     const depth = registry.gauge('queue_depth', 'Depth.', ['queue']);
@@ -49,7 +84,7 @@ describe('MetricsRegistry exposition', () => {
       throw new Error('broken collector');
     });
     live = 7;
-    const [family] = await parsePrometheusText(registry.expose());
+    const [family] = await parsePrometheusText(await registry.expose());
     expect(family!.samples).toEqual([{ labels: { queue: 'q' }, value: 7 }]);
   });
 

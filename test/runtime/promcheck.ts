@@ -37,7 +37,12 @@ function binary(): Promise<string> {
   return built;
 }
 
+const nonFinite: Record<string, number> = { NaN: Number.NaN, '+Inf': Number.POSITIVE_INFINITY, '-Inf': Number.NEGATIVE_INFINITY };
+
 /** Parses Prometheus text exposition with Prometheus' own parser; rejects with its error. */
 export async function parsePrometheusText(text: string): Promise<ParsedFamily[]> {
-  return JSON.parse(await run(await binary(), [], { input: text })) as ParsedFamily[];
+  // promcheck writes NaN and infinities, which JSON lacks, as strings.
+  return JSON.parse(await run(await binary(), [], { input: text }), (key, value: unknown) =>
+    (key === 'value' || key === 'sum') && typeof value === 'string' ? nonFinite[value] : value,
+  ) as ParsedFamily[];
 }

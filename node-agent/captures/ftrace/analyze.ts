@@ -3,6 +3,7 @@ import type { Finding } from '../../../api/v1alpha1/finding.js';
 import type { CaptureAnalysis, Summary } from '../../engine/capture.js';
 import { evidence, ms } from '../../../lib/findings.js';
 import { criticalOutlierFactor, writeStall, writeStallMitigation } from '../../patterns/write-stall.js';
+import { unpairedEvents } from './event-pairs.js';
 import type { EventsParsed, PairLatency } from './parse-events.js';
 import type { FtraceParsed } from './parse.js';
 
@@ -45,7 +46,8 @@ function pairFindings(parsed: EventsParsed): Finding[] {
   return findings;
 }
 
-export function analyzeFtrace(parsed: FtraceParsed): CaptureAnalysis {
+/** `events` is what the capture asked to trace (events mode), to say which pair latencies it cannot measure. */
+export function analyzeFtrace(parsed: FtraceParsed, events: readonly string[] = []): CaptureAnalysis {
   const summary: Summary = {
     mode: parsed.mode,
     windowSeconds: Math.round(parsed.windowSeconds * 10) / 10,
@@ -62,6 +64,8 @@ export function analyzeFtrace(parsed: FtraceParsed): CaptureAnalysis {
     parsed.topTasks.slice(0, summaryTop).forEach((t, i) => {
       summary[`task.${i + 1}`] = `${t.task}-${t.pid}: ${t.count}`;
     });
+    const unpaired = unpairedEvents(events);
+    if (unpaired.length > 0) summary.unpairedEvents = unpaired.join('; ');
     for (const l of parsed.latencies) {
       summary[`latency.${l.pair}.${l.group}`] = `${l.count} matched, avg ${l.averageUs} us, p99 ${l.p99Us} us, max ${l.maxUs} us, ${l.unmatched} unmatched`;
     }

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { CaptureError } from '../../engine/capture.js';
+import { CaptureError, CaptureUnsupportedError } from '../../engine/capture.js';
 import { exists, writeTraceFile } from '../../engine/tracefs.js';
 
 /*
@@ -46,9 +46,20 @@ export async function enableEvents(instance: string, events: string[]): Promise<
   }
 }
 
-async function filterFunctions(instance: string, file: string, functions: string[]): Promise<void> {
+/** How a kernel refuses function tracing it lists (for example EPERM where a policy forbids it). */
+const refusals = new Set(['EPERM', 'EACCES', 'ENODEV', 'EBUSY']);
+
+function refused(tracer: string, file: string, error: unknown): CaptureUnsupportedError {
+  return new CaptureUnsupportedError(
+    'TracerRefused',
+    `the ${tracer} tracer is refused by this kernel (writing ${file} in a private instance fails with ${code(error)}); ftrace events mode and bpftrace tracepoints still work`,
+  );
+}
+
+async function filterFunctions(instance: string, tracer: string, file: string, functions: string[]): Promise<void> {
   for (const [i, fn] of functions.entries()) {
     await writeTraceFile(instance, file, `${fn}\n`, { append: true }).catch((error: unknown) => {
+      if (refusals.has(code(error))) throw refused(tracer, file, error);
       throw new CaptureError(
         'FunctionNotFound',
         `functions[${i}] "${fn}" matches no traceable kernel function (${code(error)}): see available_filter_functions in tracefs`,
@@ -57,14 +68,15 @@ async function filterFunctions(instance: string, file: string, functions: string
   }
 }
 
+/** The tracer is listed (the capture's requirements say so); a kernel that still will not switch to it refuses it. */
 async function switchTracer(instance: string, tracer: string): Promise<void> {
   await writeTraceFile(instance, 'current_tracer', tracer).catch((error: unknown) => {
-    throw new CaptureError('TracerRefused', `the kernel refused the ${tracer} tracer in a private instance (${code(error)})`);
+    throw refused(tracer, 'current_tracer', error);
   });
 }
 
 export async function configureFunction(instance: string, functions: string[]): Promise<void> {
-  await filterFunctions(instance, 'set_ftrace_filter', functions);
+  await filterFunctions(instance, 'function', 'set_ftrace_filter', functions);
   await switchTracer(instance, 'function');
 }
 
@@ -76,7 +88,7 @@ export async function configureFunction(instance: string, functions: string[]): 
  */
 export async function configureGraph(instance: string, functions: string[], maxDepth: number): Promise<void> {
   const graphFile = (await exists(join(instance, 'set_graph_function'))) ? 'set_graph_function' : 'set_ftrace_filter';
-  await filterFunctions(instance, graphFile, functions);
+  await filterFunctions(instance, 'function_graph', graphFile, functions);
   if (await exists(join(instance, 'max_graph_depth'))) await writeTraceFile(instance, 'max_graph_depth', String(maxDepth));
   await switchTracer(instance, 'function_graph');
   // Names each exit, so durations are attributed even when entries are interleaved.

@@ -5,6 +5,8 @@
  */
 export interface EventPair {
   name: string;
+  /** The tracepoint subsystem of both events ("block", "jbd2"). */
+  system: string;
   start: string;
   end: string;
   /** The key that ties the two records, and the group (device) it is reported under. */
@@ -24,7 +26,29 @@ function byPattern(pattern: RegExp): EventPair['key'] {
 }
 
 export const eventPairs: EventPair[] = [
-  { name: 'block-request', start: 'block_rq_issue', end: 'block_rq_complete', key: byPattern(blockRequest) },
-  { name: 'jbd2-commit', start: 'jbd2_start_commit', end: 'jbd2_end_commit', key: byPattern(journalTransaction) },
-  { name: 'jbd2-locked', start: 'jbd2_commit_locking', end: 'jbd2_commit_flushing', key: byPattern(journalTransaction) },
+  { name: 'block-request', system: 'block', start: 'block_rq_issue', end: 'block_rq_complete', key: byPattern(blockRequest) },
+  { name: 'jbd2-commit', system: 'jbd2', start: 'jbd2_start_commit', end: 'jbd2_end_commit', key: byPattern(journalTransaction) },
+  { name: 'jbd2-locked', system: 'jbd2', start: 'jbd2_commit_locking', end: 'jbd2_commit_flushing', key: byPattern(journalTransaction) },
 ];
+
+/** Whether a list of events (subsystem:event, with * globs) traces an event. */
+function traces(events: readonly string[], system: string, event: string): boolean {
+  return events.some((pattern) => {
+    const source = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*');
+    return new RegExp(`^${source}$`).test(`${system}:${event}`);
+  });
+}
+
+/**
+ * Pairs of which a list of events traces one end only, each as a sentence: such a list counts
+ * the events but can never measure the pair's latency.
+ */
+export function unpairedEvents(events: readonly string[]): string[] {
+  return eventPairs.flatMap((pair) => {
+    const start = traces(events, pair.system, pair.start);
+    const end = traces(events, pair.system, pair.end);
+    if (start === end) return [];
+    const [has, lacks] = start ? [pair.start, pair.end] : [pair.end, pair.start];
+    return [`${pair.system}:${has} without ${pair.system}:${lacks}: no ${pair.name} latency (add ${pair.system}:${lacks})`];
+  });
+}

@@ -64,5 +64,5 @@ export const ftraceCapture: CaptureModule<'ftrace', FtraceRaw, FtraceParsed> = {
     return withPrivateInstance(root, 'ftrace', ctx.journal, ctx.log, (instance) => traceWindow(ctx, instance));
   },
   parse: (raw, params) => parseFtrace(raw, params),
-  analyze: (parsed) => analyzeFtrace(parsed),
+  analyze: (parsed, params) => analyzeFtrace(parsed, params.events),
 };

@@ -6,34 +6,19 @@ import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { resolveCaptureEntry } from '../../../api/v1alpha1/capture-entry.js';
 import { CaptureError, type CaptureModule } from '../../../node-agent/engine/capture.js';
-import type { NodeFacts } from '../../../node-agent/engine/probe.js';
 import { runCaptures, uniqueNames } from '../../../node-agent/engine/run.js';
 import { startProcess } from '../../../node-agent/engine/process.js';
 import { sha256File } from '../../../node-agent/engine/artifacts.js';
+import { fakeNodeFacts } from '../fake-facts.js';
 
 const log = pino({ level: 'silent' });
 
-const facts: NodeFacts = {
-  hostname: 'test',
-  kernelVersion: '6.1.0',
-  osImage: 'Test',
-  architecture: 'amd64',
-  bootId: 'b',
-  capabilities: {
-    root: true,
-    tracefs: true,
-    tracefsInstances: true,
-    btf: true,
-    kprobes: false,
-    perfSoftwareEvents: true,
-    perfHardwareEvents: false,
-    tracers: ['nop'],
-  },
+const facts = fakeNodeFacts({
   refusedTracers: new Map([['function', 'writing it to current_tracer fails with EPERM']]),
   events: new Set(['kmem:kmalloc']),
   tools: new Set(['tar']),
   readableFiles: new Set(['/proc/meminfo']),
-};
+});
 
 // Fakes stand in for real captures here: this tests the runner's contract, not a capture.
 function fake(kind: 'memory' | 'slab' | 'tcp' | 'ftrace', run: CaptureModule['run'], requirements: CaptureModule['requirements'] = () => []): CaptureModule {
@@ -219,9 +204,12 @@ describe('the kernel-state journal', () => {
     const { KernelStateJournal, recoverKernelState } = await import('../../../node-agent/engine/journal.js');
     const journal = KernelStateJournal.open(stateDir, log);
     const child = startProcess('sleep', ['600'], { journal });
-    await sleep(200);
-    const file = JSON.parse(await readFile(join(stateDir, `kernel-state-${process.pid}.json`), 'utf8')) as { entries: Record<string, { pid: number }> };
-    expect(Object.values(file.entries).map((e) => e.pid)).toEqual([child.pid]);
+    const journaled = async (): Promise<number[]> => {
+      const text = await readFile(join(stateDir, `kernel-state-${process.pid}.json`), 'utf8').catch(() => '{"entries":{}}');
+      return Object.values((JSON.parse(text) as { entries: Record<string, { pid: number }> }).entries).map((e) => e.pid);
+    };
+    // The journal is written in the background; on a loaded machine that can take a while.
+    await expect.poll(journaled, { timeout: 10_000 }).toEqual([child.pid]);
     // Pretend this process crashed: recovery by a new run undoes what the journal holds.
     const report = await recoverKernelState(stateDir, log);
     expect(report.undone).toHaveLength(1);

@@ -7,19 +7,38 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"sort"
+	"strconv"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
 
+// number is a float64 that JSON cannot hold when it is NaN or infinite (which Prometheus text can,
+// e.g. an event-loop lag gauge before its first sample): those are written as "NaN", "+Inf", "-Inf".
+type number float64
+
+func (n number) MarshalJSON() ([]byte, error) {
+	f := float64(n)
+	switch {
+	case math.IsNaN(f):
+		return []byte(`"NaN"`), nil
+	case math.IsInf(f, 1):
+		return []byte(`"+Inf"`), nil
+	case math.IsInf(f, -1):
+		return []byte(`"-Inf"`), nil
+	}
+	return []byte(strconv.FormatFloat(f, 'g', -1, 64)), nil
+}
+
 type sample struct {
 	Labels map[string]string `json:"labels"`
-	Value  *float64          `json:"value,omitempty"`
+	Value  *number           `json:"value,omitempty"`
 	Count  *uint64           `json:"count,omitempty"`
-	Sum    *float64          `json:"sum,omitempty"`
+	Sum    *number           `json:"sum,omitempty"`
 	// Buckets maps each upper bound (as Prometheus prints it) to its cumulative count.
 	Buckets map[string]uint64 `json:"buckets,omitempty"`
 }
@@ -54,17 +73,17 @@ func main() {
 			}
 			switch f.GetType() {
 			case dto.MetricType_COUNTER:
-				v := m.GetCounter().GetValue()
+				v := number(m.GetCounter().GetValue())
 				s.Value = &v
 			case dto.MetricType_GAUGE:
-				v := m.GetGauge().GetValue()
+				v := number(m.GetGauge().GetValue())
 				s.Value = &v
 			case dto.MetricType_UNTYPED:
-				v := m.GetUntyped().GetValue()
+				v := number(m.GetUntyped().GetValue())
 				s.Value = &v
 			case dto.MetricType_HISTOGRAM:
 				h := m.GetHistogram()
-				count, sum := h.GetSampleCount(), h.GetSampleSum()
+				count, sum := h.GetSampleCount(), number(h.GetSampleSum())
 				s.Count, s.Sum = &count, &sum
 				s.Buckets = map[string]uint64{}
 				for _, b := range h.GetBucket() {

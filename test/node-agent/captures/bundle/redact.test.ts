@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { hostname, networkInterfaces, tmpdir } from 'node:os';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,8 +28,12 @@ describe('a bundle redacted on this machine', () => {
   let top: string;
   let files: Map<string, string>;
   let manifest: Manifest;
+  // A socket this process owns, so that ss has a process name to redact whatever else runs here.
+  let listener: Server;
 
   beforeAll(async () => {
+    listener = createServer();
+    await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
     run = await runForReal([{ bundle: { redact: ['addresses', 'hostnames', 'commandLines'] } }], 1);
     unpacked = await mkdtemp(join(tmpdir(), 'ksleuth-redacted-'));
     await exec('tar', ['-xzf', join(run.outDir, 'bundle-bundle.tar.gz'), '-C', unpacked]);
@@ -39,6 +44,7 @@ describe('a bundle redacted on this machine', () => {
   }, 120_000);
 
   afterAll(async () => {
+    listener?.close();
     await run?.cleanup();
     if (unpacked) await rm(unpacked, { recursive: true, force: true });
   });

@@ -24,6 +24,18 @@ describe('analyzeFtrace', () => {
     expect(summary['latency.jbd2-commit.7:0']).toMatch(/^12 matched, avg \d+ us, p99 \d+ us, max \d+ us, 0 unmatched$/);
   });
 
+  it('says which pair latencies a list of events cannot measure (one end traced only)', () => {
+    const asked = ['jbd2:jbd2_commit_flushing', 'jbd2:jbd2_end_commit', 'block:*'];
+    const { summary } = analyzeFtrace(parseEventsTrace(trace, 8, [], false), asked);
+    expect(summary.unpairedEvents).toBe(
+      'jbd2:jbd2_end_commit without jbd2:jbd2_start_commit: no jbd2-commit latency (add jbd2:jbd2_start_commit); ' +
+        'jbd2:jbd2_commit_flushing without jbd2:jbd2_commit_locking: no jbd2-locked latency (add jbd2:jbd2_commit_locking)',
+    );
+    expect(
+      analyzeFtrace(parseEventsTrace(trace, 8, [], false), ['jbd2:*', 'block:block_rq_issue', 'block:block_rq_complete']).summary.unpairedEvents,
+    ).toBeUndefined();
+  });
+
   it('reports a jbd2 commit of over a second as a write stall (derived input)', () => {
     const { findings } = analyzeFtrace(parseEventsTrace(delayCommit(trace, 5, 1.5, 'jbd2_end_commit'), 8, [], false));
     expect(findings).toHaveLength(1);

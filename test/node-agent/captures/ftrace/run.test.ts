@@ -93,13 +93,18 @@ describe('the ftrace capture on this kernel', () => {
     }
   });
 
-  it('ends the function mode Unsupported: this kernel refuses the function tracer', async () => {
-    const { report } = await capture([{ ftrace: { mode: 'function', functions: ['vfs_write'] } }], 1);
+  it('ends the function mode Unsupported when it asks: this kernel lists the function tracer and refuses it', async () => {
+    expect((await nodeFacts()).capabilities.tracers).toContain('function');
+    const { report, stateDir } = await capture([{ ftrace: { mode: 'function', functions: ['vfs_write'] } }], 1);
     expect(report.captures[0]).toMatchObject({
       state: 'Unsupported',
-      reason: 'TracerUnavailable',
-      message: expect.stringMatching(/^the function tracer is refused by this kernel \(.*EPERM\)/),
+      reason: 'TracerRefused',
+      message: expect.stringMatching(
+        /^the function tracer is refused by this kernel \(writing set_ftrace_filter in a private instance fails with EPERM\); ftrace events mode/,
+      ),
     });
+    expect(await ourInstances()).toEqual([]);
+    expect(await readdir(stateDir)).toEqual([]);
   });
 
   it('ends the function_graph mode Unsupported: this kernel has no function_graph tracer', async () => {

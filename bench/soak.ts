@@ -1,0 +1,284 @@
+/**
+ * Soak: does a long-running operator or agent grow? The operator (with --leader-elect) and one
+ * agent run as real processes on a local control plane, with the Lease renewal, the KernelNode
+ * heartbeat and the sysctl drift check sped up so that a run of some minutes holds more than a
+ * week of each. Every few seconds it samples both processes: heap used, RSS, active handles and
+ * resources (the runtime's own /metrics), open file descriptors and sockets (/proc/<pid>/fd).
+ * It prints the slope of each per simulated day, fitted after a warm-up, and a verdict.
+ *
+ *   npx tsx bench/soak.ts [--minutes 20] [--sample-seconds 2]
+ *
+ * Samples are grouped into 30-second windows: heap and RSS by their lowest value (what is still
+ * live after a collection), counts by their median. A series grows when its slope is both above
+ * its limit and more than twice its standard error; the run prints both, so the resolution of a
+ * short run is visible.
+ *
+ * Simulated time is counted, not assumed: renewals are the operator's PUTs on its Lease (one
+ * every retry period, 2 s by default: 43,200 a day), heartbeats the KernelNode updates the
+ * operator sees (60 s by default: 1,440 a day), drift checks the agent's sysctl reconciles (30 s
+ * by default: 2,880 a day).
+ */
+import { readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { KernelNode } from '../api/v1alpha1/resources.js';
+import { ksleuth } from '../lib/kube/resources.js';
+import type { ComponentProcess } from '../test/harness/component.js';
+import { KsleuthSystem, systemNamespace } from '../test/harness/ksleuth-system.js';
+
+const { values } = parseArgs({ options: { minutes: { type: 'string', default: '20' }, 'sample-seconds': { type: 'string', default: '2' } } });
+const minutes = Number(values.minutes);
+const sampleMs = Number(values['sample-seconds']) * 1000;
+/**
+ * Samples before this share of the run are left out of the fit: the JIT, V8's heap capacity,
+ * malloc's arenas and the connection pools fill up first (RSS climbs for the first ten minutes
+ * or so, then holds).
+ */
+const warmUpShare = 0.5;
+
+/** How often each happens in production, per day (client-go's lease defaults, the chart's agent defaults). */
+const perDay = { renewals: 86_400 / 2, heartbeats: 86_400 / 60, driftChecks: 86_400 / 30 };
+/** The sped-up intervals: more than a week of each in the run, if the machine keeps up. */
+const retryPeriod = '5ms';
+const heartbeatSeconds = 0.06;
+const driftCheckSeconds = 0.03;
+
+interface Sample {
+  /** Simulated days so far by this process's own clock (renewals for the operator, drift checks for the agent). */
+  days: number;
+  heapMb: number;
+  /** The heap V8 has reserved and memory outside it (Buffers): what RSS is made of besides code. */
+  heapTotalMb: number;
+  externalMb: number;
+  rssMb: number;
+  handles: number;
+  resources: number;
+  fds: number;
+  sockets: number;
+}
+
+/** The node process that runs `script`, below `root` (tsx and `ip netns exec` sit in between). */
+async function scriptProcess(root: number, script: string): Promise<number> {
+  const children = new Map<number, number[]>();
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+  }
+  let found: number | undefined;
+  const walk = async (pid: number): Promise<void> => {
+    const cmdline = (await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '')).split('\0');
+    if (cmdline[0]?.endsWith('node') && cmdline.some((arg) => arg.endsWith(script))) found = pid;
+    for (const child of children.get(pid) ?? []) await walk(child);
+  };
+  await walk(root);
+  if (found === undefined) throw new Error(`no node process runs ${script} below pid ${root}`);
+  return found;
+}
+
+async function processFigures(pid: number): Promise<{ rssMb: number; fds: number; sockets: number }> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const fds = await readdir(`/proc/${pid}/fd`);
+  const links = await Promise.all(fds.map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')));
+  return { rssMb: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]) / 1024, fds: fds.length, sockets: links.filter((l) => l.startsWith('socket:')).length };
+}
+
+/** Sum of a metric's samples whose labels contain every given pair. */
+function metric(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(`${name}{`) && !line.startsWith(`${name} `)) continue;
+    if (!Object.entries(labels).every(([k, v]) => line.includes(`${k}="${v}"`))) continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+/** Least-squares slope, its standard error, and the spread of the residuals. */
+function leastSquares(points: { x: number; y: number }[]): { slope: number; error: number; residual: number } {
+  const n = points.length;
+  const mx = points.reduce((s, p) => s + p.x, 0) / n;
+  const my = points.reduce((s, p) => s + p.y, 0) / n;
+  const sxx = points.reduce((s, p) => s + (p.x - mx) ** 2, 0);
+  const slope = sxx === 0 ? 0 : points.reduce((s, p) => s + (p.x - mx) * (p.y - my), 0) / sxx;
+  const squares = points.reduce((s, p) => s + (p.y - (my + slope * (p.x - mx))) ** 2, 0);
+  return { slope, error: n > 2 && sxx > 0 ? Math.sqrt(squares / (n - 2) / sxx) : Number.POSITIVE_INFINITY, residual: Math.sqrt(squares / n) };
+}
+
+const windowMs = 30_000;
+const lowest = new Set<keyof Sample>(['heapMb', 'heapTotalMb', 'externalMb', 'rssMb']);
+
+/** One sample per 30-second window: the lowest heap and RSS (live after a collection), the median of the rest. */
+function windows(samples: (Sample & { at: number })[]): Sample[] {
+  const groups = new Map<number, (Sample & { at: number })[]>();
+  for (const sample of samples) {
+    const key = Math.floor(sample.at / windowMs);
+    groups.set(key, [...(groups.get(key) ?? []), sample]);
+  }
+  return [...groups.values()]
+    .filter((group) => group.length >= 3)
+    .map((group) => {
+      const out = { days: group.at(-1)!.days } as Sample;
+      for (const key of Object.keys(flatPerDay) as (keyof typeof flatPerDay)[]) {
+        const sorted = group.map((sample) => sample[key]).sort((a, b) => a - b);
+        out[key] = lowest.has(key) ? sorted[0]! : sorted[Math.floor(sorted.length / 2)]!;
+      }
+      return out;
+    });
+}
+
+/** Per series: growth per simulated day that still counts as flat (under a few MB, or one handle, per month). */
+const flatPerDay: Record<Exclude<keyof Sample, 'days'>, number> = {
+  heapMb: 0.2,
+  heapTotalMb: 0.5,
+  externalMb: 0.2,
+  rssMb: 0.5,
+  handles: 0.05,
+  resources: 0.05,
+  fds: 0.05,
+  sockets: 0.05,
+};
+
+let system: KsleuthSystem | undefined;
+try {
+  console.log(`soak: ${minutes} min; lease retry period ${retryPeriod}, heartbeat ${heartbeatSeconds} s, drift check ${driftCheckSeconds} s`);
+  process.env.KSLEUTH_LOG_LEVEL ??= 'warn';
+  system = await KsleuthSystem.start({
+    agents: 1,
+    nodeLabels: () => ({ soak: 'yes' }),
+    operatorArgs: [
+      '--leader-elect',
+      '--namespace',
+      systemNamespace,
+      // Only the renewal is sped up: a busy machine must not cost the lease.
+      '--leader-elect-lease-duration',
+      '15s',
+      '--leader-elect-renew-deadline',
+      '10s',
+      '--leader-elect-retry-period',
+      retryPeriod,
+    ],
+    agentEnv: { KSLEUTH_HEARTBEAT_SECONDS: String(heartbeatSeconds), KSLEUTH_DRIFT_CHECK_SECONDS: String(driftCheckSeconds) },
+  });
+  const s = system;
+  const node = s.agents[0]!;
+  // A held sysctl, so that every drift check reads and compares a real value (in the agent's network namespace).
+  await s.cluster.kubectl(['apply', '-f', '-'], {
+    input: `apiVersion: ksleuth.io/v1alpha1
+kind: KernelMitigation
+metadata: {name: soak}
+spec:
+  sysctls: [{name: net.ipv4.tcp_fastopen, value: "0"}]
+  nodeSelector: {matchLabels: {soak: "yes"}}
+`,
+  });
+  await s.waitFor('the agent to hold the sysctl', async () => {
+    const kn = await s.client.get<KernelNode>(ksleuth('KernelNode'), node.node);
+    return kn.status?.sysctls?.some((x) => x.name === 'net.ipv4.tcp_fastopen' && x.state === 'Applied') === true;
+  });
+  await s.waitFor('the operator to lead', async () => metric(await s.operatorMetrics(), 'ksleuth_leader') === 1);
+
+  const processes = {
+    operator: {
+      pid: await scriptProcess((s.operator as ComponentProcess).pid, join('operator', 'main.ts')),
+      url: `http://127.0.0.1:${s.operatorHealthPort}/metrics`,
+    },
+    agent: { pid: await scriptProcess(node.process!.pid, join('node-agent', 'main.ts')), url: `http://${node.host.address}:8081/metrics` },
+  };
+  const samples: Record<keyof typeof processes, (Sample & { at: number })[]> = { operator: [], agent: [] };
+  /** Active resources by type (timers, sockets, requests, ...), first and last seen: what a growing count is made of. */
+  const resourceTypes: Record<keyof typeof processes, { first?: string; last?: string }> = { operator: {}, agent: {} };
+  const counts = { renewals: 0, heartbeats: 0, driftChecks: 0 };
+  const start = Date.now();
+  const end = start + minutes * 60_000;
+  let lastReport = start;
+  while (Date.now() < end) {
+    const operatorText = await (await fetch(processes.operator.url)).text();
+    const agentText = await (await fetch(processes.agent.url)).text();
+    counts.renewals = metric(operatorText, 'ksleuth_api_requests_total', { method: 'PUT', code: '200' });
+    counts.heartbeats = metric(agentText, 'ksleuth_heartbeats_total', { result: 'written' });
+    counts.driftChecks = metric(agentText, 'ksleuth_reconcile_total', { controller: 'sysctls' });
+    const days = {
+      operator: counts.renewals / perDay.renewals,
+      agent: Math.min(counts.heartbeats / perDay.heartbeats, counts.driftChecks / perDay.driftChecks),
+    };
+    for (const [name, text] of [
+      ['operator', operatorText],
+      ['agent', agentText],
+    ] as const) {
+      const figures = await processFigures(processes[name].pid);
+      const types = [...text.matchAll(/^nodejs_active_resources\{type="([^"]+)"\} (\d+)/gm)].map((m) => `${m[1]} ${m[2]}`).join(', ');
+      if (Date.now() - start >= minutes * 60_000 * warmUpShare) resourceTypes[name].first ??= types;
+      resourceTypes[name].last = types;
+      samples[name].push({
+        at: Date.now() - start,
+        days: days[name],
+        heapMb: metric(text, 'nodejs_heap_size_used_bytes') / 2 ** 20,
+        heapTotalMb: metric(text, 'nodejs_heap_size_total_bytes') / 2 ** 20,
+        externalMb: metric(text, 'nodejs_external_memory_bytes') / 2 ** 20,
+        handles: metric(text, 'nodejs_active_handles_total'),
+        resources: metric(text, 'nodejs_active_resources_total'),
+        ...figures,
+      });
+    }
+    if (Date.now() - lastReport >= 60_000) {
+      lastReport = Date.now();
+      const o = samples.operator.at(-1)!;
+      const a = samples.agent.at(-1)!;
+      console.log(
+        `  ${((Date.now() - start) / 60_000).toFixed(0)} min: ${counts.renewals} renewals (${days.operator.toFixed(1)} d), ${counts.heartbeats} heartbeats, ${counts.driftChecks} drift checks (${days.agent.toFixed(1)} d); ` +
+          `operator heap ${o.heapMb.toFixed(1)} MB rss ${o.rssMb.toFixed(0)} MB fds ${o.fds}; agent heap ${a.heapMb.toFixed(1)} MB rss ${a.rssMb.toFixed(0)} MB fds ${a.fds}`,
+      );
+    }
+    await sleep(sampleMs);
+  }
+
+  const raw = join(tmpdir(), `ksleuth-soak-${start}.json`);
+  await writeFile(raw, JSON.stringify({ counts, samples, resourceTypes }));
+  console.log(`\nraw samples: ${raw}`);
+  const warnings = {
+    operator: (await readFile(s.operator!.logFile, 'utf8')).match(/MaxListenersExceededWarning/g)?.length ?? 0,
+    agent: (await readFile(node.process!.logFile, 'utf8')).match(/MaxListenersExceededWarning/g)?.length ?? 0,
+  };
+  const wallHours = (Date.now() - start) / 3_600_000;
+  console.log(
+    `\nsimulated: ${(counts.renewals / perDay.renewals).toFixed(1)} days of lease renewals (${counts.renewals}), ` +
+      `${(counts.heartbeats / perDay.heartbeats).toFixed(1)} days of heartbeats (${counts.heartbeats}), ` +
+      `${(counts.driftChecks / perDay.driftChecks).toFixed(1)} days of drift checks (${counts.driftChecks}) in ${(wallHours * 60).toFixed(1)} min`,
+  );
+  let flat = true;
+  for (const name of ['operator', 'agent'] as const) {
+    const all = windows(samples[name]);
+    const kept = all.filter((sample) => sample.days >= all.at(-1)!.days * warmUpShare);
+    const span = kept.at(-1)!.days - kept[0]!.days;
+    console.log(
+      `\n${name} (pid ${processes[name].pid}): ${kept.length} windows of 30 s over ${span.toFixed(2)} simulated days, after the first ${warmUpShare * 100}%:`,
+    );
+    console.log('  series        first     last    slope/sim. day   ± std. error   limit/day   verdict');
+    for (const series of Object.keys(flatPerDay) as (keyof typeof flatPerDay)[]) {
+      const { slope, error } = leastSquares(kept.map((sample) => ({ x: sample.days, y: sample[series] })));
+      const grows = slope > flatPerDay[series] && slope > 2 * error;
+      flat &&= !grows;
+      console.log(
+        `  ${series.padEnd(12)} ${kept[0]![series].toFixed(1).padStart(6)}  ${kept.at(-1)![series].toFixed(1).padStart(7)}  ${slope.toFixed(3).padStart(14)}   ${error.toFixed(3).padStart(12)}   ${String(flatPerDay[series]).padStart(9)}   ${grows ? 'GROWS' : 'flat'}`,
+      );
+    }
+    console.log(`  active resources after the warm-up: ${resourceTypes[name].first}\n  active resources at the end:       ${resourceTypes[name].last}`);
+    console.log(`  MaxListenersExceededWarning in its log: ${warnings[name]}`);
+    flat &&= warnings[name] === 0;
+  }
+  console.log(`\nverdict: ${flat ? 'FLAT — nothing grows with uptime' : 'GROWS — see the series above'}`);
+} catch (error) {
+  // What the processes said last, to see why.
+  for (const component of [system?.operator, ...(system?.agents.map((a) => a.process) ?? [])]) {
+    if (!component) continue;
+    const text = await readFile(component.logFile, 'utf8').catch(() => '');
+    console.error(`--- ${component.name} (last lines of ${component.logFile})\n${text.split('\n').slice(-15).join('\n')}`);
+  }
+  throw error;
+} finally {
+  await system?.stop();
+}
