@@ -84,13 +84,13 @@ export function createOperator(options: OperatorOptions): Manager {
   const mitigationController = manager.controller({ name: 'mitigation', reconcile: mitigation.reconcile, workers: 4 });
   mitigationController.watch(mitigations, { map: mitigation.keysForChange });
   mitigationController.watch(nodes, {
-    map: mitigation.keysForChange,
+    map: mitigation.keysForNodeChange,
     filterUpdate: (old, next) =>
       JSON.stringify(old.metadata.labels) !== JSON.stringify(next.metadata.labels) ||
       old.status?.nodeInfo?.kernelVersion !== next.status?.nodeInfo?.kernelVersion,
   });
   mitigationController.watch(kernelNodes, {
-    map: mitigation.keysForChange,
+    map: mitigation.keysForNodeChange,
     filterUpdate: (old, next) =>
       JSON.stringify(old.status?.sysctls) !== JSON.stringify(next.status?.sysctls) ||
       JSON.stringify(old.spec.sysctls) !== JSON.stringify(next.spec.sysctls) ||
