@@ -56,7 +56,8 @@ async function nodePid(rootPid: number): Promise<number> {
   let pid = rootPid;
   for (let depth = 0; depth < 5; depth++) {
     const row = rows.find(([p]) => Number(p) === pid);
-    if (row?.[2] === 'node') return pid;
+    // Node.js 22 and later name their main thread, and so the process, MainThread.
+    if (row?.[2] === 'node' || row?.[2] === 'MainThread') return pid;
     const child = rows.find(([, ppid]) => Number(ppid) === pid);
     if (!child) break;
     pid = Number(child[0]);

@@ -21,6 +21,7 @@ import { ksleuth } from '../lib/kube/resources.js';
 import { LocalCluster } from '../test/harness/cluster.js';
 import { ComponentProcess } from '../test/harness/component.js';
 import { freePort } from '../test/harness/ports.js';
+import { operatorServiceAccount, systemNamespace } from '../test/harness/ksleuth-system.js';
 import { projectRoot } from '../lib/paths.js';
 import { Agent } from '../node-agent/agent/agent.js';
 import type { AgentConfig } from '../node-agent/agent/config.js';
@@ -96,6 +97,7 @@ try {
     await mkdir(stateDir, { recursive: true });
     const config: AgentConfig = {
       nodeName: node,
+      operatorIdentity: `system:serviceaccount:${systemNamespace}:${operatorServiceAccount}`,
       stateDir,
       artifactDir: join(stateDir, 'artifacts'),
       artifactPort: 0,

@@ -12,7 +12,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { renderInvestigation } from '../cli/investigation-view.js';
 import { capturesOf, getInvestigation } from '../cli/investigations.js';
 import type { KernelInvestigation } from '../api/v1alpha1/resources.js';
-import { KsleuthSystem, systemNamespace } from '../test/harness/ksleuth-system.js';
+import { KsleuthSystem } from '../test/harness/ksleuth-system.js';
 import { projectRoot } from '../lib/paths.js';
 
 const { values } = parseArgs({ options: { keep: { type: 'boolean', default: false }, nodes: { type: 'string', default: '3' } } });
@@ -75,12 +75,6 @@ try {
 kind: ClusterRoleBinding
 metadata: {name: demo-sre-reads-artifacts}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: ksleuth-artifact-reader}
-subjects: [{kind: ServiceAccount, name: sre, namespace: default}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: demo-sre-proxies-to-agents, namespace: ${systemNamespace}}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: ksleuth-artifact-proxy}
 subjects: [{kind: ServiceAccount, name: sre, namespace: default}]
 `,
   });

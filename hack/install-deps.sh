@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what ksleuth's commands and tests need on a fresh Debian/Ubuntu machine:
 # the kernel tools (bpftrace, perf, trace-cmd, iproute2) from Debian packages, Chromium (the
-# flame graph test clicks through an SVG in it) and the npm packages. Idempotent and quick when everything is present. The control-plane binaries are
-# built separately, on first use, by hack/build-binaries.sh.
+# flame graph test clicks through an SVG in it), what the real node and the images need (runc,
+# the CNI plugins, iptables and conntrack for kube-proxy, buildah and mmdebstrap to build the
+# images without Docker) and the npm packages. Idempotent and quick when everything is present.
+# The control-plane and node binaries are built separately, on first use, by hack/build-binaries.sh.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -28,10 +30,24 @@ declare -A tools=(
   [fish]=fish
   # the CLI terminal test runs it under a pseudo-terminal
   [script]=bsdutils
+  # the real node (test/harness/real-node.ts) and the images (hack/build-images.sh)
+  [nsenter]=util-linux
+  [runc]=runc
+  [iptables]=iptables
+  [conntrack]=conntrack
+  [buildah]=buildah
+  [mmdebstrap]=mmdebstrap
+)
+# file -> Debian package, for what is not a command on PATH
+declare -A files=(
+  [/usr/lib/cni/bridge]=containernetworking-plugins
 )
 missing=()
 for tool in "${!tools[@]}"; do
   command -v "$tool" >/dev/null 2>&1 || missing+=("${tools[$tool]}")
+done
+for file in "${!files[@]}"; do
+  [ -e "$file" ] || missing+=("${files[$file]}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # ksleuth on a kind cluster, on a machine with Docker: creates the cluster, builds the operator and
 # agent images and loads them into it, installs the chart, applies an example investigation and
-# waits for its findings. Not run by this project's CI (it needs a Docker engine).
+# waits for its findings. Not run by this project's CI (it needs a Docker engine); CI runs the chart
+# on a real node of the local cluster instead (npm run cluster:up -- --real-node, docs/install.md).
 #
 # Needs: docker, kind (go install sigs.k8s.io/kind@latest), kubectl, helm.
 # Settings (environment):
 #   KSLEUTH_KIND_CLUSTER      cluster name (default ksleuth)
 #   KSLEUTH_KIND_WORKERS      worker nodes besides the control plane (default 2)
-#   KSLEUTH_KIND_PRIVILEGED   true runs the agent privileged (the kernel-log capture and
-#                             KernelMitigations need it today; docs/security.md)
+#   KSLEUTH_KIND_PRIVILEGED   true runs the agent privileged instead of with its capability list
+#                             (not needed; docs/security.md)
 #   KSLEUTH_KIND_EXAMPLE      the investigation to apply (default manifests/examples/investigation-quick-health.yaml)
 #   KSLEUTH_KIND_DELETE       true deletes the cluster at the end
 set -euo pipefail

@@ -1,9 +1,11 @@
 # syntax=docker/dockerfile:1.7
 # The ksleuth node agent. Build from the repository root:
 #   docker build -f images/agent.Dockerfile -t ghcr.io/ksleuth/ksleuth-agent:0.1.0 .
-# Debian bookworm carries the tools the captures run: bpftrace 0.17, perf, trace-cmd.
+# (hack/build-images.sh builds it with buildah where there is no Docker.)
+# Debian bookworm carries the tools the captures run: bpftrace 0.17 and perf. Node.js 24 (LTS).
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
+ARG RUNTIME_IMAGE=debian:bookworm-slim
 
 # Compile the TypeScript sources to dist/ (npm run build: tsc -p tsconfig.build.json).
 FROM ${NODE_IMAGE} AS build
@@ -19,24 +21,29 @@ COPY node-agent node-agent
 COPY cli cli
 RUN npm run build
 
-# The runtime dependencies only.
+# The runtime dependencies only, without type declarations and source maps (half of
+# @kubernetes/client-node's size; nothing reads them at run time).
 FROM ${NODE_IMAGE} AS dependencies
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && find node_modules -type f \( -name '*.d.ts' -o -name '*.d.cts' -o -name '*.d.mts' -o -name '*.map' \) -delete
 
-FROM ${NODE_IMAGE}
+# Debian slim plus the node binary alone: npm, npx and corepack have no use at run time.
+FROM ${RUNTIME_IMAGE}
 LABEL org.opencontainers.image.title="ksleuth-agent" \
       org.opencontainers.image.description="ksleuth node agent: kernel captures (bpftrace, perf, ftrace) and sysctl mitigations" \
       org.opencontainers.image.licenses="Apache-2.0"
 # bpftrace: kmalloc, io-latency, tcp retransmits, custom programs. linux-perf: cpu-profile.
-# trace-cmd: ftrace. iproute2 (ip, ss), procps (sysctl), util-linux (lscpu; setpriv, which ties
-# every tool's life to the agent's), pciutils (lspci), tar: the bug-report bundle.
-# openssl: the artifact server's serving certificate.
+# iproute2 (ip, ss), procps (sysctl), util-linux (lscpu, dmesg; setpriv, which ties every tool's
+# life to the agent's), pciutils (lspci), tar: the bug-report bundle. openssl: the artifact
+# server's serving certificate. The ftrace capture writes tracefs itself (no trace-cmd).
+# bench/agent-image-size.sh measures what each costs.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      bpftrace linux-perf trace-cmd iproute2 procps util-linux pciutils tar openssl ca-certificates \
- && rm -rf /var/lib/apt/lists/*
+      bpftrace linux-perf iproute2 procps util-linux pciutils tar openssl \
+ && rm -rf /var/lib/apt/lists/* /var/cache/debconf/*-old /var/log/apt /var/log/dpkg.log
+COPY --from=build /usr/local/bin/node /usr/local/bin/node
 # lib/paths.ts finds the project root two levels above dist/lib, so /app holds package.json (the
 # version), dist/ and the data files at the paths the code resolves from the root.
 WORKDIR /app
@@ -45,6 +52,7 @@ COPY --from=build /src/dist dist
 COPY package.json ./
 COPY config/sysctl-allowlist.yaml config/sysctl-allowlist.yaml
 COPY node-agent/patterns/kernel-log/rules.yaml node-agent/patterns/kernel-log/rules.yaml
+COPY node-agent/watch/watch.yaml node-agent/watch/watch.yaml
 # Root in the host's user namespace, cut to the chart's capability list (docs/security.md).
 USER 0:0
 ENV HOME=/tmp

@@ -114,3 +114,38 @@ export function conditionsEqual(a: readonly Condition[] | undefined, b: readonly
     );
   });
 }
+
+/**
+ * Where an object stands, in the terms kstatus (Flux, kpt, cli-utils) and the chart's Argo CD
+ * health check read: `Ready` (done and verified), `Reconciling` (still changing, will get there by
+ * itself) or `Stalled` (cannot get there without a change by a person: a failure or an invalid spec).
+ */
+export interface Health {
+  state: 'Ready' | 'Reconciling' | 'Stalled';
+  /** CamelCase; all three conditions carry it, so each says why it holds or not. */
+  reason: string;
+  message: string;
+}
+
+export const healthConditionTypes = ['Ready', 'Reconciling', 'Stalled'] as const;
+
+/**
+ * Sets `Ready`, `Reconciling` and `Stalled` from one {@link Health}: exactly one of them is True,
+ * so a tool that reads any of them sees the same story. Besides a resource's own conditions.
+ */
+export function setHealth(
+  conditions: readonly Condition[] | undefined,
+  health: Health,
+  observedGeneration: number | undefined,
+  clock: Clock = systemClock,
+): Condition[] {
+  let next = [...(conditions ?? [])];
+  for (const type of healthConditionTypes) {
+    next = setCondition(
+      next,
+      { type, status: type === health.state ? 'True' : 'False', reason: health.reason, message: health.message, observedGeneration },
+      clock,
+    );
+  }
+  return next;
+}

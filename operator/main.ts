@@ -1,9 +1,14 @@
 /** The operator process: ksleuth-operator (see --help). */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDurationSeconds } from '../lib/duration.js';
 import { KubeClient } from '../lib/kube/client.js';
 import { log } from '../lib/log.js';
 import { loadAllowList } from '../lib/sysctl/allowlist-load.js';
+import { AgentTokens } from './artifacts/agent-tokens.js';
+import { loadFrontProxyConfig } from './artifacts/front-proxy.js';
+import { ArtifactsApiServer } from './artifacts/server.js';
 import { createOperator } from './operator.js';
 
 const usage = `ksleuth operator
@@ -20,7 +25,11 @@ Flags (environment variable in brackets):
   --allowlist-extra PATH       extra sysctl allow-list file, repeatable (KSLEUTH_ALLOWLIST_EXTRA, comma-separated)
   --max-auto-investigations-per-hour N
                                investigations all KernelTriggers together start per hour at most
-                               (KSLEUTH_MAX_AUTO_INVESTIGATIONS_PER_HOUR; default 20)`;
+                               (KSLEUTH_MAX_AUTO_INVESTIGATIONS_PER_HOUR; default 20)
+  --artifacts-port N           HTTPS port of the artifacts.ksleuth.io aggregated API, 0 = off
+                               (KSLEUTH_ARTIFACTS_PORT; default 0; the chart sets 8443)
+  --artifacts-address ADDR     where that API listens (KSLEUTH_ARTIFACTS_ADDRESS; default 0.0.0.0)
+  --artifacts-tls-dir DIR      its serving certificate, tls.crt and tls.key (KSLEUTH_ARTIFACTS_TLS_DIR)`;
 
 function durationMs(flag: string, text: string): number {
   try {
@@ -43,6 +52,9 @@ async function main(): Promise<void> {
       'allow-custom-programs': { type: 'boolean' },
       'allowlist-extra': { type: 'string', multiple: true },
       'max-auto-investigations-per-hour': { type: 'string' },
+      'artifacts-port': { type: 'string' },
+      'artifacts-address': { type: 'string' },
+      'artifacts-tls-dir': { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -64,8 +76,32 @@ async function main(): Promise<void> {
   if (!(Number.isInteger(maxAutoInvestigationsPerHour) && maxAutoInvestigationsPerHour >= 0)) {
     throw new Error(`--max-auto-investigations-per-hour (KSLEUTH_MAX_AUTO_INVESTIGATIONS_PER_HOUR) must be a whole number, 0 to start none, got "${capText}"`);
   }
+  const artifactsPortText = values['artifacts-port'] ?? env.KSLEUTH_ARTIFACTS_PORT ?? '0';
+  const artifactsPort = Number(artifactsPortText);
+  if (!(Number.isInteger(artifactsPort) && artifactsPort >= 0 && artifactsPort <= 65535)) {
+    throw new Error(`--artifacts-port (KSLEUTH_ARTIFACTS_PORT) must be a port from 0 (off) to 65535, got "${artifactsPortText}"`);
+  }
+  const tlsDir = values['artifacts-tls-dir'] ?? env.KSLEUTH_ARTIFACTS_TLS_DIR;
+  if (artifactsPort > 0 && !tlsDir)
+    throw new Error('--artifacts-port needs --artifacts-tls-dir (KSLEUTH_ARTIFACTS_TLS_DIR), a directory with tls.crt and tls.key');
+  const client = KubeClient.load(values.kubeconfig, 'ksleuth-operator');
+  let artifactsApi: ArtifactsApiServer | undefined;
+  if (artifactsPort > 0) {
+    const tls = await Promise.all([readFile(join(tlsDir!, 'tls.crt')), readFile(join(tlsDir!, 'tls.key'))]).catch((error: unknown) => {
+      throw new Error(`could not read the artifacts API's serving certificate in ${tlsDir} (tls.crt, tls.key): ${(error as Error).message}`);
+    });
+    artifactsApi = new ArtifactsApiServer({
+      client,
+      tokens: new AgentTokens(client),
+      frontProxy: await loadFrontProxyConfig(client),
+      tls: { cert: tls[0], key: tls[1] },
+      log: log.child({ component: 'artifacts-api' }),
+    });
+    const port = await artifactsApi.listen(artifactsPort, values['artifacts-address'] ?? env.KSLEUTH_ARTIFACTS_ADDRESS ?? '0.0.0.0');
+    log.info({ port }, 'Serving the artifacts.ksleuth.io API');
+  }
   const manager = createOperator({
-    client: KubeClient.load(values.kubeconfig, 'ksleuth-operator'),
+    client,
     allowList,
     allowCustomPrograms: values['allow-custom-programs'] ?? env.KSLEUTH_ALLOW_CUSTOM_PROGRAMS === 'true',
     ...(leaderElect
@@ -83,6 +119,7 @@ async function main(): Promise<void> {
     log,
   });
   await manager.runUntilSignal();
+  await artifactsApi?.close();
 }
 
 main().catch((error: unknown) => {

@@ -34,6 +34,7 @@ export const lanes: Lane[] = [
       'test/node-agent/captures/bundle/redact.test.ts',
       'test/node-agent/engine/netns.test.ts',
       'test/cli/watch-local.test.ts',
+      'test/node-agent/watch/tcp-sampler-pods.test.ts',
     ],
   },
   {
@@ -50,6 +51,7 @@ export const lanes: Lane[] = [
       'test/node-agent/engine/run.test.ts',
       'test/node-agent/sysctl/state-file.test.ts',
       'test/node-agent/agent/deadline.test.ts',
+      'test/node-agent/agent/pod-index.test.ts',
       'test/operator/mitigation/keys.test.ts',
       'test/operator/investigation/tallies.test.ts',
       'test/node-agent/agent/scope.test.ts',
@@ -72,6 +74,13 @@ export const lanes: Lane[] = [
     name: 'e2e',
     needs: 'a local control plane, the operator and one agent process per simulated node (network namespaces, the real kernel)',
     include: ['test/e2e/**/*.test.ts'],
+  },
+  {
+    name: 'real-node',
+    needs:
+      'root, buildah and a real node (kubelet, kube-proxy, containerd; test/harness/real-node.ts): the images built here and the chart installed by helm on it. One real node per machine: serial',
+    include: ['test/real-node/**/*.test.ts'],
+    serial: true,
   },
 ];
 

@@ -131,10 +131,18 @@ export const nodeStatus = z
       .object({
         namespace: z.string().max(63).describe('The namespace of the agent pod.'),
         pod: z.string().max(253).describe('The name of the agent pod.'),
-        port: z.int().min(1).max(65535).describe('The HTTPS port that serves artifacts, reached through the API server pod proxy.'),
+        port: z.int().min(1).max(65535).describe('The HTTPS port that serves artifacts to the operator.'),
+        address: z.string().max(45).optional().describe("The agent pod's IP address (the node's, on the host network), which the operator dials."),
+        certificateSHA256: z
+          .string()
+          .regex(/^[0-9A-F]{2}(:[0-9A-F]{2}){31}$/)
+          .optional()
+          .describe("The SHA-256 fingerprint of the agent's self-signed serving certificate; the operator accepts no other."),
       })
       .optional()
-      .describe('Where the agent serves artifacts (through the API server pod proxy, authenticated and authorized).'),
+      .describe(
+        'Where the agent serves artifacts. Only the operator fetches from it, with a token bound to this node; users go through the artifacts.ksleuth.io API.',
+      ),
     capabilities: nodeCapabilities.optional(),
     captures: z.array(captureSupport).max(32).optional().describe('Which capture kinds this node can run.'),
     sysctls: z

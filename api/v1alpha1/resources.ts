@@ -100,8 +100,8 @@ export const resources = {
       {
         name: 'Ready',
         type: 'string',
-        jsonPath: '.status.conditions[?(@.type=="Applied")].status',
-        description: 'Whether every node to apply holds the values.',
+        jsonPath: '.status.conditions[?(@.type=="Ready")].status',
+        description: 'Whether every node to apply holds the values and none failed (docs/gitops.md).',
       },
       {
         name: 'Conflict',
@@ -111,7 +111,7 @@ export const resources = {
       },
       { name: 'DryRun', type: 'boolean', jsonPath: '.spec.dryRun', description: 'Only report; change nothing.', priority: 1 },
       { name: 'Kernels', type: 'string', jsonPath: '.spec.kernelVersions', description: 'The affected kernel versions.', priority: 1 },
-      conditionMessage('Applied'),
+      conditionMessage('Ready'),
       age,
     ],
   },

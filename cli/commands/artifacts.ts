@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import type { KernelCapture, KernelInvestigation, KernelNode } from '../../api/v1alpha1/resources.js';
+import { artifactFilePath } from '../../lib/artifacts-api.js';
 import type { KubeClient } from '../../lib/kube/client.js';
 import { ApiError } from '../../lib/kube/errors.js';
 import { ksleuth } from '../../lib/kube/resources.js';
@@ -15,25 +16,25 @@ import { clusterClient, kubeOptions, kubeUsage } from '../kube.js';
 import { table } from '../table.js';
 
 const usage = `Download an investigation's artifacts (flame graphs, bug-report bundles, raw outputs)
-from the nodes' agents, through the API server, and check each against its sha256.
+through the API server's artifacts.ksleuth.io API, and check each against its sha256.
+Your kubeconfig's credentials (token, client certificate or exec plugin) stay with the API
+server: the operator fetches from the nodes with its own identity.
 
-  ksleuth artifacts get INVESTIGATION [--node NODE] [--out DIR] [--by-group] [--token TOKEN]
+  ksleuth artifacts get INVESTIGATION [--node NODE] [--out DIR] [--by-group]
 
   --node NODE        only this node's artifacts (repeatable)
   --out DIR          where to write them, one directory per node (default ./INVESTIGATION)
   --by-group         one directory per compareBy group (kernel version or label value), the
                      nodes' directories inside: "ksleuth flamegraph diff DIR/A DIR/B" then
                      compares two groups' CPU profiles
-  --token TOKEN      the bearer token the agents check (default: your kubeconfig's token);
-                     needs get on kernelcaptures/artifacts and pods/proxy in the agents' namespace
+
+Needs get on captureartifacts and captureartifacts/files (group artifacts.ksleuth.io), as
+the chart's <release>-artifact-reader ClusterRole grants; the same files are at
+  kubectl get --raw /apis/artifacts.ksleuth.io/v1alpha1/captureartifacts/CAPTURE/files/FILE
 ${kubeUsage}`;
 
-function proxyPath(endpoint: NonNullable<NonNullable<KernelNode['status']>['agentEndpoint']>, capture: string, file: string): string {
-  return `/api/v1/namespaces/${encodeURIComponent(endpoint.namespace)}/pods/https:${encodeURIComponent(endpoint.pod)}:${endpoint.port}/proxy/artifacts/${encodeURIComponent(capture)}/${encodeURIComponent(file)}`;
-}
-
-async function fetchArtifact(client: KubeClient, path: string, token: string, target: string): Promise<void> {
-  const res = await client.download(path, { 'X-Ksleuth-Token': token });
+async function fetchArtifact(client: KubeClient, capture: string, file: string, target: string): Promise<void> {
+  const res = await client.download(artifactFilePath(capture, file));
   await pipeline(res, createWriteStream(target));
 }
 
@@ -66,7 +67,6 @@ export const artifacts: Command = {
         node: { type: 'string', multiple: true },
         out: { type: 'string' },
         'by-group': { type: 'boolean', default: false },
-        token: { type: 'string' },
       },
       allowPositionals: true,
       strict: true,
@@ -75,12 +75,6 @@ export const artifacts: Command = {
     if (verb !== 'get' || !name || positionals.length > 2) throw new UsageError('use: ksleuth artifacts get INVESTIGATION');
     const client = clusterClient(values);
     try {
-      const token = values.token ?? (await client.bearerToken());
-      if (!token) {
-        throw new Error(
-          'the agents check a bearer token, and your kubeconfig user has none (it uses a client certificate): pass --token, for example from "kubectl create token <serviceaccount>" for an account bound to the ksleuth artifact-reader role',
-        );
-      }
       const investigation = await getInvestigation(client, name);
       const compareBy = investigation.spec.compareBy;
       if (values['by-group'] && !compareBy) throw new UsageError(`investigation ${name} has no compareBy: there are no groups to sort its nodes into`);
@@ -92,19 +86,13 @@ export const artifacts: Command = {
         const refs = capture.status?.artifacts ?? [];
         if (refs.length === 0) continue;
         const node = capture.spec.nodeName;
-        const kernelNode = await client.get<KernelNode>(ksleuth('KernelNode'), node).catch(() => undefined);
-        const endpoint = kernelNode?.status?.agentEndpoint;
-        if (!endpoint) {
-          rows.push([node, '-', '-', `the agent on ${node} does not serve artifacts (no agentEndpoint on its KernelNode)`]);
-          failures++;
-          continue;
-        }
+        const kernelNode = values['by-group'] ? await client.get<KernelNode>(ksleuth('KernelNode'), node).catch(() => undefined) : undefined;
         const dir = values['by-group'] && compareBy ? join(outDir, await groupOf(client, compareBy, capture, kernelNode), node) : join(outDir, node);
         await mkdir(dir, { recursive: true });
         for (const ref of refs) {
           const target = join(dir, ref.name);
           try {
-            await fetchArtifact(client, proxyPath(endpoint, capture.metadata.name!, ref.name), token, target);
+            await fetchArtifact(client, capture.metadata.name!, ref.name, target);
             const ok = (await sha256File(target)) === ref.sha256;
             if (!ok) failures++;
             rows.push([node, ref.name, formatBytes(ref.sizeBytes), ok ? 'sha256 ok' : 'SHA256 MISMATCH']);

@@ -237,7 +237,7 @@ export class KubeClient {
   }
 
   /**
-   * Opens a GET for a raw body (a file through the pod proxy) and returns the response stream;
+   * Opens a GET for a raw body (an artifact file) and returns the response stream;
    * throws ApiError on a non-2xx answer.
    */
   async download(path: string, headers: Record<string, string> = {}): Promise<IncomingMessage> {

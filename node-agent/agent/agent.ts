@@ -1,3 +1,6 @@
+import { X509Certificate } from 'node:crypto';
+import { WorkloadResolver } from '../engine/workload.js';
+import { PodIndex } from './pod-index.js';
 import type { CaptureKind } from '../../api/v1alpha1/captures.js';
 import type { KernelCapture, KernelNode } from '../../api/v1alpha1/resources.js';
 import type { KubeClient } from '../../lib/kube/client.js';
@@ -9,8 +12,8 @@ import type { CaptureModule } from '../engine/capture.js';
 import type { NodeFacts } from '../engine/probe.js';
 import type { AllowList } from '../../lib/sysctl/allowlist.js';
 import { loadAllowList } from '../../lib/sysctl/allowlist-load.js';
-import { ArtifactAccess } from './access-review.js';
 import { ArtifactServer } from './artifact-server.js';
+import { OperatorAccess } from './operator-access.js';
 import { ArtifactStore } from './artifact-store.js';
 import { CaptureExecutor } from './capture-executor.js';
 import { InProcessRunner, WorkerRunner } from './capture-runner.js';
@@ -76,9 +79,17 @@ export class Agent {
     let artifactPort: number | undefined;
     if (config.artifactPort > 0) {
       const tls = await servingCertificate(`${config.stateDir}/tls`, `ksleuth-agent.${config.nodeName}`);
-      server = new ArtifactServer(store, new ArtifactAccess(client), tls, log);
+      server = new ArtifactServer(store, new OperatorAccess(client, config.nodeName, config.operatorIdentity), tls, log);
       artifactPort = await server.listen(config.artifactPort);
-      if (config.podName && config.podNamespace) endpoint = { namespace: config.podNamespace, pod: config.podName, port: artifactPort };
+      if (config.podName && config.podNamespace) {
+        endpoint = {
+          namespace: config.podNamespace,
+          pod: config.podName,
+          port: artifactPort,
+          ...(config.podIP ? { address: config.podIP } : {}),
+          certificateSHA256: new X509Certificate(tls.cert).fingerprint256,
+        };
+      }
     }
 
     let watch: Watch | undefined;
@@ -91,6 +102,7 @@ export class Agent {
     await registration.register();
 
     const manager = new Manager({ client, name: 'ksleuth-agent', health: config.healthPort > 0 ? { port: config.healthPort } : false, log });
+    const pods = PodIndex.register(manager, config.nodeName);
     watch = watchConfig
       ? await Watch.start({
           config: watchConfig,
@@ -98,6 +110,7 @@ export class Agent {
           stateDir: config.stateDir,
           kernelLog: options.standIn ? 'none' : config.kernelLog === 'auto' ? (facts.kernelLog ?? 'none') : config.kernelLog,
           metrics: new WatchMetrics(manager.registry),
+          workloads: () => new WorkloadResolver(pods.entries(), config.procRoot),
           log: log.child({ component: 'watch' }),
         })
       : undefined;
@@ -111,6 +124,7 @@ export class Agent {
       maxConcurrent: config.maxConcurrentCaptures,
       log,
       runner,
+      pods: () => pods.entries(),
       disabled: config.allowCustomPrograms ? {} : { bpftrace: 'custom bpftrace programs are not enabled on this node (the chart’s customPrograms.enabled)' },
     });
     const captures = manager.informer<KernelCapture>({ resource: ksleuth('KernelCapture'), fieldSelector: `spec.nodeName=${config.nodeName}` });

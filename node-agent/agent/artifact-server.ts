@@ -4,10 +4,8 @@ import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import type { ArtifactAccess } from './access-review.js';
+import type { OperatorAccess } from './operator-access.js';
 import type { ArtifactStore } from './artifact-store.js';
-
-export const tokenHeader = 'x-ksleuth-token';
 
 function send(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
@@ -15,26 +13,26 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   res.end(text);
 }
 
-/** The caller's token: X-Ksleuth-Token (the API server's proxy strips Authorization), or Authorization for direct callers. */
-export function callerToken(req: IncomingMessage): string | undefined {
-  const header = req.headers[tokenHeader];
-  const value = Array.isArray(header) ? header[0] : (header ?? req.headers.authorization);
-  return value?.replace(/^Bearer\s+/i, '').trim() || undefined;
+/** The bearer token of the Authorization header; nothing else is read. */
+function bearerToken(req: IncomingMessage): string | undefined {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+  return match?.[1];
 }
 
 /**
- * Serves a node's artifacts over HTTPS, reached through the API server's pod proxy:
+ * Serves a node's artifacts over HTTPS to the operator, which serves them to users through the
+ * artifacts.ksleuth.io API:
  *   GET /healthz
  *   GET /artifacts/<kernelcapture>/          lists the files
  *   GET /artifacts/<kernelcapture>/<file>    downloads one
- * Every artifact request is authenticated (TokenReview) and authorized (SubjectAccessReview).
+ * Every artifact request must carry the operator's token bound to this node (OperatorAccess).
  */
 export class ArtifactServer {
   private server?: Server;
 
   constructor(
     private readonly store: ArtifactStore,
-    private readonly access: ArtifactAccess,
+    private readonly access: OperatorAccess,
     private readonly tls: { cert: Buffer; key: Buffer },
     private readonly log: Logger,
   ) {}
@@ -65,13 +63,13 @@ export class ArtifactServer {
     if (req.method !== 'GET' || !match) return send(res, 404, { error: 'not found: use GET /artifacts/<kernelcapture>/<file>' });
     const capture = decodeURIComponent(match[1]!);
     const file = decodeURIComponent(match[2]!);
-    const decision = await this.access.check(callerToken(req), capture);
+    const decision = await this.access.check(bearerToken(req));
     if (!decision.allowed) return send(res, decision.status, { error: decision.message });
     if (file === '') return send(res, 200, { capture, files: await this.store.files(capture) });
     const path = this.store.pathOf(capture, file);
     const info = path ? await stat(path).catch(() => undefined) : undefined;
     if (!path || !info?.isFile()) return send(res, 404, { error: `no artifact ${file} for ${capture} on this node` });
-    this.log.info({ capture, file, user: decision.caller.username }, 'Serving artifact');
+    this.log.info({ capture, file, caller: decision.username }, 'Serving artifact');
     res.writeHead(200, { 'Content-Type': 'application/octet-stream', 'Content-Length': info.size });
     createReadStream(path).pipe(res);
   }

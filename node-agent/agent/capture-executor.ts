@@ -1,3 +1,4 @@
+import type { PodEntry } from '../engine/workload.js';
 import type { Logger } from 'pino';
 import { resolveCaptureEntry, type ResolvedCapture } from '../../api/v1alpha1/capture-entry.js';
 import { finishedCapturePhases, isFinishedCapture, type KernelCaptureStatus } from '../../api/v1alpha1/capture.js';
@@ -27,6 +28,8 @@ export interface ExecutorOptions {
   disabled?: Partial<Record<CaptureKind, string>>;
   /** Where the captures run (a worker process). */
   runner: CaptureRunner;
+  /** This node's pods, passed to each run to name the pods of the processes it finds. */
+  pods?: () => PodEntry[];
 }
 
 /** How long after the investigation's deadline a worker that has not answered is stopped. */
@@ -176,6 +179,7 @@ export class CaptureExecutor {
             outDir: await this.options.store.dirFor(name),
             stateDir: this.options.stateDir,
             disabled: this.options.disabled,
+            pods: this.options.pods?.() ?? [],
           },
           AbortSignal.any([signal, overdue.signal]),
         );

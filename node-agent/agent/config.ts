@@ -6,6 +6,10 @@ const agentConfig = z.object({
   nodeName: z.string().min(1, 'set NODE_NAME (the chart passes spec.nodeName through the downward API) or --node-name'),
   podName: z.string().optional(),
   podNamespace: z.string().optional(),
+  podIP: z.union([z.ipv4(), z.ipv6()], { error: 'POD_IP (--pod-ip) must be an IP address: the chart passes status.podIP' }).optional(),
+  operatorIdentity: z
+    .string()
+    .regex(/^system:serviceaccount:[^:]+:[^:]+$/, '--operator-identity (KSLEUTH_OPERATOR_IDENTITY) must be system:serviceaccount:NAMESPACE:NAME'),
   kubeconfig: z.string().optional(),
   stateDir: z.string().min(1),
   artifactDir: z.string().min(1),
@@ -43,7 +47,10 @@ export const agentUsage = `ksleuth node agent
 
 Flags (each also as an environment variable, e.g. --state-dir or KSLEUTH_STATE_DIR):
   --node-name NAME              this node (NODE_NAME; required)
-  --pod-name, --pod-namespace   this agent's pod, for artifact downloads through the API server (POD_NAME, POD_NAMESPACE)
+  --pod-name, --pod-namespace   this agent's pod (POD_NAME, POD_NAMESPACE)
+  --pod-ip IP                   where the operator reaches the artifact server (POD_IP; the node's address)
+  --operator-identity USER      the only user whose tokens the artifact server accepts
+                                (KSLEUTH_OPERATOR_IDENTITY; default system:serviceaccount:<pod namespace>:ksleuth-operator)
   --kubeconfig PATH             default: in-cluster service account, then $KUBECONFIG
   --state-dir DIR               durable state: sysctl originals, tracer journal (default /var/lib/ksleuth)
   --artifact-dir DIR            artifacts (default <state-dir>/artifacts)
@@ -75,6 +82,8 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv = process
       'node-name': { type: 'string' },
       'pod-name': { type: 'string' },
       'pod-namespace': { type: 'string' },
+      'pod-ip': { type: 'string' },
+      'operator-identity': { type: 'string' },
       kubeconfig: { type: 'string' },
       'state-dir': { type: 'string' },
       'artifact-dir': { type: 'string' },
@@ -110,6 +119,10 @@ export function loadAgentConfig(argv: string[], env: NodeJS.ProcessEnv = process
     nodeName: pick('node-name', 'NODE_NAME') ?? '',
     podName: pick('pod-name', 'POD_NAME'),
     podNamespace: pick('pod-namespace', 'POD_NAMESPACE'),
+    podIP: pick('pod-ip', 'POD_IP') || undefined,
+    operatorIdentity:
+      pick('operator-identity', 'KSLEUTH_OPERATOR_IDENTITY') ??
+      `system:serviceaccount:${pick('pod-namespace', 'POD_NAMESPACE') ?? 'ksleuth-system'}:ksleuth-operator`,
     kubeconfig: pick('kubeconfig', 'KUBECONFIG'),
     stateDir,
     artifactDir: pick('artifact-dir', 'KSLEUTH_ARTIFACT_DIR') ?? join(stateDir, 'artifacts'),

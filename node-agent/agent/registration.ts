@@ -14,6 +14,8 @@ export interface AgentEndpoint {
   namespace: string;
   pod: string;
   port: number;
+  address?: string;
+  certificateSHA256?: string;
 }
 
 /** The node facts part of KernelNode status. */

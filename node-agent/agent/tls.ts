@@ -7,8 +7,8 @@ const run = promisify(execFile);
 
 /**
  * A self-signed serving certificate for the artifact server, made once and kept in the state
- * directory. The API server's pod proxy does not verify pod certificates; TLS here keeps the
- * artifacts encrypted on the wire between the API server and the node.
+ * directory. The agent publishes its fingerprint in its KernelNode status, and the operator
+ * accepts no other certificate for this node before it sends its token.
  */
 export async function servingCertificate(dir: string, commonName: string): Promise<{ cert: Buffer; key: Buffer }> {
   await mkdir(dir, { recursive: true, mode: 0o700 });

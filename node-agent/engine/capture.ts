@@ -5,6 +5,7 @@ import type { ArtifactSink } from './artifacts.js';
 import type { KernelStateJournal } from './journal.js';
 import type { NodeFacts } from './probe.js';
 import type { Requirement } from './requirements.js';
+import type { WorkloadResolver } from './workload.js';
 
 export type Summary = Record<string, string | number | boolean>;
 
@@ -32,6 +33,8 @@ export interface CaptureContext<K extends CaptureKind = CaptureKind> {
   artifacts: ArtifactSink;
   /** Records kernel state the capture changes, so it is restored even after a crash. */
   journal: KernelStateJournal;
+  /** Names the pod and container (or the host) a process found by the capture runs in. */
+  workloads: WorkloadResolver;
   log: Logger;
 }
 

@@ -1,3 +1,4 @@
+import { type PodEntry, WorkloadResolver } from './workload.js';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -66,6 +67,8 @@ export interface RunRequest {
   modules: CaptureModules;
   /** Kinds this node refuses to run, with why (for example custom bpftrace programs not enabled). */
   disabled?: Partial<Record<CaptureKind, string>>;
+  /** This node's pods (the agent's pod index), to name the pod and container of the processes captures find. */
+  pods?: PodEntry[];
 }
 
 /** Unique names: a second unnamed capture of one kind becomes kind-2. */
@@ -142,6 +145,7 @@ async function runOne(capture: ResolvedCapture, request: RunRequest, journal: Ke
   const timer = setTimeout(() => stop.abort(new Error(stopAt.why)), stopAt.time - Date.now());
   const ctx: CaptureContext = {
     name: capture.name,
+    workloads: new WorkloadResolver(request.pods),
     params: capture.params,
     durationSeconds: request.durationSeconds,
     windowEnd: new Date(startTime.getTime() + request.durationSeconds * 1000),

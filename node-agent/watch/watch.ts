@@ -1,3 +1,6 @@
+import type { KmsgRecord } from '../engine/kmsg-record.js';
+import { WorkloadResolver } from '../engine/workload.js';
+import { oomVictims, victimLines } from '../patterns/kernel-log/oom-victims.js';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { FindingPattern } from '../../api/v1alpha1/finding.js';
@@ -39,6 +42,8 @@ export interface WatchOptions {
   metrics?: WatchMetrics;
   log: Logger;
   now?: () => number;
+  /** Names the pods of processes and network namespaces (the agent's pod index); the host's processes are told apart without it. */
+  workloads?: () => WorkloadResolver;
 }
 
 export type ChangeListener = (change: FindingChange) => void;
@@ -311,7 +316,7 @@ export class Watch {
       if (records.length > 0) this.stateDirty = true;
       const nowMs = this.now();
       const matches = this.matcher.feed(records, nowMs);
-      if (matches.length > 0) this.reportMatches(matches, nowMs);
+      if (matches.length > 0) this.reportMatches(matches, nowMs, records);
       metrics?.samples.inc({ sampler: 'kernel-log', result: 'ok' });
       if (this.kernelLogState !== follower.source) this.kernelLogState = follower.source;
     } catch (error) {
@@ -325,7 +330,10 @@ export class Watch {
     }
   }
 
-  private reportMatches(matches: RuleMatch[], nowMs: number): void {
+  private reportMatches(matches: RuleMatch[], nowMs: number, records: KmsgRecord[]): void {
+    const victims = oomVictims(records.filter((r) => r.facility === 0));
+    const workloads = victims.length > 0 ? this.workloads() : undefined;
+    const victimDetails = victimLines(victims, Object.fromEntries(victims.map((v) => [v.memcg, workloads!.ofCgroupPath(v.memcg)])));
     const bootWallMs = nowMs - monotonicUsec() / 1000;
     for (const match of matches) this.options.metrics?.kernelLogMatches.inc({ rule: match.rule.id, pattern: match.rule.pattern }, match.count);
     // Problems that set a condition are kept apart from the transient ones of the same pattern.
@@ -339,7 +347,7 @@ export class Watch {
       }
     }
     for (const { pattern, condition, matches: group } of groups.values()) {
-      const finding = patternFinding(pattern, group, { text: 'in the kernel log', bootWallMs });
+      const finding = patternFinding(pattern, group, { text: 'in the kernel log', bootWallMs }, pattern === 'oom-kill' ? victimDetails : []);
       const about = subjects(group);
       if (about) finding.title = `${finding.title}: ${about}`.slice(0, 256);
       const records = new Set(group.flatMap((m) => m.seqs)).size;
@@ -350,13 +358,17 @@ export class Watch {
 
   // --- samplers and trends ----------------------------------------------------------------------
 
+  private workloads(): WorkloadResolver {
+    return this.options.workloads?.() ?? new WorkloadResolver([], this.options.procRoot);
+  }
+
   private createSamplers(procRoot: string, pageSize: number): void {
     const { sampling, trends } = this.options.config;
     const candidates: [Sampler, { intervalSeconds: number; enabled: boolean }][] = [
       [new SlabSampler(procRoot, sampling.slab.caches), sampling.slab],
       [new MemorySampler(procRoot, pageSize), sampling.memory],
       [new PressureSampler(procRoot), sampling.pressure],
-      [new TcpSampler(procRoot, sampling.tcp.namespacesPerSample, sampling.tcp.maxNamespaces), sampling.tcp],
+      [new TcpSampler(procRoot, sampling.tcp.namespacesPerSample, sampling.tcp.maxNamespaces, () => this.workloads()), sampling.tcp],
     ];
     const prefixes: Record<SamplerName, string[]> = { slab: ['slab'], memory: ['memory', 'vmstat'], pressure: ['pressure'], tcp: ['tcp'] };
     for (const [sampler, settings] of candidates) {

@@ -28,6 +28,7 @@ async function handle(request: WorkerRequest, signal: AbortSignal): Promise<unkn
     outDir: request.outDir,
     stateDir: request.stateDir,
     disabled: request.disabled,
+    pods: request.pods,
     modules: captureModules,
     signal,
     log: log.child({ worker: process.pid }),

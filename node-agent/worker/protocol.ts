@@ -1,3 +1,4 @@
+import type { PodEntry } from '../engine/workload.js';
 import type { CaptureEntry } from '../../api/v1alpha1/capture-entry.js';
 import type { CaptureKind } from '../../api/v1alpha1/captures.js';
 import type { KernelNodeStatus } from '../../api/v1alpha1/node.js';
@@ -33,6 +34,8 @@ export interface RunRequest {
   outDir: string;
   stateDir: string;
   disabled?: Partial<Record<CaptureKind, string>>;
+  /** This node's pods, to name the pod and container of processes. */
+  pods?: PodEntry[];
 }
 
 export type WorkerRequest = ProbeRequest | RunRequest;

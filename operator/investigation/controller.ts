@@ -3,6 +3,7 @@ import { isFinishedCapture } from '../../api/v1alpha1/capture.js';
 import { investigationSpec, type KernelInvestigationStatus } from '../../api/v1alpha1/investigation.js';
 import type { KernelCapture, KernelInvestigation } from '../../api/v1alpha1/resources.js';
 import { conditionsEqual, formatTime, setCondition, type Clock } from '../../lib/conditions.js';
+import { withHealth } from './health.js';
 import type { KubeClient } from '../../lib/kube/client.js';
 import { isAlreadyExists, isConflict, isNotFound } from '../../lib/kube/errors.js';
 import { ksleuth } from '../../lib/kube/resources.js';
@@ -120,44 +121,55 @@ export class InvestigationReconciler {
         await this.fail(investigation, 'NoEligibleNodes', `no Ready node with a ksleuth agent matches${exclusions ? `: ${exclusions}` : ''}`);
         return {};
       }
-      const waiting: KernelInvestigationStatus = {
-        phase: 'Pending',
-        conditions: setCondition(
-          investigation.status?.conditions,
-          {
-            type: 'Complete',
-            status: 'False',
-            reason: 'WaitingForNodes',
-            message: `waiting for Ready nodes with a ksleuth agent${exclusions ? `: ${exclusions}` : ''}`,
-            observedGeneration: investigation.metadata.generation,
-          },
-          this.clock,
-        ),
-      };
+      const waiting: KernelInvestigationStatus = withHealth(
+        {
+          phase: 'Pending',
+          conditions: setCondition(
+            investigation.status?.conditions,
+            {
+              type: 'Complete',
+              status: 'False',
+              reason: 'WaitingForNodes',
+              message: `waiting for Ready nodes with a ksleuth agent${exclusions ? `: ${exclusions}` : ''}`,
+              observedGeneration: investigation.metadata.generation,
+            },
+            this.clock,
+          ),
+        },
+        investigation.metadata.generation,
+        this.clock,
+      );
       // Rechecked every 5 s while waiting: written only when what it says changes.
       if (changed(investigation.status ?? {}, waiting)) await this.writeStatus(investigation, waiting);
       return { requeueAfterMs: 5_000 };
     }
     const startTime = formatTime(now);
-    const started = await this.writeStatus(investigation, {
-      observedGeneration: investigation.metadata.generation,
-      phase: 'Running',
-      startTime,
-      targetNodes: targets.nodes.length,
-      progress: `0/${targets.nodes.length}`,
-      captures: { pending: targets.nodes.length, running: 0, succeeded: 0, failed: 0, unsupported: 0, timedOut: 0 },
-      conditions: setCondition(
-        investigation.status?.conditions,
+    const started = await this.writeStatus(
+      investigation,
+      withHealth(
         {
-          type: 'Complete',
-          status: 'False',
-          reason: 'CapturesRunning',
-          message: `capturing on ${targets.nodes.length} node${targets.nodes.length === 1 ? '' : 's'}${exclusions ? `; left out: ${exclusions}` : ''}`,
           observedGeneration: investigation.metadata.generation,
+          phase: 'Running',
+          startTime,
+          targetNodes: targets.nodes.length,
+          progress: `0/${targets.nodes.length}`,
+          captures: { pending: targets.nodes.length, running: 0, succeeded: 0, failed: 0, unsupported: 0, timedOut: 0 },
+          conditions: setCondition(
+            investigation.status?.conditions,
+            {
+              type: 'Complete',
+              status: 'False',
+              reason: 'CapturesRunning',
+              message: `capturing on ${targets.nodes.length} node${targets.nodes.length === 1 ? '' : 's'}${exclusions ? `; left out: ${exclusions}` : ''}`,
+              observedGeneration: investigation.metadata.generation,
+            },
+            this.clock,
+          ),
         },
+        investigation.metadata.generation,
         this.clock,
       ),
-    });
+    );
     if (!started) return { requeueAfterMs: 1_000 };
     const deadline = deadlineOf(investigation, new Date(Date.parse(startTime)));
     const created = await this.createChildren(started, targets.nodes, deadline);
@@ -226,38 +238,42 @@ export class InvestigationReconciler {
     if (deadlinePassed) await this.markTimedOut(this.children(investigation), context);
     const agg = tally.render(targetNodes, deadlinePassed);
     const { finished, timedOut } = agg;
-    const next: KernelInvestigationStatus = {
-      observedGeneration: investigation.metadata.generation,
-      phase: finished ? 'Completed' : 'Running',
-      progress: `${agg.reported + timedOut}/${targetNodes}`,
-      captures: agg.captures,
-      findingCount: agg.findingCount,
-      highestSeverity: agg.highestSeverity,
-      findings: agg.findings,
-      ...(agg.comparison ? { comparison: agg.comparison } : {}),
-      ...(finished ? { completionTime: formatTime(now) } : {}),
-      conditions: setCondition(
-        status.conditions,
-        finished
-          ? {
-              type: 'Complete',
-              status: 'True',
-              reason: timedOut > 0 ? 'DeadlineExceeded' : 'AllNodesReported',
-              message:
-                `${agg.findingCount} finding${agg.findingCount === 1 ? '' : 's'} from ${agg.reported} of ${targetNodes} nodes` +
-                (timedOut > 0 ? `; ${timedOut} timed out (${agg.timedOutNodes.join(', ')}${timedOut > agg.timedOutNodes.length ? ', ...' : ''})` : ''),
-              observedGeneration: investigation.metadata.generation,
-            }
-          : {
-              type: 'Complete',
-              status: 'False',
-              reason: 'CapturesRunning',
-              message: `${agg.reported} of ${targetNodes} nodes reported`,
-              observedGeneration: investigation.metadata.generation,
-            },
-        this.clock,
-      ),
-    };
+    const next: KernelInvestigationStatus = withHealth(
+      {
+        observedGeneration: investigation.metadata.generation,
+        phase: finished ? 'Completed' : 'Running',
+        progress: `${agg.reported + timedOut}/${targetNodes}`,
+        captures: agg.captures,
+        findingCount: agg.findingCount,
+        highestSeverity: agg.highestSeverity,
+        findings: agg.findings,
+        ...(agg.comparison ? { comparison: agg.comparison } : {}),
+        ...(finished ? { completionTime: formatTime(now) } : {}),
+        conditions: setCondition(
+          status.conditions,
+          finished
+            ? {
+                type: 'Complete',
+                status: 'True',
+                reason: timedOut > 0 ? 'DeadlineExceeded' : 'AllNodesReported',
+                message:
+                  `${agg.findingCount} finding${agg.findingCount === 1 ? '' : 's'} from ${agg.reported} of ${targetNodes} nodes` +
+                  (timedOut > 0 ? `; ${timedOut} timed out (${agg.timedOutNodes.join(', ')}${timedOut > agg.timedOutNodes.length ? ', ...' : ''})` : ''),
+                observedGeneration: investigation.metadata.generation,
+              }
+            : {
+                type: 'Complete',
+                status: 'False',
+                reason: 'CapturesRunning',
+                message: `${agg.reported} of ${targetNodes} nodes reported`,
+                observedGeneration: investigation.metadata.generation,
+              },
+          this.clock,
+        ),
+      },
+      investigation.metadata.generation,
+      this.clock,
+    );
 
     if (changed(status, next)) {
       const written = await this.writeStatus(investigation, next);
@@ -318,20 +334,24 @@ export class InvestigationReconciler {
   }
 
   private async fail(investigation: KernelInvestigation, reason: string, message: string): Promise<void> {
-    const next: KernelInvestigationStatus = {
-      observedGeneration: investigation.metadata.generation,
-      phase: 'Failed',
-      completionTime: formatTime(this.clock()),
-      conditions: setCondition(
-        setCondition(
-          investigation.status?.conditions,
-          { type: 'Complete', status: 'True', reason, message, observedGeneration: investigation.metadata.generation },
+    const next: KernelInvestigationStatus = withHealth(
+      {
+        observedGeneration: investigation.metadata.generation,
+        phase: 'Failed',
+        completionTime: formatTime(this.clock()),
+        conditions: setCondition(
+          setCondition(
+            investigation.status?.conditions,
+            { type: 'Complete', status: 'True', reason, message, observedGeneration: investigation.metadata.generation },
+            this.clock,
+          ),
+          { type: 'Failed', status: 'True', reason, message, observedGeneration: investigation.metadata.generation },
           this.clock,
         ),
-        { type: 'Failed', status: 'True', reason, message, observedGeneration: investigation.metadata.generation },
-        this.clock,
-      ),
-    };
+      },
+      investigation.metadata.generation,
+      this.clock,
+    );
     if (changed(investigation.status ?? {}, next)) {
       await this.writeStatus(investigation, next);
       this.options.events.record(investigation, 'Warning', reason, message);

@@ -1,6 +1,6 @@
 import type { DesiredSysctl } from '../../api/v1alpha1/node.js';
 import type { KernelMitigation } from '../../api/v1alpha1/resources.js';
-import { conditionsEqual, setCondition, type Clock } from '../../lib/conditions.js';
+import { conditionsEqual, setCondition, setHealth, type Clock } from '../../lib/conditions.js';
 import type { KubeClient } from '../../lib/kube/client.js';
 import { isConflict, isNotFound } from '../../lib/kube/errors.js';
 import { ksleuth } from '../../lib/kube/resources.js';
@@ -226,9 +226,14 @@ export class MitigationReconciler {
         .slice(0, 3)
         .map((n) => n.name)
         .join(', ')})`;
-      const conditions = setCondition(
-        m.status?.conditions,
-        { type: 'Applied', status: 'False', reason: 'Reverting', message, observedGeneration: m.metadata.generation },
+      const conditions = setHealth(
+        setCondition(
+          m.status?.conditions,
+          { type: 'Applied', status: 'False', reason: 'Reverting', message, observedGeneration: m.metadata.generation },
+          this.clock,
+        ),
+        { state: 'Reconciling', reason: 'Reverting', message },
+        m.metadata.generation,
         this.clock,
       );
       if (!conditionsEqual(conditions, m.status?.conditions)) {

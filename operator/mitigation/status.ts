@@ -1,7 +1,7 @@
 import type { Condition } from '../../api/v1alpha1/common.js';
 import type { KernelMitigationStatus } from '../../api/v1alpha1/mitigation.js';
 import type { SysctlStatus } from '../../api/v1alpha1/node.js';
-import { setCondition, type Clock } from '../../lib/conditions.js';
+import { setCondition, setHealth, type Clock, type Health } from '../../lib/conditions.js';
 import type { MitigationInput, MitigationView, NodeInput } from './resolve.js';
 
 const maxDryRun = 100;
@@ -30,6 +30,23 @@ function report(node: string, s: SysctlStatus | undefined, name: string, desired
   };
 }
 
+/**
+ * Ready, Reconciling or Stalled (docs/gitops.md), from the mitigation's own conditions: a conflict
+ * or a failed node needs a person, so it stalls the mitigation even while other nodes still roll
+ * out; nothing pending and nothing failed is Ready, also for a dry run or no matching node, where
+ * nothing has to change.
+ */
+function health(conditions: Condition[], pending: number): Health {
+  const own = (type: string) => conditions.find((c) => c.type === type)!;
+  for (const type of ['Conflict', 'Degraded']) {
+    const c = own(type);
+    if (c.status === 'True') return { state: 'Stalled', reason: c.reason, message: c.message };
+  }
+  const applied = own('Applied');
+  if (pending > 0) return { state: 'Reconciling', reason: 'RollingOut', message: `${applied.message}; ${own('Progressing').message}` };
+  return { state: 'Ready', reason: applied.reason, message: applied.message };
+}
+
 /** The mitigation's status from the resolution and the agents' reports. Pure. */
 export function mitigationStatus(
   m: MitigationInput,
@@ -53,6 +70,7 @@ export function mitigationStatus(
       reason,
       reason === 'SysctlNotAllowed' ? 'nothing is written while a sysctl is not allowed' : 'nothing is written until spec.kernelVersions is fixed',
     );
+    conditions = setHealth(conditions, { state: 'Stalled', reason, message: m.refused ?? 'refused' }, generation, clock);
     return { observedGeneration: generation, conditions };
   }
   conditions = set(conditions, 'Accepted', 'True', 'Allowed', 'every sysctl is in the allow-list');
@@ -133,6 +151,8 @@ export function mitigationStatus(
           conflicts.map((c) => `${c.mitigation} sets ${c.sysctl}=${c.otherValue} (this sets ${c.value}) at equal priority on ${c.nodes} nodes`).join('; '),
         )
       : set(conditions, 'Conflict', 'False', 'NoConflict', 'no other mitigation sets these sysctls differently at equal priority');
+
+  conditions = setHealth(conditions, health(conditions, pending), generation, clock);
 
   return {
     observedGeneration: generation,

@@ -18,7 +18,7 @@ const topLayers: Record<string, number> = { api: 0, lib: 1, runtime: 2, operator
  */
 const innerLayers: Record<string, Record<string, number>> = {
   'node-agent': { engine: 0, flamegraph: 0, sysctl: 0, procfs: 0, patterns: 1, captures: 2, watch: 2, worker: 3, agent: 4, '': 5 },
-  operator: { nodes: 0, investigation: 1, mitigation: 1, triggers: 1, '': 2 },
+  operator: { nodes: 0, artifacts: 1, investigation: 1, mitigation: 1, triggers: 1, '': 2 },
 };
 
 interface Place {

@@ -9,7 +9,7 @@ import { parse, parseAllDocuments, stringify } from 'yaml';
 import type { KubeObject } from '../../lib/kube/client.js';
 import { core } from '../../lib/kube/resources.js';
 import type { LocalCluster } from '../harness/cluster.js';
-import { ensureBinaries } from '../harness/binaries.js';
+import { ensureBinaries, kubernetesVersion } from '../harness/binaries.js';
 import { projectRoot } from '../../lib/paths.js';
 import { buildAllowList, shippedAllowListPath, type AllowList } from '../../lib/sysctl/index.js';
 
@@ -66,7 +66,11 @@ export async function withValues<T>(values: Record<string, unknown>, work: (args
 
 /** `helm template` of the chart with the given values; the YAML text. */
 export function renderText(values: Record<string, unknown> = {}, extraArgs: string[] = []): Promise<string> {
-  return withValues(values, async (args) => (await helm(['template', release, chartDir, '--namespace', namespace, ...args, ...extraArgs])).stdout);
+  return withValues(
+    values,
+    async (args) =>
+      (await helm(['template', release, chartDir, '--namespace', namespace, '--kube-version', kubernetesVersion(), ...args, ...extraArgs])).stdout,
+  );
 }
 
 /** Splits rendered YAML into objects, each with its template and text. */

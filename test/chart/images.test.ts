@@ -9,19 +9,20 @@ import { parse } from 'yaml';
 import { projectRoot } from '../../lib/paths.js';
 import { shippedRulesFile } from '../../node-agent/patterns/kernel-log/rules.js';
 import { shippedAllowListPath } from '../../lib/sysctl/index.js';
+import { shippedWatchConfigFile } from '../../node-agent/watch/config.js';
 
 const run = promisify(execFile);
 
 /**
- * The images cannot be built here (no Docker engine). These tests check what can be checked
- * without one: every COPY source exists and passes the image's .dockerignore, the runtime stage
- * carries every file the code reads from the project root, and the compiled dist/ starts from that
- * layout with the production dependencies alone.
+ * What the Dockerfiles say, checked without building: every COPY source exists and passes the
+ * image's .dockerignore, the runtime stage carries every file the code reads from the project root,
+ * the base images are ones hack/build-images.sh makes here, and the compiled dist/ starts from that
+ * layout with the production dependencies alone. test/real-node/ builds the images and runs them.
  */
 const images = ['operator', 'agent'] as const;
 const dataFiles = {
   operator: ['package.json', relative(projectRoot, shippedAllowListPath)],
-  agent: ['package.json', relative(projectRoot, shippedAllowListPath), relative(projectRoot, shippedRulesFile)],
+  agent: ['package.json', relative(projectRoot, shippedAllowListPath), relative(projectRoot, shippedRulesFile), relative(projectRoot, shippedWatchConfigFile)],
 };
 
 interface Copy {
@@ -102,10 +103,26 @@ describe('the images', () => {
     expect(text).toMatch(new RegExp(`ENTRYPOINT \\[.*"/app/dist/${image === 'agent' ? 'node-agent' : 'operator'}/main\\.js"\\]`));
   });
 
-  it('agent: installs the tools the captures and the bundle run', async () => {
-    const { text } = await dockerfile('agent');
-    for (const pkg of ['bpftrace', 'linux-perf', 'trace-cmd', 'iproute2', 'procps', 'util-linux', 'pciutils', 'tar', 'openssl'])
+  it('agent: installs the tools the captures and the bundle run, and the node binary alone', async () => {
+    const { text, copies } = await dockerfile('agent');
+    for (const pkg of ['bpftrace', 'linux-perf', 'iproute2', 'procps', 'util-linux', 'pciutils', 'tar', 'openssl'])
       expect(text).toMatch(new RegExp(`apt-get install[^\\n]*\\\\\\n[^\\n]*\\b${pkg}\\b`));
+    // The ftrace capture writes tracefs itself; trace-cmd would only add weight.
+    const install = /^RUN apt-get update(?:[^\n]*\\\n)*[^\n]*$/m.exec(text)?.[0];
+    expect(install).toMatch(/bpftrace/);
+    expect(install).not.toMatch(/trace-cmd/);
+    expect(copies).toContainEqual({ stage: 2, from: 'build', sources: ['/usr/local/bin/node'], destination: '/usr/local/bin/node' });
+  });
+
+  it.each(images)('%s: starts from a supported Node.js LTS, and from base images hack/build-images.sh makes where there is no registry', async (image) => {
+    const { text } = await dockerfile(image);
+    const args = Object.fromEntries([...text.matchAll(/^ARG (\w+)=(\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
+    expect(args.NODE_IMAGE).toBe('node:24-bookworm-slim');
+    expect(args.RUNTIME_IMAGE).toBe(image === 'agent' ? 'debian:bookworm-slim' : 'gcr.io/distroless/nodejs24-debian12:nonroot');
+    const { stdout } = await run('bash', [join(projectRoot, 'hack', 'build-images.sh'), '--base-images']);
+    const made = stdout.trim().split('\n');
+    const normalize = (ref: string) => (ref.split('/')[0]!.includes('.') ? ref : `docker.io/library/${ref}`);
+    for (const ref of [args.NODE_IMAGE!, args.RUNTIME_IMAGE!]) expect(made).toContain(normalize(ref));
   });
 
   it("the chart's image tags are the version the code reports", async () => {
@@ -144,6 +161,6 @@ describe('the images', () => {
       (error: { stderr: string }) => error,
     );
     expect(agent.stderr).toContain('missing.kubeconfig');
-    expect(agent.stderr).not.toMatch(/ERR_MODULE_NOT_FOUND|Cannot find (module|package)|rules\.yaml|sysctl-allowlist\.yaml/);
+    expect(agent.stderr).not.toMatch(/ERR_MODULE_NOT_FOUND|Cannot find (module|package)|rules\.yaml|watch\.yaml|sysctl-allowlist\.yaml/);
   }, 180_000);
 });

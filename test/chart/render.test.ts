@@ -1,9 +1,11 @@
+import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse, parseDocument, isMap, isScalar, type Document } from 'yaml';
+import { parse, parseDocument } from 'yaml';
 import { generatedFiles } from '../../api/generate.js';
+import { valuePaths } from '../../hack/chart-readme.js';
 import { manifestsPath, renderManifests } from '../../hack/render-manifests.js';
 import { projectRoot } from '../../lib/paths.js';
 import { buildAllowList, describeAllowed, matchesPattern, shippedAllowListPath, type AllowList } from '../../lib/sysctl/index.js';
@@ -101,11 +103,20 @@ describe('the chart', () => {
     expect(deployment.spec.replicas).toBe(2);
     const c = container(deployment);
     expect(c.image).toBe('ghcr.io/ksleuth/ksleuth-operator:0.1.0');
-    expect(c.args).toEqual(['--health-port=8080', '--leader-elect', '--max-auto-investigations-per-hour=20']);
+    expect(c.args).toEqual([
+      '--health-port=8080',
+      '--leader-elect',
+      '--max-auto-investigations-per-hour=20',
+      '--artifacts-port=8443',
+      '--artifacts-tls-dir=/etc/ksleuth/artifacts-api-tls',
+    ]);
     expect(c.env).toContainEqual({ name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } });
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
-    expect(c.ports).toEqual([{ name: 'metrics', containerPort: 8080, protocol: 'TCP' }]);
+    expect(c.ports).toEqual([
+      { name: 'metrics', containerPort: 8080, protocol: 'TCP' },
+      { name: 'artifacts-api', containerPort: 8443, protocol: 'TCP' },
+    ]);
     expect(c.resources.requests).toMatchObject({ cpu: '50m', memory: '128Mi' });
     expect(c.resources.limits).toMatchObject({ memory: '512Mi' });
     expect(c.securityContext).toEqual({
@@ -170,11 +181,64 @@ describe('the chart', () => {
       ['NODE_NAME', 'spec.nodeName'],
       ['POD_NAME', 'metadata.name'],
       ['POD_NAMESPACE', 'metadata.namespace'],
+      ['POD_IP', 'status.podIP'],
     ]) {
       expect(c.env).toContainEqual({ name, valueFrom: { fieldRef: { fieldPath } } });
     }
+    expect(c.env).toContainEqual({ name: 'KSLEUTH_OPERATOR_IDENTITY', value: 'system:serviceaccount:ksleuth-system:ksleuth-operator' });
     expect(c.startupProbe.httpGet).toEqual({ path: '/healthz', port: 'metrics' });
     expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'metrics' });
+  });
+
+  it('renders the artifacts API: an APIService whose caBundle signs the operator serving certificate, its Service, RBAC, and none when disabled', async () => {
+    const objects = await render();
+    const apiService = one(objects, 'APIService');
+    expect(apiService.metadata.name).toBe('v1alpha1.artifacts.ksleuth.io');
+    expect(apiService.spec).toMatchObject({
+      group: 'artifacts.ksleuth.io',
+      version: 'v1alpha1',
+      service: { name: 'ksleuth-artifacts-api', namespace: 'ksleuth-system', port: 443 },
+    });
+    expect(apiService.spec.insecureSkipTLSVerify).toBeUndefined();
+    const secret = one(objects, 'Secret', '-artifacts-api-tls') as unknown as { data: Record<string, string> };
+    const ca = new X509Certificate(Buffer.from(apiService.spec.caBundle, 'base64'));
+    const serving = new X509Certificate(Buffer.from(secret.data['tls.crt']!, 'base64'));
+    expect(Buffer.from(secret.data['ca.crt']!, 'base64').toString()).toBe(ca.toString());
+    expect(serving.verify(ca.publicKey)).toBe(true);
+    // The API server dials the Service by its DNS name: <service>.<namespace>.svc.
+    expect(serving.subjectAltName).toContain('DNS:ksleuth-artifacts-api.ksleuth-system.svc');
+    const service = one(objects, 'Service', '-artifacts-api');
+    expect(service.spec.ports).toEqual([{ name: 'https', port: 443, targetPort: 'artifacts-api', protocol: 'TCP' }]);
+    expect(service.spec.selector).toEqual(one(objects, 'Deployment').spec.selector.matchLabels);
+    const volumes = one(objects, 'Deployment').spec.template.spec.volumes as { name: string; secret?: { secretName: string } }[];
+    expect(volumes).toContainEqual({ name: 'artifacts-api-tls', secret: { secretName: 'ksleuth-artifacts-api-tls' } });
+    // Users: get/list captureartifacts and get their files; nothing on pods/proxy.
+    const reader = one(objects, 'ClusterRole', '-artifact-reader') as unknown as { rules: unknown[] };
+    expect(reader.rules).toEqual(
+      expect.arrayContaining([
+        { apiGroups: ['artifacts.ksleuth.io'], resources: ['captureartifacts'], verbs: ['get', 'list'] },
+        { apiGroups: ['artifacts.ksleuth.io'], resources: ['captureartifacts/files'], verbs: ['get'] },
+      ]),
+    );
+    expect(JSON.stringify(objects.filter((o) => o.kind === 'Role' || o.kind === 'ClusterRole'))).not.toContain('pods/proxy');
+    // The operator: tokens for its own ServiceAccount only, and the front-proxy CA in kube-system.
+    const tokens = one(objects, 'Role', '-operator-agent-tokens') as unknown as { rules: unknown[] };
+    expect(tokens.rules).toEqual([{ apiGroups: [''], resources: ['serviceaccounts/token'], resourceNames: ['ksleuth-operator'], verbs: ['create'] }]);
+    const frontProxy = one(objects, 'RoleBinding', '-operator-extension-apiserver-authentication') as unknown as {
+      metadata: { namespace: string };
+      roleRef: { name: string };
+    };
+    expect([frontProxy.metadata.namespace, frontProxy.roleRef.name]).toEqual(['kube-system', 'extension-apiserver-authentication-reader']);
+    const agentRole = one(objects, 'ClusterRole', '-agent') as unknown as { rules: { resources: string[] }[] };
+    expect(agentRole.rules.flatMap((r) => r.resources)).not.toContain('subjectaccessreviews');
+
+    const off = await render({ artifactsApi: { enabled: false } });
+    for (const kind of ['APIService', 'Service', 'Secret'])
+      expect(
+        off.some((o) => o.kind === kind),
+        kind,
+      ).toBe(false);
+    expect(container(one(off, 'Deployment')).args.join(' ')).not.toContain('--artifacts-port');
   });
 
   it('renders the admission policies with bindings and the custom-programs ClusterRole', async () => {
@@ -265,6 +329,8 @@ describe('the chart', () => {
       '--allow-custom-programs',
       '--allowlist-extra=/etc/ksleuth/sysctl-allowlist/extra.yaml',
       '--max-auto-investigations-per-hour=20',
+      '--artifacts-port=8443',
+      '--artifacts-tls-dir=/etc/ksleuth/artifacts-api-tls',
     ]);
     expect(agent.args).toEqual(
       expect.arrayContaining([
@@ -291,6 +357,7 @@ describe('the chart', () => {
     ]);
     const services = objects.filter((o) => o.kind === 'Service');
     expect(services.map((s) => [s.metadata.name, s.spec.ports[0].port])).toEqual([
+      ['sleuth-artifacts-api', 443],
       ['sleuth-operator-metrics', 8080],
       ['sleuth-agent-metrics', 18081],
     ]);
@@ -321,6 +388,66 @@ describe('the chart', () => {
       expect(kinds.has(kind), kind).toBe(false);
     expect(one(objects, 'DaemonSet').spec.template.spec.serviceAccountName).toBe('agents');
     expect(one(objects, 'Deployment').spec.template.spec.serviceAccountName).toBe('ops');
+  });
+
+  it('renders agent.capabilities, each with what it is for, and refuses a name that is no Linux capability', async () => {
+    const listed = container(one(await render({ agent: { capabilities: ['BPF', 'PERFMON', 'IPC_LOCK'] } }), 'DaemonSet'));
+    expect(listed.securityContext.capabilities).toEqual({ drop: ['ALL'], add: ['BPF', 'PERFMON', 'IPC_LOCK'] });
+    const daemonSet = one(await render({ agent: { capabilities: ['BPF', 'IPC_LOCK'] } }), 'DaemonSet');
+    const lines = section(daemonSet.text, /^\s+add:$/, /^\s+volumeMounts:$/);
+    expect(uncommentedItems(lines, 16)).toEqual([]);
+    expect(lines.join('\n')).toMatch(/# Added with agent\.capabilities\.\n\s+- IPC_LOCK/);
+    expect(container(one(await render({ agent: { capabilities: [] } }), 'DaemonSet')).securityContext.capabilities).toEqual({ drop: ['ALL'], add: [] });
+    await expect(render({ agent: { capabilities: ['CAP_BPF'] } })).rejects.toThrow(/at '\/agent\/capabilities\/0': value must be one of/);
+    await expect(render({ agent: { capabilities: ['BPF', 'BPF'] } })).rejects.toThrow(/at '\/agent\/capabilities'/);
+  });
+
+  it('ci/real-node-values.yaml differs from the defaults only by SYS_RESOURCE, which the test machine cannot grant', async () => {
+    const file = join(chartDir, 'ci', 'real-node-values.yaml');
+    const values = parse(await readFile(file, 'utf8'));
+    expect(values).toEqual({ agent: { capabilities: agentCapabilities.filter((c) => c !== 'SYS_RESOURCE') } });
+    const defaults = await render();
+    const real = await render({}, ['-f', file]);
+    expect(real.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(defaults.map((o) => `${o.kind}/${o.metadata.name}`));
+    // Without a cluster to look the Secret up in, Helm makes a new serving certificate per render.
+    const strip = (o: Rendered) => {
+      const { text: _text, data: _data, ...rest } = o as Rendered & { data?: unknown };
+      if (o.kind === 'APIService') return { ...rest, spec: { ...rest.spec, caBundle: undefined } };
+      return rest;
+    };
+    for (const [i, object] of real.entries()) {
+      if (object.kind !== 'DaemonSet') {
+        expect(strip(object), `${object.kind}/${object.metadata.name}`).toEqual(strip(defaults[i]!));
+        continue;
+      }
+      const expected = structuredClone(strip(defaults[i]!));
+      expected.spec.template.spec.containers[0].securityContext.capabilities.add = values.agent.capabilities;
+      expect(strip(object)).toEqual(expected);
+    }
+  });
+
+  it('renders the SELinux type and AppArmor profile platforms differ on: spc_t by default, super_t for Bottlerocket, or (null) the runtime default', async () => {
+    const defaults = container(one(await render(), 'DaemonSet')).securityContext;
+    expect(defaults).toMatchObject({ seLinuxOptions: { type: 'spc_t' }, appArmorProfile: { type: 'Unconfined' } });
+    const bottlerocket = container(one(await render({ agent: { seLinuxOptions: { type: 'super_t' } } }), 'DaemonSet')).securityContext;
+    expect(bottlerocket.seLinuxOptions).toEqual({ type: 'super_t' });
+    const runtimeDefault = container(one(await render({ agent: { seLinuxOptions: null, appArmorProfile: null } }), 'DaemonSet')).securityContext;
+    expect(runtimeDefault).not.toHaveProperty('seLinuxOptions');
+    expect(runtimeDefault).not.toHaveProperty('appArmorProfile');
+    const localhost = { type: 'Localhost', localhostProfile: 'ksleuth-agent' };
+    expect(container(one(await render({ agent: { appArmorProfile: localhost } }), 'DaemonSet')).securityContext.appArmorProfile).toEqual(localhost);
+    await expect(render({ agent: { appArmorProfile: { type: 'Localhost' } } })).rejects.toThrow(/agent\/appArmorProfile/);
+    await expect(render({ agent: { seLinuxOptions: { typ: 'spc_t' } } })).rejects.toThrow(/agent\/seLinuxOptions/);
+    // A privileged container takes neither: the runtime gives it the unconfined types.
+    const privileged = container(one(await render({ agent: { privileged: true } }), 'DaemonSet')).securityContext;
+    expect(privileged).not.toHaveProperty('seLinuxOptions');
+  });
+
+  it('states the Kubernetes versions it needs (kubeVersion): helm refuses 1.30 and takes 1.31 and cloud builds', async () => {
+    await expect(helm(['template', 'ksleuth', chartDir, '--kube-version', 'v1.30.9'])).rejects.toThrow(/requires kubeVersion: >=1\.31\.0-0/);
+    for (const version of ['v1.31.0', 'v1.32.3-eks-4096722', 'v1.33.1-gke.1107000']) {
+      await expect(helm(['template', 'ksleuth', chartDir, '--kube-version', version, '--show-only', 'templates/agent-daemonset.yaml'])).resolves.toBeDefined();
+    }
   });
 
   it('refuses bad values with a message naming the value (values.schema.json)', async () => {
@@ -386,35 +513,21 @@ describe('the chart', () => {
   it('matches manifests/ksleuth.yaml, the plain manifests: the namespace and the chart with default values (run npx tsx hack/render-manifests.ts)', async () => {
     const plain = await readFile(manifestsPath, 'utf8');
     expect(plain).toBe(await renderManifests());
+    expect(plain).not.toMatch(/kind: APIService|BEGIN (RSA |EC )?PRIVATE KEY|tls\.key:/);
     const [namespace, ...rest] = parseRendered(plain);
     expect(namespace).toMatchObject({
       kind: 'Namespace',
       metadata: { name: 'ksleuth-system', labels: { 'pod-security.kubernetes.io/enforce': 'privileged' } },
     });
-    expect(rest.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual((await render()).map((o) => `${o.kind}/${o.metadata.name}`));
+    expect(rest.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual(
+      (await render({ artifactsApi: { enabled: false } })).map((o) => `${o.kind}/${o.metadata.name}`),
+    );
   });
 });
 
 interface SchemaNode {
   type?: string | string[];
   properties?: Record<string, SchemaNode>;
-}
-
-/** Dotted paths of values.yaml: every key whose value is a scalar, a list, or an empty or free-form map. */
-function valuePaths(doc: Document): string[] {
-  const freeForm = /(^|\.)(resources|nodeSelector|affinity|podAnnotations|podLabels|annotations|labels|extra)$/;
-  const paths: string[] = [];
-  const walk = (node: unknown, prefix: string): void => {
-    if (!isMap(node)) return;
-    for (const pair of node.items) {
-      const key = isScalar(pair.key) ? String(pair.key.value) : String(pair.key);
-      const path = prefix ? `${prefix}.${key}` : key;
-      if (isMap(pair.value) && pair.value.items.length > 0 && !freeForm.test(path)) walk(pair.value, path);
-      else paths.push(path);
-    }
-  };
-  walk(doc.contents, '');
-  return paths;
 }
 
 function schemaHas(schema: SchemaNode, path: string[]): boolean {

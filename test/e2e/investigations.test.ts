@@ -7,7 +7,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { KernelCapture, KernelInvestigation } from '../../api/v1alpha1/resources.js';
 import { ksleuth } from '../../lib/kube/resources.js';
-import { systemNamespace } from '../harness/ksleuth-system.js';
 import { projectRoot } from '../../lib/paths.js';
 import { sha256File } from '../../node-agent/engine/artifacts.js';
 import { useKsleuth } from '../helpers/ksleuth.js';
@@ -38,7 +37,7 @@ async function capturesOf(name: string): Promise<KernelCapture[]> {
 async function personKubeconfig(name: string, canRead: boolean): Promise<string> {
   const s = system();
   // A reader is bound to ksleuth-artifact-reader; anyone else may read investigations and
-  // captures, and reach the agents, but not get kernelcaptures/artifacts.
+  // captures, but not get captureartifacts/files in artifacts.ksleuth.io.
   const reads = canRead
     ? `apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
@@ -57,16 +56,7 @@ metadata: {name: ${name}-viewer}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: ${name}-viewer}
 subjects: [{kind: ServiceAccount, name: ${name}, namespace: team}]
 `;
-  // Either way the person may reach the agents through the API server's pod proxy.
-  await s.cluster.kubectl(['apply', '-f', '-'], {
-    input: `${reads}---
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: ${name}-proxies-to-agents, namespace: ${systemNamespace}}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: ksleuth-artifact-proxy}
-subjects: [{kind: ServiceAccount, name: ${name}, namespace: team}]
-`,
-  });
+  await s.cluster.kubectl(['apply', '-f', '-'], { input: reads });
   return s.cluster.tokenKubeconfig({ namespace: 'team', serviceAccount: name });
 }
 
@@ -185,6 +175,6 @@ describe('investigations end to end', () => {
       () => 'allowed',
       (error: { stdout: string; stderr: string }) => error.stdout + error.stderr,
     );
-    expect(result).toMatch(/403: .*may not get kernelcaptures\/artifacts/);
+    expect(result).toMatch(/403: .*cannot get resource "captureartifacts\/files" in API group "artifacts\.ksleuth\.io"/);
   });
 });

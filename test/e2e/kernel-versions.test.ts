@@ -8,7 +8,6 @@ import { parse } from 'yaml';
 import type { KernelInvestigation, KernelMitigation } from '../../api/v1alpha1/resources.js';
 import { ksleuth } from '../../lib/kube/resources.js';
 import { projectRoot } from '../../lib/paths.js';
-import { systemNamespace } from '../harness/ksleuth-system.js';
 import { useKsleuth } from '../helpers/ksleuth.js';
 import { reproducerBegin, reproducerEnd } from '../../cli/kernel-report/markdown.js';
 
@@ -180,12 +179,6 @@ spec:
 kind: ClusterRoleBinding
 metadata: {name: kernel-devs-reader}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: ksleuth-artifact-reader}
-subjects: [{kind: ServiceAccount, name: reader, namespace: kernel-devs}]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {name: kernel-devs-proxy, namespace: ${systemNamespace}}
-roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: ksleuth-artifact-proxy}
 subjects: [{kind: ServiceAccount, name: reader, namespace: kernel-devs}]
 `,
     });

@@ -13,6 +13,7 @@ import type { KernelNode } from '../../api/v1alpha1/resources.js';
 import { KubeClient, type KubeObject } from '../../lib/kube/client.js';
 import { ApiError } from '../../lib/kube/errors.js';
 import { core, ksleuth } from '../../lib/kube/resources.js';
+import { kubernetesVersion } from '../harness/binaries.js';
 import { useKsleuth } from '../helpers/ksleuth.js';
 import { oomKillInCgroup } from '../helpers/oom.js';
 
@@ -83,6 +84,8 @@ async function chartExpressions(): Promise<{ where: string; expr: string }[]> {
       'template',
       'ksleuth',
       join(projectRoot, 'charts', 'ksleuth'),
+      '--kube-version',
+      kubernetesVersion(),
       '--set',
       'metrics.prometheusRule.enabled=true',
       '--set',

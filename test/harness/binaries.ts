@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -6,11 +7,36 @@ import { projectRoot } from '../../lib/paths.js';
 
 const run = promisify(execFile);
 
-export const componentNames = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl', 'helm', 'kwok', 'kwokctl'] as const;
+export const componentNames = [
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kubectl',
+  'helm',
+  'kwok',
+  'kwokctl',
+  'kubelet',
+  'kube-proxy',
+  'containerd',
+  'containerd-shim-runc-v2',
+  'ctr',
+] as const;
 export type Component = (typeof componentNames)[number];
 export type Binaries = Record<Component, string>;
 
 let cached: Promise<Binaries> | undefined;
+
+/**
+ * The Kubernetes release the local control plane runs (hack/versions.env). `helm template` needs it
+ * as --kube-version: the helm built here does not carry Kubernetes version stamps and would
+ * assume 1.20, below the chart's kubeVersion.
+ */
+export function kubernetesVersion(): string {
+  const match = /^KUBERNETES_VERSION=(\S+)$/m.exec(readFileSync(join(projectRoot, 'hack', 'versions.env'), 'utf8'));
+  if (!match) throw new Error('hack/versions.env has no KUBERNETES_VERSION line');
+  return match[1]!;
+}
 
 /**
  * The control-plane binaries, built from Go modules on first use (hack/build-binaries.sh) and

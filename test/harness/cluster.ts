@@ -12,8 +12,11 @@ import { isAlreadyExists } from '../../lib/kube/errors.js';
 import { core } from '../../lib/kube/resources.js';
 import { projectRoot } from '../../lib/paths.js';
 import { ensureBinaries, type Binaries } from './binaries.js';
-import { ComponentProcess } from './component.js';
-import { createPki, type Pki } from './pki.js';
+import { ComponentProcess, stillRunningAfter, waitUntil } from './component.js';
+import { NodeClaim } from './node-host.js';
+import { nodeHostAddress } from './node-config.js';
+import { RealNode, realNodeApiServerArgs, type RealNodeOptions } from './real-node.js';
+import { createPki, frontProxyClientName, type Pki } from './pki.js';
 import { freePort } from './ports.js';
 
 export interface LocalClusterOptions {
@@ -36,6 +39,12 @@ export interface LocalClusterOptions {
    * a SimulatedNetwork whose hosts run node agents. The API server then listens on all addresses.
    */
   extraAddress?: string;
+  /**
+   * Add a real node (real-node.ts): a kubelet, kube-proxy and containerd that run pods on this
+   * machine, named after the host. Implies the scheduler. Only one runs on a machine at a time;
+   * a start waits up to 10 minutes for another to stop.
+   */
+  realNode?: boolean | RealNodeOptions;
 }
 
 export interface SimulatedNode {
@@ -74,6 +83,9 @@ interface Ports {
 export class LocalCluster {
   private readonly components = new Map<string, ComponentProcess>();
   private adminClient?: KubeClient;
+  private nodeClaim?: NodeClaim;
+  /** The real node, when the cluster was started with one. */
+  node?: RealNode;
 
   private constructor(
     readonly dir: string,
@@ -101,7 +113,10 @@ export class LocalCluster {
   }
 
   static async start(options: LocalClusterOptions = {}): Promise<LocalCluster> {
+    if (options.realNode) options = { ...options, scheduler: true, extraAddress: nodeHostAddress };
     const binaries = await ensureBinaries();
+    // Taken before anything else, so that a node a crashed run left is cleaned up first.
+    const claim = options.realNode ? await NodeClaim.take(options.detached ? 0 : 600_000) : undefined;
     const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'ksleuth-cluster-')));
     await mkdir(join(dir, 'logs'), { recursive: true });
     await mkdir(join(dir, 'pki'), { recursive: true });
@@ -112,6 +127,7 @@ export class LocalCluster {
       freePort(),
     ]);
     const cluster = new LocalCluster(dir, binaries, pki, { etcdClient, etcdPeer, apiServer }, options);
+    cluster.nodeClaim = claim;
     try {
       await cluster.boot();
     } catch (error) {
@@ -134,6 +150,11 @@ export class LocalCluster {
     if (this.options.kwok ?? true) starts.push(this.startKwok());
     if (this.options.installCrds ?? true) starts.push(this.installCrds());
     await Promise.all(starts);
+    if (this.nodeClaim) {
+      const options = typeof this.options.realNode === 'object' ? this.options.realNode : {};
+      this.node = await RealNode.start(this, this.nodeClaim, options, this.options.detached ?? false);
+      if (this.options.detached) await this.nodeClaim.handTo(this.node.namespacePid);
+    }
   }
 
   private async launch(name: string, command: string, args: string[]): Promise<ComponentProcess> {
@@ -166,7 +187,8 @@ export class LocalCluster {
       `--tls-cert-file=${this.pki.serverCert}`,
       `--tls-private-key-file=${this.pki.serverKey}`,
       `--client-ca-file=${this.pki.caCert}`,
-      '--authorization-mode=RBAC',
+      // A real node's kubelet is authorized as a node (the Node authorizer), as in any cluster.
+      `--authorization-mode=${this.options.realNode ? 'Node,RBAC' : 'RBAC'}`,
       `--service-account-issuer=${issuer}`,
       `--api-audiences=${issuer}`,
       `--service-account-key-file=${this.pki.serviceAccountPub}`,
@@ -179,6 +201,18 @@ export class LocalCluster {
       '--profiling=false',
       '--shutdown-delay-duration=0s',
       '--event-ttl=2h',
+      // The aggregation layer, for the operator's artifacts.ksleuth.io API: the API server proxies
+      // with its front-proxy client certificate and names the user in these headers; it dials the
+      // Service's endpoints directly (no kube-proxy on the host for ClusterIPs).
+      `--requestheader-client-ca-file=${this.pki.frontProxyCaCert}`,
+      `--requestheader-allowed-names=${frontProxyClientName}`,
+      '--requestheader-username-headers=X-Remote-User',
+      '--requestheader-group-headers=X-Remote-Group',
+      '--requestheader-extra-headers-prefix=X-Remote-Extra-',
+      `--proxy-client-cert-file=${this.pki.frontProxyClientCert}`,
+      `--proxy-client-key-file=${this.pki.frontProxyClientKey}`,
+      '--enable-aggregator-routing=true',
+      ...(this.options.realNode ? realNodeApiServerArgs(this) : []),
       ...(this.options.apiServerArgs ?? []),
     ]);
     await waitUntil(apiServer, 'kube-apiserver to be ready', () => this.ready(), 90_000);
@@ -407,7 +441,8 @@ export class LocalCluster {
     return { name, uid: pod.metadata.uid };
   }
 
-  private async writeKubeconfig(path: string, user: Record<string, string>, server = this.server): Promise<void> {
+  /** Writes a kubeconfig for this cluster with the given user credentials. */
+  async writeKubeconfig(path: string, user: Record<string, string>, server = this.server): Promise<void> {
     const config = {
       apiVersion: 'v1',
       kind: 'Config',
@@ -436,6 +471,11 @@ export class LocalCluster {
    * disposable, so its processes are killed outright rather than shut down gracefully.
    */
   async stop(options: { keepDir?: boolean } = {}): Promise<void> {
+    // The node first: its pods stop while the API server still takes their last status.
+    if (this.node) await this.node.stop();
+    else await this.nodeClaim?.release();
+    this.node = undefined;
+    this.nodeClaim = undefined;
     this.adminClient?.close();
     await Promise.all([...this.components.values()].map((component) => component.stop(0)));
     this.components.clear();
@@ -451,21 +491,6 @@ async function ensureNamespace(client: KubeClient, name: string): Promise<void> 
   await client.create(core.namespaces, { metadata: { name } }).catch((error: unknown) => {
     if (!isAlreadyExists(error)) throw error;
   });
-}
-
-async function waitUntil(component: ComponentProcess, what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (!component.running) throw await component.failure();
-    if (await check().catch(() => false)) return;
-    await sleep(100);
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last lines of ${component.logFile}:\n${await component.logTail()}`);
-}
-
-async function stillRunningAfter(component: ComponentProcess, ms: number): Promise<void> {
-  await sleep(ms);
-  if (!component.running) throw await component.failure();
 }
 
 function httpStatus(url: string, tls: { ca?: Buffer; cert?: Buffer; key?: Buffer } = {}): Promise<number> {

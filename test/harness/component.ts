@@ -94,3 +94,20 @@ function signalGroup(pid: number, signal: NodeJS.Signals | 0): boolean {
     return false;
   }
 }
+
+/** Polls `check` until it holds; fails when the component exits or after timeoutMs, with its log's last lines. */
+export async function waitUntil(component: ComponentProcess, what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!component.running) throw await component.failure();
+    if (await check().catch(() => false)) return;
+    await sleep(100);
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last lines of ${component.logFile}:\n${await component.logTail()}`);
+}
+
+/** Fails when the component has exited after `ms`. */
+export async function stillRunningAfter(component: ComponentProcess, ms: number): Promise<void> {
+  await sleep(ms);
+  if (!component.running) throw await component.failure();
+}

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,6 +8,7 @@ import type { KubeClient } from '../../lib/kube/client.js';
 import { isAlreadyExists } from '../../lib/kube/errors.js';
 import { core, ksleuth } from '../../lib/kube/resources.js';
 import { projectRoot } from '../../lib/paths.js';
+import { kubernetesVersion } from './binaries.js';
 import { LocalCluster, type LocalClusterOptions } from './cluster.js';
 import { ComponentProcess } from './component.js';
 import { SimulatedNetwork, type SimulatedHost } from './network.js';
@@ -19,6 +20,7 @@ export const systemNamespace = 'ksleuth-system';
 export const releaseName = 'ksleuth';
 export const operatorServiceAccount = `${releaseName}-operator`;
 export const agentServiceAccount = `${releaseName}-agent`;
+export const artifactsApiService = 'v1alpha1.artifacts.ksleuth.io';
 
 export interface KsleuthSystemOptions {
   /** Simulated nodes, each with a real agent process in its own network namespace. */
@@ -60,6 +62,8 @@ export class KsleuthSystem {
   operator?: ComponentProcess;
   /** Where the operator serves /metrics, /healthz and /readyz (on loopback). */
   operatorHealthPort?: number;
+  /** Where the operator serves the artifacts API (on the simulated network's host address). */
+  artifactsApiPort?: number;
   private operatorKubeconfig?: string;
 
   private constructor(
@@ -128,7 +132,57 @@ export class KsleuthSystem {
       this.agents.push({ node, host, stateDir, kubeconfig });
     }
     await Promise.all(this.agents.map((agent) => this.startAgent(agent.node)));
-    if (this.options.operator ?? true) await this.startOperator();
+    if (this.options.operator ?? true) {
+      // Only with an operator to serve it: an APIService nobody serves makes discovery fail for
+      // every client and holds up namespace deletion.
+      await this.applyChartTemplates(['templates/artifacts-api.yaml']);
+      await this.startOperator();
+      await this.waitForArtifactsApi();
+    }
+  }
+
+  /** Until the API server reports the artifacts APIService Available (it reached the operator). */
+  async waitForArtifactsApi(): Promise<void> {
+    await this.waitFor(
+      'the artifacts.ksleuth.io APIService to be Available',
+      async () => {
+        const apiService = await this.client.request<{ status?: { conditions?: { type: string; status: string }[] } }>(
+          'GET',
+          `/apis/apiregistration.k8s.io/v1/apiservices/${artifactsApiService}`,
+        );
+        return apiService.status?.conditions?.some((c) => c.type === 'Available' && c.status === 'True') === true;
+      },
+      60_000,
+    );
+  }
+
+  /**
+   * The artifacts API's Service routes to the operator process on the host: an EndpointSlice
+   * (the API server's aggregator routing dials endpoints) and the chart's serving certificate in
+   * files, as the pod would mount them.
+   */
+  private async routeArtifactsApi(port: number): Promise<string> {
+    const secret = await this.client.get<{ data: Record<string, string> }>(
+      { group: '', version: 'v1', plural: 'secrets', namespace: systemNamespace },
+      `${releaseName}-artifacts-api-tls`,
+    );
+    const tlsDir = join(this.cluster.dir, 'operator-artifacts-api-tls');
+    await mkdir(tlsDir, { recursive: true, mode: 0o700 });
+    for (const file of ['tls.crt', 'tls.key']) await writeFile(join(tlsDir, file), Buffer.from(secret.data[file]!, 'base64'), { mode: 0o600 });
+    const service = `${releaseName}-artifacts-api`;
+    await this.cluster.kubectl(['apply', '-f', '-'], {
+      input: `apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata:
+  name: ${service}-operator-process
+  namespace: ${systemNamespace}
+  labels: {kubernetes.io/service-name: ${service}, endpointslice.kubernetes.io/managed-by: ksleuth-test-harness}
+addressType: IPv4
+endpoints: [{addresses: ["${this.network.hostAddress}"], conditions: {ready: true}}]
+ports: [{name: https, port: ${port}, protocol: TCP}]
+`,
+    });
+    return tlsDir;
   }
 
   /** Renders chart templates with helm and applies them (the chart is the one source of RBAC). */
@@ -137,6 +191,8 @@ export class KsleuthSystem {
       'template',
       releaseName,
       join(projectRoot, 'charts', 'ksleuth'),
+      '--kube-version',
+      kubernetesVersion(),
       '--namespace',
       systemNamespace,
       ...templates.flatMap((t) => ['--show-only', t]),
@@ -161,6 +217,7 @@ export class KsleuthSystem {
       NODE_NAME: node,
       POD_NAME: `${agentServiceAccount}-${node}`,
       POD_NAMESPACE: systemNamespace,
+      POD_IP: agent.host.address,
       KUBECONFIG: agent.kubeconfig,
       KSLEUTH_STATE_DIR: agent.stateDir,
       KSLEUTH_ARTIFACT_PORT: '9443',
@@ -216,6 +273,8 @@ export class KsleuthSystem {
   async startOperator(): Promise<void> {
     this.operatorKubeconfig ??= await this.cluster.tokenKubeconfig({ namespace: systemNamespace, serviceAccount: operatorServiceAccount });
     this.operatorHealthPort ??= await freePort();
+    this.artifactsApiPort ??= await freePort();
+    const tlsDir = await this.routeArtifactsApi(this.artifactsApiPort);
     this.operator = await ComponentProcess.start(
       'operator',
       tsx,
@@ -225,6 +284,12 @@ export class KsleuthSystem {
         this.operatorKubeconfig,
         '--health-port',
         String(this.operatorHealthPort),
+        '--artifacts-port',
+        String(this.artifactsApiPort),
+        '--artifacts-address',
+        this.network.hostAddress,
+        '--artifacts-tls-dir',
+        tlsDir,
         ...(this.options.operatorArgs ?? []),
       ],
       this.cluster.logDir,

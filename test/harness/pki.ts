@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -14,13 +14,43 @@ export interface Pki {
   adminKey: string;
   serviceAccountKey: string;
   serviceAccountPub: string;
+  /** The aggregation layer: the CA of the API server's front-proxy client certificate, and that certificate. */
+  frontProxyCaCert: string;
+  frontProxyClientCert: string;
+  frontProxyClientKey: string;
 }
+
+/** The name the front-proxy client certificate carries (--requestheader-allowed-names). */
+export const frontProxyClientName = 'front-proxy-client';
 
 async function openssl(args: string[]): Promise<void> {
   await run('openssl', args).catch((error: unknown) => {
     const stderr = (error as { stderr?: string }).stderr ?? String(error);
     throw new Error(`openssl ${args[0]} failed: ${stderr.trim()}`);
   });
+}
+
+async function selfSignedCa(dir: string, name: string, subject: string): Promise<{ caCert: string; caKey: string }> {
+  const caKey = join(dir, `${name}.key`);
+  const caCert = join(dir, `${name}.crt`);
+  await openssl([
+    'req',
+    '-x509',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    caKey,
+    '-out',
+    caCert,
+    '-days',
+    '30',
+    '-subj',
+    subject,
+  ]);
+  return { caCert, caKey };
 }
 
 async function signedCert(
@@ -40,27 +70,16 @@ async function signedCert(
   return { cert, key };
 }
 
+/** A client certificate signed by the cluster's CA, for example a kubelet's (O=system:nodes/CN=system:node:NAME). */
+export async function createClientCert(pki: Pki, name: string, subject: string): Promise<{ cert: string; key: string }> {
+  return signedCert(dirname(pki.caCert), name, subject, pki, clientCertExtensions);
+}
+
+const clientCertExtensions = ['basicConstraints=CA:FALSE', 'keyUsage=digitalSignature,keyEncipherment', 'extendedKeyUsage=clientAuth', ''].join('\n');
+
 /** A throw-away PKI for one local cluster: a CA, the API server's serving cert, an admin client cert and the service-account signing key. */
 export async function createPki(dir: string, extraAddresses: string[] = []): Promise<Pki> {
-  const caKey = join(dir, 'ca.key');
-  const caCert = join(dir, 'ca.crt');
-  await openssl([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-keyout',
-    caKey,
-    '-out',
-    caCert,
-    '-days',
-    '30',
-    '-subj',
-    '/CN=ksleuth-local-ca',
-  ]);
+  const { caCert, caKey } = await selfSignedCa(dir, 'ca', '/CN=ksleuth-local-ca');
   const ca = { caCert, caKey };
   const server = await signedCert(
     dir,
@@ -75,17 +94,14 @@ export async function createPki(dir: string, extraAddresses: string[] = []): Pro
       '',
     ].join('\n'),
   );
-  const admin = await signedCert(
-    dir,
-    'admin',
-    '/O=system:masters/CN=kubernetes-admin',
-    ca,
-    ['basicConstraints=CA:FALSE', 'keyUsage=digitalSignature,keyEncipherment', 'extendedKeyUsage=clientAuth', ''].join('\n'),
-  );
+  const admin = await signedCert(dir, 'admin', '/O=system:masters/CN=kubernetes-admin', ca, clientCertExtensions);
   const serviceAccountKey = join(dir, 'sa.key');
   const serviceAccountPub = join(dir, 'sa.pub');
   await openssl(['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', serviceAccountKey]);
   await openssl(['pkey', '-in', serviceAccountKey, '-pubout', '-out', serviceAccountPub]);
+  // A CA of its own, as kubeadm does: a certificate from the cluster CA must not pass as the front proxy.
+  const frontProxyCa = await selfSignedCa(dir, 'front-proxy-ca', '/CN=ksleuth-local-front-proxy-ca');
+  const frontProxyClient = await signedCert(dir, 'front-proxy-client', `/CN=${frontProxyClientName}`, frontProxyCa, clientCertExtensions);
   return {
     caCert,
     caKey,
@@ -95,5 +111,8 @@ export async function createPki(dir: string, extraAddresses: string[] = []): Pro
     adminKey: admin.key,
     serviceAccountKey,
     serviceAccountPub,
+    frontProxyCaCert: frontProxyCa.caCert,
+    frontProxyClientCert: frontProxyClient.cert,
+    frontProxyClientKey: frontProxyClient.key,
   };
 }

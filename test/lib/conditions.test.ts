@@ -10,6 +10,7 @@ import {
   isConditionTrue,
   removeCondition,
   setCondition,
+  setHealth,
   setNodeCondition,
   type Condition,
 } from '../../lib/conditions.js';
@@ -143,5 +144,29 @@ describe('every condition goes through setCondition', () => {
       .filter((file) => file !== join('lib', 'conditions.ts'))
       .filter((file) => /lastTransitionTime\s*:/.test(readFileSync(join(root, file), 'utf8')));
     expect(writers).toEqual([]);
+  });
+});
+
+describe('setHealth', () => {
+  const own = setCondition(undefined, { type: 'Applied', status: 'False', reason: 'Progressing', message: '1 of 2' }, at(t0));
+
+  it('sets exactly one of Ready, Reconciling and Stalled True, with the generation, beside the resource’s own conditions', () => {
+    const list = setHealth(own, { state: 'Reconciling', reason: 'RollingOut', message: '1 node pending' }, 4, at(t0));
+    expect(list.map((c) => [c.type, c.status])).toEqual([
+      ['Applied', 'False'],
+      ['Ready', 'False'],
+      ['Reconciling', 'True'],
+      ['Stalled', 'False'],
+    ]);
+    for (const c of list.slice(1)) expect(c).toMatchObject({ reason: 'RollingOut', message: '1 node pending', observedGeneration: 4 });
+    expect(list.every((c) => conditionSchema.safeParse(c).success)).toBe(true);
+  });
+
+  it('moves lastTransitionTime only on the conditions that flip', () => {
+    const rolling = setHealth(own, { state: 'Reconciling', reason: 'RollingOut', message: 'x' }, 1, at(t0));
+    const stalled = setHealth(rolling, { state: 'Stalled', reason: 'NodesFailed', message: 'y' }, 1, at(t1));
+    expect(findCondition(stalled, 'Ready')?.lastTransitionTime).toBe('2025-03-01T10:00:00Z');
+    expect(findCondition(stalled, 'Reconciling')).toMatchObject({ status: 'False', lastTransitionTime: '2025-03-01T10:05:00Z' });
+    expect(findCondition(stalled, 'Stalled')).toMatchObject({ status: 'True', lastTransitionTime: '2025-03-01T10:05:00Z' });
   });
 });

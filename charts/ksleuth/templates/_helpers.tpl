@@ -219,3 +219,31 @@ allow a denied key fails the render with the reason, as the agent would refuse t
 {{- end }}
 {{- end -}}
 {{- end -}}
+
+{{/* What the agent uses a capability for, one comment line per line; agent.capabilities renders it above each. */}}
+{{- define "ksleuth.agent.capabilityReason" -}}
+{{- $reasons := dict
+  "BPF" "bpftrace loads BPF programs and creates the maps that aggregate in the kernel\n(kmalloc, io-latency, tcp retransmits, custom programs). Kernel 5.8 and later."
+  "PERFMON" "bpftrace attaches BPF programs to tracepoints through perf events and reads kernel\nmemory and stacks; perf samples every CPU (cpu-profile: perf record -a)."
+  "SYS_ADMIN" "Kernels before 5.8 have no CAP_BPF and CAP_PERFMON and ask for this instead, as do\nthe default seccomp profiles of older container runtimes before they let bpf() and\nperf_event_open() through; kernel.numa_balancing refuses writes without it."
+  "SYS_PTRACE" "/proc/<pid>/fd, maps and stacks of processes with more capabilities than the agent:\nthe tcp capture's socket owners, perf's user-space symbols, `ss -p` in the bundle."
+  "DAC_READ_SEARCH" "/proc/<pid>/fd of processes owned by other users is mode 0500 for its owner only."
+  "SYSLOG" "/dev/kmsg when kernel.dmesg_restrict=1 (kernel-log, bundle), and real addresses in\n/proc/kallsyms (kptr_restrict) so perf and bpftrace name kernel functions."
+  "NET_ADMIN" "net.* sysctl handlers that check it: net.ipv4.tcp_congestion_control loads the\nmodule of an algorithm that is not loaded yet only for CAP_NET_ADMIN."
+  "SYS_RESOURCE" "Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK, which bpftrace raises with\nthis; 5.11 and later charge them to the memory cgroup and do not need it."
+-}}
+{{- get $reasons . | default "Added with agent.capabilities." -}}
+{{- end -}}
+
+{{/* The username the API server gives the operator's ServiceAccount: the only caller agents accept. */}}
+{{- define "ksleuth.operator.username" -}}
+{{- printf "system:serviceaccount:%s:%s" .Release.Namespace (include "ksleuth.operator.serviceAccountName" .) -}}
+{{- end -}}
+
+{{/* The Service in front of the operator's artifacts API, and the Secret with its serving certificate. */}}
+{{- define "ksleuth.artifactsApi.serviceName" -}}
+{{- printf "%s-artifacts-api" (include "ksleuth.fullname" .) -}}
+{{- end -}}
+{{- define "ksleuth.artifactsApi.secretName" -}}
+{{- printf "%s-artifacts-api-tls" (include "ksleuth.fullname" .) -}}
+{{- end -}}

@@ -1,3 +1,4 @@
+import { oomVictims, victimLines } from '../../patterns/kernel-log/oom-victims.js';
 import type { CaptureAnalysis, Summary } from '../../engine/capture.js';
 import { byPattern, patternFinding } from '../../patterns/kernel-log/finding.js';
 import { matchRules } from '../../patterns/kernel-log/match.js';
@@ -24,7 +25,8 @@ export function analyzeKernelLog(parsed: ParsedKernelLog, rules: KernelLogRule[]
   ).reduce((n, m) => n + m.count, 0);
   const groups = byPattern(matches);
   const scope = { text: scopeOf(parsed), bootWallMs: parsed.bootWallMs };
-  const findings = [...groups].map(([pattern, group]) => patternFinding(pattern, group, scope));
+  const victims = victimLines(oomVictims(parsed.records.filter((r) => r.facility === 0)), parsed.workloads ?? {});
+  const findings = [...groups].map(([pattern, group]) => patternFinding(pattern, group, scope, pattern === 'oom-kill' ? victims : []));
 
   const summary: Summary = {
     scope: parsed.scope ?? (parsed.sinceBoot ? 'since boot' : 'window'),

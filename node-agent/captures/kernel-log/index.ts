@@ -1,3 +1,5 @@
+import { oomVictims } from '../../patterns/kernel-log/oom-victims.js';
+import { parseKmsg } from '../../engine/kmsg-record.js';
 import type { CaptureModule } from '../../engine/capture.js';
 import { analyzeKernelLog } from './analyze.js';
 import { readKernelLog } from '../../engine/kmsg-reader.js';
@@ -23,7 +25,10 @@ export function createKernelLogCapture(rules: KernelLogRule[]): CaptureModule<'k
       await ctx.artifacts.write('kmsg.txt', result.text, 'text/plain');
       if (result.source === 'syslog') ctx.log.info('Reading the kernel log through syslog(2): /dev/kmsg cannot be opened here');
       if (result.capped) ctx.log.warn({ maxLines: ctx.params.maxLines }, 'Stopped reading the kernel log at maxLines');
+      // Named now: the pods of killed processes may be gone by the time anyone reads the finding.
+      const memcgs = new Set(oomVictims(parseKmsg(result.text)).map((v) => v.memcg));
       return {
+        workloads: Object.fromEntries([...memcgs].map((memcg) => [memcg, ctx.workloads.ofCgroupPath(memcg)])),
         sinceBoot: ctx.params.sinceBoot,
         text: result.text,
         capped: result.capped,

@@ -1,3 +1,4 @@
+import type { Workload } from '../../engine/workload.js';
 import { parseKmsg, type KmsgRecord } from '../../engine/kmsg-record.js';
 
 /** What run() returns. */
@@ -11,6 +12,8 @@ export interface KernelLogRaw {
   lost: number;
   /** Wall-clock and monotonic time read together, to place record timestamps in time. */
   clock: { wallMs: number; monotonicUs: number };
+  /** The pod and container (or host) of each OOM-killed process's memory cgroup, by cgroup path. */
+  workloads?: Record<string, Workload>;
 }
 
 export interface ParsedKernelLog {
@@ -24,6 +27,8 @@ export interface ParsedKernelLog {
   scope?: string;
   /** False when the source does not print levels (plain dmesg, journal and syslog lines): error and warning counts are left out. */
   levelsKnown?: boolean;
+  /** The pod and container (or host) of each OOM-killed process's memory cgroup, as the node saw them. */
+  workloads?: Record<string, Workload>;
 }
 
 export function parseKernelLog(raw: KernelLogRaw): ParsedKernelLog {
@@ -33,5 +38,6 @@ export function parseKernelLog(raw: KernelLogRaw): ParsedKernelLog {
     capped: raw.capped,
     lost: raw.lost,
     bootWallMs: raw.clock.wallMs - raw.clock.monotonicUs / 1000,
+    ...(raw.workloads ? { workloads: raw.workloads } : {}),
   };
 }

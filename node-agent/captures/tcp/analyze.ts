@@ -1,6 +1,7 @@
 import type { CaptureParams } from '../../../api/v1alpha1/captures.js';
 import type { Finding, Severity } from '../../../api/v1alpha1/finding.js';
 import type { CaptureAnalysis, Summary } from '../../engine/capture.js';
+import { workloadText } from '../../engine/workload.js';
 import { evidence, formatBytes } from '../../../lib/findings.js';
 import type { ParsedTcp, TcpReading } from './parse.js';
 import { unreadBytes, type Endpoint, type TcpSocket } from '../../procfs/net-tcp.js';
@@ -53,7 +54,8 @@ function groupLine(group: LocalGroup, parsed: ParsedTcp): string {
   const bytes = group.sockets.reduce((sum, s) => sum + unreadBytes(s), 0);
   const remotes = [...new Set(group.sockets.map((s) => s.remote.address))];
   const owners = new Map<number, string>();
-  for (const socket of group.sockets) for (const owner of parsed.owners[socket.inode] ?? []) owners.set(owner.pid, owner.comm);
+  for (const socket of group.sockets)
+    for (const owner of parsed.owners[socket.inode] ?? []) owners.set(owner.pid, `${owner.comm}${owner.workload ? `, ${workloadText(owner.workload)}` : ''}`);
   const uids = [...new Set(group.sockets.map((s) => s.uid))];
   return (
     `local ${group.local}: ${group.sockets.length} socket${group.sockets.length === 1 ? '' : 's'}, ${formatBytes(bytes)} unread, ` +

@@ -57,7 +57,7 @@ export function createTcpCapture(options: TcpCaptureOptions = {}): CaptureModule
         intervalSeconds,
         littleEndian,
         readings,
-        owners: await socketOwners(new Set(stuck.map((s) => s.inode))),
+        owners: await socketOwners(new Set(stuck.map((s) => s.inode)), { workloads: ctx.workloads }),
         retransmitTrace,
       };
       await ctx.artifacts.write('readings.txt', readingsText(raw), 'text/plain');

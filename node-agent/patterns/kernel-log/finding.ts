@@ -39,9 +39,10 @@ export function rankMatches(matches: RuleMatch[]): RuleMatch[] {
 
 /**
  * One finding for the rules of one pattern that matched: counts, first and last time, the values
- * of the rules' named groups (task names, devices) and a few example lines.
+ * of the rules' named groups (task names, devices) and a few example lines. `details` (who was
+ * affected, such as the pods of OOM-killed processes) follow the counts.
  */
-export function patternFinding(pattern: FindingPattern, matches: RuleMatch[], scope: MatchScope): Finding {
+export function patternFinding(pattern: FindingPattern, matches: RuleMatch[], scope: MatchScope, details: string[] = []): Finding {
   const ranked = rankMatches(matches);
   const top = ranked[0]!;
   const records = new Set(matches.flatMap((m) => m.seqs)).size;
@@ -52,6 +53,7 @@ export function patternFinding(pattern: FindingPattern, matches: RuleMatch[], sc
         (match.count > 1 ? `, last ${when(match.last, scope.bootWallMs)}` : ''),
     );
   }
+  lines.push(...details);
   for (const match of ranked) lines.push(...tallyLines(match));
   for (const match of ranked) lines.push(...match.examples.map(exampleLine));
   return {

@@ -1,3 +1,4 @@
+import { type Workload, WorkloadResolver } from '../../engine/workload.js';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { scanNetworkNamespaces, type NetworkNamespace } from '../../engine/netns.js';
 import { closeWaitCensus, type CloseWaitCensus } from '../../procfs/net-tcp.js';
@@ -20,6 +21,13 @@ function readOptional(path: string): string {
   }
 }
 
+/** Who a network namespace belongs to, from one of its processes: a pod's is shared by its containers, so only the pod is named. */
+function namespaceOwner(workload: Workload | undefined): string {
+  if (!workload) return 'a namespace whose process exited';
+  if (workload.host) return 'a namespace of a host process, not of a pod';
+  return workload.pod ? `pod ${workload.namespace}/${workload.pod}${workload.owner ? ` (${workload.owner})` : ''}` : `pod ${workload.podUid}`;
+}
+
 /**
  * CLOSE_WAIT sockets and TCP retransmits in every network namespace of the node (pods have their
  * own), read through one process of each: /proc/<pid>/net/{tcp,tcp6,snmp}, no setns. The SNMP
@@ -39,6 +47,8 @@ export class TcpSampler implements Sampler {
     private readonly procRoot: string,
     private readonly namespacesPerSample: number,
     private readonly maxNamespaces: number,
+    /** Names the pod of a namespace, through its first process. */
+    private readonly workloads: () => WorkloadResolver = () => new WorkloadResolver([], procRoot),
   ) {}
 
   unavailable(): string | undefined {
@@ -115,13 +125,14 @@ export class TcpSampler implements Sampler {
   /** The namespaces that hold most CLOSE_WAIT sockets with unread data, for trend evidence. */
   context(series: string[]): string[] {
     if (!series.some((s) => s.startsWith('tcp.closeWait.'))) return [];
+    const workloads = this.workloads();
     return [...this.census.entries()]
       .filter(([, c]) => c.withData > 0)
       .sort((a, b) => b[1].withData - a[1].withData)
       .slice(0, 5)
       .map(([inode, c]) => {
         const comm = readOptional(`${this.procRoot}/${c.pid}/comm`).trim() || '?';
-        const where = inode === this.initInode ? 'the node’s own namespace' : 'a pod or container namespace';
+        const where = inode === this.initInode ? 'the node’s own namespace' : namespaceOwner(workloads.ofPid(c.pid));
         return `network namespace net:[${inode}] (${where}; pid ${c.pid} ${comm}): ${c.withData} sockets in CLOSE_WAIT with ${formatBytes(c.unreadBytes)} unread`;
       });
   }

@@ -56,6 +56,7 @@ beforeAll(async () => {
   const stateDir = await mkdtemp(join(tmpdir(), 'ksleuth-deadline-'));
   const config: AgentConfig = {
     nodeName: node,
+    operatorIdentity: 'system:serviceaccount:ksleuth-system:ksleuth-operator',
     stateDir,
     artifactDir: join(stateDir, 'artifacts'),
     artifactPort: 0,

@@ -66,6 +66,7 @@ describe('the agent at scale', () => {
     const agent = await Agent.start({
       config: {
         nodeName: 'scope-a',
+        operatorIdentity: 'system:serviceaccount:ksleuth-system:ksleuth-operator',
         stateDir,
         artifactDir: join(stateDir, 'artifacts'),
         artifactPort: 0,

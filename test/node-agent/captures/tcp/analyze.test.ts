@@ -64,6 +64,16 @@ describe('CLOSE_WAIT backlog', () => {
     expect(findings[0]!.recommendation).toMatch(/no sysctl mitigation/);
   });
 
+  it('names the pod and container of an owner, and the host for a host process', () => {
+    const inPod = { host: false, podUid: 'u', namespace: 'shop', pod: 'web-1', container: 'server', owner: 'Deployment/web' } as const;
+    const { findings } = analyze(
+      raw(closeWait, closeWait, {
+        owners: { 124988: [{ pid: 4242, comm: 'node', workload: inPod }], 124990: [{ pid: 7, comm: 'sshd', workload: { host: true } }] },
+      }),
+    );
+    expect(findings[0]!.evidence[1]).toMatch(/held by pid 4242 \(node, pod shop\/web-1 container server \(Deployment\/web\)\), pid 7 \(sshd, host\)$/);
+  });
+
   it('does not report fewer sockets than closeWaitMinSockets', () => {
     expect(analyze(raw(closeWait, closeWait), { ...params, closeWaitMinSockets: 6 }).findings).toEqual([]);
     expect(analyze(raw(closeWait, closeWait), { ...params, closeWaitMinSockets: 5 }).findings).toHaveLength(1);

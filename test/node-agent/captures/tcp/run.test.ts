@@ -34,7 +34,7 @@ describe('tcp capture on this machine', () => {
     expect(finding?.title).toBe('5 TCP sockets in CLOSE_WAIT hold 500 B of unread data');
     expect(finding?.evidence[0]).toMatch(/; 5 of them were already there/);
     expect(finding?.evidence[1]).toBe(
-      `local 127.0.0.1:${port}: 5 sockets, 500 B unread, from 1 remote address (127.0.0.1), uid 0, held by pid ${child.pid} (node)`,
+      `local 127.0.0.1:${port}: 5 sockets, 500 B unread, from 1 remote address (127.0.0.1), uid 0, held by pid ${child.pid} (node, host)`,
     );
     const readings = await readFile(join(run.outDir, 'tcp-readings.txt'), 'utf8');
     expect(readings.match(/ 08 /g)).toHaveLength(2 * 7);
