@@ -10,7 +10,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash hack/install-deps.sh
 KSLEUTH_BIN_DIR=$(bash hack/build-binaries.sh | tail -n 1)
 export KSLEUTH_BIN_DIR
-<<<<<<< HEAD
 if [[ $# -eq 0 || " $* " == *" real-node "* ]]; then
   # The operator and agent images for the real-node lane (buildah; test/harness/images.ts finds
   # them in the cache).
@@ -21,14 +20,6 @@ if [[ $# -eq 0 ]]; then
   # Formatting and lint rules (biome.json); `npm run format` fixes what it can.
   npx biome check --error-on-warnings .
 fi
-=======
-# The operator and agent images for the real-node tests (buildah; test/harness/images.ts
-# finds them in the cache).
-bash hack/build-images.sh >/dev/null
-npx tsc --noEmit
-# Formatting and lint rules (biome.json); `npm run format` fixes what it can.
-npx biome check --error-on-warnings .
->>>>>>> fb30b88 (Real-node harness and tests import from test/harness, where main moved the local cluster)
 # Every temporary file of the run goes here and goes away with it, whatever a test leaves.
 TMPDIR=$(mktemp -d /tmp/ksleuth-test.XXXXXX)
 export TMPDIR
