@@ -16,8 +16,9 @@ import type { ReadonlyStore } from '../../runtime/store.js';
 import type { CachedKernelNode, CachedNode } from '../nodes/cached.js';
 import type { CachedCapture } from './cached.js';
 import { buildCapture, captureName, deadlineOf } from './children.js';
-import { captureIndexes, type ChildTallies } from './tallies.js';
-import { describeExclusions, resolveTargets } from './targets.js';
+import { captureIndexes, nodeInfoOf, type ChildTallies } from './tallies.js';
+import { groupByOf, groupValue } from './tally.js';
+import { describeExclusions, resolveTargets, type Targets } from './targets.js';
 
 /** What a controller tells users about, as Kubernetes Events on the investigation. */
 export interface EventSink {
@@ -108,11 +109,18 @@ export class InvestigationReconciler {
     return undefined;
   }
 
-  private async start(investigation: KernelInvestigation, context: ReconcileContext): Promise<ReconcileOutcome> {
-    const now = this.clock();
+  /** The nodes to run on now; with compareBy picked evenly across the groups. */
+  private targets(investigation: KernelInvestigation, now: Date): Targets {
     const { stores } = this.options;
     const kernelNodes = new Map(stores.kernelNodes.list().map((kn) => [kn.metadata.name!, kn]));
-    const targets = resolveTargets(investigation.spec.nodes, stores.nodes.list(), kernelNodes, now);
+    const groupBy = groupByOf(investigation.spec);
+    const groupOf = groupBy.kind === 'none' ? undefined : (node: string) => groupValue(groupBy, nodeInfoOf(stores.nodes.get(node), kernelNodes.get(node)));
+    return resolveTargets(investigation.spec.nodes, stores.nodes.list(), kernelNodes, now, groupOf);
+  }
+
+  private async start(investigation: KernelInvestigation, context: ReconcileContext): Promise<ReconcileOutcome> {
+    const now = this.clock();
+    const targets = this.targets(investigation, now);
     const exclusions = describeExclusions(targets.excluded);
     if (targets.nodes.length === 0) {
       const waited = now.getTime() - Date.parse(String(investigation.metadata.creationTimestamp ?? now.toISOString()));
@@ -222,8 +230,7 @@ export class InvestigationReconciler {
     if (tally.size < targetNodes && !deadlinePassed && this.fannedOut.get(key) !== investigation.metadata.uid) {
       // The fan-out was interrupted (operator restart): create the missing children, never duplicates.
       const have = new Set(this.children(investigation).map((c) => c.spec.nodeName));
-      const kernelNodes = new Map(this.options.stores.kernelNodes.list().map((kn) => [kn.metadata.name!, kn]));
-      const targets = resolveTargets(investigation.spec.nodes, this.options.stores.nodes.list(), kernelNodes, now);
+      const targets = this.targets(investigation, now);
       const missing = targets.nodes.filter((n) => !have.has(n)).slice(0, targetNodes - have.size);
       const created = await this.createChildren(investigation, missing, deadline);
       if (created > 0) context.log.info({ created }, 'Created missing KernelCaptures');

@@ -1,8 +1,11 @@
 import { finishedCapturePhases, type CapturePhase } from '../../api/v1alpha1/capture.js';
 import type { AggregatedFinding, Finding, Severity } from '../../api/v1alpha1/finding.js';
+import { figureIds, type FigureId, type GroupFigure } from '../../api/v1alpha1/figures.js';
 import type { CaptureCounts, KernelInvestigationSpec, KernelInvestigationStatus } from '../../api/v1alpha1/investigation.js';
 import { severityRank } from '../../lib/findings.js';
+import type { NodeFigures } from '../../lib/figures.js';
 import type { CachedCapture } from './cached.js';
+import { figureDifferences, roundFigure } from './differences.js';
 import { kernelRangesOf } from './kernel-ranges.js';
 import { limits } from './limits.js';
 
@@ -31,6 +34,8 @@ export interface ChildSummary {
   readonly osImage?: string;
   /** This node's most severe finding for each finding key (pattern and capture), in the order the agent reported them. */
   readonly findings: readonly Finding[];
+  /** The node's figures, when grouping (compareBy). */
+  readonly figures?: NodeFigures;
 }
 
 /** How children are grouped for the comparison: by kernel version, by a node label, or not at all. */
@@ -51,6 +56,12 @@ export function findingKey(finding: Pick<Finding, 'pattern' | 'capture'>): strin
   return `${finding.pattern}/${finding.capture ?? ''}`;
 }
 
+/** The comparison group of a node with this information: its label's value or its kernel version. */
+export function groupValue(groupBy: Exclude<GroupBy, { kind: 'none' }>, info: NodeInfo | undefined, kernelVersion?: string): string {
+  if (groupBy.kind === 'label') return info?.labels?.[groupBy.label] ?? '<unset>';
+  return kernelVersion ?? info?.kernelVersion ?? '<unknown>';
+}
+
 const noFindings: readonly Finding[] = Object.freeze([]);
 
 /** A child's contribution; `info` is the node's labels and kernel version, read only when grouping needs them. */
@@ -59,11 +70,10 @@ export function summarize(child: CachedCapture, groupBy: GroupBy, info: (node: s
   const phase = child.status?.phase ?? 'Pending';
   let group: string | undefined;
   let osImage: string | undefined;
-  if (groupBy.kind === 'label') group = info(node)?.labels?.[groupBy.label] ?? '<unset>';
-  else if (groupBy.kind === 'kernelVersion') {
+  if (groupBy.kind !== 'none') {
     const nodeInfo = info(node);
-    group = child.status?.kernelVersion ?? nodeInfo?.kernelVersion ?? '<unknown>';
-    osImage = nodeInfo?.osImage;
+    group = groupValue(groupBy, nodeInfo, child.status?.kernelVersion);
+    if (groupBy.kind === 'kernelVersion') osImage = nodeInfo?.osImage;
   }
   const reported = child.status?.findings;
   let findings = noFindings;
@@ -77,7 +87,15 @@ export function summarize(child: CachedCapture, groupBy: GroupBy, info: (node: s
     }
     findings = [...worst.values()];
   }
-  return { node, phase, findings, ...(group !== undefined ? { group } : {}), ...(osImage !== undefined ? { osImage } : {}) };
+  const figures = group !== undefined ? child.figures : undefined;
+  return {
+    node,
+    phase,
+    findings,
+    ...(group !== undefined ? { group } : {}),
+    ...(osImage !== undefined ? { osImage } : {}),
+    ...(figures !== undefined ? { figures } : {}),
+  };
 }
 
 /** The parent's view of its children. */
@@ -196,15 +214,49 @@ export class FindingTally {
 }
 
 /**
- * One comparison group: its nodes, how many reported, how many of them saw each pattern, and
- * their OS images. A further per-group figure is a field here that change() moves by exact
- * inverses and that render() reads (docs/aggregation.md).
+ * One figure over the nodes of a group that gave it: each node's value, and the median, minimum
+ * and maximum cached until a node's value is added or removed (then recomputed at the next
+ * render from this group's own values, O(n log n) once per render and only for changed groups).
+ */
+class FigureTally {
+  private readonly byNode = new Map<string, number>();
+  private cached: GroupFigure | undefined;
+
+  get nodes(): number {
+    return this.byNode.size;
+  }
+
+  set(node: string, value: number): void {
+    this.byNode.set(node, value);
+    this.cached = undefined;
+  }
+
+  remove(node: string): void {
+    if (this.byNode.delete(node)) this.cached = undefined;
+  }
+
+  render(name: FigureId): GroupFigure {
+    if (!this.cached) {
+      const values = [...this.byNode.values()].sort((a, b) => a - b);
+      const middle = values.length >> 1;
+      const median = values.length % 2 === 1 ? values[middle]! : (values[middle - 1]! + values[middle]!) / 2;
+      this.cached = { name, nodes: values.length, median: roundFigure(median), min: roundFigure(values[0]!), max: roundFigure(values.at(-1)!) };
+    }
+    return this.cached;
+  }
+}
+
+/**
+ * One comparison group: its nodes, how many reported, how many of them saw each pattern, their
+ * OS images and their figures. A further per-group figure is a field here that change() moves by
+ * exact inverses and that render() reads (docs/aggregation.md).
  */
 export class GroupTally {
   nodes = 0;
   reported = 0;
   private readonly patterns = new Map<string, number>();
   private readonly osImages = new Map<string, number>();
+  private readonly figures = new Map<FigureId, FigureTally>();
 
   add(child: ChildSummary): void {
     this.change(child, 1);
@@ -219,6 +271,21 @@ export class GroupTally {
     if (isReported(child.phase)) this.reported += by;
     if (child.findings.length > 0) for (const pattern of new Set(child.findings.map((f) => f.pattern))) count(this.patterns, pattern, by);
     if (child.osImage !== undefined) count(this.osImages, child.osImage, by);
+    if (child.figures) for (const [id, value] of Object.entries(child.figures) as [FigureId, number][]) this.changeFigure(id, child.node, value, by);
+  }
+
+  private changeFigure(id: FigureId, node: string, value: number, by: 1 | -1): void {
+    let tally = this.figures.get(id);
+    if (by === 1) {
+      if (!tally) {
+        tally = new FigureTally();
+        this.figures.set(id, tally);
+      }
+      tally.set(node, value);
+    } else if (tally) {
+      tally.remove(node);
+      if (tally.nodes === 0) this.figures.delete(id);
+    }
   }
 
   /** The patterns seen in the group. */
@@ -234,7 +301,8 @@ export class GroupTally {
   }
 
   render(value: string): NonNullable<KernelInvestigationStatus['comparison']>['groups'][number] {
-    return { value, nodes: this.nodes, reported: this.reported, patterns: [...this.patterns.keys()].sort() };
+    const figures = figureIds.filter((id) => this.figures.has(id)).map((id) => this.figures.get(id)!.render(id));
+    return { value, nodes: this.nodes, reported: this.reported, patterns: [...this.patterns.keys()].sort(), ...(figures.length > 0 ? { figures } : {}) };
   }
 }
 
@@ -368,11 +436,14 @@ export class InvestigationTally {
       this.groupBy.kind === 'kernelVersion'
         ? kernelRangesOf(sorted.map(([release, g]) => ({ release, reported: g.reported, patterns: g.patternSet(), osImage: g.osImage() })))
         : [];
+    const groups = sorted.slice(0, limits.groups).map(([value, group]) => group.render(value));
+    const differences = figureDifferences(groups.map((g) => ({ value: g.value, figures: g.figures ?? [] })));
     return {
       by,
-      groups: sorted.slice(0, limits.groups).map(([value, group]) => group.render(value)),
+      groups,
       ...(sorted.length > limits.groups ? { otherGroups: sorted.length - limits.groups } : {}),
       ...(kernelRanges.length > 0 ? { kernelRanges } : {}),
+      ...(differences.length > 0 ? { differences } : {}),
     };
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { CapturePhase } from '../../../api/v1alpha1/capture.js';
+import type { CapturePhase, KernelCaptureStatus } from '../../../api/v1alpha1/capture.js';
 import { findingPatterns, type Finding } from '../../../api/v1alpha1/finding.js';
 import { stableStringify } from '../../../lib/stable-json.js';
 import { cachedCapture, type CachedCapture } from '../../../operator/investigation/cached.js';
@@ -10,7 +10,14 @@ const byKernel: GroupBy = { kind: 'kernelVersion' };
 const noGroups: GroupBy = { kind: 'none' };
 
 /** A KernelCapture as the operator caches it (through the informer's transform). */
-function child(node: string, phase?: CapturePhase, findings: Finding[] = [], kernelVersion = '6.1.0'): CachedCapture {
+type Result = NonNullable<KernelCaptureStatus['results']>[number];
+
+/** A succeeded result of `kind` with this summary. */
+function succeeded(kind: string, summary: Record<string, number>): Result {
+  return { name: kind, kind, state: 'Succeeded', summary };
+}
+
+function child(node: string, phase?: CapturePhase, findings: Finding[] = [], kernelVersion = '6.1.0', results?: Result[]): CachedCapture {
   return cachedCapture({
     apiVersion: 'ksleuth.io/v1alpha1',
     kind: 'KernelCapture',
@@ -20,7 +27,15 @@ function child(node: string, phase?: CapturePhase, findings: Finding[] = [], ker
     },
     spec: { investigation: 'inv', nodeName: node, captures: [{ memory: {} }], durationSeconds: 10, deadline: '2030-01-01T00:00:00Z' },
     ...(phase
-      ? { status: { phase, findings, findingCount: findings.length, kernelVersion, results: [{ name: 'memory', kind: 'memory', state: 'Succeeded' }] } }
+      ? {
+          status: {
+            phase,
+            findings,
+            findingCount: findings.length,
+            kernelVersion,
+            results: results ?? [{ name: 'memory', kind: 'memory', state: 'Succeeded' }],
+          },
+        }
       : {}),
   });
 }
@@ -178,6 +193,69 @@ describe('InvestigationTally', () => {
     });
   });
 
+  it('reports figures per group with how many nodes gave them, and names a difference beyond the spread inside the groups', () => {
+    const cpu = (node: string, kernel: string, share: number, extra: Result[] = []): CachedCapture =>
+      child(node, 'Succeeded', [], kernel, [succeeded('cpu-profile', { kernelSharePercent: share }), ...extra]);
+    const children = [
+      cpu('a1', '6.1.0-28-amd64', 41, [succeeded('tcp', { retransmitPercent: 0.2 })]),
+      cpu('a2', '6.1.0-28-amd64', 38),
+      cpu('a3', '6.1.0-28-amd64', 45),
+      cpu('b1', '6.1.0-18-amd64', 12, [succeeded('tcp', { retransmitPercent: 0.3 })]),
+      cpu('b2', '6.1.0-18-amd64', 10),
+      cpu('b3', '6.1.0-18-amd64', 14),
+      child('b4', 'Failed', [], '6.1.0-18-amd64', []),
+    ];
+    const comparison = tallyOf(children).render(7, false).comparison!;
+    const group = (value: string) => comparison.groups.find((g) => g.value === value)!;
+    expect(group('6.1.0-28-amd64').figures).toEqual([
+      { name: 'tcp-retransmit-percent', nodes: 1, median: 0.2, min: 0.2, max: 0.2 },
+      { name: 'kernel-cpu-percent', nodes: 3, median: 41, min: 38, max: 45 },
+    ]);
+    // Four nodes, one gave no figure: the median is over the three that did.
+    expect(group('6.1.0-18-amd64')).toMatchObject({
+      nodes: 4,
+      figures: [
+        { name: 'tcp-retransmit-percent', nodes: 1 },
+        { name: 'kernel-cpu-percent', nodes: 3, median: 12 },
+      ],
+    });
+    // One node per group cannot show a spread: retransmits are not named.
+    expect(comparison.differences).toEqual([
+      {
+        figure: 'kernel-cpu-percent',
+        higher: '6.1.0-28-amd64',
+        lower: '6.1.0-18-amd64',
+        statement:
+          'kernel-cpu-percent: every node of 6.1.0-28-amd64 gave more than every node of 6.1.0-18-amd64: median 41 % (38–45 %, 3 nodes) against median 12 % (10–14 %, 3 nodes)',
+      },
+    ]);
+  });
+
+  it('does not let one node out of many make its group stand out', () => {
+    const nodes = (prefix: string, kernel: string, shares: number[]) =>
+      shares.map((share, i) => child(`${prefix}${i}`, 'Succeeded', [], kernel, [succeeded('cpu-profile', { kernelSharePercent: share })]));
+    const children = [...nodes('a', '6.6.1', [10, 11, 12, 90, 10]), ...nodes('b', '6.1.0', [10, 12, 11, 9])];
+    const comparison = tallyOf(children).render(9, false).comparison!;
+    expect(comparison.groups.find((g) => g.value === '6.6.1')!.figures).toEqual([{ name: 'kernel-cpu-percent', nodes: 5, median: 11, min: 10, max: 90 }]);
+    expect(comparison.differences).toBeUndefined();
+  });
+
+  it('does not name a difference smaller than the figure’s minimum or the ratio', () => {
+    const nodes = (prefix: string, kernel: string, shares: number[]) =>
+      shares.map((share, i) => child(`${prefix}${i}`, 'Succeeded', [], kernel, [succeeded('cpu-profile', { kernelSharePercent: share })]));
+    // Ranges apart, but 3 points apart: below kernel-cpu-percent's minDifference of 5.
+    expect(tallyOf([...nodes('a', '6.6.1', [13, 14]), ...nodes('b', '6.1.0', [10, 11])]).render(4, false).comparison!.differences).toBeUndefined();
+    // 8 points apart but 80 against 72: below the 1.2 ratio.
+    expect(tallyOf([...nodes('a', '6.6.1', [80, 81]), ...nodes('b', '6.1.0', [72, 73])]).render(4, false).comparison!.differences).toBeUndefined();
+  });
+
+  it('reads allocation stalls per second of the window from the memory capture', () => {
+    const c = child('n1', 'Succeeded', [], '6.1.0', [succeeded('memory', { allocStall: 30, windowSeconds: 10 })]);
+    expect(tallyOf([c]).render(1, false).comparison!.groups[0]!.figures).toEqual([
+      { name: 'allocation-stalls-per-second', nodes: 1, median: 3, min: 3, max: 3 },
+    ]);
+  });
+
   it('has no comparison when the investigation does not compare', () => {
     expect(tallyOf([child('n1', 'Succeeded')], noGroups).render(1, false).comparison).toBeUndefined();
   });
@@ -191,6 +269,13 @@ describe('InvestigationTally', () => {
         'Succeeded',
         patterns.map((p) => ({ ...finding(p, 'warning', Array(20).fill(long)), capture: `c${i % 20}` })),
         `6.1.${i % 100}`,
+        [
+          succeeded('io-latency', { p50Ms: i % 7, p99Ms: i % 13, commitP50Ms: i % 5, commitP99Ms: i % 11 }),
+          succeeded('tcp', { retransmitPercent: (i % 3) / 10 }),
+          succeeded('slab', { growthKiBPerSecond: i % 17 }),
+          succeeded('memory', { allocStall: i % 4, windowSeconds: 10 }),
+          succeeded('cpu-profile', { kernelSharePercent: i % 50 }),
+        ],
       ),
     );
     const result = tallyOf(children).render(5000, false);
@@ -198,6 +283,7 @@ describe('InvestigationTally', () => {
     expect(result.findingCount).toBe(patterns.length * 20);
     expect(result.comparison?.groups.length).toBe(64);
     expect(result.comparison?.otherGroups).toBe(36);
+    expect(result.comparison?.groups[0]?.figures).toHaveLength(8);
     for (const f of result.findings) for (const line of f.evidence) expect(line.length).toBeLessThanOrEqual(limits.evidenceChars);
     const bytes = Buffer.byteLength(stableStringify({ findings: result.findings, comparison: result.comparison, captures: result.captures }));
     expect(bytes).toBeLessThan(256 * 1024);
@@ -248,7 +334,11 @@ describe('InvestigationTally kept incrementally', () => {
               ...(next() < 0.3 ? { suggestedMitigation: { sysctls: [{ name: 'vm.min_free_kbytes', value: String(step) }] } } : {}),
             }),
           );
-          const c = child(node, pick(phases), findings, pick(['6.1.0-18-amd64', '6.1.0-25-amd64', '6.6.1', '6.1.85+']));
+          const results = [
+            ...(next() < 0.7 ? [succeeded('tcp', { retransmitPercent: Math.floor(next() * 5) / 10 })] : []),
+            ...(next() < 0.5 ? [succeeded('cpu-profile', { kernelSharePercent: Math.floor(next() * 100) })] : []),
+          ];
+          const c = child(node, pick(phases), findings, pick(['6.1.0-18-amd64', '6.1.0-25-amd64', '6.6.1', '6.1.85+']), results);
           current.set(node, c);
           incremental.set(c.metadata.name!, summarize(c, groupBy, lookup));
         }
