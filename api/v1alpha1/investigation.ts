@@ -4,6 +4,7 @@ import { conditions, labelKey, labelSelector, objectName } from './common.js';
 import { captureEntry } from './capture-entry.js';
 import { figureDifference, groupFigure } from './figures.js';
 import { aggregatedFinding } from './finding.js';
+import { workload } from './workloads.js';
 
 export const maxInvestigationDurationSeconds = 3600;
 
@@ -65,6 +66,7 @@ export const investigationSpec = withCel(
         'After this long from the start, nodes that have not reported are marked timed out; agents stop captures still running then and do not start one whose window cannot end by then. Leave room after durationSeconds for processing (perf script, parsing). Defaults to durationSeconds + 120.',
       ),
     compareBy: compareBy.optional(),
+    workload: workload.optional(),
     ttlSecondsAfterFinished: z
       .int()
       .min(0)
