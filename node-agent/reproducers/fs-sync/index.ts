@@ -1,4 +1,4 @@
-import { mkdtemp, open, rm, unlink } from 'node:fs/promises';
+import { mkdtemp, open, rm, unlink, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CaptureError, type CaptureModule } from '../../engine/capture.js';
 import { failureFinding, newRecord, operationSummary, parseRecord, recordError, recordLatency, takeOne, type OperationRecord } from '../operations.js';
@@ -33,7 +33,7 @@ export const fsSyncReproducer: CaptureModule<'fs-sync', FsSyncRecord, FsSyncReco
     let next = 0;
     const oneFile = async (): Promise<void> => {
       const file = join(directory, `f${next++}`);
-      let handle;
+      let handle: FileHandle | undefined;
       try {
         handle = await open(file, 'w');
         await handle.write(data);
