@@ -1,6 +1,7 @@
 /**
  * What the investigation controller's aggregation costs per child update and per status render,
- * with N children (default 5,000) of which a third report a finding: the tally kept one child at a
+ * with N children (default 5,000) of which a third report a finding and each finished one gives five
+ * comparison figures: the tally kept one child at a
  * time (now), against a from-scratch `aggregate(...)` of every child when one is given with --before.
  *
  *   npx tsx bench/aggregation-cost.ts [--children 5000] [--before path/to/operator/investigation/aggregate.ts]
@@ -40,7 +41,26 @@ function capture(i: number, phase: 'Running' | 'Succeeded'): KernelCapture {
       ownerReferences: [{ apiVersion: 'ksleuth.io/v1alpha1', kind: 'KernelInvestigation', name: 'fleet', uid: 'p', controller: true }],
     },
     spec: { investigation: 'fleet', nodeName: node, captures: [{ memory: {} }], durationSeconds: 10, deadline: '2030-01-01T00:00:00Z' },
-    status: { phase, kernelVersion: i % 10 === 7 ? '6.1.90-bench' : '6.1.55-bench', findingCount: findings.length, findings },
+    status: {
+      phase,
+      kernelVersion: i % 10 === 7 ? '6.1.90-bench' : '6.1.55-bench',
+      findingCount: findings.length,
+      findings,
+      // The comparison's figures come from these summaries (lib/figures.ts): five per node.
+      ...(phase === 'Succeeded'
+        ? {
+            results: [
+              {
+                name: 'io-latency',
+                kind: 'io-latency',
+                state: 'Succeeded',
+                summary: { p50Ms: (i % 11) / 10, p99Ms: i % 37, commitP50Ms: i % 5, commitP99Ms: i % 23 },
+              },
+              { name: 'workload-tcp-churn', kind: 'tcp-churn', state: 'Succeeded', summary: { failurePercent: (i % 13) / 10 } },
+            ],
+          }
+        : {}),
+    },
   } as KernelCapture;
 }
 
@@ -83,6 +103,15 @@ for (const c of cachedDone)
   );
 time('now: is a status write due (progress)', 100_000, () => void tally.progress(count, false));
 time('now: render the status from the tally', 200, () => void tally.render(count, false));
+let changed = 0;
+time('now: one child reports, then render (figures per group included)', 200, () => {
+  const c = cachedDone[changed++ % count]!;
+  tally.set(
+    c.metadata.name!,
+    summarize(c, groupBy, (n) => info.get(n)),
+  );
+  void tally.render(count, false);
+});
 time('now: build a tally from the store (after a restart)', 5, () => {
   const fresh = new InvestigationTally('p', groupBy);
   for (const c of cachedDone)

@@ -213,36 +213,49 @@ export class FindingTally {
   }
 }
 
+/** The first index of `sorted` whose value is not below `value`. */
+function lowerBound(sorted: readonly number[], value: number): number {
+  let low = 0;
+  let high = sorted.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (sorted[mid]! < value) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
 /**
- * One figure over the nodes of a group that gave it: each node's value, and the median, minimum
- * and maximum cached until a node's value is added or removed (then recomputed at the next
- * render from this group's own values, O(n log n) once per render and only for changed groups).
+ * One figure over the nodes of a group that gave it: each node's value, and all values kept
+ * sorted (binary search, then one splice), so a change costs O(log n) comparisons plus a memmove
+ * and the median, minimum and maximum are read in O(1) at render.
  */
 class FigureTally {
   private readonly byNode = new Map<string, number>();
-  private cached: GroupFigure | undefined;
+  private readonly sorted: number[] = [];
 
   get nodes(): number {
     return this.byNode.size;
   }
 
   set(node: string, value: number): void {
+    this.remove(node);
     this.byNode.set(node, value);
-    this.cached = undefined;
+    this.sorted.splice(lowerBound(this.sorted, value), 0, value);
   }
 
   remove(node: string): void {
-    if (this.byNode.delete(node)) this.cached = undefined;
+    const value = this.byNode.get(node);
+    if (value === undefined) return;
+    this.byNode.delete(node);
+    this.sorted.splice(lowerBound(this.sorted, value), 1);
   }
 
   render(name: FigureId): GroupFigure {
-    if (!this.cached) {
-      const values = [...this.byNode.values()].sort((a, b) => a - b);
-      const middle = values.length >> 1;
-      const median = values.length % 2 === 1 ? values[middle]! : (values[middle - 1]! + values[middle]!) / 2;
-      this.cached = { name, nodes: values.length, median: roundFigure(median), min: roundFigure(values[0]!), max: roundFigure(values.at(-1)!) };
-    }
-    return this.cached;
+    const values = this.sorted;
+    const middle = values.length >> 1;
+    const median = values.length % 2 === 1 ? values[middle]! : (values[middle - 1]! + values[middle]!) / 2;
+    return { name, nodes: values.length, median: roundFigure(median), min: roundFigure(values[0]!), max: roundFigure(values.at(-1)!) };
   }
 }
 
