@@ -20,6 +20,12 @@ export const tcpChurnParams = z
   })
   .describe('Many short-lived TCP connections over loopback to an echo server in the agent, each with a short deadline.');
 
+const dotDot = 'path must not contain ".."';
+const notData = 'path must be a data directory, not under /proc, /sys, /dev, /run, /boot, /etc, /usr, /bin, /sbin or /lib';
+/** Written without escapes: the same text is a JavaScript RegExp and a CEL (RE2) string literal. */
+const systemDirectoryPattern = '^/(proc|sys|dev|run|boot|etc|usr|bin|sbin|lib)(/|$)';
+const systemDirectory = new RegExp(systemDirectoryPattern);
+
 export const fsSyncParams = z
   .object({
     path: z
@@ -27,14 +33,13 @@ export const fsSyncParams = z
       .min(2)
       .max(256)
       .regex(/^\/[^\0]*$/)
+      .refine((p) => !p.includes('/../') && !p.endsWith('/..'), { message: dotDot })
+      .refine((p) => !systemDirectory.test(p), { message: notData })
       .optional()
       .meta({
         'x-kubernetes-validations': [
-          { rule: "!self.contains('/../') && !self.endsWith('/..')", message: 'path must not contain ".."' },
-          {
-            rule: "!self.matches('^/(proc|sys|dev|run|boot|etc|usr|bin|sbin|lib)(/|$)')",
-            message: 'path must be a data directory, not under /proc, /sys, /dev, /run, /boot, /etc, /usr, /bin, /sbin or /lib',
-          },
+          { rule: "!self.contains('/../') && !self.endsWith('/..')", message: dotDot },
+          { rule: `!self.matches('${systemDirectoryPattern}')`, message: notData },
         ],
       })
       .describe(

@@ -1,9 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
+import { createServer, connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CaptureModule } from '../../engine/capture.js';
 import { closeWaitLines, closeWaitState, parseProcNetTcp, unreadBytes } from '../../procfs/net-tcp.js';
 import { failureFinding, newRecord, operationSummary, parseRecord, recordError, recordLatency, takeOne, type OperationRecord } from '../operations.js';
+import { closeServer, listenOnLoopback } from '../loopback.js';
 import { untilWindowEnds } from '../window.js';
 
 /** How many connections the client opens at once. */
@@ -66,11 +67,7 @@ export const socketLeakReproducer: CaptureModule<'socket-leak', SocketLeakRaw, S
       socket.on('error', () => undefined);
       held.add(socket);
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, resolve);
-    });
-    const { port } = server.address() as AddressInfo;
+    const port = await listenOnLoopback(server);
     const record = newRecord();
     const payload = Buffer.alloc(params.bytesPerConnection, 0x6c);
     const started = Date.now();
@@ -89,7 +86,7 @@ export const socketLeakReproducer: CaptureModule<'socket-leak', SocketLeakRaw, S
       closeWaitText = closeWaitLines(await readFile('/proc/net/tcp', 'utf8').catch(() => ''));
     } finally {
       for (const socket of held) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(server);
     }
     record.windowSeconds = (Date.now() - started) / 1000;
     ctx.log.info({ port, connections: record.attempts, held: held.size }, 'socket-leak finished');

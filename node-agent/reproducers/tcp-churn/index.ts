@@ -1,6 +1,7 @@
-import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { CaptureModule } from '../../engine/capture.js';
 import { failureFinding, newRecord, takeOne, operationSummary, parseRecord, recordError, recordLatency, type OperationRecord } from '../operations.js';
+import { closeServer, listenOnLoopback } from '../loopback.js';
 import { untilWindowEnds } from '../window.js';
 
 /** An echo server that closes each connection once it has echoed `payloadBytes`: the server closes first, so TIME_WAIT stays on its side. */
@@ -60,11 +61,7 @@ export const tcpChurnReproducer: CaptureModule<'tcp-churn', OperationRecord, Ope
   async run(ctx) {
     const { params } = ctx;
     const { server, sockets } = echoServer(params.payloadBytes);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, resolve);
-    });
-    const { port } = server.address() as AddressInfo;
+    const port = await listenOnLoopback(server);
     const record = newRecord();
     const payload = Buffer.alloc(params.payloadBytes, 0x6b);
     try {
@@ -77,7 +74,7 @@ export const tcpChurnReproducer: CaptureModule<'tcp-churn', OperationRecord, Ope
       });
     } finally {
       for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(server);
     }
     ctx.log.info({ port, connections: record.attempts }, 'tcp-churn finished');
     return record;
