@@ -33,6 +33,7 @@ export const lanes: Lane[] = [
       'test/manifests/examples-run.test.ts',
       'test/node-agent/captures/bundle/redact.test.ts',
       'test/node-agent/engine/netns.test.ts',
+      'test/node-agent/reproducers/*.test.ts',
       'test/cli/watch-local.test.ts',
       'test/node-agent/watch/tcp-sampler-pods.test.ts',
     ],
