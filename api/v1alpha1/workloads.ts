@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { withCel } from '../cel.js';
 
 /*
  * Built-in reproducers: minimal workloads the agent runs on each target node for the capture
@@ -28,20 +29,18 @@ const systemDirectory = new RegExp(systemDirectoryPattern);
 
 export const fsSyncParams = z
   .object({
-    path: z
-      .string()
-      .min(2)
-      .max(256)
-      .regex(/^\/[^\0]*$/)
-      .refine((p) => !p.includes('/../') && !p.endsWith('/..'), { message: dotDot })
-      .refine((p) => !systemDirectory.test(p), { message: notData })
+    path: withCel(
+      z
+        .string()
+        .min(2)
+        .max(256)
+        .regex(/^\/[^\0]*$/),
+      [
+        { cel: "!self.contains('/../') && !self.endsWith('/..')", message: dotDot, holds: (p) => !p.includes('/../') && !p.endsWith('/..') },
+        { cel: `!self.matches('${systemDirectoryPattern}')`, message: notData, holds: (p) => !systemDirectory.test(p) },
+      ],
+    )
       .optional()
-      .meta({
-        'x-kubernetes-validations': [
-          { rule: "!self.contains('/../') && !self.endsWith('/..')", message: dotDot },
-          { rule: `!self.matches('${systemDirectoryPattern}')`, message: notData },
-        ],
-      })
       .describe(
         "An absolute directory on the node the agent can write; the reproducer works in a private directory under it and removes it afterwards. Defaults to the agent's state directory (agent.stateDir in the chart, on the node's disk).",
       ),
@@ -74,19 +73,22 @@ export const workloadKindIds = Object.keys(workloadKinds) as WorkloadKind[];
 const fields = workloadKindIds.map((kind) => workloadKinds[kind].field);
 const exactlyOne = `[${fields.map((f) => `has(self.${f})`).join(', ')}].filter(x, x).size() == 1`;
 
-export const workload = z
-  .object({
-    tcpChurn: tcpChurnParams.optional(),
-    fsSync: fsSyncParams.optional(),
-    socketLeak: socketLeakParams.optional(),
-  })
-  .meta({
-    description: `A reproducer each target node runs for the capture window, beside the captures. Set exactly one of: ${fields.join(', ')}.`,
-    'x-kubernetes-validations': [{ rule: exactlyOne, message: `spec.workload must set exactly one reproducer: ${fields.join(', ')}` }],
-  })
-  .refine((w) => fields.filter((f) => (w as Record<string, unknown>)[f] !== undefined).length === 1, {
-    message: `set exactly one reproducer: ${fields.join(', ')}`,
-  });
+export const workload = withCel(
+  z
+    .object({
+      tcpChurn: tcpChurnParams.optional(),
+      fsSync: fsSyncParams.optional(),
+      socketLeak: socketLeakParams.optional(),
+    })
+    .meta({ description: `A reproducer each target node runs for the capture window, beside the captures. Set exactly one of: ${fields.join(', ')}.` }),
+  [
+    {
+      cel: exactlyOne,
+      message: `set exactly one reproducer: ${fields.join(', ')}`,
+      holds: (w) => fields.filter((f) => (w as Record<string, unknown>)[f] !== undefined).length === 1,
+    },
+  ],
+);
 export type Workload = z.input<typeof workload>;
 
 export interface ResolvedWorkload<K extends WorkloadKind = WorkloadKind> {
