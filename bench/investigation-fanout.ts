@@ -9,7 +9,7 @@
  *   npx tsx bench/investigation-fanout.ts [--nodes 1000] [--duration 10]
  */
 import { execFile } from 'node:child_process';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { promisify } from 'node:util';
@@ -25,47 +25,22 @@ import { operatorServiceAccount, systemNamespace } from '../test/harness/ksleuth
 import { projectRoot } from '../lib/paths.js';
 import { Agent } from '../node-agent/agent/agent.js';
 import type { AgentConfig } from '../node-agent/agent/config.js';
-import type { NodeFacts } from '../node-agent/engine/probe.js';
 import { loadAllowList } from '../lib/sysctl/allowlist-load.js';
-import { standInMemoryCapture } from './stand-in-capture.js';
-import { fakeNodeFacts } from '../test/node-agent/fake-facts.js';
+import { standInFacts, standInMemoryCapture } from './stand-in-capture.js';
+import { loadAverage, memory, processTree } from './process-stats.js';
+import { parsePrometheusText, sumSeries, Timeline, type Sample } from './timeline.js';
 
 const run = promisify(execFile);
-const { values } = parseArgs({ options: { nodes: { type: 'string', default: '1000' }, duration: { type: 'string', default: '10' } } });
+const { values } = parseArgs({
+  options: { nodes: { type: 'string', default: '1000' }, duration: { type: 'string', default: '10' }, idle: { type: 'string', default: '10' } },
+});
 const nodeCount = Number(values.nodes);
 const durationSeconds = Number(values.duration);
+const idleSeconds = Number(values.idle);
 const silent = pino({ level: 'silent' });
 
 function figure(name: string, value: string, target = ''): void {
   console.log(`${name.padEnd(44)} ${value.padEnd(14)} ${target}`);
-}
-
-function facts(node: string): NodeFacts {
-  return fakeNodeFacts({
-    hostname: node,
-    kernelVersion: `6.1.${node.endsWith('7') ? 90 : 55}-bench`,
-    osImage: 'Bench Linux',
-    bootId: `boot-${node}`,
-    readableFiles: new Set(['/proc/meminfo']),
-  });
-}
-
-async function peakRss(rootPid: number): Promise<number> {
-  // The operator runs as node under tsx under supervise.sh: take the largest peak RSS in the tree.
-  const { stdout } = await run('ps', ['-e', '-o', 'pid=,ppid=']);
-  const children = new Map<number, number[]>();
-  for (const line of stdout.trim().split('\n')) {
-    const [pid, ppid] = line.trim().split(/\s+/).map(Number) as [number, number];
-    children.set(ppid, [...(children.get(ppid) ?? []), pid]);
-  }
-  let peak = 0;
-  const walk = async (pid: number): Promise<void> => {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-    peak = Math.max(peak, Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024);
-    for (const child of children.get(pid) ?? []) await walk(child);
-  };
-  await walk(rootPid);
-  return peak;
 }
 
 async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
@@ -77,18 +52,19 @@ async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => P
   );
 }
 
-console.log(`fan-out benchmark: ${nodeCount} nodes, captures of ${durationSeconds}s\n`);
+console.log(`fan-out benchmark: ${nodeCount} nodes, captures of ${durationSeconds}s; load average ${await loadAverage()}\n`);
 // No controller manager: its node-lifecycle controller would mark nodes NotReady whenever kwok's
 // heartbeats lag on this small machine, and nothing here needs garbage collection.
 const cluster = await LocalCluster.start({ controllerManager: false, apiServerArgs: ['--max-requests-inflight=1000', '--max-mutating-requests-inflight=500'] });
 const stateRoot = join(cluster.dir, 'bench-agents');
 const agents: Agent[] = [];
 let operator: ComponentProcess | undefined;
+let timeline: Timeline | undefined;
 try {
   const names = Array.from({ length: nodeCount }, (_, i) => `bench-${String(i).padStart(4, '0')}`);
   let t = Date.now();
   await cluster.addNodes(names.map((name, i) => ({ name, labels: { pool: 'bench', zone: `zone-${i % 3}` } })));
-  await cluster.waitForNodesReady(names, 300_000);
+  await cluster.waitForNodesReady(names, 900_000);
   console.log(`  ${nodeCount} kwok nodes Ready in ${((Date.now() - t) / 1000).toFixed(1)}s`);
 
   // The operator runs compiled, as in its image (npm run build).
@@ -106,6 +82,7 @@ try {
 
   // The agents' own API traffic, by kind of request.
   const agentWrites = { captureStatus: 0, kernelNode: 0, other: 0 };
+  let agentRestarts = 0;
   const allowList = await loadAllowList();
   t = Date.now();
   await forEachLimited(names, 50, async (node) => {
@@ -128,7 +105,8 @@ try {
       artifactMaxAgeSeconds: 3600,
       healthPort: 0,
       maxConcurrentCaptures: 2,
-      heartbeatSeconds: 600,
+      // Under the operator's 5-minute staleness limit even when registering 5,000 agents takes half an hour.
+      heartbeatSeconds: 240,
       driftCheckSeconds: 600,
       hostRoot: '/',
       procRoot: '/proc',
@@ -140,24 +118,51 @@ try {
       allowCustomPrograms: false,
       allowlistExtra: [],
     };
-    agents.push(await Agent.start({ config, client, standIn: { facts: facts(node), modules: { memory: standInMemoryCapture } }, allowList, log: silent }));
+    // A real agent that cannot start exits and the kubelet starts it again: so does this one.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        agents.push(
+          await Agent.start({ config, client, standIn: { facts: standInFacts(node), modules: { memory: standInMemoryCapture } }, allowList, log: silent }),
+        );
+        break;
+      } catch (error) {
+        agentRestarts++;
+        if (attempt >= 5) throw error;
+        console.log(`  agent ${node} could not start (${(error as Error).message}); starting it again`);
+        await sleep(1000 * attempt);
+      }
+    }
   });
-  console.log(`  ${nodeCount} agents registered in ${((Date.now() - t) / 1000).toFixed(1)}s`);
+  console.log(`  ${nodeCount} agents registered in ${((Date.now() - t) / 1000).toFixed(1)}s${agentRestarts ? ` (${agentRestarts} started again)` : ''}`);
   const admin = cluster.client();
   await cluster.kubectl(['wait', '--for=jsonpath={.status.agentVersion}', '--timeout=120s', 'kernelnode', names[0]!]);
   const writesBefore = { ...agentWrites };
 
+  const scrape = async (): Promise<Map<string, number>> =>
+    parsePrometheusText(await (await fetch(`http://127.0.0.1:${healthPort}/metrics`, { signal: AbortSignal.timeout(10_000) })).text());
   const metrics = async (): Promise<Map<string, number>> => {
-    const text = await (await fetch(`http://127.0.0.1:${healthPort}/metrics`)).text();
     const out = new Map<string, number>();
-    for (const m of text.matchAll(/^ksleuth_api_requests_total\{method="(\w+)",code="(\d+)"\} (\d+)/gm))
-      out.set(`${m[1]} ${m[2]}`, (out.get(`${m[1]} ${m[2]}`) ?? 0) + Number(m[3]));
+    for (const [series, value] of await scrape()) {
+      const m = /^ksleuth_api_requests_total\{method="(\w+)",code="(\d+)"\}$/.exec(series);
+      if (m) out.set(`${m[1]} ${m[2]}`, (out.get(`${m[1]} ${m[2]}`) ?? 0) + value);
+    }
     return out;
   };
+  const pids = cluster.pids();
+  timeline = await Timeline.start({
+    components: { 'kube-apiserver': pids['kube-apiserver']!, etcd: pids.etcd!, kwok: pids.kwok!, operator: operator.pid },
+    self: 'bench (agents)',
+    memoryOf: 'operator',
+    counters: scrape,
+  });
+  const idleFrom = Date.now();
+  await sleep(idleSeconds * 1000);
+  const idleTo = Date.now();
   const operatorWrites = (m: Map<string, number>): number => [...m].filter(([k]) => !/^(GET|WATCH) /.test(k)).reduce((n, [, v]) => n + v, 0);
   await admin.list(ksleuth('KernelNode'), { limit: 1 });
   const operatorBefore = operatorWrites(await metrics());
 
+  const loadAtApply = await loadAverage();
   const applied = Date.now();
   await admin.create(ksleuth('KernelInvestigation'), {
     apiVersion: 'ksleuth.io/v1alpha1',
@@ -173,9 +178,16 @@ try {
   });
   let investigation: KernelInvestigation;
   let firstCreated = 0;
+  let lastReport = applied;
   for (;;) {
     investigation = await admin.get<KernelInvestigation>(ksleuth('KernelInvestigation'), 'fleet');
     if (!firstCreated && investigation.status?.startTime) firstCreated = Date.now();
+    if (Date.now() - lastReport > 30_000) {
+      lastReport = Date.now();
+      console.log(
+        `  ${((lastReport - applied) / 1000).toFixed(0)} s: ${investigation.status?.phase} ${investigation.status?.progress ?? ''} ${JSON.stringify(investigation.status?.captures ?? {})}`,
+      );
+    }
     if (investigation.status?.phase === 'Completed' || investigation.status?.phase === 'Failed') break;
     if (Date.now() - applied > 900_000) throw new Error('the investigation did not complete within 15 minutes');
     await sleep(250);
@@ -189,7 +201,9 @@ try {
   const operatorDelta = operatorWrites(after) - operatorBefore;
   const agentDelta = agentWrites.captureStatus - writesBefore.captureStatus;
   const parentBytes = Buffer.byteLength(JSON.stringify(investigation));
-  const peak = await peakRss(operator.pid);
+  await timeline.stop();
+  const { peak } = await memory(await processTree(operator.pid));
+  const benchPeak = (await memory([process.pid])).peak;
 
   console.log('');
   figure('nodes / captures', `${nodeCount} / ${captures.length}`);
@@ -220,11 +234,72 @@ try {
   figure('agent API writes per node', (agentDelta / captures.length).toFixed(2), `(${agentDelta} KernelCapture status writes)`);
   figure('parent object size', `${(parentBytes / 1024).toFixed(1)} KiB`, 'target < 256 KiB');
   figure('operator peak RSS', `${(peak / 1024 / 1024).toFixed(0)} MB`, 'target < 150 MB');
+  figure('benchmark process peak RSS (the agents)', `${(benchPeak / 1024 / 1024).toFixed(0)} MB`);
   figure('findings in the parent', `${investigation.status?.findings?.length}`, `(${investigation.status?.findingCount} distinct)`);
   console.log(`\noperator write requests by method/code: ${JSON.stringify(Object.fromEntries([...after].filter(([k]) => !/^(GET|WATCH) /.test(k))))}`);
+  console.log(`load average: ${loadAtApply} at apply, ${await loadAverage()} at the end`);
+  printPhases(timeline, [
+    ['idle (before apply)', idleFrom, idleTo],
+    ['fan-out (apply → last created)', applied, lastCreated],
+    ['captures (→ last capture ended)', lastCreated, lastCaptureEnd],
+    ['aggregation (→ parent Completed)', lastCaptureEnd, completed],
+    ['all (apply → Completed)', applied, completed],
+  ]);
 } finally {
+  await timeline?.stop();
   await Promise.all(agents.map((a) => a.stop().catch(() => undefined)));
   await operator?.stop(5000);
   await cluster.stop();
   await rm(stateRoot, { recursive: true, force: true });
+}
+
+/** CPU seconds per component, and what the operator did, in each phase of the run. */
+function printPhases(timeline: Timeline, phases: [string, number, number][]): void {
+  const components = Object.keys(timeline.samples[0]!.cpu);
+  const counter =
+    (name: string, labels: Record<string, string> = {}) =>
+    (s: Sample): number =>
+      sumSeries(s.counters, name, labels);
+  const resources = ['kernelcaptures.ksleuth.io', 'nodes', 'kernelnodes.ksleuth.io'];
+  console.log('\nCPU seconds by phase (2 cores = 2 CPU-seconds per second):');
+  console.log(['phase'.padEnd(34), 'secs'.padStart(6), ...components.map((c) => c.padStart(15))].join(''));
+  for (const [name, from, to] of phases) {
+    const cells = components.map((c) =>
+      timeline
+        .between(from, to, (s) => s.cpu[c] ?? 0)
+        .toFixed(1)
+        .padStart(15),
+    );
+    console.log([name.padEnd(34), ((to - from) / 1000).toFixed(1).padStart(6), ...cells].join(''));
+  }
+  console.log('\noperator work by phase:');
+  console.log(
+    [
+      'phase'.padEnd(34),
+      'kcap events'.padStart(12),
+      'node events'.padStart(12),
+      'knode events'.padStart(13),
+      'reconciles'.padStart(11),
+      'in reconcile'.padStart(13),
+      'CPU ms/1000 events'.padStart(19),
+      'peak RSS'.padStart(9),
+    ].join(''),
+  );
+  for (const [name, from, to] of phases) {
+    const events = resources.map((r) => timeline.between(from, to, counter('ksleuth_watch_events_total', { resource: r })));
+    const reconciles = timeline.between(from, to, counter('ksleuth_reconcile_total', { controller: 'investigation' }));
+    const inReconcile = timeline.between(from, to, counter('ksleuth_reconcile_duration_seconds_sum'));
+    const cpu = timeline.between(from, to, (s) => s.cpu.operator ?? 0);
+    const total = events.reduce((a, b) => a + b, 0);
+    console.log(
+      [
+        name.padEnd(34),
+        ...events.map((e, i) => e.toFixed(0).padStart(i === 2 ? 13 : 12)),
+        reconciles.toFixed(0).padStart(11),
+        `${inReconcile.toFixed(2)} s`.padStart(13),
+        (total > 0 ? ((cpu * 1e6) / total).toFixed(0) : '-').padStart(19),
+        `${(timeline.peakRss(from, to) / 1024 / 1024).toFixed(0)} MB`.padStart(9),
+      ].join(''),
+    );
+  }
 }

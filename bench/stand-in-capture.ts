@@ -1,5 +1,18 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { CaptureModule } from '../node-agent/engine/capture.js';
+import type { NodeFacts } from '../node-agent/engine/probe.js';
+import { fakeNodeFacts } from '../test/node-agent/fake-facts.js';
+
+/** Fixed facts for a simulated node: two kernel versions across the fleet (nodes ending in 7 run the newer). */
+export function standInFacts(node: string): NodeFacts {
+  return fakeNodeFacts({
+    hostname: node,
+    kernelVersion: `6.1.${node.endsWith('7') ? 90 : 55}-bench`,
+    osImage: 'Bench Linux',
+    bootId: `boot-${node}`,
+    readableFiles: new Set(['/proc/meminfo']),
+  });
+}
 
 /**
  * A stand-in for the memory capture in the fan-out benchmark: waits out the window without

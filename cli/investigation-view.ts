@@ -34,6 +34,15 @@ export function renderInvestigation(investigation: KernelInvestigation, captures
         status.comparison.groups.map((g) => [g.value, g.nodes, g.reported, g.patterns.join(', ') || '-']),
       ),
     );
+    const figures = status.comparison.groups.flatMap((g) => (g.figures ?? []).map((f) => [g.value, f.name, f.median, `${f.min}–${f.max}`, f.nodes]));
+    if (figures.length > 0) {
+      lines.push('', 'FIGURES PER GROUP');
+      lines.push(table(['value', 'figure', 'median', 'range', 'nodes'], figures));
+    }
+    if (status.comparison.differences?.length) {
+      lines.push('', 'DIFFERENCES BEYOND THE SPREAD INSIDE THE GROUPS');
+      for (const d of status.comparison.differences) lines.push(`  ${d.statement}`);
+    }
     if (status.comparison.kernelRanges?.length) {
       lines.push('', 'KERNELS THAT SHOW EACH FINDING');
       lines.push(

@@ -1,4 +1,4 @@
-import type { KernelCapture, KernelInvestigation, KernelMitigation, KernelNode, KernelTrigger } from '../api/v1alpha1/resources.js';
+import type { KernelInvestigation, KernelMitigation, KernelTrigger } from '../api/v1alpha1/resources.js';
 import { triggerLabel } from '../api/v1alpha1/trigger.js';
 import { allTriggersKey, TriggerReconciler } from './triggers/controller.js';
 import { capturePhases } from '../api/v1alpha1/capture.js';
@@ -7,8 +7,10 @@ import type { KubeClient, KubeObject } from '../lib/kube/client.js';
 import { core, ksleuth } from '../lib/kube/resources.js';
 import { log as rootLog, type Logger } from '../lib/log.js';
 import type { AllowList } from '../lib/sysctl/allowlist.js';
-import { captureIndex, InvestigationReconciler } from './investigation/controller.js';
-import type { NodeObject } from './nodes/node.js';
+import { cachedCapture, type CachedCapture } from './investigation/cached.js';
+import { InvestigationReconciler } from './investigation/controller.js';
+import { captureIndexers, ChildTallies } from './investigation/tallies.js';
+import { cachedKernelNode, cachedNode, type CachedKernelNode, type CachedNode } from './nodes/cached.js';
 import { MitigationReconciler } from './mitigation/controller.js';
 import { generationChanged } from '../runtime/controller.js';
 import { Manager } from '../runtime/manager.js';
@@ -28,6 +30,8 @@ export interface OperatorOptions {
   investigationWorkers?: number;
   /** Investigations all KernelTriggers together may start per hour. Default 20. */
   maxAutoInvestigationsPerHour?: number;
+  /** How long changes of KernelCaptures gather before their investigation is reconciled. Default 200 ms. */
+  childBatchMs?: number;
   log?: Logger;
 }
 
@@ -42,12 +46,11 @@ export function createOperator(options: OperatorOptions): Manager {
     log,
   });
   const investigations = manager.informer<KernelInvestigation>({ resource: ksleuth('KernelInvestigation') });
-  const captures = manager.informer<KernelCapture>({
-    resource: ksleuth('KernelCapture'),
-    indexers: { [captureIndex]: (c) => [c.spec.investigation] },
-  });
-  const nodes = manager.informer<NodeObject>({ resource: core.nodes });
-  const kernelNodes = manager.informer<KernelNode>({ resource: ksleuth('KernelNode') });
+  // Nodes, KernelNodes and KernelCaptures number in the thousands: their caches keep only the
+  // fields the controllers read (the Cached* types).
+  const captures = manager.informer<CachedCapture>({ resource: ksleuth('KernelCapture'), transform: cachedCapture, indexers: captureIndexers });
+  const nodes = manager.informer<CachedNode>({ resource: core.nodes, transform: cachedNode });
+  const kernelNodes = manager.informer<CachedKernelNode>({ resource: ksleuth('KernelNode'), transform: cachedKernelNode });
   const mitigations = manager.informer<KernelMitigation>({ resource: ksleuth('KernelMitigation') });
   const triggers = manager.informer<KernelTrigger>({ resource: ksleuth('KernelTrigger') });
   const events = {
@@ -57,6 +60,7 @@ export function createOperator(options: OperatorOptions): Manager {
   const investigation = new InvestigationReconciler({
     client: options.client,
     stores: { investigations: investigations.store, captures: captures.store, nodes: nodes.store, kernelNodes: kernelNodes.store },
+    tallies: new ChildTallies({ captures, nodes, kernelNodes }),
     events,
     allowCustomPrograms: options.allowCustomPrograms,
     statusIntervalMs: options.statusIntervalMs,
@@ -66,6 +70,9 @@ export function createOperator(options: OperatorOptions): Manager {
   investigationController.watch(captures, {
     map: (c) => [c.spec.investigation],
     filterUpdate: (old, next) => old.status?.phase !== next.status?.phase || old.status?.findingCount !== next.status?.findingCount,
+    // Thousands of children report within seconds: their parent is reconciled at most five times
+    // a second, not once per report, and the last report is seen within 200 ms.
+    batchPeriodMs: options.childBatchMs ?? 200,
   });
 
   const mitigation = new MitigationReconciler({
@@ -77,13 +84,13 @@ export function createOperator(options: OperatorOptions): Manager {
   const mitigationController = manager.controller({ name: 'mitigation', reconcile: mitigation.reconcile, workers: 4 });
   mitigationController.watch(mitigations, { map: mitigation.keysForChange });
   mitigationController.watch(nodes, {
-    map: mitigation.keysForChange,
+    map: mitigation.keysForNodeChange,
     filterUpdate: (old, next) =>
       JSON.stringify(old.metadata.labels) !== JSON.stringify(next.metadata.labels) ||
       old.status?.nodeInfo?.kernelVersion !== next.status?.nodeInfo?.kernelVersion,
   });
   mitigationController.watch(kernelNodes, {
-    map: mitigation.keysForChange,
+    map: mitigation.keysForNodeChange,
     filterUpdate: (old, next) =>
       JSON.stringify(old.status?.sysctls) !== JSON.stringify(next.status?.sysctls) ||
       JSON.stringify(old.spec.sysctls) !== JSON.stringify(next.spec.sysctls) ||
@@ -100,7 +107,7 @@ export function createOperator(options: OperatorOptions): Manager {
   // One worker: cooldowns and caps are decided over all triggers and nodes at once.
   const triggerController = manager.controller({ name: 'triggers', reconcile: trigger.reconcile, workers: 1 });
   const everything = (): string[] => [allTriggersKey];
-  const findingKeys = (kn: KernelNode): string => JSON.stringify((kn.status?.findings ?? []).map((f) => [f.id, f.firstTime, f.severity]));
+  const findingKeys = (kn: CachedKernelNode): string => JSON.stringify((kn.status?.findings ?? []).map((f) => [f.id, f.firstTime, f.severity]));
   triggerController.watch(triggers, { map: everything });
   triggerController.watch(kernelNodes, { map: everything, filterUpdate: (old, next) => findingKeys(old) !== findingKeys(next) });
   // Started and deleted auto-investigations change the counts of cooldowns and caps.

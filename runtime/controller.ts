@@ -54,6 +54,13 @@ export interface WatchOptions<T extends KubeObject> {
   map?: (object: T) => readonly string[];
   /** Return false to ignore an update (for example one that only touched status). */
   filterUpdate?: (old: T, object: T) => boolean;
+  /**
+   * Enqueue keys this long after a change instead of at once, so that a burst of changes (a
+   * thousand children reporting) is reconciled once per period rather than once per change, as
+   * the Job controller batches pod updates. The first change of a quiet period sets the time;
+   * later ones do not postpone it. Default 0: at once.
+   */
+  batchPeriodMs?: number;
 }
 
 /**
@@ -93,8 +100,11 @@ export class Controller {
    */
   watch<T extends KubeObject>(informer: Informer<T>, options: WatchOptions<T> = {}): () => void {
     const keys = options.map ?? ((object: T) => [objectKey(object)]);
+    const batch = options.batchPeriodMs ?? 0;
+    if (!(batch >= 0)) throw new Error(`controller ${this.name}: batchPeriodMs must be >= 0, got ${options.batchPeriodMs}`);
+    const add = (key: string): void => (batch > 0 ? this.queue.addAfter(key, batch) : this.enqueue(key));
     const enqueue = (object: T): void => {
-      for (const key of keys(object)) this.enqueue(key);
+      for (const key of keys(object)) add(key);
     };
     return informer.addHandlers({
       onAdd: enqueue,
@@ -102,7 +112,7 @@ export class Controller {
         if (options.filterUpdate && !options.filterUpdate(old, object)) return;
         enqueue(object);
         // An object moved to another owner (or label value) must also reconcile its old one.
-        if (options.map) for (const key of keys(old)) this.enqueue(key);
+        if (options.map) for (const key of keys(old)) add(key);
       },
       onDelete: enqueue,
     });

@@ -36,11 +36,13 @@ export interface InformerOptions<T extends KubeObject> {
    */
   watchTimeoutSeconds?: number;
   /**
-   * Applied to every object before it is stored, to save memory. By default drops
-   * `metadata.managedFields` (server-side apply bookkeeping, often the bulk of an object);
-   * pass `(object) => object` to keep everything.
+   * Applied to every object from a list or a watch before it is stored and before handlers see
+   * it, to save memory: a projection to the fields the controllers read (see
+   * {@link projectMetadata} and docs/runtime.md). By default drops `metadata.managedFields`
+   * (server-side apply bookkeeping, often the bulk of an object); pass `(object) => object` to
+   * keep everything. It gets the object as the API server sent it.
    */
-  transform?: (object: T) => T;
+  transform?: (object: KubeObject) => T;
   /** Backoff after errors. Default 800 ms doubling to 30 s, with ±50 % jitter. */
   backoff?: BackoffOptions;
   /** Names the informer in logs and metrics; `plural.group` by default. */
@@ -115,7 +117,7 @@ export class Informer<T extends KubeObject = KubeObject> {
   private readonly stopController = new AbortController();
   private readonly backoff: Backoff;
   private readonly log: Logger;
-  private readonly transform: (object: T) => T;
+  private readonly transform: (object: KubeObject) => T;
   private resolveSynced!: () => void;
   private rejectSynced!: (error: Error) => void;
   private isSynced = false;
@@ -130,7 +132,7 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.name = options.name ?? (resource.group ? `${resource.plural}.${resource.group}` : resource.plural);
     this.objects = new Store<T>(options.indexers);
     this.backoff = new Backoff(options.backoff ?? defaultInformerBackoff);
-    this.transform = options.transform ?? withoutManagedFields;
+    this.transform = options.transform ?? (withoutManagedFields as (object: KubeObject) => T);
     this.log = (options.log ?? rootLog).child({ informer: this.name });
     this.synced = new Promise<void>((resolve, reject) => {
       this.resolveSynced = resolve;
@@ -331,7 +333,7 @@ export class Informer<T extends KubeObject = KubeObject> {
       if (resourceVersion) this.resourceVersion = resourceVersion;
       return;
     }
-    const object = this.transform(event.object);
+    const object = this.transform(event.object as KubeObject);
     const key = objectKey(object);
     if (event.type === 'DELETED') {
       const old = this.objects.delete(key);

@@ -4,6 +4,7 @@ import { conditions, objectName } from './common.js';
 import { captureEntry } from './capture-entry.js';
 import { finding } from './finding.js';
 import { maxInvestigationDurationSeconds } from './investigation.js';
+import { workload } from './workloads.js';
 
 export const captureSpec = withCel(
   z.object({
@@ -11,6 +12,7 @@ export const captureSpec = withCel(
     nodeName: objectName.describe('The node whose agent runs this capture.'),
     captures: z.array(captureEntry).min(1).max(16).describe('What to capture, copied from the investigation.'),
     durationSeconds: z.int().min(1).max(maxInvestigationDurationSeconds).describe('How long each capture runs.'),
+    workload: workload.optional(),
     deadline: z.iso
       .datetime()
       .describe(

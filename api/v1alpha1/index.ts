@@ -2,6 +2,8 @@ export * from './common.js';
 export * from './captures.js';
 export * from './capture-entry.js';
 export * from './finding.js';
+export * from './figures.js';
+export * from './workloads.js';
 export * from './investigation.js';
 export * from './capture.js';
 export * from './mitigation.js';

@@ -2,7 +2,9 @@ import { z } from 'zod';
 import { withCel } from '../cel.js';
 import { conditions, labelKey, labelSelector, objectName } from './common.js';
 import { captureEntry } from './capture-entry.js';
+import { figureDifference, groupFigure } from './figures.js';
 import { aggregatedFinding } from './finding.js';
+import { workload } from './workloads.js';
 
 export const maxInvestigationDurationSeconds = 3600;
 
@@ -11,7 +13,12 @@ export const nodeTargets = withCel(
     .object({
       names: z.array(objectName).max(1000).optional().describe('Nodes to investigate by name.'),
       selector: labelSelector.optional(),
-      maxNodes: z.int().min(1).max(5000).default(10).describe('The most nodes to investigate; nodes beyond it are left out, in name order.'),
+      maxNodes: z
+        .int()
+        .min(1)
+        .max(5000)
+        .default(10)
+        .describe('The most nodes to investigate. With compareBy they are picked in turn from each group, else in name order.'),
     })
     .meta({ description: 'Which nodes to investigate, by names and/or a label selector. Only Ready nodes whose agent has registered take part.' }),
   [
@@ -29,7 +36,7 @@ export const compareBy = withCel(
       kernelVersion: z.boolean().optional().describe('Group nodes by their kernel version.'),
       nodeLabel: labelKey.optional().describe('Group nodes by the value of this node label.'),
     })
-    .meta({ description: 'Group nodes and show which findings appear in which group.' }),
+    .meta({ description: 'Group nodes and show which findings and figures differ between groups; nodes are picked evenly across groups.' }),
   [
     {
       cel: '(has(self.kernelVersion) && self.kernelVersion) != has(self.nodeLabel)',
@@ -59,6 +66,7 @@ export const investigationSpec = withCel(
         'After this long from the start, nodes that have not reported are marked timed out; agents stop captures still running then and do not start one whose window cannot end by then. Leave room after durationSeconds for processing (perf script, parsing). Defaults to durationSeconds + 120.',
       ),
     compareBy: compareBy.optional(),
+    workload: workload.optional(),
     ttlSecondsAfterFinished: z
       .int()
       .min(0)
@@ -106,6 +114,7 @@ export const comparisonGroup = z.object({
   nodes: z.int().min(0).describe('How many nodes are in this group.'),
   reported: z.int().min(0).describe('How many of them reported results.'),
   patterns: z.array(z.string().max(64)).max(64).describe('The finding patterns seen in this group.'),
+  figures: z.array(groupFigure).max(16).optional().describe('Figures over the nodes of this group that gave them (docs/comparison.md).'),
 });
 
 export const kernelRangeEvidence = z.object({
@@ -133,6 +142,11 @@ export const comparison = z
       .max(64)
       .optional()
       .describe('With kernelVersion grouping: per finding pattern, which kernels showed it, ordered within each distribution.'),
+    differences: z
+      .array(figureDifference)
+      .max(32)
+      .optional()
+      .describe('Figures where every node of one group gave more than every node of another, by a material amount (docs/comparison.md).'),
   })
   .describe('Which findings appear in which group of nodes.');
 

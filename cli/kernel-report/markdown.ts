@@ -2,6 +2,7 @@ import { relative } from 'node:path';
 import { stringify } from 'yaml';
 import { captureEntryFor, resolveCaptureEntry } from '../../api/v1alpha1/capture-entry.js';
 import type { AggregatedFinding } from '../../api/v1alpha1/finding.js';
+import { resolveWorkload, workloadKinds } from '../../api/v1alpha1/workloads.js';
 import type { KernelCapture, KernelInvestigation } from '../../api/v1alpha1/resources.js';
 import { formatBytes } from '../../lib/findings.js';
 import { deriveKernelRange } from '../../lib/kernel/derive-range.js';
@@ -247,6 +248,36 @@ function comparisonSection(input: KernelReportInput): string[] {
   return lines;
 }
 
+/** The figures of the reproducer on each node that ran it, from its result (kind tcp-churn, fs-sync or socket-leak). */
+function reproducerFigures(input: KernelReportInput, kind: string): string[] {
+  const shown = [
+    'connections',
+    'files',
+    'succeeded',
+    'failed',
+    'timeouts',
+    'errors',
+    'failurePercent',
+    'p50Ms',
+    'p99Ms',
+    'maxMs',
+    'perSecond',
+    'closeWaitSockets',
+  ];
+  const rows = input.captures
+    .map((c) => ({ node: c.spec.nodeName, kernel: kernelOf(c), result: c.status?.results?.find((r) => r.kind === kind) }))
+    .filter((r) => r.result)
+    .sort((a, b) => a.node.localeCompare(b.node));
+  if (rows.length === 0) return ['_No node reported the reproducer’s figures._'];
+  const keys = shown.filter((k) => rows.some((r) => r.result!.summary?.[k] !== undefined));
+  return [
+    mdTable(
+      ['node', 'kernel release', 'state', ...keys],
+      rows.map((r) => [r.node, r.kernel ? code(r.kernel) : '-', r.result!.state, ...keys.map((k) => String(r.result!.summary?.[k] ?? '-'))]),
+    ),
+  ];
+}
+
 function reproduceSection(input: KernelReportInput): string[] {
   const { investigation } = input;
   const captures = investigation.spec.captures.map((entry) => {
@@ -255,16 +286,30 @@ function reproduceSection(input: KernelReportInput): string[] {
   });
   const spec = { ...investigation.spec };
   const kinds = [...new Set(investigation.spec.captures.map((c) => resolveCaptureEntry(c).kind))];
+  const workload = investigation.spec.workload ? resolveWorkload(investigation.spec.workload) : undefined;
+  const reproducer = workload
+    ? [
+        `The built-in reproducer ${code(workload.kind)} ran on every node for the ${investigation.spec.durationSeconds} s capture window, beside the captures, with these parameters (defaults filled in):`,
+        '',
+        fence(stringify({ workload: { [workloadKinds[workload.kind].field]: workload.params } }, { lineWidth: 0 }), 'yaml'),
+        '',
+        'Its figures on each node (failurePercent counts operations that failed, timed out or were slow; latencies are upper bounds of log2 buckets):',
+        '',
+        ...reproducerFigures(input, workload.kind),
+        '',
+        'What was captured meanwhile, with every parameter:',
+      ]
+    : ['_No reproducer ran during the captures: the investigation names no workload._ What was captured, with every parameter:'];
   return [
     '',
     '## How to reproduce',
     '',
     reproducerBegin,
-    '_No reproducer ran during the captures: the investigation names no workload._ What was captured, with every parameter:',
+    ...reproducer,
     '',
     fence(stringify({ durationSeconds: investigation.spec.durationSeconds, captures }, { lineWidth: 0 }), 'yaml'),
     '',
-    'To capture the same on a cluster again:',
+    `To ${workload ? 'run the reproducer and ' : ''}capture the same on a cluster again:`,
     '',
     fence(
       `kubectl apply -f - <<'EOF'\n${stringify(
@@ -274,7 +319,7 @@ function reproduceSection(input: KernelReportInput): string[] {
       'sh',
     ),
     '',
-    'or on one Linux machine, without a cluster:',
+    `or on one Linux machine, without a cluster${workload ? ' (the captures only: the reproducer runs in the agent)' : ''}:`,
     '',
     fence(`sudo ksleuth investigate --local --capture ${kinds.join(',')} --duration ${investigation.spec.durationSeconds}s`, 'sh'),
     reproducerEnd,

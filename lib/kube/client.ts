@@ -2,6 +2,7 @@ import type { KubeConfig, V1ObjectMeta } from '@kubernetes/client-node';
 import { defaultAccess, type AccessOptions, type ClusterAccess, type Impersonation } from './config.js';
 import { ConnectProxyAgent } from './proxy.js';
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { ApiError } from './errors.js';
 
@@ -64,11 +65,29 @@ export interface RequestOptionsIn {
   headers?: Record<string, string>;
 }
 
-/** How often a request answered 429 Too Many Requests is tried again. */
-const maxRetries = 5;
-
 /** Called for every request; lets callers count API traffic (benchmarks, metrics). */
 export type RequestObserver = (method: string, path: string, status: number) => void;
+
+/**
+ * How a request the API server rejected with 429 Too Many Requests (API priority and fairness,
+ * or max-inflight) is sent again: after the Retry-After the server names, like client-go.
+ */
+export interface ThrottleRetry {
+  /** Attempts after the first. Default 8; 0 turns retrying off. */
+  retries: number;
+  /** The wait when the server names none, and the cap on what it names. Default 1 s and 30 s. */
+  defaultWaitMs: number;
+  maxWaitMs: number;
+}
+
+export const defaultThrottleRetry: ThrottleRetry = { retries: 8, defaultWaitMs: 1000, maxWaitMs: 30_000 };
+
+/** The wait before retrying a 429: Retry-After (seconds), capped, plus up to 50 % jitter so that many clients do not come back together. */
+export function throttleWaitMs(retryAfter: string | string[] | undefined, retry: ThrottleRetry, random = Math.random): number {
+  const seconds = Number(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
+  const base = Number.isFinite(seconds) && seconds > 0 ? Math.min(seconds * 1000, retry.maxWaitMs) : retry.defaultWaitMs;
+  return Math.round(base * (1 + random() * 0.5));
+}
 
 export function resourcePath(ref: ResourceRef, name?: string, subresource?: string): string {
   const base = ref.group === '' ? `/api/${ref.version}` : `/apis/${ref.group}/${ref.version}`;
@@ -97,6 +116,8 @@ export class KubeClient {
   private readonly access?: ClusterAccess;
   private readonly kubeConfig?: KubeConfig;
   private observers: RequestObserver[] = [];
+  /** How requests rejected with 429 are retried; set `retries: 0` to turn it off. */
+  throttleRetry: ThrottleRetry = defaultThrottleRetry;
 
   constructor(
     source: ClusterAccess | KubeConfig,
@@ -150,7 +171,7 @@ export class KubeClient {
     return new Promise<IncomingMessage>((resolve, reject) => {
       const send = https ? httpsRequest : httpRequest;
       const r = send(req, resolve);
-      r.on('error', reject);
+      r.on('error', (error: NodeJS.ErrnoException) => reject(r.reusedSocket && error.code === 'ECONNRESET' ? new StaleConnectionError(error) : error));
       if (!stream)
         r.setTimeout(options.timeoutMs ?? 60_000, () => r.destroy(new Error(`${method} ${path}: no answer within ${options.timeoutMs ?? 60_000} ms`)));
       const { signal } = options;
@@ -173,29 +194,46 @@ export class KubeClient {
     });
   }
 
+  /**
+   * Opens a request; if the server had closed the idle keep-alive connection it went out on, it
+   * never read the request, so it is sent again on a fresh connection (as Go's transport does).
+   */
+  private async send(method: string, path: string, options: RequestOptionsIn, stream: boolean): Promise<IncomingMessage> {
+    for (let stale = 0; ; stale++) {
+      try {
+        return await this.open(method, path, options, stream);
+      } catch (error) {
+        if (!(error instanceof StaleConnectionError)) throw error;
+        if (stale >= 2 || options.signal?.aborted) throw error.cause;
+      }
+    }
+  }
+
   private notify(method: string, path: string, status: number): void {
     for (const observer of this.observers) observer(method, path, status);
   }
 
-  /** Sends a request and returns the parsed JSON body; throws ApiError on a non-2xx answer. */
+  /**
+   * Sends a request and returns the parsed JSON body; throws ApiError on a non-2xx answer. A 429
+   * (a busy server shedding load before running the request, or one whose watch cache is still
+   * filling after a start; safe to repeat for any verb) is retried after the server's Retry-After,
+   * up to `throttleRetry.retries` times, as client-go does.
+   */
   async request<T>(method: string, path: string, options: RequestOptionsIn = {}): Promise<T> {
-    let res = await this.open(method, path, options, false);
-    // 429 with Retry-After (a busy server, or its cache still filling after a start): wait as
-    // asked and try again, as client-go does, a few times.
-    for (let attempt = 1; res.statusCode === 429 && attempt <= maxRetries; attempt++) {
-      const seconds = Math.min(10, Math.max(1, Number(res.headers['retry-after']) || 1));
-      res.resume();
-      this.notify(method, path, 429);
-      await new Promise((resolve) => setTimeout(resolve, seconds * 1000));
-      res = await this.open(method, path, options, false);
+    for (let attempt = 0; ; attempt++) {
+      const res = await this.send(method, path, options, false);
+      const chunks: Buffer[] = [];
+      for await (const chunk of res) chunks.push(chunk as Buffer);
+      const text = Buffer.concat(chunks).toString('utf8');
+      const status = res.statusCode ?? 0;
+      this.notify(method, path, status);
+      if (status === 429 && attempt < this.throttleRetry.retries && !options.signal?.aborted) {
+        await sleep(throttleWaitMs(res.headers['retry-after'], this.throttleRetry), undefined, { signal: options.signal }).catch(() => undefined);
+        continue;
+      }
+      if (status < 200 || status >= 300) throw apiError(method, path, status, text);
+      return (text ? JSON.parse(text) : undefined) as T;
     }
-    const chunks: Buffer[] = [];
-    for await (const chunk of res) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
-    const status = res.statusCode ?? 0;
-    this.notify(method, path, status);
-    if (status < 200 || status >= 300) throw apiError(method, path, status, text);
-    return (text ? JSON.parse(text) : undefined) as T;
   }
 
   /**
@@ -203,7 +241,7 @@ export class KubeClient {
    * throws ApiError on a non-2xx answer.
    */
   async download(path: string, headers: Record<string, string> = {}): Promise<IncomingMessage> {
-    const res = await this.open('GET', path, { headers: { Accept: '*/*', ...headers } }, true);
+    const res = await this.send('GET', path, { headers: { Accept: '*/*', ...headers } }, true);
     const status = res.statusCode ?? 0;
     this.notify('GET', path, status);
     if (status >= 200 && status < 300) return res;
@@ -299,7 +337,7 @@ export class KubeClient {
    */
   async *watch<T = KubeObject>(ref: ResourceRef, options: WatchOptions = {}): AsyncGenerator<WatchEvent<T>> {
     const path = resourcePath(ref);
-    const res = await this.open(
+    const res = await this.send(
       'GET',
       path,
       {
@@ -351,6 +389,14 @@ function impersonationHeaders(impersonate: Impersonation | undefined): Record<st
   if (impersonate.uid) headers['Impersonate-Uid'] = impersonate.uid;
   for (const [key, values] of Object.entries(impersonate.extra ?? {})) headers[`Impersonate-Extra-${encodeURIComponent(key)}`] = values;
   return headers;
+}
+
+/** A request that failed because the keep-alive connection it was sent on had been closed by the server. */
+class StaleConnectionError extends Error {
+  constructor(override readonly cause: Error) {
+    super(cause.message);
+    this.name = 'StaleConnectionError';
+  }
 }
 
 function apiError(method: string, path: string, status: number, text: string): ApiError {

@@ -2,6 +2,7 @@ import type { PodEntry } from '../engine/workload.js';
 import type { Logger } from 'pino';
 import { resolveCaptureEntry, type ResolvedCapture } from '../../api/v1alpha1/capture-entry.js';
 import { finishedCapturePhases, isFinishedCapture, type KernelCaptureStatus } from '../../api/v1alpha1/capture.js';
+import { resolveWorkload } from '../../api/v1alpha1/workloads.js';
 import type { CaptureKind } from '../../api/v1alpha1/captures.js';
 import type { KernelCapture } from '../../api/v1alpha1/resources.js';
 import { formatTime, setCondition } from '../../lib/conditions.js';
@@ -147,6 +148,7 @@ export class CaptureExecutor {
       let resolved: ResolvedCapture[];
       try {
         resolved = capture.spec.captures.map(resolveCaptureEntry);
+        if (capture.spec.workload) resolveWorkload(capture.spec.workload);
       } catch (error) {
         await this.finishWithout(capture, 'Failed', 'InvalidSpec', (error as Error).message);
         return;
@@ -173,6 +175,7 @@ export class CaptureExecutor {
         report = await this.options.runner.run(
           {
             captures: capture.spec.captures,
+            ...(capture.spec.workload ? { workload: capture.spec.workload } : {}),
             durationSeconds: capture.spec.durationSeconds,
             deadline: capture.spec.deadline,
             facts,

@@ -114,12 +114,18 @@ export class InProcessRunner implements CaptureRunner {
   }
 
   async run(request: RunCapturesRequest, signal: AbortSignal): Promise<NodeReport> {
-    const [{ runCaptures }, { resolveCaptureEntry }] = await Promise.all([import('../engine/run.js'), import('../../api/v1alpha1/capture-entry.js')]);
-    const { deadline, ...rest } = request;
+    const [{ runCaptures }, { resolveCaptureEntry }, { resolveWorkload }, { workloadModules }] = await Promise.all([
+      import('../engine/run.js'),
+      import('../../api/v1alpha1/capture-entry.js'),
+      import('../../api/v1alpha1/workloads.js'),
+      import('../reproducers/registry.js'),
+    ]);
+    const { deadline, workload, ...rest } = request;
     return runCaptures({
       ...rest,
       ...(deadline ? { deadline: new Date(deadline) } : {}),
       captures: request.captures.map(resolveCaptureEntry),
+      ...(workload ? { workload: resolveWorkload(workload), workloadModules } : {}),
       signal,
       log: this.log,
       modules: this.modules,

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { CaptureKind, CaptureParams } from '../../api/v1alpha1/captures.js';
 import type { Finding } from '../../api/v1alpha1/finding.js';
+import type { WorkloadKind, WorkloadParams } from '../../api/v1alpha1/workloads.js';
 import type { ArtifactSink } from './artifacts.js';
 import type { KernelStateJournal } from './journal.js';
 import type { NodeFacts } from './probe.js';
@@ -9,6 +10,10 @@ import type { WorkloadResolver } from './workload.js';
 
 export type Summary = Record<string, string | number | boolean>;
 
+/** What the engine runs for a window: a capture, or a built-in reproducer (spec.workload). */
+export type RunKind = CaptureKind | WorkloadKind;
+export type RunParams<K extends RunKind> = K extends CaptureKind ? CaptureParams<K> : K extends WorkloadKind ? WorkloadParams<K> : never;
+
 /** What a capture concluded: headline figures and findings. */
 export interface CaptureAnalysis {
   summary: Summary;
@@ -16,10 +21,10 @@ export interface CaptureAnalysis {
 }
 
 /** What a capture's run() gets. */
-export interface CaptureContext<K extends CaptureKind = CaptureKind> {
+export interface CaptureContext<K extends RunKind = CaptureKind> {
   /** The entry's name (unique within the investigation). */
   name: string;
-  params: CaptureParams<K>;
+  params: RunParams<K>;
   /** How long to capture. Runs end by themselves when the window is over. */
   durationSeconds: number;
   /** When the capture window ends. */
@@ -42,19 +47,22 @@ export interface CaptureContext<K extends CaptureKind = CaptureKind> {
  * One capture kind. run() does the I/O and returns raw output; parse() and analyze() are pure
  * (no I/O, no clock), so they are tested with recorded real outputs.
  */
-export interface CaptureModule<K extends CaptureKind = CaptureKind, Raw = unknown, Parsed = unknown> {
+export interface CaptureModule<K extends RunKind = CaptureKind, Raw = unknown, Parsed = unknown> {
   kind: K;
   /** A short human title, for tables and progress. */
   title: string;
   /** What the node must offer; a capture that lacks any of it is reported Unsupported with the reason. */
-  requirements(params: CaptureParams<K>): Requirement[];
+  requirements(params: RunParams<K>): Requirement[];
   run(ctx: CaptureContext<K>): Promise<Raw>;
-  parse(raw: Raw, params: CaptureParams<K>): Parsed;
-  analyze(parsed: Parsed, params: CaptureParams<K>, facts: NodeFacts): CaptureAnalysis;
+  parse(raw: Raw, params: RunParams<K>): Parsed;
+  analyze(parsed: Parsed, params: RunParams<K>, facts: NodeFacts): CaptureAnalysis;
 }
 
 /** The capture modules a node can run, by kind (node-agent/captures/registry.ts lists them). */
 export type CaptureModules = Partial<Record<CaptureKind, CaptureModule>>;
+
+/** The reproducers a node can run, by kind (node-agent/reproducers/registry.ts lists them). */
+export type WorkloadModules = Partial<Record<WorkloadKind, CaptureModule<WorkloadKind>>>;
 
 /** A capture that could not run, with a CamelCase reason and a message that says what to do. */
 export class CaptureError extends Error {

@@ -6,9 +6,19 @@ import type { ResolvedCapture } from '../../api/v1alpha1/capture-entry.js';
 import type { ArtifactRef } from '../../api/v1alpha1/capture.js';
 import type { CaptureKind } from '../../api/v1alpha1/captures.js';
 import type { Finding } from '../../api/v1alpha1/finding.js';
+import type { ResolvedWorkload } from '../../api/v1alpha1/workloads.js';
 import { ArtifactDirectory } from './artifacts.js';
 import { stopTime } from './deadline.js';
-import { CaptureError, CaptureUnsupportedError, type CaptureContext, type CaptureModule, type CaptureModules, type Summary } from './capture.js';
+import {
+  CaptureError,
+  CaptureUnsupportedError,
+  type CaptureContext,
+  type CaptureModule,
+  type CaptureModules,
+  type RunKind,
+  type Summary,
+  type WorkloadModules,
+} from './capture.js';
 import { sortFindings } from '../../lib/findings.js';
 import { KernelStateJournal } from './journal.js';
 import type { NodeFacts } from './probe.js';
@@ -19,7 +29,7 @@ export type OutcomeState = 'Succeeded' | 'Failed' | 'Unsupported' | 'TimedOut';
 /** How one capture ended on this node. */
 export interface CaptureOutcome {
   name: string;
-  kind: CaptureKind;
+  kind: RunKind;
   state: OutcomeState;
   reason?: string;
   message?: string;
@@ -41,7 +51,7 @@ export interface NodeReport {
   artifacts: ArtifactRef[];
 }
 
-export type ProgressEvent = { type: 'started'; name: string; kind: CaptureKind } | { type: 'finished'; outcome: CaptureOutcome };
+export type ProgressEvent = { type: 'started'; name: string; kind: RunKind } | { type: 'finished'; outcome: CaptureOutcome };
 
 export interface RunRequest {
   captures: ResolvedCapture[];
@@ -65,14 +75,20 @@ export interface RunRequest {
   onProgress?: (event: ProgressEvent) => void;
   /** The capture modules (node-agent/captures/registry.ts; tests pass fakes). */
   modules: CaptureModules;
+  /** A reproducer to run for the same window, beside the captures; its outcome is reported like a capture's. */
+  workload?: ResolvedWorkload;
+  /** The reproducer modules (node-agent/reproducers/registry.ts). */
+  workloadModules?: WorkloadModules;
   /** Kinds this node refuses to run, with why (for example custom bpftrace programs not enabled). */
   disabled?: Partial<Record<CaptureKind, string>>;
   /** This node's pods (the agent's pod index), to name the pod and container of the processes captures find. */
   pods?: PodEntry[];
 }
 
+type Runnable = ResolvedCapture | ResolvedWorkload;
+
 /** Unique names: a second unnamed capture of one kind becomes kind-2. */
-export function uniqueNames(captures: ResolvedCapture[]): ResolvedCapture[] {
+export function uniqueNames<T extends Runnable>(captures: T[]): T[] {
   const seen = new Set<string>();
   return captures.map((capture) => {
     let name = capture.name;
@@ -88,7 +104,8 @@ export async function runCaptures(request: RunRequest): Promise<NodeReport> {
   await mkdir(request.outDir, { recursive: true });
   const journal = KernelStateJournal.open(request.stateDir, request.log);
   try {
-    const outcomes = await Promise.all(uniqueNames(request.captures).map((capture) => runOne(capture, request, journal, startTime)));
+    const runnables: Runnable[] = uniqueNames<Runnable>([...request.captures, ...(request.workload ? [request.workload] : [])]);
+    const outcomes = await Promise.all(runnables.map((capture) => runOne(capture, request, journal, startTime)));
     const findings = sortFindings(outcomes.flatMap((o) => o.findings));
     return {
       node: {
@@ -109,8 +126,13 @@ export async function runCaptures(request: RunRequest): Promise<NodeReport> {
   }
 }
 
-async function runOne(capture: ResolvedCapture, request: RunRequest, journal: KernelStateJournal, startTime: Date): Promise<CaptureOutcome> {
-  const module = request.modules[capture.kind] as CaptureModule | undefined;
+function moduleOf(capture: Runnable, request: RunRequest): CaptureModule<RunKind> | undefined {
+  const modules = { ...request.workloadModules, ...request.modules } as Partial<Record<RunKind, CaptureModule<RunKind>>>;
+  return modules[capture.kind];
+}
+
+async function runOne(capture: Runnable, request: RunRequest, journal: KernelStateJournal, startTime: Date): Promise<CaptureOutcome> {
+  const module = moduleOf(capture, request);
   const log = request.log.child({ capture: capture.name, kind: capture.kind });
   const artifacts = new ArtifactDirectory(request.outDir, capture.name);
   const outcome = (state: OutcomeState, extra: Partial<CaptureOutcome> = {}): CaptureOutcome => {
@@ -130,7 +152,7 @@ async function runOne(capture: ResolvedCapture, request: RunRequest, journal: Ke
   };
 
   if (!module) return outcome('Unsupported', { reason: 'NotImplemented', message: `this agent has no ${capture.kind} capture` });
-  const disabled = request.disabled?.[capture.kind];
+  const disabled = request.disabled?.[capture.kind as CaptureKind];
   if (disabled) return outcome('Unsupported', { reason: 'DisabledOnThisNode', message: disabled });
   const unmet = unmetRequirement(module.requirements(capture.params as never), request.facts);
   if (unmet) return outcome('Unsupported', unmet);
@@ -143,7 +165,7 @@ async function runOne(capture: ResolvedCapture, request: RunRequest, journal: Ke
   if (request.signal?.aborted) onCancel();
   const stopAt = stopTime(startTime, request.durationSeconds, request.graceSeconds ?? 60, request.deadline);
   const timer = setTimeout(() => stop.abort(new Error(stopAt.why)), stopAt.time - Date.now());
-  const ctx: CaptureContext = {
+  const ctx: CaptureContext<RunKind> = {
     name: capture.name,
     workloads: new WorkloadResolver(request.pods),
     params: capture.params,

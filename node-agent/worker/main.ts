@@ -1,11 +1,13 @@
 /** The capture worker: one probe or one capture run per process (see protocol.ts). */
 import { resolveCaptureEntry } from '../../api/v1alpha1/capture-entry.js';
+import { resolveWorkload } from '../../api/v1alpha1/workloads.js';
 import { log } from '../../lib/log.js';
 import { recoverKernelState } from '../engine/journal.js';
 import { probeNode } from '../engine/probe.js';
 import { runCaptures } from '../engine/run.js';
 import { captureSupport } from '../engine/support.js';
 import { captureModules } from '../captures/registry.js';
+import { workloadModules } from '../reproducers/registry.js';
 import { deserializeFacts, serializeFacts, type ProbeResponse, type WorkerRequest } from './protocol.js';
 
 async function readStdin(): Promise<string> {
@@ -22,6 +24,7 @@ async function handle(request: WorkerRequest, signal: AbortSignal): Promise<unkn
   }
   return runCaptures({
     captures: request.captures.map(resolveCaptureEntry),
+    ...(request.workload ? { workload: resolveWorkload(request.workload), workloadModules } : {}),
     durationSeconds: request.durationSeconds,
     ...(request.deadline ? { deadline: new Date(request.deadline) } : {}),
     facts: deserializeFacts(request.facts),

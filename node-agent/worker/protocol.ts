@@ -2,6 +2,7 @@ import type { PodEntry } from '../engine/workload.js';
 import type { CaptureEntry } from '../../api/v1alpha1/capture-entry.js';
 import type { CaptureKind } from '../../api/v1alpha1/captures.js';
 import type { KernelNodeStatus } from '../../api/v1alpha1/node.js';
+import type { Workload } from '../../api/v1alpha1/workloads.js';
 import type { NodeFacts } from '../engine/probe.js';
 
 /*
@@ -27,6 +28,8 @@ export interface ProbeResponse {
 export interface RunRequest {
   type: 'run';
   captures: CaptureEntry[];
+  /** A reproducer to run beside the captures (spec.workload). */
+  workload?: Workload;
   durationSeconds: number;
   /** The investigation's deadline (ISO time): captures still running then are stopped. */
   deadline?: string;

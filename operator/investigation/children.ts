@@ -43,6 +43,7 @@ export function buildCapture(investigation: KernelInvestigation, node: string, d
       nodeName: node,
       captures: investigation.spec.captures,
       durationSeconds: investigation.spec.durationSeconds,
+      ...(investigation.spec.workload ? { workload: investigation.spec.workload } : {}),
       deadline: deadline.toISOString(),
     },
   };

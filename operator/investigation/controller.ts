@@ -1,7 +1,7 @@
 import { resolveCaptureEntry } from '../../api/v1alpha1/capture-entry.js';
 import { isFinishedCapture } from '../../api/v1alpha1/capture.js';
 import { investigationSpec, type KernelInvestigationStatus } from '../../api/v1alpha1/investigation.js';
-import type { KernelCapture, KernelInvestigation, KernelNode } from '../../api/v1alpha1/resources.js';
+import type { KernelCapture, KernelInvestigation } from '../../api/v1alpha1/resources.js';
 import { conditionsEqual, formatTime, setCondition, type Clock } from '../../lib/conditions.js';
 import { withHealth } from './health.js';
 import type { KubeClient } from '../../lib/kube/client.js';
@@ -11,30 +11,33 @@ import { updateStatus } from '../../lib/kube/status.js';
 import { stableStringify } from '../../lib/stable-json.js';
 import type { ReconcileContext, ReconcileOutcome } from '../../runtime/controller.js';
 import { TerminalError } from '../../runtime/controller.js';
+import { slowStart } from '../../runtime/slow-start.js';
 import type { ReadonlyStore } from '../../runtime/store.js';
-import { aggregate, type NodeInfo } from './aggregate.js';
+import type { CachedKernelNode, CachedNode } from '../nodes/cached.js';
+import type { CachedCapture } from './cached.js';
 import { buildCapture, captureName, deadlineOf } from './children.js';
-import { describeExclusions, resolveTargets } from './targets.js';
-import type { NodeObject } from '../nodes/node.js';
+import { captureIndexes, nodeInfoOf, type ChildTallies } from './tallies.js';
+import { groupByOf, groupValue } from './tally.js';
+import { describeExclusions, resolveTargets, type Targets } from './targets.js';
 
 /** What a controller tells users about, as Kubernetes Events on the investigation. */
 export interface EventSink {
   record(object: KernelInvestigation, type: 'Normal' | 'Warning', reason: string, message: string): void;
 }
 
-/** A core/v1 Node as the informer stores it. */
-
 export interface InvestigationStores {
   investigations: ReadonlyStore<KernelInvestigation>;
-  /** Indexed by spec.investigation under the index name "investigation". */
-  captures: ReadonlyStore<KernelCapture>;
-  nodes: ReadonlyStore<NodeObject>;
-  kernelNodes: ReadonlyStore<KernelNode>;
+  /** With the indexes of {@link captureIndexers}. */
+  captures: ReadonlyStore<CachedCapture>;
+  nodes: ReadonlyStore<CachedNode>;
+  kernelNodes: ReadonlyStore<CachedKernelNode>;
 }
 
 export interface InvestigationControllerOptions {
   client: KubeClient;
   stores: InvestigationStores;
+  /** The children's figures per investigation, kept current by the informers. */
+  tallies: ChildTallies;
   events: EventSink;
   /** Whether investigations may run user bpftrace programs (the chart's customPrograms.enabled). */
   allowCustomPrograms: boolean;
@@ -43,11 +46,9 @@ export interface InvestigationControllerOptions {
   statusIntervalMs?: number;
   /** How long an investigation waits for eligible nodes before it fails. Default 2 minutes. */
   waitForNodesMs?: number;
-  /** Children created in parallel during fan-out. Default 32. */
+  /** The most children created at once during fan-out (reached by slow start). Default 32. */
   fanOutConcurrency?: number;
 }
-
-export const captureIndex = 'investigation';
 
 const ref = ksleuth('KernelInvestigation');
 
@@ -69,12 +70,14 @@ export class InvestigationReconciler {
   reconcile = async (key: string, context: ReconcileContext): Promise<ReconcileOutcome | void> => {
     const investigation = this.options.stores.investigations.get(key);
     if (!investigation || investigation.metadata.deletionTimestamp) {
-      this.lastWrite.delete(key);
-      this.fannedOut.delete(key);
+      this.forget(key);
       return;
     }
     const status = investigation.status ?? {};
-    if (status.completionTime) return this.expire(investigation, status.completionTime, context);
+    if (status.completionTime) {
+      this.forget(key);
+      return this.expire(investigation, status.completionTime, context);
+    }
     const problem = this.specProblem(investigation);
     if (problem) {
       await this.fail(investigation, problem.reason, problem.message);
@@ -83,6 +86,12 @@ export class InvestigationReconciler {
     if (!status.startTime) return this.start(investigation, context);
     return this.track(investigation, context);
   };
+
+  private forget(key: string): void {
+    this.lastWrite.delete(key);
+    this.fannedOut.delete(key);
+    this.options.tallies.forget(key);
+  }
 
   private specProblem(investigation: KernelInvestigation): { reason: string; message: string } | undefined {
     const parsed = investigationSpec.safeParse(investigation.spec);
@@ -100,11 +109,18 @@ export class InvestigationReconciler {
     return undefined;
   }
 
-  private async start(investigation: KernelInvestigation, context: ReconcileContext): Promise<ReconcileOutcome> {
-    const now = this.clock();
+  /** The nodes to run on now; with compareBy picked evenly across the groups. */
+  private targets(investigation: KernelInvestigation, now: Date): Targets {
     const { stores } = this.options;
     const kernelNodes = new Map(stores.kernelNodes.list().map((kn) => [kn.metadata.name!, kn]));
-    const targets = resolveTargets(investigation.spec.nodes, stores.nodes.list(), kernelNodes, now);
+    const groupBy = groupByOf(investigation.spec);
+    const groupOf = groupBy.kind === 'none' ? undefined : (node: string) => groupValue(groupBy, nodeInfoOf(stores.nodes.get(node), kernelNodes.get(node)));
+    return resolveTargets(investigation.spec.nodes, stores.nodes.list(), kernelNodes, now, groupOf);
+  }
+
+  private async start(investigation: KernelInvestigation, context: ReconcileContext): Promise<ReconcileOutcome> {
+    const now = this.clock();
+    const targets = this.targets(investigation, now);
     const exclusions = describeExclusions(targets.excluded);
     if (targets.nodes.length === 0) {
       const waited = now.getTime() - Date.parse(String(investigation.metadata.creationTimestamp ?? now.toISOString()));
@@ -172,46 +188,34 @@ export class InvestigationReconciler {
     return { requeueAfterMs: Math.max(1_000, deadline.getTime() - now.getTime()) };
   }
 
+  /**
+   * Creates one KernelCapture per node, paced by slow start: one at a time at first, doubling while
+   * creates succeed, up to fanOutConcurrency in flight. Bounded concurrency is what API priority
+   * and fairness measures (seats), and a 429 is retried after its Retry-After by the client; a
+   * cluster that refuses the creates (quota, admission) costs a few requests. On an error the
+   * creates stop and the reconcile is retried with backoff; the next one creates what is missing.
+   */
   private async createChildren(investigation: KernelInvestigation, nodes: string[], deadline: Date): Promise<number> {
     let created = 0;
-    let next = 0;
-    const workers = Array.from({ length: Math.min(this.options.fanOutConcurrency ?? 32, nodes.length) }, async () => {
-      while (next < nodes.length) {
-        const node = nodes[next++]!;
+    await slowStart(
+      nodes,
+      async (node) => {
         try {
           await this.options.client.create(ksleuth('KernelCapture'), buildCapture(investigation, node, deadline));
           created++;
         } catch (error) {
           if (!isAlreadyExists(error)) throw error;
         }
-      }
-    });
-    await Promise.all(workers);
+      },
+      { maxConcurrency: this.options.fanOutConcurrency ?? 32 },
+    );
     return created;
   }
 
-  private children(investigation: KernelInvestigation): KernelCapture[] {
+  private children(investigation: KernelInvestigation): CachedCapture[] {
     return this.options.stores.captures
-      .byIndex(captureIndex, investigation.metadata.name!)
+      .byIndex(captureIndexes.investigation, investigation.metadata.name!)
       .filter((c) => c.metadata.ownerReferences?.some((o) => o.uid === investigation.metadata.uid));
-  }
-
-  private nodeInfo(): Map<string, NodeInfo> {
-    const info = new Map<string, NodeInfo>();
-    for (const node of this.options.stores.nodes.list()) {
-      info.set(node.metadata.name!, {
-        kernelVersion: node.status?.nodeInfo?.kernelVersion,
-        osImage: node.status?.nodeInfo?.osImage,
-        labels: node.metadata.labels,
-      });
-    }
-    for (const kn of this.options.stores.kernelNodes.list()) {
-      const entry = info.get(kn.metadata.name!) ?? {};
-      if (kn.status?.kernelVersion) entry.kernelVersion = kn.status.kernelVersion;
-      if (kn.status?.osImage) entry.osImage = kn.status.osImage;
-      info.set(kn.metadata.name!, entry);
-    }
-    return info;
   }
 
   private async track(investigation: KernelInvestigation, context: ReconcileContext): Promise<ReconcileOutcome> {
@@ -221,25 +225,26 @@ export class InvestigationReconciler {
     const deadline = deadlineOf(investigation, new Date(Date.parse(status.startTime!)));
     const deadlinePassed = now >= deadline;
     const targetNodes = status.targetNodes ?? 0;
-    let children = this.children(investigation);
+    const tally = this.options.tallies.of(investigation);
 
-    if (children.length < targetNodes && !deadlinePassed && this.fannedOut.get(key) !== investigation.metadata.uid) {
+    if (tally.size < targetNodes && !deadlinePassed && this.fannedOut.get(key) !== investigation.metadata.uid) {
       // The fan-out was interrupted (operator restart): create the missing children, never duplicates.
-      const have = new Set(children.map((c) => c.spec.nodeName));
-      const kernelNodes = new Map(this.options.stores.kernelNodes.list().map((kn) => [kn.metadata.name!, kn]));
-      const targets = resolveTargets(investigation.spec.nodes, this.options.stores.nodes.list(), kernelNodes, now);
-      const missing = targets.nodes.filter((n) => !have.has(n)).slice(0, targetNodes - children.length);
+      const have = new Set(this.children(investigation).map((c) => c.spec.nodeName));
+      const targets = this.targets(investigation, now);
+      const missing = targets.nodes.filter((n) => !have.has(n)).slice(0, targetNodes - have.size);
       const created = await this.createChildren(investigation, missing, deadline);
       if (created > 0) context.log.info({ created }, 'Created missing KernelCaptures');
       this.fannedOut.set(key, investigation.metadata.uid!);
-      children = this.children(investigation);
     }
 
-    const agg = aggregate(investigation.spec, targetNodes, children, this.nodeInfo(), deadlinePassed);
-    if (deadlinePassed) await this.markTimedOut(children, context);
+    // Deciding whether a write is due is O(1); the status itself is rendered only when it is.
+    const sinceLast = now.getTime() - (this.lastWrite.get(key) ?? 0);
+    const interval = this.options.statusIntervalMs ?? 5_000;
+    if (!tally.progress(targetNodes, deadlinePassed).finished && sinceLast < interval) return { requeueAfterMs: interval - sinceLast };
 
-    const finished = agg.finished;
-    const timedOut = agg.captures.timedOut;
+    if (deadlinePassed) await this.markTimedOut(this.children(investigation), context);
+    const agg = tally.render(targetNodes, deadlinePassed);
+    const { finished, timedOut } = agg;
     const next: KernelInvestigationStatus = withHealth(
       {
         observedGeneration: investigation.metadata.generation,
@@ -260,7 +265,7 @@ export class InvestigationReconciler {
                 reason: timedOut > 0 ? 'DeadlineExceeded' : 'AllNodesReported',
                 message:
                   `${agg.findingCount} finding${agg.findingCount === 1 ? '' : 's'} from ${agg.reported} of ${targetNodes} nodes` +
-                  (timedOut > 0 ? `; ${timedOut} timed out (${agg.timedOutNodes.slice(0, 3).join(', ')}${agg.timedOutNodes.length > 3 ? ', ...' : ''})` : ''),
+                  (timedOut > 0 ? `; ${timedOut} timed out (${agg.timedOutNodes.join(', ')}${timedOut > agg.timedOutNodes.length ? ', ...' : ''})` : ''),
                 observedGeneration: investigation.metadata.generation,
               }
             : {
@@ -277,9 +282,6 @@ export class InvestigationReconciler {
       this.clock,
     );
 
-    const sinceLast = now.getTime() - (this.lastWrite.get(key) ?? 0);
-    const interval = this.options.statusIntervalMs ?? 5_000;
-    if (!finished && sinceLast < interval) return { requeueAfterMs: interval - sinceLast };
     if (changed(status, next)) {
       const written = await this.writeStatus(investigation, next);
       if (!written) return { requeueAfterMs: 1_000 };
@@ -298,27 +300,34 @@ export class InvestigationReconciler {
   }
 
   /**
-   * Nodes that did not report by the deadline: their KernelCapture says so too. Read afresh and
-   * written with its resourceVersion, so that an agent's report that made it in time (newer than
-   * this cache) is never overwritten: a finished capture's phase is final.
+   * Nodes that did not report by the deadline: their KernelCapture says so too. Each is read afresh
+   * and written with its resourceVersion, so that an agent's report that made it in time (newer than
+   * this cache) is never overwritten: a finished capture's phase is final. Thousands may be late (a
+   * zone down): paced like the fan-out, not one after another.
    */
-  private async markTimedOut(children: KernelCapture[], context: ReconcileContext): Promise<void> {
+  private async markTimedOut(children: CachedCapture[], context: ReconcileContext): Promise<void> {
     const late = children.filter((c) => !isFinishedCapture(c.status));
-    for (const child of late) {
-      const message = 'the node did not report before the investigation’s deadline';
-      await updateStatus<KernelCapture>(this.options.client, ksleuth('KernelCapture'), child.metadata.name!, (current) =>
-        isFinishedCapture(current.status)
-          ? undefined
-          : {
-              phase: 'TimedOut',
-              message,
-              completionTime: formatTime(this.clock()),
-              conditions: setCondition(current.status?.conditions, { type: 'Finished', status: 'True', reason: 'DeadlineExceeded', message }, this.clock),
-            },
-      ).catch((error: unknown) => {
-        if (!isNotFound(error)) context.log.warn({ err: error, capture: child.metadata.name }, 'Could not mark a KernelCapture timed out');
-      });
-    }
+    const message = 'the node did not report before the investigation’s deadline';
+    await slowStart(
+      late,
+      (child) =>
+        updateStatus<KernelCapture>(this.options.client, ksleuth('KernelCapture'), child.metadata.name!, (current) =>
+          isFinishedCapture(current.status)
+            ? undefined
+            : {
+                phase: 'TimedOut',
+                message,
+                completionTime: formatTime(this.clock()),
+                conditions: setCondition(current.status?.conditions, { type: 'Finished', status: 'True', reason: 'DeadlineExceeded', message }, this.clock),
+              },
+        ).then(
+          () => undefined,
+          (error: unknown) => {
+            if (!isNotFound(error)) context.log.warn({ err: error, capture: child.metadata.name }, 'Could not mark a KernelCapture timed out');
+          },
+        ),
+      { maxConcurrency: this.options.fanOutConcurrency ?? 32 },
+    );
   }
 
   private async expire(investigation: KernelInvestigation, completionTime: string, context: ReconcileContext): Promise<ReconcileOutcome | void> {

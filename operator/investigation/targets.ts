@@ -1,7 +1,6 @@
-import type { V1Node } from '@kubernetes/client-node';
 import type { KernelInvestigationSpec } from '../../api/v1alpha1/investigation.js';
-import type { KernelNode } from '../../api/v1alpha1/resources.js';
 import { matchesSelector } from '../../lib/selector.js';
+import type { CachedKernelNode, CachedNode } from '../nodes/cached.js';
 import { agentRegistered, nodeReady } from '../nodes/node.js';
 
 export interface Exclusion {
@@ -15,11 +14,42 @@ export interface Targets {
 }
 
 /**
- * The nodes an investigation runs on: the named nodes plus the selected ones, that are Ready and
- * have a registered agent, in name order, at most maxNodes. Every node left out is listed with why.
+ * At most `max` of `eligible` (in name order): without groups the first by name; with groups one
+ * from each group in turn (groups by value, nodes by name within a group), so that every group
+ * is represented as evenly as `max` allows. Deterministic; the picks come back in name order.
  */
-export function resolveTargets(spec: KernelInvestigationSpec['nodes'], nodes: V1Node[], kernelNodes: Map<string, KernelNode>, now: Date): Targets {
-  const byName = new Map(nodes.map((n) => [n.metadata?.name ?? '', n]));
+export function pickEvenly(eligible: readonly string[], max: number, groupOf?: (node: string) => string): string[] {
+  if (!groupOf || eligible.length <= max) return eligible.slice(0, max);
+  const groups = new Map<string, string[]>();
+  for (const node of eligible) {
+    const group = groupOf(node);
+    const members = groups.get(group);
+    if (members) members.push(node);
+    else groups.set(group, [node]);
+  }
+  const queues = [...groups].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)).map(([, members]) => members);
+  const picked: string[] = [];
+  for (let round = 0; picked.length < max; round++) {
+    for (const members of queues) {
+      if (round < members.length && picked.length < max) picked.push(members[round]!);
+    }
+  }
+  return picked.sort();
+}
+
+/**
+ * The nodes an investigation runs on: the named nodes plus the selected ones, that are Ready and
+ * have a registered agent, at most maxNodes: with `groupOf` (compareBy) picked evenly across the
+ * groups, else the first by name. Every node left out is listed with why.
+ */
+export function resolveTargets(
+  spec: KernelInvestigationSpec['nodes'],
+  nodes: CachedNode[],
+  kernelNodes: Map<string, CachedKernelNode>,
+  now: Date,
+  groupOf?: (node: string) => string,
+): Targets {
+  const byName = new Map(nodes.map((n) => [n.metadata.name ?? '', n]));
   const candidates = new Set<string>();
   const excluded: Exclusion[] = [];
   for (const name of spec.names ?? []) {
@@ -28,7 +58,7 @@ export function resolveTargets(spec: KernelInvestigationSpec['nodes'], nodes: V1
   }
   if (spec.selector) {
     for (const node of nodes) {
-      if (matchesSelector(spec.selector, node.metadata?.labels)) candidates.add(node.metadata!.name!);
+      if (matchesSelector(spec.selector, node.metadata.labels)) candidates.add(node.metadata.name!);
     }
   }
   const eligible: string[] = [];
@@ -44,8 +74,10 @@ export function resolveTargets(spec: KernelInvestigationSpec['nodes'], nodes: V1
     }
     eligible.push(name);
   }
-  for (const name of eligible.slice(spec.maxNodes)) excluded.push({ node: name, reason: 'OverMaxNodes' });
-  return { nodes: eligible.slice(0, spec.maxNodes), excluded };
+  const picked = pickEvenly(eligible, spec.maxNodes, groupOf);
+  const chosen = new Set(picked);
+  for (const name of eligible) if (!chosen.has(name)) excluded.push({ node: name, reason: 'OverMaxNodes' });
+  return { nodes: picked, excluded };
 }
 
 /** "2 nodes not Ready (a, b); 1 node without a ksleuth agent (c)". */

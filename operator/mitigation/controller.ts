@@ -1,5 +1,5 @@
 import type { DesiredSysctl } from '../../api/v1alpha1/node.js';
-import type { KernelMitigation, KernelNode } from '../../api/v1alpha1/resources.js';
+import type { KernelMitigation } from '../../api/v1alpha1/resources.js';
 import { conditionsEqual, setCondition, setHealth, type Clock } from '../../lib/conditions.js';
 import type { KubeClient } from '../../lib/kube/client.js';
 import { isConflict, isNotFound } from '../../lib/kube/errors.js';
@@ -8,7 +8,8 @@ import { stableStringify } from '../../lib/stable-json.js';
 import type { AllowList } from '../../lib/sysctl/index.js';
 import type { ReconcileContext, ReconcileOutcome } from '../../runtime/controller.js';
 import type { ReadonlyStore } from '../../runtime/store.js';
-import { agentRegistered, type NodeObject } from '../nodes/node.js';
+import type { CachedKernelNode, CachedNode } from '../nodes/cached.js';
+import { agentRegistered } from '../nodes/node.js';
 import { mitigationInput } from './input.js';
 import { type MitigationInput, type NodeInput, type Resolution, resolveMitigations } from './resolve.js';
 import { mitigationStatus } from './status.js';
@@ -38,8 +39,8 @@ export interface MitigationEventSink {
 
 export interface MitigationStores {
   mitigations: ReadonlyStore<KernelMitigation>;
-  nodes: ReadonlyStore<NodeObject>;
-  kernelNodes: ReadonlyStore<KernelNode>;
+  nodes: ReadonlyStore<CachedNode>;
+  kernelNodes: ReadonlyStore<CachedKernelNode>;
 }
 
 export interface MitigationControllerOptions {
@@ -82,6 +83,18 @@ export class MitigationReconciler {
     return [...[...stores.mitigations.keys()].map(mitigationKey), ...[...stores.kernelNodes.keys()].map(nodeKey)];
   };
 
+  /**
+   * For a change of a Node or a KernelNode. Without any mitigation it concerns that node alone
+   * (its desired list is empty whatever the others do): one key, so that thousands of agents
+   * registering cost O(nodes) reconciles, not O(nodes²). A mitigation created later enqueues
+   * every key itself.
+   */
+  keysForNodeChange = (object: CachedNode | CachedKernelNode): string[] => {
+    if (this.options.stores.mitigations.size > 0) return this.keysForChange();
+    this.generation++;
+    return [nodeKey(object.metadata.name!)];
+  };
+
   reconcile = async (key: string, context: ReconcileContext): Promise<ReconcileOutcome | void> => {
     const slash = key.indexOf('/');
     const [kind, name] = [key.slice(0, slash), key.slice(slash + 1)];
@@ -92,6 +105,15 @@ export class MitigationReconciler {
 
   /** Writes one registered node's desired sysctls when they differ from its KernelNode spec. */
   private async reconcileNode(name: string, context: ReconcileContext): Promise<void> {
+    const { stores } = this.options;
+    if (stores.mitigations.size === 0) {
+      // Nothing to resolve: a registered node's desired list is empty.
+      const kernelNode = stores.kernelNodes.get(name);
+      if (!stores.nodes.get(name) || !kernelNode || (kernelNode.spec.sysctls ?? []).length === 0) return;
+      await this.writeDesired(name, []);
+      context.log.info({ node: name, sysctls: 0 }, 'Updated the desired sysctls on the KernelNode');
+      return;
+    }
     const { nodes, resolution } = this.resolved();
     const node = nodes.find((n) => n.name === name);
     if (!node?.registered) return;

@@ -1,5 +1,5 @@
 import { apiVersion } from '../../api/v1alpha1/common.js';
-import type { KernelInvestigation, KernelNode, KernelTrigger } from '../../api/v1alpha1/resources.js';
+import type { KernelInvestigation, KernelTrigger } from '../../api/v1alpha1/resources.js';
 import { triggerFindingAnnotation, triggerLabel, triggerNodeLabel, triggerSpec, type KernelTriggerStatus } from '../../api/v1alpha1/trigger.js';
 import { formatTime, setCondition } from '../../lib/conditions.js';
 import type { KubeClient, KubeObject } from '../../lib/kube/client.js';
@@ -11,6 +11,7 @@ import { labelValueFor } from '../../lib/names.js';
 import { stableStringify } from '../../lib/stable-json.js';
 import type { ReconcileOutcome } from '../../runtime/controller.js';
 import type { ReadonlyStore } from '../../runtime/store.js';
+import type { CachedKernelNode } from '../nodes/cached.js';
 import type { NodeObject } from '../nodes/node.js';
 import { decideTriggers, type Skip, type Start, type StartedInvestigation } from './decide.js';
 
@@ -22,7 +23,7 @@ export interface TriggerControllerOptions {
   client: KubeClient;
   stores: {
     triggers: ReadonlyStore<KernelTrigger>;
-    kernelNodes: ReadonlyStore<KernelNode>;
+    kernelNodes: ReadonlyStore<CachedKernelNode>;
     nodes: ReadonlyStore<NodeObject>;
     investigations: ReadonlyStore<KernelInvestigation>;
   };

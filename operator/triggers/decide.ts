@@ -1,9 +1,9 @@
-import type { WatchFinding } from '../../api/v1alpha1/node.js';
-import type { KernelNode, KernelTrigger } from '../../api/v1alpha1/resources.js';
+import type { KernelTrigger } from '../../api/v1alpha1/resources.js';
 import type { KernelTriggerSpec } from '../../api/v1alpha1/trigger.js';
 import { severityRank } from '../../lib/findings.js';
 import { childName, shortHash } from '../../lib/names.js';
 import { matchesSelector } from '../../lib/selector.js';
+import type { CachedKernelNode, CachedWatchFinding } from '../nodes/cached.js';
 import type { NodeObject } from '../nodes/node.js';
 
 /** An investigation a trigger started, as the operator's cache (or its own memory) has it. */
@@ -17,7 +17,7 @@ export interface StartedInvestigation {
 export interface TriggerInputs {
   /** Triggers with a valid spec. */
   triggers: { trigger: KernelTrigger; spec: KernelTriggerSpec }[];
-  kernelNodes: KernelNode[];
+  kernelNodes: CachedKernelNode[];
   nodes: Map<string, NodeObject>;
   started: StartedInvestigation[];
   /** Investigations all triggers together may start per hour. */
@@ -29,7 +29,7 @@ export interface Start {
   trigger: KernelTrigger;
   spec: KernelTriggerSpec;
   node: string;
-  finding: WatchFinding;
+  finding: CachedWatchFinding;
   /** Deterministic: one investigation per trigger, node and occurrence of a finding. */
   name: string;
 }
@@ -46,7 +46,7 @@ export interface Skip {
 const hourMs = 3600_000;
 
 /** The investigation a trigger starts for one occurrence of a finding (its id and first time) on a node. */
-export function investigationName(trigger: string, node: string, finding: WatchFinding): string {
+export function investigationName(trigger: string, node: string, finding: CachedWatchFinding): string {
   return childName([trigger, node, shortHash(`${finding.id}@${finding.firstTime}`)]);
 }
 

@@ -24,6 +24,15 @@ const captureSpec = {
 };
 
 export const ruleExamples: Record<string, RuleExamples> = {
+  'path must not contain ".."': { pass: ['/var/lib/data', '/data/..x', '/data/a..b'], fail: ['/data/../etc', '/data/..'] },
+  'path must be a data directory, not under /proc, /sys, /dev, /run, /boot, /etc, /usr, /bin, /sbin or /lib': {
+    pass: ['/var/lib/ksleuth', '/data', '/procfs-data', '/library'],
+    fail: ['/proc', '/proc/sys', '/sys/fs', '/dev/shm', '/run/x', '/etc', '/usr/local', '/lib/modules'],
+  },
+  'set exactly one reproducer: tcpChurn, fsSync, socketLeak': {
+    pass: [{ tcpChurn: {} }, { fsSync: { path: '/data' } }, { socketLeak: { connections: 2 } }],
+    fail: [{}, { tcpChurn: {}, fsSync: {} }, { tcpChurn: {}, fsSync: {}, socketLeak: {} }],
+  },
   "values must be non-empty for 'In' and 'NotIn' and empty for 'Exists' and 'DoesNotExist'": {
     pass: [
       { key: 'pool', operator: 'In', values: ['db'] },

@@ -17,7 +17,7 @@ const topLayers: Record<string, number> = { api: 0, lib: 1, runtime: 2, operator
  * shares with them only what lies below (procfs/, patterns/, engine/), and the agent runs both.
  */
 const innerLayers: Record<string, Record<string, number>> = {
-  'node-agent': { engine: 0, flamegraph: 0, sysctl: 0, procfs: 0, patterns: 1, captures: 2, watch: 2, worker: 3, agent: 4, '': 5 },
+  'node-agent': { engine: 0, flamegraph: 0, sysctl: 0, procfs: 0, patterns: 1, captures: 2, reproducers: 2, watch: 2, worker: 3, agent: 4, '': 5 },
   operator: { nodes: 0, artifacts: 1, investigation: 1, mitigation: 1, triggers: 1, '': 2 },
 };
 

@@ -143,6 +143,39 @@ const promises: Record<string, Promised[]> = {
     kernelCpu,
   ],
   'manifests/examples/investigation-slow-checkpoints.yaml': slowCheckpoints,
+  'manifests/examples/investigation-reproduce-connection-hangs.yaml': [
+    {
+      what: 'the reproducer’s failure rate',
+      capture: 'workload-tcp-churn',
+      check: (o) => {
+        expect(o.summary.connections).toBeGreaterThan(100);
+        expect(o.summary.failurePercent).toBeGreaterThanOrEqual(0);
+        expect(o.summary.p99Ms).toBeGreaterThan(0);
+      },
+    },
+    { what: 'retransmit rate', capture: 'tcp', check: (o) => expect(typeof o.summary.retransmitPercent).toBe('number') },
+    { ...kernelCpu, what: 'kernel CPU share' },
+  ],
+  'manifests/examples/investigation-reproduce-slow-fsync.yaml': [
+    {
+      what: 'the fsync failures (slower than 1 s) and the reproducer’s figures',
+      capture: 'workload-fs-sync',
+      check: (o) => {
+        expect(o.summary.files).toBeGreaterThan(5);
+        expect(o.summary.succeeded).toBe(o.summary.files);
+        expect(typeof o.summary.failurePercent).toBe('number');
+        expect(o.summary.p50Ms).toBeGreaterThan(0);
+      },
+    },
+    {
+      what: 'block and commit percentiles',
+      capture: 'io-latency',
+      check: (o) => {
+        expect(o.summary.p50Ms).toBeGreaterThan(0);
+        expect(o.summary.p99Ms).toBeGreaterThanOrEqual(o.summary.p50Ms as number);
+      },
+    },
+  ],
   'README.md#1': slowCheckpoints,
 };
 
@@ -189,7 +222,7 @@ describe('every example investigation, run on this kernel', () => {
 
   it.each(investigations.map((e) => [e.source, e] as [string, ExampleDoc]))('%s produces what its description promises', async (source, example) => {
     const spec = investigationSpec.parse(example.spec);
-    const real = await runForReal(spec.captures, windowSeconds);
+    const real = await runForReal(spec.captures, windowSeconds, spec.workload ? { workload: spec.workload } : {});
     try {
       const facts = await nodeFacts();
       for (const promised of promises[source]!) {

@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import type { KubeObject } from '../../lib/kube/client.js';
 import { Controller, TerminalError, ownerKeys, type ReconcileContext } from '../../runtime/controller.js';
+import type { Informer, InformerHandlers } from '../../runtime/informer.js';
 import { MetricsRegistry } from '../../runtime/metrics.js';
 import { RuntimeMetrics } from '../../runtime/runtime-metrics.js';
 
@@ -140,6 +142,62 @@ describe('Controller', () => {
     await until(() => controller.queue.inFlight === 1, 'a key in flight');
     expect(await controller.stop(20)).toBe(false);
     await until(() => aborted, 'the abort');
+  });
+});
+
+/** Stands in for an informer: the test calls the handlers that Controller.watch registers. */
+function handlersOf(controller: Controller, options: Parameters<Controller['watch']>[1]): InformerHandlers<KubeObject> {
+  let handlers: InformerHandlers<KubeObject> | undefined;
+  const informer = {
+    addHandlers: (h: InformerHandlers<KubeObject>) => {
+      handlers = h;
+      return () => undefined;
+    },
+  } as unknown as Informer<KubeObject>;
+  controller.watch(informer, options);
+  return handlers!;
+}
+
+describe('Controller.watch with a batch period', () => {
+  const child = (name: string, phase: string): KubeObject => ({ metadata: { name }, status: { phase } });
+
+  it('coalesces 10,000 status updates of children into one reconcile of their owner per period', async () => {
+    const runs: number[] = [];
+    let release: (() => void) | undefined;
+    const { controller } = setup(async () => {
+      runs.push(Date.now());
+      if (runs.length === 2) await new Promise<void>((resolve) => (release = resolve));
+    });
+    const handlers = handlersOf(controller, { map: () => ['parent'], batchPeriodMs: 40 });
+    controller.start();
+    const started = Date.now();
+    for (let i = 0; i < 10_000; i++) handlers.onUpdate!(child(`c${i}`, 'Running'), child(`c${i}`, 'Succeeded'));
+    await until(() => runs.length === 1, 'the first reconcile');
+    expect(runs[0]! - started).toBeGreaterThanOrEqual(35);
+    await sleep(100);
+    expect(runs).toHaveLength(1);
+
+    // Updates while the owner is being reconciled: one more run after it, not one per update.
+    for (let i = 0; i < 100; i++) handlers.onAdd!(child(`d${i}`, 'Pending'));
+    await until(() => runs.length === 2 && release !== undefined, 'the second reconcile');
+    for (let i = 0; i < 5_000; i++) handlers.onUpdate!(child(`d${i}`, 'Pending'), child(`d${i}`, 'Running'));
+    await sleep(80);
+    expect(runs).toHaveLength(2);
+    release!();
+    await until(() => runs.length === 3, 'the third reconcile');
+    await sleep(100);
+    expect(runs).toHaveLength(3);
+    await controller.stop(1000);
+  });
+
+  it('enqueues at once without a batch period, and refuses a negative one', async () => {
+    const { controller, total } = setup(() => undefined);
+    const handlers = handlersOf(controller, {});
+    controller.start();
+    handlers.onAdd!(child('a', 'Pending'));
+    await until(async () => (await total('success')) === 1, 'the reconcile');
+    expect(() => handlersOf(controller, { batchPeriodMs: -1 })).toThrow(/batchPeriodMs must be >= 0/);
+    await controller.stop(1000);
   });
 });
 

@@ -1,6 +1,6 @@
 import type { CaptureParams } from '../../../api/v1alpha1/captures.js';
 import type { Finding } from '../../../api/v1alpha1/finding.js';
-import { describeHistogram } from '../../engine/bpftrace-output.js';
+import { addHistograms, describeHistogram, histogramQuantile } from '../../engine/bpftrace-output.js';
 import type { CaptureAnalysis, Summary } from '../../engine/capture.js';
 import { evidence, ms } from '../../../lib/findings.js';
 import type { DeviceLatency, IoLatencyParsed, JournalLatency, LatencyHistogram } from './parse.js';
@@ -65,6 +65,14 @@ function journalFinding(j: JournalLatency): Finding | undefined {
   };
 }
 
+/** p50 and p99 in ms over several histograms together, each bound by the slowest sample; undefined without samples. */
+function overall(histograms: LatencyHistogram[]): { p50Ms: number; p99Ms: number } | undefined {
+  const merged = histograms.reduce((sum, h) => addHistograms(sum, h.histogramUs), [] as LatencyHistogram['histogramUs']);
+  const maxUs = Math.max(0, ...histograms.map((h) => h.maxUs));
+  const quantile = (fraction: number): number => Math.min(histogramQuantile(merged, fraction) ?? 0, maxUs > 0 ? maxUs : Infinity) / 1000;
+  return histograms.length === 0 ? undefined : { p50Ms: quantile(0.5), p99Ms: quantile(0.99) };
+}
+
 export function analyzeIoLatency(parsed: IoLatencyParsed, params: CaptureParams<'io-latency'>): CaptureAnalysis {
   const summary: Summary = {
     windowSeconds: Math.round(parsed.windowSeconds * 10) / 10,
@@ -73,6 +81,10 @@ export function analyzeIoLatency(parsed: IoLatencyParsed, params: CaptureParams<
     outliers: parsed.devices.reduce((sum, d) => sum + d.outliers, 0),
     journals: parsed.journals.length,
   };
+  const requests = overall(parsed.devices);
+  if (requests) Object.assign(summary, requests);
+  const commits = overall(parsed.journals.flatMap((j) => (j.commits ? [j.commits] : [])));
+  if (commits) Object.assign(summary, { commitP50Ms: commits.p50Ms, commitP99Ms: commits.p99Ms });
   for (const d of parsed.devices) {
     summary[`${d.device}.requests`] = d.count;
     summary[`${d.device}.p99Ms`] = (d.p99Us ?? 0) / 1000;

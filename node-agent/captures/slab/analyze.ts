@@ -91,13 +91,15 @@ export function analyzeSlab(parsed: ParsedSlab, params: CaptureParams<'slab'>): 
   const seconds = (last.atMs - first.atMs) / 1000;
   const memTotalBytes = parsed.memTotalKb !== undefined ? parsed.memTotalKb * 1024 : undefined;
   const growth = cacheGrowth(parsed);
+  const totalGrowthBytes = growth.reduce((sum, g) => sum + g.growthBytes, 0);
   const summary: Summary = {
     readings: parsed.readings.length,
     intervalSeconds: parsed.intervalSeconds,
     windowSeconds: Number(seconds.toFixed(1)),
     caches: last.caches.length,
     totalBytes: last.caches.reduce((sum, c) => sum + c.numObjs * c.objSize, 0),
-    totalGrowthBytes: growth.reduce((sum, g) => sum + g.growthBytes, 0),
+    totalGrowthBytes,
+    growthKiBPerSecond: seconds > 0 ? Math.round((totalGrowthBytes / 1024 / seconds) * 10) / 10 : 0,
   };
   for (const g of growth.filter((g) => g.growthBytes > 0).slice(0, params.topN)) summary[`top.${g.name}`] = describe(g);
   const growing = growth.filter((g) => isSteady(g) && isMaterial(g, memTotalBytes));

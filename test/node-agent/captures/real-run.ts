@@ -1,3 +1,5 @@
+import { resolveWorkload, type Workload } from '../../../api/v1alpha1/workloads.js';
+import { workloadModules } from '../../../node-agent/reproducers/registry.js';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -31,7 +33,7 @@ export interface RealRun {
 export async function runForReal(
   entries: CaptureEntry[],
   durationSeconds: number,
-  options: { modules?: Partial<Record<CaptureKind, CaptureModule>>; facts?: NodeFacts; signal?: AbortSignal } = {},
+  options: { modules?: Partial<Record<CaptureKind, CaptureModule>>; facts?: NodeFacts; signal?: AbortSignal; workload?: Workload } = {},
 ): Promise<RealRun> {
   const root = await mkdtemp(join(tmpdir(), 'ksleuth-capture-'));
   const outDir = join(root, 'out');
@@ -44,6 +46,7 @@ export async function runForReal(
     stateDir,
     log: pino({ level: 'silent' }),
     modules: options.modules ?? captureModules,
+    ...(options.workload ? { workload: resolveWorkload(options.workload), workloadModules } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
   return { report, outDir, stateDir, cleanup: () => rm(root, { recursive: true, force: true }) };

@@ -21,12 +21,22 @@ describe('analyzeIoLatency', () => {
     expect(findings[0]!.evidence[1]).toBe('47 requests (7.00%) at or above 1 ms');
     expect(() => finding.parse(findings[0])).not.toThrow();
     expect(summary).toMatchObject({ devices: 1, requests: 671, outliers: 47, 'vda.maxMs': 26.926, journals: 0 });
+    // One device: the node's percentiles are the device's, as in the evidence line.
+    expect(summary).toMatchObject({ p50Ms: parsed.devices[0]!.p50Us! / 1000, p99Ms: parsed.devices[0]!.p99Us! / 1000 });
+    expect(summary.p99Ms).toBeCloseTo(4.1, 1);
+    expect(summary.commitP50Ms).toBeUndefined();
   });
 
   it('finds nothing in the recorded journaled run: fast I/O, commits of a few ms', () => {
     const { findings, summary } = analyzeIoLatency(journaled(), ioLatencyParams.parse({}));
     expect(findings).toEqual([]);
     expect(summary).toMatchObject({ journals: 1, 'loop0.commits': 12, 'loop0.commitMaxMs': 9.067, 'loop0.lockedMaxMs': 0.007 });
+    // Commit percentiles over all journals, never above the slowest commit.
+    expect(summary.commitP99Ms).toBeLessThanOrEqual(9.067);
+    expect(summary.commitP50Ms).toBeGreaterThan(0);
+    expect(summary.commitP50Ms).toBeLessThanOrEqual(summary.commitP99Ms as number);
+    // Requests of every device merged: p50 no higher than p99.
+    expect(summary.p50Ms).toBeLessThanOrEqual(summary.p99Ms as number);
   });
 
   it('calls outliers above 1% of requests a warning (derived input)', () => {

@@ -73,6 +73,7 @@ describe('analyzeSlab', () => {
     expect(findings).toEqual([]);
     expect(summary['top.shmem_inode_cache']).toBeUndefined();
     expect(summary.totalGrowthBytes).toBeLessThan(0);
+    expect(summary.growthKiBPerSecond).toBeCloseTo((summary.totalGrowthBytes as number) / 1024 / (summary.windowSeconds as number), 0);
   });
 
   it('does not report a quiet node (recorded)', () => {
