@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { resolveCaptureEntry } from '../../api/v1alpha1/capture-entry.js';
 import type { KernelCapture, KernelInvestigation } from '../../api/v1alpha1/resources.js';
+import { resolveWorkload } from '../../api/v1alpha1/workloads.js';
 import { ksleuth } from '../../lib/kube/resources.js';
 import { projectRoot } from '../../lib/paths.js';
 import { sha256File } from '../../node-agent/engine/artifacts.js';
@@ -98,7 +100,10 @@ describe('investigations end to end', () => {
       expect(new Set(captures.map((c) => c.spec.nodeName)).size).toBe(captures.length);
       for (const capture of captures) {
         expect(capture.status?.phase, `${capture.metadata.name}: ${capture.status?.message}`).toBe('Succeeded');
-        expect(capture.status?.results?.length).toBe(inv.spec.captures.length);
+        // One result per capture, and one for the reproducer where the example runs one (spec.workload).
+        expect(capture.status?.results?.map((r) => r.name).sort()).toEqual(
+          [...inv.spec.captures.map((c) => resolveCaptureEntry(c).name), ...(inv.spec.workload ? [resolveWorkload(inv.spec.workload).name] : [])].sort(),
+        );
         for (const result of capture.status?.results ?? []) {
           expect(result.state, `${capture.metadata.name} ${result.name}: ${result.message}`).toBe('Succeeded');
           expect(Object.keys(result.summary ?? {}).length, `${capture.metadata.name} ${result.name} has a summary`).toBeGreaterThan(0);
