@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { KernelCapture, KernelMitigation } from '../../api/v1alpha1/resources.js';
+import { nodeFigures } from '../../lib/figures.js';
 import type { KubeClient, KubeObject } from '../../lib/kube/client.js';
 import { projectRoot } from '../../lib/paths.js';
 import { loadAllowList } from '../../lib/sysctl/allowlist-load.js';
@@ -142,7 +143,9 @@ describe('the operator’s caches', () => {
         filter: [child.status?.phase, child.status?.findingCount, child.status?.conditions, child.spec.investigation, child.metadata.resourceVersion],
       };
     };
-    const full = render(recordReads(capture as CachedCapture, reads));
+    // The node's figures are the one thing the transform derives (from the results' summaries, which it then drops).
+    const figures = nodeFigures((capture as KernelCapture).status!.results!);
+    const full = render(recordReads({ ...capture, ...(Object.keys(figures).length > 0 ? { figures } : {}) } as CachedCapture, reads));
     const cached = cachedCapture(capture);
     expect(render(cached)).toEqual(full);
     expect(reads).toContain('status.findings.[].evidence');
