@@ -9,7 +9,7 @@ import { nodeCgroup } from './node-host.js';
 /** The host's end of the node's network (the API server listens here too) and the node's address. */
 export const nodeHostAddress = '10.149.0.1';
 export const nodeAddress = '10.149.0.2';
-const podSubnet = '10.244.0.0/24';
+export const podSubnet = '10.244.0.0/24';
 const clusterCidr = '10.244.0.0/16';
 /** Debian's containernetworking-plugins: bridge, host-local, portmap, loopback. */
 const cniBinDir = '/usr/lib/cni';

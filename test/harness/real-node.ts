@@ -9,7 +9,7 @@ import { projectRoot } from '../../lib/paths.js';
 import type { LocalCluster } from './cluster.js';
 import { ComponentProcess, stillRunningAfter, stopProcessGroup, waitUntil } from './component.js';
 import { ensureImages, type ImageName } from './images.js';
-import { cniConfig, containerdConfig, kubeletConfig, kubeProxyConfig, nodeAddress, nodeHostAddress } from './node-config.js';
+import { cniConfig, containerdConfig, kubeletConfig, kubeProxyConfig, nodeAddress, nodeHostAddress, podSubnet } from './node-config.js';
 import { type NodeClaim, nodeCgroup, nodeNetns, cgroupHierarchies, trackingHierarchy, readSysctl } from './node-host.js';
 import { createClientCert } from './pki.js';
 
@@ -144,6 +144,9 @@ export class RealNode {
     await ip('-n', nodeNetns, 'link', 'set', 'eth0', 'up');
     await ip('-n', nodeNetns, 'link', 'set', 'lo', 'up');
     await ip('-n', nodeNetns, 'route', 'add', 'default', 'via', nodeHostAddress);
+    // The API server reaches pods as a control plane does (aggregated APIs, webhooks, the pod
+    // proxy): the pod subnet lies behind the node. The route goes with the veth.
+    await ip('route', 'add', podSubnet, 'via', nodeAddress, 'dev', hostVeth);
   }
 
   private async launch(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ComponentProcess> {

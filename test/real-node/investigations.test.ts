@@ -71,7 +71,8 @@ describe('every example investigation on the real node, run by the agent in its 
       const complete = inv.status?.conditions?.find((c) => c.type === 'Complete');
       expect(inv.status?.phase, `${name}: ${complete?.message}`).toBe('Completed');
       const [capture] = await capturesOf(name);
-      expect(capture?.status?.results?.length, name).toBe(inv.spec.captures.length);
+      // One result per capture, and one for the reproducer where the example runs one (spec.workload).
+      expect(capture?.status?.results?.length, name).toBe(inv.spec.captures.length + (inv.spec.workload ? 1 : 0));
       for (const result of capture!.status!.results!) {
         const label = `${name} ${result.name}: ${result.reason} ${result.message}`;
         expect(['Succeeded', 'Unsupported'], label).toContain(result.state);
@@ -106,7 +107,11 @@ subjects: [{kind: ServiceAccount, name: sre, namespace: team}]
     let files = 0;
     const kinds: string[] = [];
     for (const name of names) {
-      const { stdout } = await run(cli, ['artifacts', 'get', name, '--out', join(out, name), '--kubeconfig', kubeconfig]);
+      const { stdout } = await run(cli, ['artifacts', 'get', name, '--out', join(out, name), '--kubeconfig', kubeconfig]).catch(
+        (error: Error & { stderr?: string }) => {
+          throw new Error(`ksleuth artifacts get ${name}: ${error.message}\n${(error as { stdout?: string }).stdout ?? ''}\n${error.stderr ?? ''}`);
+        },
+      );
       expect(stdout).toMatch(/sha256 ok/);
       expect(stdout).not.toMatch(/failed|MISMATCH/);
       for (const capture of await capturesOf(name)) {
