@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -127,5 +127,6 @@ subjects: [{kind: ServiceAccount, name: sre, namespace: team}]
     expect(files).toBeGreaterThan(5);
     expect(kinds.join(' ')).toMatch(/\.svg\b/);
     expect(kinds.join(' ')).toMatch(/\.tar\.gz\b/);
+    await rm(out, { recursive: true, force: true });
   }, 300_000);
 });
