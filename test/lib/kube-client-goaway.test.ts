@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { KubeClient } from '../../lib/kube/client.js';
-import { connectionsTo, opened } from '../helpers/connections.js';
+import { connectionsTo, opened } from '../harness/connections.js';
 import { useCluster } from '../helpers/cluster.js';
 
 /*
