@@ -28,6 +28,7 @@ interface Session {
   /** Streams open on it: the session keeps the process alive only while there are some. */
   active: number;
   pinger: NodeJS.Timeout;
+  pinging: boolean;
 }
 
 /** Headers HTTP/2 forbids (RFC 9113 §8.2.2) or carries as pseudo-headers. */
@@ -53,7 +54,12 @@ export class Http2Transport implements Transport {
   }
 
   async send(request: TransportRequest): Promise<TransportResponse> {
-    const session = await this.sessionFor(request.tls);
+    let session = await this.sessionFor(request.tls);
+    // Destroyed a moment ago ('close' comes a tick later): open the next one now.
+    if (session.h2.destroyed || session.h2.closed) {
+      if (this.current && (await this.current.session) === session) this.current = undefined;
+      session = await this.sessionFor(request.tls);
+    }
     return this.stream(session, request);
   }
 
@@ -118,7 +124,7 @@ export class Http2Transport implements Transport {
         const h2 = connect(this.server.origin, { createConnection: () => socket, settings: { enablePush: false } });
         // A session's errors reach the streams on it; the session itself is then dropped on 'close'.
         h2.on('error', () => undefined);
-        const session: Session = { h2, tls, active: 0, pinger: setInterval(() => this.ping(session), this.timing.pingEveryMs) };
+        const session: Session = { h2, tls, active: 0, pinging: false, pinger: setInterval(() => this.ping(session), this.timing.pingEveryMs) };
         session.pinger.unref();
         h2.once('close', () => clearInterval(session.pinger));
         h2.unref();
@@ -127,18 +133,38 @@ export class Http2Transport implements Transport {
     });
   }
 
-  /** A session with streams open that does not answer a ping in time is dead: drop it, and its streams fail. */
+  /**
+   * A session with streams open that does not answer a ping in time is dead: drop it, and its
+   * streams fail. Only the connection's silence counts, not this process's: timers run before
+   * I/O in each turn of the event loop, so the answer may be waiting unread when the timer fires
+   * (the check waits for that I/O), and a timer that fired late means the event loop was busy, so
+   * the wait starts again.
+   */
   private ping(session: Session): void {
-    if (session.active === 0 || session.h2.closed || session.h2.destroyed) return;
-    const timer = setTimeout(
-      () => session.h2.destroy(new Error(`the API server ${this.server.host} did not answer a ping within ${this.timing.pingTimeoutMs} ms`)),
-      this.timing.pingTimeoutMs,
-    );
-    timer.unref();
+    if (session.active === 0 || session.pinging || session.h2.closed || session.h2.destroyed) return;
+    session.pinging = true;
+    let answered = false;
+    let due = Date.now() + this.timing.pingTimeoutMs;
+    const check = (): void => {
+      setImmediate(() => {
+        if (answered) return;
+        if (Date.now() - due > 1000) {
+          due = Date.now() + this.timing.pingTimeoutMs;
+          setTimeout(check, this.timing.pingTimeoutMs).unref();
+          return;
+        }
+        session.h2.destroy(new Error(`the API server ${this.server.host} did not answer a ping within ${this.timing.pingTimeoutMs} ms`));
+      });
+    };
+    setTimeout(check, this.timing.pingTimeoutMs).unref();
+    const done = (): void => {
+      answered = true;
+      session.pinging = false;
+    };
     try {
-      session.h2.ping(() => clearTimeout(timer));
+      if (!session.h2.ping(done)) done();
     } catch {
-      clearTimeout(timer);
+      done();
     }
   }
 
@@ -166,7 +192,10 @@ export class Http2Transport implements Transport {
       });
       // Errors after the answer reach whoever reads the body; this listener keeps an unread one from crashing the process.
       stream.on('error', (error: NodeJS.ErrnoException) => {
-        if (!answered) reject(refused(stream, error) ? new StaleConnectionError(error) : error);
+        if (answered) return;
+        // A GET is safe to send again when its connection was lost under it (client-go retries those too).
+        const lost = request.method === 'GET' && session.h2.destroyed && !request.signal?.aborted;
+        reject(refused(stream, error) || lost ? new StaleConnectionError(error) : error);
       });
       stream.once('close', () => {
         if (!answered) reject(new Error(`${request.method} ${request.path}: the stream closed before an answer (HTTP/2 code ${stream.rstCode})`));
