@@ -2,7 +2,7 @@ import { Http1Transport } from './http1.js';
 import { Http2Transport, NoHttp2Error, type Http2Timing } from './http2.js';
 import type { Transport, TransportRequest, TransportResponse } from './transport.js';
 
-/** Which HTTP a client speaks: `auto` is HTTP/2 when the server offers it in ALPN, else HTTP/1.1. */
+/** Which HTTP a client speaks: `auto` is HTTP/2 when the server offers it in ALPN, else HTTP/1.1. KubeClient's default is HTTP/1.1 for now. */
 export type HttpProtocol = 'auto' | 'http/1.1';
 
 /**

@@ -23,7 +23,7 @@ beforeAll(async () => {
 describe('KubeClient over HTTP/2 when the API server sends GOAWAY', () => {
   it('moves requests to a new connection, loses none, and the watch on the old connection still gets its events', async () => {
     const port = Number(new URL(cluster().server).port);
-    const client = KubeClient.load(cluster().kubeconfigPath, 'goaway-test');
+    const client = KubeClient.load(cluster().kubeconfigPath, 'goaway-test', undefined, { protocol: 'auto' });
     const stop = new AbortController();
     try {
       const start = await connectionsTo(port);

@@ -22,7 +22,7 @@ beforeAll(async () => {
 describe('KubeClient against an API server without HTTP/2', () => {
   it('falls back to HTTP/1.1: requests and watches work, one connection per request in flight', async () => {
     const port = Number(new URL(cluster().server).port);
-    const client = KubeClient.load(cluster().kubeconfigPath, 'fallback-test');
+    const client = KubeClient.load(cluster().kubeconfigPath, 'fallback-test', undefined, { protocol: 'auto' });
     const stop = new AbortController();
     try {
       const start = await connectionsTo(port);

@@ -25,7 +25,7 @@ beforeAll(async () => {
 
 describe('KubeClient over HTTP/2 against the API server', () => {
   it('carries three watches and twenty concurrent requests on one connection; HTTP/1.1 needs one per request in flight', async () => {
-    const h2 = KubeClient.load(cluster().kubeconfigPath, 'http2-test');
+    const h2 = KubeClient.load(cluster().kubeconfigPath, 'http2-test', undefined, { protocol: 'auto' });
     const h1 = KubeClient.load(cluster().kubeconfigPath, 'http1-test', undefined, { protocol: 'http/1.1' });
     const stop = new AbortController();
     try {
@@ -54,7 +54,7 @@ describe('KubeClient over HTTP/2 against the API server', () => {
   });
 
   it('delivers watch events on the shared connection; an aborted watch ends and leaves no listener, and the connection goes on serving', async () => {
-    const client = KubeClient.load(cluster().kubeconfigPath, 'http2-test');
+    const client = KubeClient.load(cluster().kubeconfigPath, 'http2-test', undefined, { protocol: 'auto' });
     const start = await connectionsTo(port);
     const lifetime = new AbortController();
     const watch = new AbortController();
@@ -83,7 +83,7 @@ describe('KubeClient over HTTP/2 against the API server', () => {
   });
 
   it('fails a request that gets no answer in time without harming the others on the connection', async () => {
-    const client = KubeClient.load(cluster().kubeconfigPath, 'http2-test');
+    const client = KubeClient.load(cluster().kubeconfigPath, 'http2-test', undefined, { protocol: 'auto' });
     try {
       // A watch is a request the server holds open: with a timeout it must fail, not hang.
       await expect(client.request('GET', `/api/v1/namespaces/${namespace}/configmaps?watch=true`, { timeoutMs: 300 })).rejects.toThrow(
@@ -96,7 +96,7 @@ describe('KubeClient over HTTP/2 against the API server', () => {
   });
 
   it('streams a large download', async () => {
-    const client = KubeClient.load(cluster().kubeconfigPath, 'http2-test');
+    const client = KubeClient.load(cluster().kubeconfigPath, 'http2-test', undefined, { protocol: 'auto' });
     try {
       const body = await client.download('/openapi/v2', { Accept: 'application/json' });
       let bytes = 0;
@@ -116,7 +116,7 @@ describe('KubeClient over HTTP/2 against the API server', () => {
   });
 
   it('connects again after the API server restarts', async () => {
-    const client = KubeClient.load(cluster().kubeconfigPath, 'http2-test');
+    const client = KubeClient.load(cluster().kubeconfigPath, 'http2-test', undefined, { protocol: 'auto' });
     try {
       await client.get(namespaces, namespace);
       await cluster().restartApiServer();
