@@ -4,6 +4,7 @@ export * from './capture-entry.js';
 export * from './finding.js';
 export * from './figures.js';
 export * from './workloads.js';
+export * from './baseline.js';
 export * from './investigation.js';
 export * from './capture.js';
 export * from './mitigation.js';
