@@ -94,7 +94,7 @@ describe('investigations end to end', () => {
       const inv = await investigation(name);
       const complete = inv.status?.conditions?.find((c) => c.type === 'Complete');
       expect(inv.status?.phase, `${name}: ${complete?.message}`).toBe('Completed');
-      expect(complete).toMatchObject({ status: 'True', reason: 'AllNodesReported' });
+      expect(complete, `${name}: ${complete?.message}`).toMatchObject({ status: 'True', reason: 'AllNodesReported' });
       const all = await capturesOf(name);
       const captures = all.filter((c) => !c.spec.baseline);
       expect(captures.length, name).toBe(inv.status?.targetNodes);
