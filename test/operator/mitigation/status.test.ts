@@ -116,7 +116,10 @@ describe('pod coverage', () => {
   });
 
   it('refuses a namespace that is not a name and a pod selector with a bad operator, naming the field', () => {
-    const bad = mitigationSpec.safeParse({ ...fastopenOff, pods: { namespaces: ['Shop_1'], podSelector: { matchExpressions: [{ key: 'app', operator: 'In' }] } } });
+    const bad = mitigationSpec.safeParse({
+      ...fastopenOff,
+      pods: { namespaces: ['Shop_1'], podSelector: { matchExpressions: [{ key: 'app', operator: 'In' }] } },
+    });
     expect(bad.success).toBe(false);
     expect(bad.error!.issues.map((i) => i.path.join('.'))).toEqual(['pods.namespaces.0', 'pods.podSelector.matchExpressions.0']);
   });
