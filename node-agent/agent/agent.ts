@@ -145,7 +145,10 @@ export class Agent {
       hostRoot: config.hostRoot,
       events: manager.events,
       driftCheckMs: config.driftCheckSeconds * 1000,
-      podTargets: () => findPodNetns(pods.pods(), config.procRoot),
+      podTargets: (
+        (owners) => () =>
+          findPodNetns(pods.pods(), config.procRoot, owners)
+      )(new Map()),
       log,
     });
     const sysctls = manager.controller({ name: 'sysctls', reconcile: sync.reconcile, workers: 1 });

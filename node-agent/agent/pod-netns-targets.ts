@@ -16,13 +16,19 @@ export function podsWithOwnNetns(pods: readonly IndexedPod[]): IndexedPod[] {
 }
 
 /**
+ * The pod UID each network namespace was found to belong to (undefined: to no pod), kept by the
+ * caller across scans: a namespace never changes its pod, so its cgroups are read once.
+ */
+export type NetnsOwners = Map<number, string | undefined>;
+
+/**
  * The node's pods with their network namespaces: each network namespace other than the agent's
  * own (the host's, with hostNetwork) is attributed to the pod whose cgroup one of its processes
  * is in (/proc/<pid>/cgroup, node-agent/engine/cgroup.ts). A namespace of no pod of this node (an
  * `ip netns exec` shell, another tool's) is never touched. One readlink per process, and one
  * cgroup read per namespace while its first process is a pod's (the sandbox's pause process is).
  */
-export async function findPodNetns(pods: readonly IndexedPod[], procRoot: string): Promise<PodTargets> {
+export async function findPodNetns(pods: readonly IndexedPod[], procRoot: string, owners: NetnsOwners = new Map()): Promise<PodTargets> {
   const candidates = podsWithOwnNetns(pods);
   const byUid = new Map(candidates.map((p) => [p.entry.uid, p]));
   const targets = new Map<string, PodNetnsTarget>(
@@ -49,20 +55,30 @@ export async function findPodNetns(pods: readonly IndexedPod[], procRoot: string
   const attributed = new Set<number>();
   // A namespace whose first few processes are in no pod's cgroup belongs to no pod.
   const misses = new Map<number, number>();
+  const seen = new Set<number>();
   let looked = 0;
   for (const pid of pids) {
     if (++looked % 1024 === 0) await yieldToEventLoop();
     const inode = namespaceInode(procRoot, pid);
-    if (inode === undefined || inode === own || attributed.has(inode) || (misses.get(inode) ?? 0) >= 3) continue;
-    const uid = podUidOf(procRoot, pid);
+    if (inode === undefined || inode === own || attributed.has(inode)) continue;
+    seen.add(inode);
+    const known = owners.has(inode);
+    if (known && owners.get(inode) === undefined) continue;
+    if (!known && (misses.get(inode) ?? 0) >= 3) {
+      owners.set(inode, undefined);
+      continue;
+    }
+    const uid = known ? owners.get(inode)! : podUidOf(procRoot, pid);
     if (!uid) {
       misses.set(inode, (misses.get(inode) ?? 0) + 1);
       continue;
     }
+    owners.set(inode, uid);
     attributed.add(inode);
     const target = targets.get(uid);
     if (target && !target.netns && byUid.has(uid)) target.netns = { inode, pid: Number(pid) };
   }
+  for (const inode of [...owners.keys()]) if (!seen.has(inode)) owners.delete(inode);
   return { pods: [...targets.values()] };
 }
 
