@@ -1,4 +1,5 @@
 import { apiVersion } from '../../api/v1alpha1/common.js';
+import { reproducerOf } from '../../api/v1alpha1/workloads.js';
 import type { KernelCapture, KernelInvestigation } from '../../api/v1alpha1/resources.js';
 import { childName, labelValueFor } from '../../lib/names.js';
 
@@ -21,6 +22,7 @@ export function deadlineOf(investigation: KernelInvestigation, startTime: Date):
 /** The KernelCapture that runs `investigation` on `node`, owned by the investigation. */
 export function buildCapture(investigation: KernelInvestigation, node: string, deadline: Date): KernelCapture {
   const name = investigation.metadata.name!;
+  const reproducer = reproducerOf(investigation.spec.workload);
   return {
     apiVersion,
     kind: 'KernelCapture',
@@ -43,7 +45,8 @@ export function buildCapture(investigation: KernelInvestigation, node: string, d
       nodeName: node,
       captures: investigation.spec.captures,
       durationSeconds: investigation.spec.durationSeconds,
-      ...(investigation.spec.workload ? { workload: investigation.spec.workload } : {}),
+      // A Pod workload is the operator's to run (workload-pods/); the agent runs only built-in reproducers.
+      ...(reproducer ? { workload: reproducer } : {}),
       deadline: deadline.toISOString(),
     },
   };

@@ -19,6 +19,7 @@ import { buildCapture, captureName, deadlineOf } from './children.js';
 import { captureIndexes, nodeInfoOf, type ChildTallies } from './tallies.js';
 import { groupByOf, groupValue } from './tally.js';
 import { describeExclusions, resolveTargets, type Targets } from './targets.js';
+import type { WorkloadPods } from './workload-pods.js';
 
 /** What a controller tells users about, as Kubernetes Events on the investigation. */
 export interface EventSink {
@@ -48,6 +49,8 @@ export interface InvestigationControllerOptions {
   waitForNodesMs?: number;
   /** The most children created at once during fan-out (reached by slow start). Default 32. */
   fanOutConcurrency?: number;
+  /** Runs Pod workloads (spec.workload.pod); without it, investigations that ask for one fail. */
+  workloadPods?: WorkloadPods;
 }
 
 const ref = ksleuth('KernelInvestigation');
@@ -71,11 +74,14 @@ export class InvestigationReconciler {
     const investigation = this.options.stores.investigations.get(key);
     if (!investigation || investigation.metadata.deletionTimestamp) {
       this.forget(key);
+      await this.options.workloadPods?.remove(key);
       return;
     }
     const status = investigation.status ?? {};
     if (status.completionTime) {
       this.forget(key);
+      // Left over when the operator stopped between the final status and their deletion.
+      await this.options.workloadPods?.remove(key);
       return this.expire(investigation, status.completionTime, context);
     }
     const problem = this.specProblem(investigation);
@@ -91,6 +97,7 @@ export class InvestigationReconciler {
     this.lastWrite.delete(key);
     this.fannedOut.delete(key);
     this.options.tallies.forget(key);
+    this.options.workloadPods?.forget(key);
   }
 
   private specProblem(investigation: KernelInvestigation): { reason: string; message: string } | undefined {
@@ -106,7 +113,21 @@ export class InvestigationReconciler {
           'custom bpftrace programs are disabled in this cluster: install the chart with customPrograms.enabled=true (and hold the ksleuth.io/custom-programs permission)',
       };
     }
-    return undefined;
+    return this.workloadPodProblem(investigation);
+  }
+
+  private workloadPodProblem(investigation: KernelInvestigation): { reason: string; message: string } | undefined {
+    if (!investigation.spec.workload?.pod) return undefined;
+    const pods = this.options.workloadPods;
+    if (!pods) {
+      return {
+        reason: 'WorkloadPodsDisabled',
+        message:
+          'spec.workload.pod: Pod workloads are off in this cluster: use a built-in reproducer (tcpChurn, fsSync, socketLeak), or ask a cluster admin to install the chart with workloadPods.enabled=true',
+      };
+    }
+    const problem = pods.specProblem(investigation);
+    return problem ? { reason: 'InvalidWorkloadPod', message: problem } : undefined;
   }
 
   /** The nodes to run on now; with compareBy picked evenly across the groups. */
@@ -181,6 +202,7 @@ export class InvestigationReconciler {
     if (!started) return { requeueAfterMs: 1_000 };
     const deadline = deadlineOf(investigation, new Date(Date.parse(startTime)));
     const created = await this.createChildren(started, targets.nodes, deadline);
+    await this.createWorkloadPods(started, targets.nodes, context);
     this.fannedOut.set(investigation.metadata.name!, investigation.metadata.uid!);
     context.log.info({ nodes: targets.nodes.length, created }, 'Created KernelCaptures');
     this.options.events.record(investigation, 'Normal', 'CapturesCreated', `Created ${created} KernelCaptures on ${targets.nodes.length} nodes`);
@@ -212,6 +234,15 @@ export class InvestigationReconciler {
     return created;
   }
 
+  /** The Pod workload on each node, beside the captures; Pods of an earlier investigation of the same name go first. */
+  private async createWorkloadPods(investigation: KernelInvestigation, nodes: string[], context: ReconcileContext): Promise<void> {
+    const pods = this.options.workloadPods;
+    if (!pods || !investigation.spec.workload?.pod) return;
+    await pods.remove(investigation.metadata.name!, investigation.metadata.uid);
+    const created = await pods.create(investigation, nodes);
+    if (created > 0) context.log.info({ created, namespace: pods.namespace }, 'Created workload Pods');
+  }
+
   private children(investigation: KernelInvestigation): CachedCapture[] {
     return this.options.stores.captures
       .byIndex(captureIndexes.investigation, investigation.metadata.name!)
@@ -234,6 +265,8 @@ export class InvestigationReconciler {
       const missing = targets.nodes.filter((n) => !have.has(n)).slice(0, targetNodes - have.size);
       const created = await this.createChildren(investigation, missing, deadline);
       if (created > 0) context.log.info({ created }, 'Created missing KernelCaptures');
+      const windowEnd = Date.parse(status.startTime!) + investigation.spec.durationSeconds * 1000;
+      if (now.getTime() < windowEnd) await this.createWorkloadPods(investigation, [...have, ...missing], context);
       this.fannedOut.set(key, investigation.metadata.uid!);
     }
 
@@ -244,7 +277,10 @@ export class InvestigationReconciler {
 
     if (deadlinePassed) await this.markTimedOut(this.children(investigation), context);
     const agg = tally.render(targetNodes, deadlinePassed);
-    const { finished, timedOut } = agg;
+    const { timedOut } = agg;
+    const pods = await this.workloadPodsStatus(investigation);
+    // Workload Pods end with the window (activeDeadlineSeconds): the result waits for their end, up to the deadline.
+    const finished = agg.finished && (pods?.settled !== false || deadlinePassed);
     const next: KernelInvestigationStatus = withHealth(
       {
         observedGeneration: investigation.metadata.generation,
@@ -255,6 +291,7 @@ export class InvestigationReconciler {
         highestSeverity: agg.highestSeverity,
         findings: agg.findings,
         ...(agg.comparison ? { comparison: agg.comparison } : {}),
+        ...(pods ? { workloadPods: pods.status } : {}),
         ...(finished ? { completionTime: formatTime(now) } : {}),
         conditions: setCondition(
           status.conditions,
@@ -295,7 +332,11 @@ export class InvestigationReconciler {
         );
       }
     }
-    if (finished) return { requeueAfterMs: investigation.spec.ttlSecondsAfterFinished * 1000 };
+    if (finished) {
+      // Their outcome is in the status written above.
+      if (pods) await this.options.workloadPods!.remove(key);
+      return { requeueAfterMs: investigation.spec.ttlSecondsAfterFinished * 1000 };
+    }
     return { requeueAfterMs: Math.max(1_000, Math.min(deadline.getTime() - now.getTime(), 60_000)) };
   }
 
@@ -327,6 +368,15 @@ export class InvestigationReconciler {
           },
         ),
       { maxConcurrency: this.options.fanOutConcurrency ?? 32 },
+    );
+  }
+
+  private async workloadPodsStatus(investigation: KernelInvestigation): Promise<Awaited<ReturnType<WorkloadPods['status']>> | undefined> {
+    const pods = this.options.workloadPods;
+    if (!pods || !investigation.spec.workload?.pod) return undefined;
+    return pods.status(
+      investigation,
+      this.children(investigation).map((c) => c.spec.nodeName),
     );
   }
 

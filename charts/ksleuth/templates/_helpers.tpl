@@ -247,3 +247,8 @@ allow a denied key fails the render with the reason, as the agent would refuse t
 {{- define "ksleuth.artifactsApi.secretName" -}}
 {{- printf "%s-artifacts-api-tls" (include "ksleuth.fullname" .) -}}
 {{- end -}}
+
+{{/* The namespace of the workload Pods (spec.workload.pod). */}}
+{{- define "ksleuth.workloadPods.namespace" -}}
+{{- default (printf "%s-workloads" .Release.Namespace) .Values.workloadPods.namespace -}}
+{{- end -}}
