@@ -59,6 +59,12 @@ export const resources = {
       { name: 'Nodes', type: 'string', jsonPath: '.status.progress', description: 'Nodes that reported, out of target nodes.' },
       { name: 'Findings', type: 'integer', jsonPath: '.status.findingCount', description: 'Distinct findings across nodes.' },
       { name: 'Severity', type: 'string', jsonPath: '.status.highestSeverity', description: 'The most severe finding.' },
+      {
+        name: 'Baseline',
+        type: 'string',
+        jsonPath: '.status.baseline.summary',
+        description: 'Against the baseline (spec.baseline): figures that moved, findings that appeared or went.',
+      },
       { name: 'Duration', type: 'integer', jsonPath: '.spec.durationSeconds', description: 'Capture duration in seconds.', priority: 1 },
       conditionMessage('Complete'),
       age,
