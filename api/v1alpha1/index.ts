@@ -3,6 +3,7 @@ export * from './captures.js';
 export * from './capture-entry.js';
 export * from './finding.js';
 export * from './figures.js';
+export * from './workload-pod.js';
 export * from './workloads.js';
 export * from './baseline.js';
 export * from './investigation.js';

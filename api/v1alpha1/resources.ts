@@ -100,6 +100,12 @@ export const resources = {
     status: mitigationStatus,
     printerColumns: [
       { name: 'Applied', type: 'string', jsonPath: '.status.progress', description: 'Nodes applied, out of nodes to apply.' },
+      {
+        name: 'Pods',
+        type: 'string',
+        jsonPath: '.status.podCoverage',
+        description: 'Pods whose own network namespace holds the net.* sysctls, out of pods in scope (empty without per-namespace sysctls).',
+      },
       { name: 'Matched', type: 'integer', jsonPath: '.status.nodes.matched', description: 'Nodes selected by nodeSelector.' },
       { name: 'Skipped', type: 'integer', jsonPath: '.status.nodes.skippedKernel', description: 'Matched nodes whose kernel is outside kernelVersions.' },
       { name: 'Failed', type: 'integer', jsonPath: '.status.nodes.failed', description: 'Nodes where applying failed.' },

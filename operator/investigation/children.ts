@@ -1,4 +1,5 @@
 import { apiVersion } from '../../api/v1alpha1/common.js';
+import { reproducerOf } from '../../api/v1alpha1/workloads.js';
 import type { KernelCapture, KernelInvestigation } from '../../api/v1alpha1/resources.js';
 import { childName, labelValueFor } from '../../lib/names.js';
 
@@ -29,6 +30,7 @@ export function deadlineOf(investigation: KernelInvestigation, startTime: Date):
  */
 export function buildCapture(investigation: KernelInvestigation, node: string, deadline: Date, window: 'baseline' | 'main' = 'main'): KernelCapture {
   const name = investigation.metadata.name!;
+  const reproducer = reproducerOf(investigation.spec.workload);
   const baseline = window === 'baseline';
   return {
     apiVersion,
@@ -52,7 +54,9 @@ export function buildCapture(investigation: KernelInvestigation, node: string, d
       nodeName: node,
       captures: investigation.spec.captures,
       durationSeconds: investigation.spec.durationSeconds,
-      ...(investigation.spec.workload && !baseline ? { workload: investigation.spec.workload } : {}),
+      // A Pod workload is the operator's to run (workload-pods/); the agent runs only built-in
+      // reproducers, and none in the baseline window.
+      ...(reproducer && !baseline ? { workload: reproducer } : {}),
       ...(baseline ? { baseline: true } : {}),
       deadline: deadline.toISOString(),
     },

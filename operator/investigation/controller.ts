@@ -20,6 +20,7 @@ import { buildCapture, captureName, deadlineOf } from './children.js';
 import { captureIndexes, nodeInfoOf, type ChildTallies, type Window } from './tallies.js';
 import { groupByOf, groupValue } from './tally.js';
 import { describeExclusions, resolveTargets, type Targets } from './targets.js';
+import type { WorkloadPods } from './workload-pods.js';
 
 /** What a controller tells users about, as Kubernetes Events on the investigation. */
 export interface EventSink {
@@ -49,6 +50,8 @@ export interface InvestigationControllerOptions {
   waitForNodesMs?: number;
   /** The most children created at once during fan-out (reached by slow start). Default 32. */
   fanOutConcurrency?: number;
+  /** Runs Pod workloads (spec.workload.pod); without it, investigations that ask for one fail. */
+  workloadPods?: WorkloadPods;
 }
 
 const ref = ksleuth('KernelInvestigation');
@@ -72,11 +75,14 @@ export class InvestigationReconciler {
     const investigation = this.options.stores.investigations.get(key);
     if (!investigation || investigation.metadata.deletionTimestamp) {
       this.forget(key);
+      await this.options.workloadPods?.remove(key);
       return;
     }
     const status = investigation.status ?? {};
     if (status.completionTime) {
       this.forget(key);
+      // Left over when the operator stopped between the final status and their deletion.
+      await this.options.workloadPods?.remove(key);
       return this.expire(investigation, status.completionTime, context);
     }
     const problem = this.specProblem(investigation);
@@ -94,6 +100,7 @@ export class InvestigationReconciler {
     this.fannedOut.delete(key);
     this.fannedOut.delete(fanOutKey(key, 'baseline'));
     this.options.tallies.forget(key);
+    this.options.workloadPods?.forget(key);
   }
 
   private specProblem(investigation: KernelInvestigation): { reason: string; message: string } | undefined {
@@ -109,7 +116,21 @@ export class InvestigationReconciler {
           'custom bpftrace programs are disabled in this cluster: install the chart with customPrograms.enabled=true (and hold the ksleuth.io/custom-programs permission)',
       };
     }
-    return undefined;
+    return this.workloadPodProblem(investigation);
+  }
+
+  private workloadPodProblem(investigation: KernelInvestigation): { reason: string; message: string } | undefined {
+    if (!investigation.spec.workload?.pod) return undefined;
+    const pods = this.options.workloadPods;
+    if (!pods) {
+      return {
+        reason: 'WorkloadPodsDisabled',
+        message:
+          'spec.workload.pod: Pod workloads are off in this cluster: use a built-in reproducer (tcpChurn, fsSync, socketLeak), or ask a cluster admin to install the chart with workloadPods.enabled=true',
+      };
+    }
+    const problem = pods.specProblem(investigation);
+    return problem ? { reason: 'InvalidWorkloadPod', message: problem } : undefined;
   }
 
   /** The nodes to run on now; with compareBy picked evenly across the groups. */
@@ -175,6 +196,8 @@ export class InvestigationReconciler {
     if (!started) return { requeueAfterMs: 1_000 };
     const deadline = deadlineOf(investigation, new Date(Date.parse(startTime)));
     const created = await this.createChildren(started, targets.nodes, deadline, window);
+    // A Pod workload runs in the workload window only: after the baseline window, if there is one.
+    if (window === 'main') await this.createWorkloadPods(started, targets.nodes, context);
     this.fannedOut.set(fanOutKey(investigation.metadata.name!, window), investigation.metadata.uid!);
     context.log.info({ nodes: targets.nodes.length, created }, 'Created KernelCaptures');
     this.options.events.record(investigation, 'Normal', 'CapturesCreated', `Created ${created} KernelCaptures on ${targets.nodes.length} nodes`);
@@ -204,6 +227,15 @@ export class InvestigationReconciler {
       { maxConcurrency: this.options.fanOutConcurrency ?? 32 },
     );
     return created;
+  }
+
+  /** The Pod workload on each node, beside the captures; Pods of an earlier investigation of the same name go first. */
+  private async createWorkloadPods(investigation: KernelInvestigation, nodes: string[], context: ReconcileContext): Promise<void> {
+    const pods = this.options.workloadPods;
+    if (!pods || !investigation.spec.workload?.pod) return;
+    await pods.remove(investigation.metadata.name!, investigation.metadata.uid);
+    const created = await pods.create(investigation, nodes);
+    if (created > 0) context.log.info({ created, namespace: pods.namespace }, 'Created workload Pods');
   }
 
   private children(investigation: KernelInvestigation, window: Window = 'main'): CachedCapture[] {
@@ -276,6 +308,7 @@ export class InvestigationReconciler {
     if (!started) return { requeueAfterMs: 1_000 };
     const workloadDeadline = deadlineOf(investigation, new Date(Date.parse(windowStart)));
     const created = await this.createChildren(started, nodes, workloadDeadline);
+    await this.createWorkloadPods(started, nodes, context);
     this.fannedOut.set(fanOutKey(key, 'main'), investigation.metadata.uid!);
     this.options.tallies.forgetBaseline(key);
     context.log.info({ nodes: nodes.length, created }, 'Baseline window done; created the workload window’s KernelCaptures');
@@ -283,8 +316,11 @@ export class InvestigationReconciler {
     return { requeueAfterMs: Math.max(1_000, workloadDeadline.getTime() - now.getTime()) };
   }
 
-  /** After an interrupted fan-out (operator restart): creates the window's missing children, never duplicates. */
-  private async createMissing(investigation: KernelInvestigation, deadline: Date, window: Window, context: ReconcileContext): Promise<void> {
+  /**
+   * After an interrupted fan-out (operator restart): creates the window's missing children, never
+   * duplicates. Returns the window's nodes.
+   */
+  private async createMissing(investigation: KernelInvestigation, deadline: Date, window: Window, context: ReconcileContext): Promise<string[]> {
     const key = investigation.metadata.name!;
     const targetNodes = investigation.status?.targetNodes ?? 0;
     const have = new Set(this.children(investigation, window).map((c) => c.spec.nodeName));
@@ -296,6 +332,7 @@ export class InvestigationReconciler {
     const created = await this.createChildren(investigation, missing, deadline, window);
     if (created > 0) context.log.info({ created, window }, 'Created missing KernelCaptures');
     this.fannedOut.set(fanOutKey(key, window), investigation.metadata.uid!);
+    return [...have, ...missing];
   }
 
   private async track(investigation: KernelInvestigation, context: ReconcileContext): Promise<ReconcileOutcome> {
@@ -310,7 +347,9 @@ export class InvestigationReconciler {
     const tally = this.options.tallies.of(investigation);
 
     if (tally.size < targetNodes && !deadlinePassed && this.fannedOut.get(fanOutKey(key, 'main')) !== investigation.metadata.uid) {
-      await this.createMissing(investigation, deadline, 'main', context);
+      const nodes = await this.createMissing(investigation, deadline, 'main', context);
+      const windowEnd = Date.parse(windowStart) + investigation.spec.durationSeconds * 1000;
+      if (now.getTime() < windowEnd) await this.createWorkloadPods(investigation, nodes, context);
     }
 
     // Deciding whether a write is due is O(1); the status itself is rendered only when it is.
@@ -320,7 +359,10 @@ export class InvestigationReconciler {
 
     if (deadlinePassed) await this.markTimedOut(this.children(investigation), context);
     const agg = tally.render(targetNodes, deadlinePassed);
-    const { finished, timedOut } = agg;
+    const { timedOut } = agg;
+    const pods = await this.workloadPodsStatus(investigation);
+    // Workload Pods end with the window (activeDeadlineSeconds): the result waits for their end, up to the deadline.
+    const finished = agg.finished && (pods?.settled !== false || deadlinePassed);
     const next: KernelInvestigationStatus = withHealth(
       {
         observedGeneration: investigation.metadata.generation,
@@ -331,6 +373,7 @@ export class InvestigationReconciler {
         highestSeverity: agg.highestSeverity,
         findings: agg.findings,
         ...(agg.comparison ? { comparison: agg.comparison } : {}),
+        ...(pods ? { workloadPods: pods.status } : {}),
         ...(agg.figures.length > 0 ? { figures: agg.figures } : {}),
         ...(finished && status.baseline ? { baseline: compareWithBaseline(status.baseline, agg.findings, agg.figures) } : {}),
         ...(finished ? { completionTime: formatTime(now) } : {}),
@@ -374,7 +417,11 @@ export class InvestigationReconciler {
         );
       }
     }
-    if (finished) return { requeueAfterMs: investigation.spec.ttlSecondsAfterFinished * 1000 };
+    if (finished) {
+      // Their outcome is in the status written above.
+      if (pods) await this.options.workloadPods!.remove(key);
+      return { requeueAfterMs: investigation.spec.ttlSecondsAfterFinished * 1000 };
+    }
     return { requeueAfterMs: Math.max(1_000, Math.min(deadline.getTime() - now.getTime(), 60_000)) };
   }
 
@@ -406,6 +453,15 @@ export class InvestigationReconciler {
           },
         ),
       { maxConcurrency: this.options.fanOutConcurrency ?? 32 },
+    );
+  }
+
+  private async workloadPodsStatus(investigation: KernelInvestigation): Promise<Awaited<ReturnType<WorkloadPods['status']>> | undefined> {
+    const pods = this.options.workloadPods;
+    if (!pods || !investigation.spec.workload?.pod) return undefined;
+    return pods.status(
+      investigation,
+      this.children(investigation).map((c) => c.spec.nodeName),
     );
   }
 

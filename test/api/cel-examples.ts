@@ -29,6 +29,10 @@ export const ruleExamples: Record<string, RuleExamples> = {
     pass: ['/var/lib/ksleuth', '/data', '/procfs-data', '/library'],
     fail: ['/proc', '/proc/sys', '/sys/fs', '/dev/shm', '/run/x', '/etc', '/usr/local', '/lib/modules'],
   },
+  'set exactly one workload: tcpChurn, fsSync, socketLeak, pod': {
+    pass: [{ tcpChurn: {} }, { pod: { template: { spec: { containers: [{ name: 'stress', image: 'busybox' }] } } } }],
+    fail: [{}, { tcpChurn: {}, pod: { template: { spec: { containers: [{ name: 'stress', image: 'busybox' }] } } } }],
+  },
   'set exactly one reproducer: tcpChurn, fsSync, socketLeak': {
     pass: [{ tcpChurn: {} }, { fsSync: { path: '/data' } }, { socketLeak: { connections: 2 } }],
     fail: [{}, { tcpChurn: {}, fsSync: {} }, { tcpChurn: {}, fsSync: {}, socketLeak: {} }],
