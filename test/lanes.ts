@@ -29,6 +29,7 @@ export const lanes: Lane[] = [
       'test/node-agent/engine/probe.test.ts',
       'test/node-agent/sysctl/global.test.ts',
       'test/node-agent/sysctl/netns.test.ts',
+      'test/node-agent/sysctl/pod-netns.test.ts',
       'test/cli/investigate-local.test.ts',
       'test/manifests/examples-run.test.ts',
       'test/node-agent/captures/bundle/redact.test.ts',
