@@ -3,7 +3,8 @@ import { defaultAccess, type AccessOptions, type ClusterAccess, type Impersonati
 import { ConnectProxyAgent } from './proxy.js';
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { http } from '../http.js';
 import { ApiError } from './errors.js';
 
 export interface KubeObject {
@@ -169,7 +170,7 @@ export class KubeClient {
       req.headers = { ...req.headers, 'Content-Type': options.contentType ?? 'application/json', 'Content-Length': Buffer.byteLength(body) };
     }
     return new Promise<IncomingMessage>((resolve, reject) => {
-      const send = https ? httpsRequest : httpRequest;
+      const send = https ? httpsRequest : http.request;
       const r = send(req, resolve);
       r.on('error', (error: NodeJS.ErrnoException) => reject(r.reusedSocket && error.code === 'ECONNRESET' ? new StaleConnectionError(error) : error));
       if (!stream)
