@@ -1,4 +1,5 @@
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
+import { http } from '../lib/http.js';
 import type { AddressInfo } from 'node:net';
 import { prometheusContentType, type MetricsRegistry } from './metrics.js';
 
@@ -21,7 +22,7 @@ export class HealthServer {
   private readonly server: Server;
 
   constructor(private readonly options: HealthServerOptions) {
-    this.server = createServer((req, res) => {
+    this.server = http.createServer((req, res) => {
       const path = (req.url ?? '/').split('?')[0];
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         res.writeHead(405, { Allow: 'GET, HEAD' }).end();

@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http';
+import { http } from '../http.js';
 import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
 import { ConnectProxyAgent } from './proxy.js';
 import { onAbort, StaleConnectionError, type Transport, type TransportRequest, type TransportResponse } from './transport.js';
@@ -35,7 +35,7 @@ export class Http1Transport implements Transport {
       Object.assign(options, { hostname: this.proxy.hostname, port: this.proxy.port || 80, path: `${this.server.origin}${request.path}` });
     }
     return new Promise<TransportResponse>((resolve, reject) => {
-      const send = https ? httpsRequest : httpRequest;
+      const send = https ? httpsRequest : http.request;
       const r = send(options, (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res }));
       r.on('error', (error: NodeJS.ErrnoException) => reject(r.reusedSocket && error.code === 'ECONNRESET' ? new StaleConnectionError(error) : error));
       if (request.timeoutMs !== undefined) {

@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http';
+import { http } from '../http.js';
 import { Agent, type AgentOptions, type RequestOptions } from 'node:https';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -89,7 +89,7 @@ export class ConnectProxyAgent extends Agent {
     const host = this.proxy.hostname.replace(/^\[|\]$/g, '');
     const tlsProxy = this.proxy.protocol === 'https:';
     const port = Number(this.proxy.port || (tlsProxy ? 443 : 80));
-    const connect = httpRequest({
+    const connect = http.request({
       host,
       port,
       method: 'CONNECT',

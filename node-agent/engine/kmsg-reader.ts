@@ -1,5 +1,6 @@
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
+import { ownString } from '../../lib/own-string.js';
 import { runProcess } from './process.js';
 import { kmsgOpenable } from './probe.js';
 
@@ -152,9 +153,9 @@ export class SyslogCursor {
     for (const line of fresh) {
       if (line.usec !== this.lastUsec) this.sameUsec.clear();
       this.lastUsec = line.usec;
-      this.sameUsec.add(line.message);
+      this.sameUsec.add(ownString(line.message));
     }
-    if (fresh.length > 0) this.lastLine = fresh.at(-1)!.line;
+    if (fresh.length > 0) this.lastLine = ownString(fresh.at(-1)!.line);
     return fresh.map((line) => toKmsg(line, this.seq++));
   }
 }

@@ -1,6 +1,7 @@
 import type { KmsgRecord } from '../engine/kmsg-record.js';
 import { matchRules, maxTraceRecords, traceEnd, type RuleMatch } from '../patterns/kernel-log/match.js';
 import type { KernelLogRule } from '../patterns/kernel-log/rules.js';
+import { ownString } from '../../lib/own-string.js';
 
 interface Pending {
   rule: KernelLogRule;
@@ -12,6 +13,13 @@ interface Pending {
 const contextRecords = 2 * maxTraceRecords;
 /** Records waiting for their call trace at most; a flood of hung tasks drops the oldest. */
 const maxPending = 32;
+
+/** A record to keep: its strings are copies, not views of the poll's text. */
+function kept(record: KmsgRecord): KmsgRecord {
+  const fields: Record<string, string> = {};
+  for (const [key, value] of Object.entries(record.fields)) fields[ownString(key)] = ownString(value);
+  return { ...record, flags: ownString(record.flags), message: ownString(record.message), fields };
+}
 
 /**
  * Matches the kernel-log rules against records as they arrive, batch after batch. A rule without
@@ -38,9 +46,12 @@ export class KernelLogMatcher {
   feed(batch: KmsgRecord[], nowMs: number): RuleMatch[] {
     const records = batch.filter((r) => r.facility === 0);
     const matches = records.length > 0 ? matchRules(records, this.immediate) : [];
-    for (const record of records) {
-      this.context.push(record);
-      for (const rule of this.traced) if (rule.match.test(record.message)) this.pending.push({ rule, record, arrivedMs: nowMs });
+    for (const [i, record] of records.entries()) {
+      const traced = this.traced.filter((rule) => rule.match.test(record.message));
+      if (traced.length === 0 && i < records.length - contextRecords) continue;
+      const copy = kept(record);
+      this.context.push(copy);
+      for (const rule of traced) this.pending.push({ rule, record: copy, arrivedMs: nowMs });
     }
     this.context.splice(0, Math.max(0, this.context.length - contextRecords));
     this.pending.splice(0, Math.max(0, this.pending.length - maxPending));

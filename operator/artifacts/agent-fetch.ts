@@ -1,4 +1,5 @@
-import { type IncomingMessage, request } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import { http } from '../../lib/http.js';
 import { connect, type TLSSocket } from 'node:tls';
 import type { KernelNode } from '../../api/v1alpha1/resources.js';
 
@@ -49,7 +50,7 @@ export async function fetchFromAgent(node: string, endpoint: Endpoint, path: str
   }
   const socket = await connectPinned(node, address, endpoint.port, certificateSHA256, timeoutMs);
   return new Promise((resolve, reject) => {
-    const req = request(
+    const req = http.request(
       { host: address, port: endpoint.port, path, method: 'GET', headers: { Authorization: `Bearer ${token}` }, createConnection: () => socket },
       resolve,
     );

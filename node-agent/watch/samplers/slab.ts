@@ -1,5 +1,6 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { parseSlabinfo, type SlabCache } from '../../procfs/slabinfo.js';
+import { ownString } from '../../../lib/own-string.js';
 import { emptySample, seriesPart, type Sample, type Sampler } from './sampler.js';
 
 /** Slab caches exported to /metrics at most (the history keeps more). */
@@ -10,7 +11,7 @@ export function slabSample(caches: SlabCache[], tracked: number): Sample {
   const sample = emptySample();
   const sized = caches.map((c) => ({ name: c.name, bytes: c.numObjs * c.objSize })).sort((a, b) => b.bytes - a.bytes || a.name.localeCompare(b.name));
   for (const cache of sized.slice(0, tracked)) sample.series.push([`slab.${seriesPart(cache.name)}.bytes`, cache.bytes]);
-  for (const cache of sized.slice(0, metricCaches)) sample.gauges.push({ metric: 'slabBytes', labels: { cache: cache.name }, value: cache.bytes });
+  for (const cache of sized.slice(0, metricCaches)) sample.gauges.push({ metric: 'slabBytes', labels: { cache: ownString(cache.name) }, value: cache.bytes });
   const total = sized.reduce((sum, c) => sum + c.bytes, 0);
   sample.series.push(['slab.total', total]);
   sample.gauges.push({ metric: 'slabTotalBytes', labels: {}, value: total });
