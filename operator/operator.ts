@@ -112,9 +112,11 @@ export function createOperator(options: OperatorOptions): Manager {
     stores: { mitigations: mitigations.store, nodes: nodes.store, kernelNodes: kernelNodes.store },
     events,
     allowList: options.allowList,
+    enqueue: (key) => mitigationController.enqueue(key),
   });
   const mitigationController = manager.controller({ name: 'mitigation', reconcile: mitigation.reconcile, workers: 4 });
-  mitigationController.watch(mitigations, { map: mitigation.keysForChange });
+  mitigationController.watch(mitigations, { map: mitigation.keysForChange, filterUpdate: generationChanged });
+  mitigationController.watch(mitigations, { map: mitigation.keysForOwnChange });
   mitigationController.watch(nodes, {
     map: mitigation.keysForNodeChange,
     filterUpdate: (old, next) =>

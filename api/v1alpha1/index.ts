@@ -5,6 +5,7 @@ export * from './finding.js';
 export * from './figures.js';
 export * from './workload-pod.js';
 export * from './workloads.js';
+export * from './baseline.js';
 export * from './investigation.js';
 export * from './capture.js';
 export * from './mitigation.js';

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { withCel } from '../cel.js';
+import { baseline, baselineRunNeedsWorkload, baselineStatus } from './baseline.js';
 import { conditions, labelKey, labelSelector, objectName } from './common.js';
 import { captureEntry } from './capture-entry.js';
 import { figureDifference, groupFigure } from './figures.js';
@@ -68,6 +69,7 @@ export const investigationSpec = withCel(
       ),
     compareBy: compareBy.optional(),
     workload: investigationWorkload.optional(),
+    baseline: baseline.optional(),
     ttlSecondsAfterFinished: z
       .int()
       .min(0)
@@ -91,6 +93,7 @@ export const investigationSpec = withCel(
         return new Set(names).size === names.length;
       },
     },
+    baselineRunNeedsWorkload,
   ],
 ).describe('What to investigate, where and for how long.');
 export type KernelInvestigationSpec = z.infer<typeof investigationSpec>;
@@ -165,6 +168,8 @@ export const investigationStatus = z
     findings: z.array(aggregatedFinding).max(64).optional().describe('Merged across nodes, most severe first.'),
     comparison: comparison.optional(),
     workloadPods: workloadPodsStatus.optional(),
+    figures: z.array(groupFigure).max(16).optional().describe('Figures over all nodes that gave them, the reproducer’s among them (docs/comparison.md).'),
+    baseline: baselineStatus.optional(),
     conditions,
   })
   .describe('Progress and findings, written by the operator.');

@@ -7,7 +7,6 @@ import { UsageError, type Command } from '../command.js';
 import { exitCodesUsage, failOnOption, failOnSeverity, failOnUsage } from '../fail-on.js';
 import { clusterClient, kubeOptions, kubeUsage } from '../kube.js';
 import { isMachineFormat, outputFormat, outputOption, outputUsage, printObjects, resourceName, type OutputFormat } from '../output.js';
-import { investigateLocally } from '../local-investigation.js';
 import { resolveCaptureEntry } from '../../api/v1alpha1/capture-entry.js';
 import { resolveWorkload } from '../../api/v1alpha1/workloads.js';
 import { workloadFromOption, workloadUsage } from '../workload-option.js';
@@ -97,6 +96,9 @@ export const investigate: Command = {
           '--local: a Pod workload needs a cluster to run it; run its command beside `ksleuth investigate --local`, or use a built-in reproducer',
         );
       }
+      // The engine and every capture module load only for --local: `investigate --help` and
+      // cluster runs stay fast to start.
+      const { investigateLocally } = await import('../local-investigation.js');
       return investigateLocally({
         captures: entries.map(resolveCaptureEntry),
         durationSeconds,

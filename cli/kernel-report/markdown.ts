@@ -357,6 +357,20 @@ function podWorkloadLines(input: KernelReportInput, pod: PodWorkload): string[] 
   ];
 }
 
+/** What changed against the baseline (spec.baseline, docs/baselines.md): the strongest sign that the workload, not the node, made the difference. */
+function baselineSection(input: KernelReportInput): string[] {
+  const baseline = input.investigation.status?.baseline;
+  if (!baseline) return [];
+  const lines = ['', '## Against the baseline', '', `Baseline: ${baseline.source}.${baseline.summary ? ` ${baseline.summary}.` : ''}`];
+  if (baseline.changed?.length) lines.push('', ...baseline.changed.map((c) => `- ${c.statement}`));
+  const rows = [
+    ...(baseline.appeared ?? []).map((f) => ['only with the workload', code(f.pattern), f.severity, f.nodes, f.title]),
+    ...(baseline.gone ?? []).map((f) => ['only in the baseline', code(f.pattern), f.severity, f.nodes, f.title]),
+  ];
+  if (rows.length > 0) lines.push('', mdTable(['seen', 'pattern', 'severity', 'nodes', 'title'], rows));
+  return lines;
+}
+
 function artifactsSection(input: KernelReportInput): string[] {
   const lines = ['', '## Artifacts', ''];
   if (input.artifacts.length === 0) return [...lines, 'No artifacts.'];
@@ -400,12 +414,15 @@ function nodesSection(input: KernelReportInput): string[] {
  * across kernels with the range it supports, how to reproduce (between reproducerBegin and
  * reproducerEnd), and the artifacts. Pure.
  */
-export function renderKernelReport(input: KernelReportInput): string {
+export function renderKernelReport(report: KernelReportInput): string {
+  // The baseline window's captures (spec.baseline.run) are in status.baseline; the rest is about the workload window.
+  const input = { ...report, captures: report.captures.filter((c) => !c.spec.baseline) };
   return `${[
     ...summarySection(input),
     ...kernelsSection(input),
     ...findingsSection(input),
     ...comparisonSection(input),
+    ...baselineSection(input),
     ...reproduceSection(input),
     ...artifactsSection(input),
     ...nodesSection(input),

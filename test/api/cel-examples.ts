@@ -84,6 +84,19 @@ export const ruleExamples: Record<string, RuleExamples> = {
       { ...investigation, durationSeconds: 600, deadlineSeconds: 300 },
     ],
   },
+  'set exactly one of run: true (a baseline window without the workload) or investigation: NAME (an earlier investigation)': {
+    pass: [{ run: true }, { investigation: 'before-upgrade' }, { run: false, investigation: 'before-upgrade' }],
+    fail: [{}, { run: false }, { run: true, investigation: 'before-upgrade' }],
+  },
+  'baseline.run needs spec.workload: the baseline window runs the captures without it; set spec.workload, or compare with an earlier investigation (baseline.investigation)':
+    {
+      pass: [
+        investigation,
+        { ...investigation, baseline: { run: true }, workload: { tcpChurn: {} } },
+        { ...investigation, baseline: { investigation: 'before-upgrade' } },
+      ],
+      fail: [{ ...investigation, baseline: { run: true } }],
+    },
   'capture names must be unique': {
     pass: [
       { ...investigation, captures: [{ memory: {} }, { memory: {} }] },
