@@ -1,3 +1,4 @@
+import type { InvestigationWorkload } from '../api/v1alpha1/workloads.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import type { CaptureEntry } from '../api/v1alpha1/capture-entry.js';
@@ -25,6 +26,8 @@ export interface ClusterInvestigationRequest {
   captures: CaptureEntry[];
   durationSeconds: number;
   compareBy?: string;
+  /** spec.workload: a built-in reproducer or a Pod template (--workload). */
+  workload?: InvestigationWorkload;
 }
 
 /** Parses "pool=db,zone!=a,gpu,!spot" into a label selector. */
@@ -72,6 +75,7 @@ export function buildInvestigation(request: ClusterInvestigationRequest): Kernel
     captures: request.captures,
     durationSeconds: request.durationSeconds,
     ...(compareBy ? { compareBy } : {}),
+    ...(request.workload ? { workload: request.workload } : {}),
   };
   const checked = investigationSpec.safeParse(spec);
   if (!checked.success) throw new UsageError(checked.error.issues.map((i) => `spec.${i.path.join('.')}: ${i.message}`).join('; '));

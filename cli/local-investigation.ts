@@ -3,7 +3,9 @@ import { join, resolve } from 'node:path';
 import type { ResolvedCapture } from '../api/v1alpha1/capture-entry.js';
 import { recoverKernelState } from '../node-agent/engine/journal.js';
 import { probeNode, type NodeFacts } from '../node-agent/engine/probe.js';
+import type { ResolvedWorkload } from '../api/v1alpha1/workloads.js';
 import { captureModules } from '../node-agent/captures/registry.js';
+import { workloadModules } from '../node-agent/reproducers/registry.js';
 import { runCaptures, type NodeReport } from '../node-agent/engine/run.js';
 import { cliLog } from './log.js';
 import { Progress } from './progress.js';
@@ -14,6 +16,8 @@ export interface LocalInvestigation {
   durationSeconds: number;
   outDir?: string;
   json: boolean;
+  /** A built-in reproducer run beside the captures, as the agent runs it. */
+  workload?: ResolvedWorkload;
 }
 
 /** Where the kernel-state journal of local runs lives: tmpfs for root, the user's cache otherwise. */
@@ -67,6 +71,7 @@ export async function investigateLocally(request: LocalInvestigation): Promise<n
       signal: cancel.signal,
       onProgress: (event) => progress.update(event),
       modules: captureModules,
+      ...(request.workload ? { workload: request.workload, workloadModules } : {}),
     });
   } finally {
     progress.stop();

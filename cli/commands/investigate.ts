@@ -8,6 +8,8 @@ import { exitCodesUsage, failOnOption, failOnSeverity, failOnUsage } from '../fa
 import { clusterClient, kubeOptions, kubeUsage } from '../kube.js';
 import { isMachineFormat, outputFormat, outputOption, outputUsage, printObjects, resourceName, type OutputFormat } from '../output.js';
 import { resolveCaptureEntry } from '../../api/v1alpha1/capture-entry.js';
+import { resolveWorkload } from '../../api/v1alpha1/workloads.js';
+import { workloadFromOption, workloadUsage } from '../workload-option.js';
 
 const formats: OutputFormat[] = ['table', 'wide', 'json', 'yaml', 'name'];
 
@@ -16,9 +18,9 @@ const usage = `Run kernel captures and report findings.
 On nodes of a cluster (creates a KernelInvestigation):
   ksleuth investigate (--nodes a,b | --selector key=value) [--capture a,b,...] [--duration 30s]
                       [--name NAME] [--max-nodes N] [--compare-by kernel|label=KEY]
-                      [--wait [--fail-on SEVERITY]] [--dry-run] [-o json|yaml|wide|name]
+                      [--workload W] [--wait [--fail-on SEVERITY]] [--dry-run] [-o json|yaml|wide|name]
 On this machine (no cluster needed):
-  ksleuth investigate --local [--capture a,b,...] [--duration 30s] [--out DIR] [--json]
+  ksleuth investigate --local [--capture a,b,...] [--duration 30s] [--workload REPRODUCER] [--out DIR] [--json]
 
 Options:
   --capture LIST     captures to run (default: ${defaultCaptures.join(',')});
@@ -28,6 +30,7 @@ Options:
                      --set ftrace.events=block:block_rq_issue,block:block_rq_complete,
                      --set bpftrace.program=@prog.bt (repeatable)
   --duration D       how long to capture: 30s, 2m (default 30s, at most ${maxInvestigationDurationSeconds / 60}m)
+${workloadUsage}
   --nodes LIST       nodes by name
   --selector SEL     nodes by label: key=value, key!=value, key, !key (comma-separated, all must hold)
   --max-nodes N      at most this many nodes (default 10)
@@ -63,6 +66,7 @@ export const investigate: Command = {
         selector: { type: 'string' },
         'max-nodes': { type: 'string' },
         'compare-by': { type: 'string' },
+        workload: { type: 'string' },
         description: { type: 'string' },
         name: { type: 'string' },
         wait: { type: 'boolean', default: false },
@@ -83,13 +87,25 @@ export const investigate: Command = {
     }
     const entries = captureEntriesFromOptions(values.capture, values.set);
     const threshold = failOnSeverity(values['fail-on']);
+    const workload = workloadFromOption(values.workload);
     if (values.local) {
       if (values.output !== undefined) throw new UsageError('--local prints tables, or a JSON report with --json');
       if (values.nodes || values.selector) throw new UsageError('--local runs on this machine: leave out --nodes and --selector');
+      if (workload?.pod) {
+        throw new UsageError(
+          '--local: a Pod workload needs a cluster to run it; run its command beside `ksleuth investigate --local`, or use a built-in reproducer',
+        );
+      }
       // The engine and every capture module load only for --local: `investigate --help` and
       // cluster runs stay fast to start.
       const { investigateLocally } = await import('../local-investigation.js');
-      return investigateLocally({ captures: entries.map(resolveCaptureEntry), durationSeconds, outDir: values.out, json: values.json });
+      return investigateLocally({
+        captures: entries.map(resolveCaptureEntry),
+        durationSeconds,
+        outDir: values.out,
+        json: values.json,
+        ...(workload ? { workload: resolveWorkload(workload) } : {}),
+      });
     }
     const maxNodes = values['max-nodes'] === undefined ? undefined : Number(values['max-nodes']);
     if (maxNodes !== undefined && !Number.isInteger(maxNodes)) throw new UsageError(`--max-nodes ${values['max-nodes']}: use a whole number of nodes`);
@@ -105,6 +121,7 @@ export const investigate: Command = {
       captures: entries,
       durationSeconds,
       compareBy: values['compare-by'],
+      workload,
     });
     const format = outputFormat(values.output, formats, values['dry-run'] ? 'yaml' : 'table');
     if (threshold && !values.wait) throw new UsageError('--fail-on needs --wait: findings are known once the investigation has finished');

@@ -137,13 +137,15 @@ export class WorkloadPods {
     });
     let lines: string[] | undefined;
     try {
-      const res = await this.options.client.download(`/api/v1/namespaces/${this.namespace}/pods/${pod.metadata.name}/log?${query}`, { Accept: 'text/plain' });
+      // Accept */* (download's): the API server negotiates among its serializers first and answers
+      // 406 to text/plain alone, although the log itself is plain text.
+      const res = await this.options.client.download(`/api/v1/namespaces/${this.namespace}/pods/${pod.metadata.name}/log?${query}`);
       const chunks: Buffer[] = [];
       for await (const chunk of res) chunks.push(chunk as Buffer);
       lines = lastLines(Buffer.concat(chunks).toString('utf8'));
     } catch (error) {
       // The node may be gone or its kubelet unreachable: the outcome stands without the output.
-      this.options.log.info({ pod: pod.metadata.name, err: error }, 'Could not read the output of a workload Pod');
+      this.options.log.warn({ pod: pod.metadata.name, err: error }, 'Could not read the output of a workload Pod');
     }
     known.set(uid, lines);
     return lines;
