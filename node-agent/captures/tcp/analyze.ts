@@ -81,14 +81,20 @@ interface NamespaceBacklog {
   finOnly: number;
 }
 
+/** The readings of a namespace that read its socket tables: the window's first and last. */
+function tables(namespace: NamespaceTcp): TcpSocket[][] {
+  return namespace.readings.flatMap((r) => (r.closeWait ? [r.closeWait] : []));
+}
+
 function backlogOf(namespace: NamespaceTcp): NamespaceBacklog | undefined {
-  const first = namespace.readings[0];
-  const last = namespace.readings.at(-1);
+  const read = tables(namespace);
+  const first = read[0];
+  const last = read.at(-1);
   if (!first || !last) return undefined;
-  const withData = last.closeWait.filter((s) => unreadBytes(s) > 0);
-  const atStart = new Set(first.closeWait.filter((s) => unreadBytes(s) > 0).map((s) => s.inode));
-  const stuck = namespace.readings.length > 1 ? withData.filter((s) => atStart.has(s.inode)).length : 0;
-  return { namespace, withData, stuck, finOnly: last.closeWait.length - withData.length };
+  const withData = last.filter((s) => unreadBytes(s) > 0);
+  const atStart = new Set(first.filter((s) => unreadBytes(s) > 0).map((s) => s.inode));
+  const stuck = read.length > 1 ? withData.filter((s) => atStart.has(s.inode)).length : 0;
+  return { namespace, withData, stuck, finOnly: last.length - withData.length };
 }
 
 function closeWaitFinding(parsed: ParsedTcp, seconds: number, params: CaptureParams<'tcp'>): Finding | undefined {
@@ -256,7 +262,7 @@ export function analyzeTcp(parsed: ParsedTcp, params: CaptureParams<'tcp'>): Cap
   const perNamespace = namespaceFigures(parsed);
   const figures = sumFigures(perNamespace.map((n) => n.figures));
   const atEnd = spans.map((n) => n.readings.at(-1)!);
-  const closeWait = atEnd.flatMap((r) => r.closeWait);
+  const closeWait = spans.flatMap((n) => tables(n).at(-1) ?? []);
   const withData = closeWait.filter((s) => unreadBytes(s) > 0);
   const summary: Summary = {
     readings: Math.max(...spans.map((n) => n.readings.length)),
@@ -264,7 +270,7 @@ export function analyzeTcp(parsed: ParsedTcp, params: CaptureParams<'tcp'>): Cap
     windowSeconds: Number(seconds.toFixed(1)),
     networkNamespaces: spans.length,
     namespacesSkipped: parsed.skippedNamespaces,
-    namespacesWithCloseWaitData: spans.filter((n) => n.readings.at(-1)!.closeWait.some((s) => unreadBytes(s) > 0)).length,
+    namespacesWithCloseWaitData: spans.filter((n) => (tables(n).at(-1) ?? []).some((s) => unreadBytes(s) > 0)).length,
     closeWaitSockets: closeWait.length,
     closeWaitWithData: withData.length,
     closeWaitUnreadBytes: withData.reduce((sum, s) => sum + unreadBytes(s), 0),

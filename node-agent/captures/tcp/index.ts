@@ -3,7 +3,7 @@ import type { CaptureModule } from '../../engine/capture.js';
 import { sampleOverWindow } from '../../engine/sampling.js';
 import { analyzeTcp, namespaceText } from './analyze.js';
 import { defaultMaxNamespaces, findNamespaces, readNamespaces } from './namespaces.js';
-import { parseTcp, type ParsedTcp, type TcpRaw } from './parse.js';
+import { parseTcp, type ParsedTcp, type TcpRaw, type TcpReadingText } from './parse.js';
 import { parseProcNetTcp, unreadBytes } from '../../procfs/net-tcp.js';
 import { startRetransmitTrace } from './retransmit-trace.js';
 import { socketOwners } from './socket-owners.js';
@@ -21,10 +21,11 @@ export interface TcpCaptureOptions {
 /** The first and last reading of each namespace, as read: the artifact to check findings against. */
 function readingsText(raw: TcpRaw): string {
   const ends = raw.readings.length > 1 ? [raw.readings[0]!, raw.readings.at(-1)!] : raw.readings;
+  const files = (text: TcpReadingText | undefined) => Object.entries(text ?? {}).filter((entry): entry is [string, string] => entry[1] !== undefined);
   return raw.namespaces
     .flatMap((ns) =>
       ends.flatMap((sample) =>
-        Object.entries(sample.data[ns.inode] ?? {}).map(
+        files(sample.data[ns.inode]).map(
           ([file, text]) =>
             `==> net:[${ns.inode}] ${namespaceText(ns)}, pid ${ns.pid} (${ns.comm}): net/${file} at +${(sample.atMs / 1000).toFixed(1)}s <==\n${text}`,
         ),
@@ -50,11 +51,19 @@ export function createTcpCapture(options: TcpCaptureOptions = {}): CaptureModule
       const found = await findNamespaces({ procRoot, maxNamespaces, workloads: ctx.workloads });
       if (found.skipped > 0) ctx.log.warn({ read: found.namespaces.length, skipped: found.skipped }, 'More network namespaces than the tcp capture reads');
       const intervalSeconds = Math.max(ctx.params.intervalSeconds, Math.ceil(ctx.durationSeconds / maxReadings));
-      const readings = await sampleOverWindow(ctx, intervalSeconds, () => readNamespaces(procRoot, found.namespaces));
+      // The socket tables at the first reading and at the window's end (the last reading; a
+      // timer may fire a little early, hence the margin), the counters at every one.
+      let first = true;
+      const readings = await sampleOverWindow(ctx, intervalSeconds, () => {
+        const sockets = first || Date.now() >= ctx.windowEnd.getTime() - 1000;
+        first = false;
+        return readNamespaces(procRoot, found.namespaces, sockets);
+      });
       const retransmitTrace = await trace.stop();
       const littleEndian = endianness() === 'LE';
-      const stuck = Object.values(readings.at(-1)!.data).flatMap((text) =>
-        [...parseProcNetTcp(text.tcp, littleEndian), ...parseProcNetTcp(text.tcp6 ?? '', littleEndian)].filter((s) => unreadBytes(s) > 0),
+      const lastTables = readings.findLast((r) => Object.values(r.data).some((text) => text.tcp !== undefined)) ?? readings[0]!;
+      const stuck = Object.values(lastTables.data).flatMap((text) =>
+        [...parseProcNetTcp(text.tcp ?? '', littleEndian), ...parseProcNetTcp(text.tcp6 ?? '', littleEndian)].filter((s) => unreadBytes(s) > 0),
       );
       const raw: TcpRaw = {
         intervalSeconds,

@@ -51,25 +51,25 @@ export async function findNamespaces(options: NamespaceScanOptions): Promise<Fou
   return { namespaces, skipped: found.length - kept.length };
 }
 
-async function readNetFiles(procNet: string): Promise<TcpReadingText> {
-  const [tcp, tcp6, snmp, netstat] = await Promise.all([
-    readFile(`${procNet}/tcp`, 'utf8'),
-    readFile(`${procNet}/tcp6`, 'utf8').catch(() => undefined),
-    readFile(`${procNet}/snmp`, 'utf8'),
-    readFile(`${procNet}/netstat`, 'utf8'),
-  ]);
+async function readNetFiles(procNet: string, sockets: boolean): Promise<TcpReadingText> {
+  const [snmp, netstat] = await Promise.all([readFile(`${procNet}/snmp`, 'utf8'), readFile(`${procNet}/netstat`, 'utf8')]);
+  if (!sockets) return { snmp, netstat };
+  const tcp = await readFile(`${procNet}/tcp`, 'utf8');
+  const tcp6 = await readFile(`${procNet}/tcp6`, 'utf8').catch(() => undefined);
   return { tcp: closeWaitLines(tcp), ...(tcp6 !== undefined ? { tcp6: closeWaitLines(tcp6) } : {}), snmp, netstat };
 }
 
 /**
- * One reading of every namespace, by inode, one namespace after the other (each read walks the
- * TCP hash: in parallel they would only contend). A namespace whose process has exited, or that
- * is no longer the one the process is in, is left out of this reading.
+ * One reading of every namespace, by inode, one namespace after the other (each read of a socket
+ * table walks the TCP hash: in parallel they would only contend). The SNMP counters cost a
+ * fraction of a millisecond; the socket tables about 6-12 ms each on a host with a 262,144-bucket
+ * hash, whatever the namespace holds, so they are read only when `sockets` is set. A namespace whose
+ * process has exited, or that is no longer the one the process is in, is left out of this reading.
  */
-export async function readNamespaces(procRoot: string, namespaces: readonly TcpNamespace[]): Promise<Record<string, TcpReadingText>> {
+export async function readNamespaces(procRoot: string, namespaces: readonly TcpNamespace[], sockets = true): Promise<Record<string, TcpReadingText>> {
   const readings: Record<string, TcpReadingText> = {};
   for (const ns of namespaces) {
-    const text = await readNetFiles(`${procRoot}/${ns.pid}/net`).catch(() => undefined);
+    const text = await readNetFiles(`${procRoot}/${ns.pid}/net`, sockets).catch(() => undefined);
     if (text && namespaceInode(procRoot, ns.pid) === ns.inode) readings[ns.inode] = text;
   }
   return readings;

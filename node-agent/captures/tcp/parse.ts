@@ -5,9 +5,13 @@ import { parseRetransmitMap, type RemoteRetransmits } from './retransmit-program
 import { parseSnmp } from '../../procfs/snmp.js';
 import type { SocketOwner } from './socket-owners.js';
 
-/** One reading of one network namespace: the CLOSE_WAIT lines of tcp/tcp6 and the whole SNMP counter files. */
+/**
+ * One reading of one network namespace: the whole SNMP counter files, and at the window's first
+ * and last reading the CLOSE_WAIT lines of tcp/tcp6 (the socket tables are costly to read).
+ */
 export interface TcpReadingText {
-  tcp: string;
+  /** Undefined in readings between the first and the last. */
+  tcp?: string;
   /** Undefined when the node has no IPv6. */
   tcp6?: string;
   snmp: string;
@@ -45,7 +49,8 @@ export interface TcpRaw {
 
 export interface TcpReading {
   atMs: number;
-  closeWait: TcpSocket[];
+  /** Undefined where the socket tables were not read. */
+  closeWait?: TcpSocket[];
   /** The Tcp section of /proc/net/snmp. */
   tcp: Record<string, number>;
   /** The TcpExt section of /proc/net/netstat. */
@@ -71,7 +76,9 @@ export interface ParsedTcp {
 function parseReading(atMs: number, data: TcpReadingText, littleEndian: boolean): TcpReading {
   return {
     atMs,
-    closeWait: [...parseProcNetTcp(data.tcp, littleEndian), ...parseProcNetTcp(data.tcp6 ?? '', littleEndian)].filter((s) => s.state === closeWaitState),
+    ...(data.tcp !== undefined
+      ? { closeWait: [...parseProcNetTcp(data.tcp, littleEndian), ...parseProcNetTcp(data.tcp6 ?? '', littleEndian)].filter((s) => s.state === closeWaitState) }
+      : {}),
     tcp: parseSnmp(data.snmp).Tcp ?? {},
     tcpExt: parseSnmp(data.netstat).TcpExt ?? {},
   };

@@ -242,4 +242,13 @@ describe('every network namespace of the node', () => {
   it('reports the namespaces beyond the bound', () => {
     expect(analyze(raw({}, {}, { skippedNamespaces: 7 })).summary.namespacesSkipped).toBe(7);
   });
+
+  it('takes the backlog from the first and last readings with socket tables; readings between hold counters only', () => {
+    const full = rawOf([{ ns: podNs, first: closeWait, last: closeWait }]);
+    const { tcp: _tcp, ...countersOnly } = full.readings[0]!.data[podNs.inode]!;
+    full.readings.splice(1, 0, { atMs: 2000, data: { [podNs.inode]: countersOnly } });
+    const { findings, summary } = analyze(full);
+    expect(summary).toMatchObject({ readings: 3, closeWaitWithData: 5 });
+    expect(findings[0]!.evidence[0]).toMatch(/; 5 of them were already there 4\.0s earlier$/);
+  });
 });
