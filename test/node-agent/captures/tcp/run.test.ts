@@ -47,9 +47,11 @@ describe('tcp capture on this machine', () => {
     const link = await LossyLink.create(32, 40);
     cleanups.push(() => link.delete());
     const inode = namespaceInode('/proc', link.clientPid);
-    const running = runForReal([{ tcp: { intervalSeconds: 1 } }], 6);
+    const running = runForReal([{ tcp: { intervalSeconds: 1 } }], 8);
     // Some segments get through first (outSegs); then the link drops for the rest of the window.
-    await sleep(2000);
+    // The capture first finds every namespace of the machine, which takes a while under load:
+    // the link stays up long enough for its first reading to come before the drop.
+    await sleep(3500);
     await link.dropLink();
     const run = await running;
     cleanups.push(run.cleanup);
