@@ -6,7 +6,12 @@
  * size, and the operator's peak memory. Targets: ≤ 60 s, a constant number of writes per node,
  * < 256 KiB, < 150 MB.
  *
- *   npx tsx bench/investigation-fanout.ts [--nodes 1000] [--duration 10]
+ *   npx tsx bench/investigation-fanout.ts [--nodes 1000] [--duration 10] [--register-concurrency 50] [--protocol http/1.1|auto]
+ *
+ * At 5,000 nodes the bench needs about 1.2 open files per agent in this process (each agent's
+ * HTTP/2 connection) and as many in the API server: it checks the limit first. Agents register
+ * `--register-concurrency` at a time (each: a TLS handshake, two lists and watches, its
+ * KernelNode), with a progress line every 15 s.
  */
 import { execFile } from 'node:child_process';
 import { mkdir, rm } from 'node:fs/promises';
@@ -28,12 +33,25 @@ import type { AgentConfig } from '../node-agent/agent/config.js';
 import { loadAllowList } from '../lib/sysctl/allowlist-load.js';
 import { standInFacts, standInMemoryCapture } from './stand-in-capture.js';
 import { loadAverage, memory, processTree } from './process-stats.js';
+import { connectionsTo } from '../test/harness/connections.js';
+import { readFile } from 'node:fs/promises';
+import type { HttpProtocol } from '../lib/kube/negotiate.js';
 import { parsePrometheusText, sumSeries, Timeline, type Sample } from './timeline.js';
 
 const run = promisify(execFile);
 const { values } = parseArgs({
-  options: { nodes: { type: 'string', default: '1000' }, duration: { type: 'string', default: '10' }, idle: { type: 'string', default: '10' } },
+  options: {
+    nodes: { type: 'string', default: '1000' },
+    duration: { type: 'string', default: '10' },
+    idle: { type: 'string', default: '10' },
+    'register-concurrency': { type: 'string', default: '50' },
+    protocol: { type: 'string', default: 'http/1.1' },
+  },
 });
+const registerConcurrency = Number(values['register-concurrency']);
+if (!(registerConcurrency >= 1)) throw new Error(`--register-concurrency must be a positive number, got ${values['register-concurrency']}`);
+if (values.protocol !== 'auto' && values.protocol !== 'http/1.1') throw new Error(`--protocol must be auto or http/1.1, got ${values.protocol}`);
+const protocol = values.protocol as HttpProtocol;
 const nodeCount = Number(values.nodes);
 const durationSeconds = Number(values.duration);
 const idleSeconds = Number(values.idle);
@@ -52,7 +70,15 @@ async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => P
   );
 }
 
-console.log(`fan-out benchmark: ${nodeCount} nodes, captures of ${durationSeconds}s; load average ${await loadAverage()}\n`);
+console.log(`fan-out benchmark: ${nodeCount} nodes, captures of ${durationSeconds}s, ${protocol}; load average ${await loadAverage()}\n`);
+// Each agent holds one connection over HTTP/2 (about four over HTTP/1.1), and the API server one fd per connection too.
+const openFiles = Number(/^Max open files\s+(\d+|unlimited)/m.exec(await readFile('/proc/self/limits', 'utf8'))?.[1] ?? 'NaN');
+const filesNeeded = Math.ceil(nodeCount * (protocol === 'http/1.1' ? 4.5 : 1.2)) + 1024;
+if (openFiles < filesNeeded) {
+  throw new Error(
+    `${nodeCount} agents need about ${filesNeeded} open files and the limit is ${openFiles}: run \`ulimit -n ${filesNeeded}\` in this shell first`,
+  );
+}
 // No controller manager: its node-lifecycle controller would mark nodes NotReady whenever kwok's
 // heartbeats lag on this small machine, and nothing here needs garbage collection.
 const cluster = await LocalCluster.start({ controllerManager: false, apiServerArgs: ['--max-requests-inflight=1000', '--max-mutating-requests-inflight=500'] });
@@ -85,8 +111,15 @@ try {
   let agentRestarts = 0;
   const allowList = await loadAllowList();
   t = Date.now();
-  await forEachLimited(names, 50, async (node) => {
-    const client = KubeClient.load(cluster.kubeconfigPath, 'ksleuth-agent-bench');
+  let registered = 0;
+  const progress = setInterval(() => {
+    const seconds = (Date.now() - t) / 1000;
+    void loadAverage().then((load) =>
+      console.log(`  ${seconds.toFixed(0)} s: ${registered}/${nodeCount} agents registered (${(registered / seconds).toFixed(1)}/s), load average ${load}`),
+    );
+  }, 15_000);
+  await forEachLimited(names, registerConcurrency, async (node) => {
+    const client = KubeClient.load(cluster.kubeconfigPath, 'ksleuth-agent-bench', undefined, { protocol });
     client.onRequest((method, path) => {
       if (method === 'GET' || method === 'WATCH') return;
       if (path.includes('/kernelcaptures/')) agentWrites.captureStatus++;
@@ -124,6 +157,7 @@ try {
         agents.push(
           await Agent.start({ config, client, standIn: { facts: standInFacts(node), modules: { memory: standInMemoryCapture } }, allowList, log: silent }),
         );
+        registered++;
         break;
       } catch (error) {
         agentRestarts++;
@@ -133,7 +167,10 @@ try {
       }
     }
   });
+  clearInterval(progress);
   console.log(`  ${nodeCount} agents registered in ${((Date.now() - t) / 1000).toFixed(1)}s${agentRestarts ? ` (${agentRestarts} started again)` : ''}`);
+  const agentConnections = (await connectionsTo(Number(new URL(cluster.server).port))).size;
+  console.log(`  connections from this process to the API server: ${agentConnections} (${(agentConnections / nodeCount).toFixed(2)} per agent)`);
   const admin = cluster.client();
   await cluster.kubectl(['wait', '--for=jsonpath={.status.agentVersion}', '--timeout=120s', 'kernelnode', names[0]!]);
   const writesBefore = { ...agentWrites };

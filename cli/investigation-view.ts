@@ -53,9 +53,28 @@ export function renderInvestigation(investigation: KernelInvestigation, captures
       );
     }
   }
+  if (status.figures?.length) {
+    lines.push('', 'FIGURES');
+    lines.push(
+      table(
+        ['figure', 'median', 'range', 'nodes'],
+        status.figures.map((f) => [f.name, f.median, `${f.min}–${f.max}`, f.nodes]),
+      ),
+    );
+  }
+  const baseline = status.baseline;
+  if (baseline) {
+    lines.push('', 'AGAINST THE BASELINE', `  ${baseline.source}`);
+    if (baseline.summary) lines.push(`  ${baseline.summary}`);
+    for (const c of baseline.changed ?? []) lines.push(`  ${c.statement}`);
+    for (const f of baseline.appeared ?? []) lines.push(`  new: ${f.pattern} (${f.severity}) on ${f.nodes} node${f.nodes === 1 ? '' : 's'}: ${f.title}`);
+    for (const f of baseline.gone ?? [])
+      lines.push(`  gone: ${f.pattern} (${f.severity}), seen on ${f.nodes} node${f.nodes === 1 ? '' : 's'} in the baseline: ${f.title}`);
+  }
   if (captures.length > 0) {
     lines.push('', 'NODES');
-    const sorted = [...captures].sort((a, b) => a.spec.nodeName.localeCompare(b.spec.nodeName));
+    // A node's baseline window (spec.baseline.run) comes before its workload window.
+    const sorted = [...captures].sort((a, b) => a.spec.nodeName.localeCompare(b.spec.nodeName) || Number(!a.spec.baseline) - Number(!b.spec.baseline));
     const wide = options.wide === true;
     const took = (c: KernelCapture): string =>
       c.status?.startTime && c.status.completionTime ? formatDuration((Date.parse(c.status.completionTime) - Date.parse(c.status.startTime)) / 1000) : '';
@@ -63,7 +82,7 @@ export function renderInvestigation(investigation: KernelInvestigation, captures
       table(
         ['node', 'phase', 'findings', 'artifacts', ...(wide ? ['kernel', 'agent', 'took'] : []), 'message'],
         sorted.map((c) => [
-          c.spec.nodeName,
+          c.spec.baseline ? `${c.spec.nodeName} (baseline)` : c.spec.nodeName,
           c.status?.phase ?? 'Pending',
           c.status?.findingCount ?? 0,
           c.status?.artifacts?.length ?? 0,

@@ -23,11 +23,13 @@ const sources: Record<FigureId, { kinds: readonly string[]; read: (summary: Summ
   'block-latency-p99-ms': { kinds: ['io-latency'], read: (s) => numberAt(s, 'p99Ms') },
   'jbd2-commit-p50-ms': { kinds: ['io-latency'], read: (s) => numberAt(s, 'commitP50Ms') },
   'jbd2-commit-p99-ms': { kinds: ['io-latency'], read: (s) => numberAt(s, 'commitP99Ms') },
+  'tcp-segments-per-second': { kinds: ['tcp'], read: (s) => perSecond(s, 'outSegs') },
   'tcp-retransmit-percent': { kinds: ['tcp'], read: (s) => numberAt(s, 'retransmitPercent') },
   'slab-growth-kib-per-second': { kinds: ['slab'], read: (s) => numberAt(s, 'growthKiBPerSecond') },
   'allocation-stalls-per-second': { kinds: ['memory'], read: (s) => perSecond(s, 'allocStall') },
   'kernel-cpu-percent': { kinds: ['cpu-profile'], read: (s) => numberAt(s, 'kernelSharePercent') },
   'reproducer-failure-percent': { kinds: ['tcp-churn', 'fs-sync', 'socket-leak', 'pod'], read: (s) => numberAt(s, 'failurePercent') },
+  'reproducer-p99-ms': { kinds: ['tcp-churn', 'fs-sync'], read: (s) => numberAt(s, 'p99Ms') },
 };
 
 /**

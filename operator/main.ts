@@ -9,6 +9,7 @@ import { loadAllowList } from '../lib/sysctl/allowlist-load.js';
 import { AgentTokens } from './artifacts/agent-tokens.js';
 import { loadFrontProxyConfig } from './artifacts/front-proxy.js';
 import { ArtifactsApiServer } from './artifacts/server.js';
+import { parseResourceList } from './investigation/workload-pod-spec.js';
 import { createOperator } from './operator.js';
 
 const usage = `ksleuth operator
@@ -29,7 +30,14 @@ Flags (environment variable in brackets):
   --artifacts-port N           HTTPS port of the artifacts.ksleuth.io aggregated API, 0 = off
                                (KSLEUTH_ARTIFACTS_PORT; default 0; the chart sets 8443)
   --artifacts-address ADDR     where that API listens (KSLEUTH_ARTIFACTS_ADDRESS; default 0.0.0.0)
-  --artifacts-tls-dir DIR      its serving certificate, tls.crt and tls.key (KSLEUTH_ARTIFACTS_TLS_DIR)`;
+  --artifacts-tls-dir DIR      its serving certificate, tls.crt and tls.key (KSLEUTH_ARTIFACTS_TLS_DIR)
+  --workload-namespace NS      run Pod workloads (spec.workload.pod) in this namespace; off when unset
+                               (KSLEUTH_WORKLOAD_NAMESPACE; the chart sets it with workloadPods.enabled)
+  --workload-default-requests L  requests of a workload container that sets none, as cpu=100m,memory=64Mi
+                               (KSLEUTH_WORKLOAD_DEFAULT_REQUESTS)
+  --workload-default-limits L  limits of a workload container that sets none (KSLEUTH_WORKLOAD_DEFAULT_LIMITS)
+  --workload-max-resources L   the most a workload container may request or be limited to
+                               (KSLEUTH_WORKLOAD_MAX_RESOURCES)`;
 
 function durationMs(flag: string, text: string): number {
   try {
@@ -55,6 +63,10 @@ async function main(): Promise<void> {
       'artifacts-port': { type: 'string' },
       'artifacts-address': { type: 'string' },
       'artifacts-tls-dir': { type: 'string' },
+      'workload-namespace': { type: 'string' },
+      'workload-default-requests': { type: 'string' },
+      'workload-default-limits': { type: 'string' },
+      'workload-max-resources': { type: 'string' },
       help: { type: 'boolean' },
     },
     strict: true,
@@ -84,6 +96,15 @@ async function main(): Promise<void> {
   const tlsDir = values['artifacts-tls-dir'] ?? env.KSLEUTH_ARTIFACTS_TLS_DIR;
   if (artifactsPort > 0 && !tlsDir)
     throw new Error('--artifacts-port needs --artifacts-tls-dir (KSLEUTH_ARTIFACTS_TLS_DIR), a directory with tls.crt and tls.key');
+  const workloadNamespace = values['workload-namespace'] ?? env.KSLEUTH_WORKLOAD_NAMESPACE;
+  const workloadPods = workloadNamespace
+    ? {
+        namespace: workloadNamespace,
+        defaultRequests: parseResourceList('--workload-default-requests', values['workload-default-requests'] ?? env.KSLEUTH_WORKLOAD_DEFAULT_REQUESTS ?? ''),
+        defaultLimits: parseResourceList('--workload-default-limits', values['workload-default-limits'] ?? env.KSLEUTH_WORKLOAD_DEFAULT_LIMITS ?? ''),
+        max: parseResourceList('--workload-max-resources', values['workload-max-resources'] ?? env.KSLEUTH_WORKLOAD_MAX_RESOURCES ?? ''),
+      }
+    : undefined;
   const client = KubeClient.load(values.kubeconfig, 'ksleuth-operator');
   let artifactsApi: ArtifactsApiServer | undefined;
   if (artifactsPort > 0) {
@@ -116,6 +137,7 @@ async function main(): Promise<void> {
       : {}),
     healthPort: healthPort === 0 ? false : healthPort,
     maxAutoInvestigationsPerHour,
+    ...(workloadPods ? { workloadPods } : {}),
     log,
   });
   await manager.runUntilSignal();

@@ -12,6 +12,9 @@ import { InvestigationReconciler } from './investigation/controller.js';
 import { captureIndexers, ChildTallies } from './investigation/tallies.js';
 import { cachedKernelNode, cachedNode, type CachedKernelNode, type CachedNode } from './nodes/cached.js';
 import { MitigationReconciler } from './mitigation/controller.js';
+import { cachedWorkloadPod, type CachedWorkloadPod } from './investigation/workload-pod-outcome.js';
+import { workloadPodKeys, type WorkloadPodPolicy } from './investigation/workload-pod-spec.js';
+import { WorkloadPods, workloadPodIndexers, workloadPodSelector } from './investigation/workload-pods.js';
 import { generationChanged } from '../runtime/controller.js';
 import { Manager } from '../runtime/manager.js';
 
@@ -32,6 +35,8 @@ export interface OperatorOptions {
   maxAutoInvestigationsPerHour?: number;
   /** How long changes of KernelCaptures gather before their investigation is reconciled. Default 200 ms. */
   childBatchMs?: number;
+  /** Where and how Pod workloads (spec.workload.pod) run; off when absent. */
+  workloadPods?: WorkloadPodPolicy;
   log?: Logger;
 }
 
@@ -57,6 +62,15 @@ export function createOperator(options: OperatorOptions): Manager {
     record: (object: KubeObject, type: 'Normal' | 'Warning', reason: string, message: string) => void manager.events.event(object, type, reason, message),
   };
 
+  // Only the operator's own Pods in the workloads namespace (a Role there, not cluster-wide).
+  const workloadPodInformer = options.workloadPods
+    ? manager.informer<CachedWorkloadPod>({
+        resource: core.pods(options.workloadPods.namespace),
+        labelSelector: workloadPodSelector,
+        transform: cachedWorkloadPod,
+        indexers: workloadPodIndexers,
+      })
+    : undefined;
   const investigation = new InvestigationReconciler({
     client: options.client,
     stores: { investigations: investigations.store, captures: captures.store, nodes: nodes.store, kernelNodes: kernelNodes.store },
@@ -64,6 +78,16 @@ export function createOperator(options: OperatorOptions): Manager {
     events,
     allowCustomPrograms: options.allowCustomPrograms,
     statusIntervalMs: options.statusIntervalMs,
+    ...(options.workloadPods && workloadPodInformer
+      ? {
+          workloadPods: new WorkloadPods({
+            client: options.client,
+            policy: options.workloadPods,
+            pods: workloadPodInformer.store,
+            log: log.child({ controller: 'investigation' }),
+          }),
+        }
+      : {}),
   });
   const investigationController = manager.controller({ name: 'investigation', reconcile: investigation.reconcile, workers: options.investigationWorkers ?? 4 });
   investigationController.watch(investigations, { filterUpdate: generationChanged });
@@ -75,14 +99,24 @@ export function createOperator(options: OperatorOptions): Manager {
     batchPeriodMs: options.childBatchMs ?? 200,
   });
 
+  if (workloadPodInformer) {
+    investigationController.watch(workloadPodInformer, {
+      map: (pod) => [pod.metadata.annotations?.[workloadPodKeys.investigationAnnotation] ?? ''].filter(Boolean),
+      filterUpdate: (old, next) =>
+        JSON.stringify(old.status) !== JSON.stringify(next.status) || old.metadata.deletionTimestamp !== next.metadata.deletionTimestamp,
+    });
+  }
+
   const mitigation = new MitigationReconciler({
     client: options.client,
     stores: { mitigations: mitigations.store, nodes: nodes.store, kernelNodes: kernelNodes.store },
     events,
     allowList: options.allowList,
+    enqueue: (key) => mitigationController.enqueue(key),
   });
   const mitigationController = manager.controller({ name: 'mitigation', reconcile: mitigation.reconcile, workers: 4 });
-  mitigationController.watch(mitigations, { map: mitigation.keysForChange });
+  mitigationController.watch(mitigations, { map: mitigation.keysForChange, filterUpdate: generationChanged });
+  mitigationController.watch(mitigations, { map: mitigation.keysForOwnChange });
   mitigationController.watch(nodes, {
     map: mitigation.keysForNodeChange,
     filterUpdate: (old, next) =>

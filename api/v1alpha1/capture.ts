@@ -13,6 +13,10 @@ export const captureSpec = withCel(
     captures: z.array(captureEntry).min(1).max(16).describe('What to capture, copied from the investigation.'),
     durationSeconds: z.int().min(1).max(maxInvestigationDurationSeconds).describe('How long each capture runs.'),
     workload: workload.optional(),
+    baseline: z
+      .boolean()
+      .optional()
+      .describe('This is the investigation’s baseline window (spec.baseline.run): its captures without the workload, before the workload window.'),
     deadline: z.iso
       .datetime()
       .describe(

@@ -10,6 +10,11 @@ export const figureDefinitions = {
   'block-latency-p99-ms': { unit: 'ms', minDifference: 2, description: '99th percentile block I/O latency (io-latency capture, all devices).' },
   'jbd2-commit-p50-ms': { unit: 'ms', minDifference: 5, description: 'Median jbd2 commit time (io-latency capture, all journals).' },
   'jbd2-commit-p99-ms': { unit: 'ms', minDifference: 10, description: '99th percentile jbd2 commit time (io-latency capture, all journals).' },
+  'tcp-segments-per-second': {
+    unit: '/s',
+    minDifference: 50,
+    description: 'TCP segments sent per second (tcp capture): how much TCP traffic the node carried, what a workload or reproducer adds.',
+  },
   'tcp-retransmit-percent': { unit: '%', minDifference: 0.1, description: 'Retransmitted segments per sent segment (tcp capture).' },
   'slab-growth-kib-per-second': { unit: 'KiB/s', minDifference: 16, description: 'Growth of all slab caches together (slab capture).' },
   'allocation-stalls-per-second': { unit: '/s', minDifference: 1, description: 'Direct reclaim stalls, allocstall in /proc/vmstat (memory capture).' },
@@ -18,6 +23,11 @@ export const figureDefinitions = {
     unit: '%',
     minDifference: 1,
     description: 'Operations of the built-in reproducer that failed or timed out (spec.workload).',
+  },
+  'reproducer-p99-ms': {
+    unit: 'ms',
+    minDifference: 2,
+    description: '99th percentile time of one operation of the built-in reproducer: a connection round trip (tcp-churn) or an fsync (fs-sync).',
   },
 } as const;
 export type FigureId = keyof typeof figureDefinitions;

@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { withCel } from '../cel.js';
+import { baseline, baselineRunNeedsWorkload, baselineStatus } from './baseline.js';
 import { conditions, labelKey, labelSelector, objectName } from './common.js';
 import { captureEntry } from './capture-entry.js';
 import { figureDifference, groupFigure } from './figures.js';
 import { aggregatedFinding } from './finding.js';
-import { workload } from './workloads.js';
+import { workloadPodsStatus } from './workload-pod.js';
+import { investigationWorkload } from './workloads.js';
 
 export const maxInvestigationDurationSeconds = 3600;
 
@@ -66,7 +68,8 @@ export const investigationSpec = withCel(
         'After this long from the start, nodes that have not reported are marked timed out; agents stop captures still running then and do not start one whose window cannot end by then. Leave room after durationSeconds for processing (perf script, parsing). Defaults to durationSeconds + 120.',
       ),
     compareBy: compareBy.optional(),
-    workload: workload.optional(),
+    workload: investigationWorkload.optional(),
+    baseline: baseline.optional(),
     ttlSecondsAfterFinished: z
       .int()
       .min(0)
@@ -90,6 +93,7 @@ export const investigationSpec = withCel(
         return new Set(names).size === names.length;
       },
     },
+    baselineRunNeedsWorkload,
   ],
 ).describe('What to investigate, where and for how long.');
 export type KernelInvestigationSpec = z.infer<typeof investigationSpec>;
@@ -163,6 +167,9 @@ export const investigationStatus = z
     highestSeverity: z.string().max(16).optional().describe('The most severe finding, or none.'),
     findings: z.array(aggregatedFinding).max(64).optional().describe('Merged across nodes, most severe first.'),
     comparison: comparison.optional(),
+    workloadPods: workloadPodsStatus.optional(),
+    figures: z.array(groupFigure).max(16).optional().describe('Figures over all nodes that gave them, the reproducer’s among them (docs/comparison.md).'),
+    baseline: baselineStatus.optional(),
     conditions,
   })
   .describe('Progress and findings, written by the operator.');

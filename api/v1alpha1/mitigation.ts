@@ -45,6 +45,30 @@ export const bugReference = z
   })
   .describe('The kernel bug this works around.');
 
+/** A namespace name (DNS label). */
+const namespaceName = z
+  .string()
+  .min(1)
+  .max(63)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'a namespace name: lower-case letters, digits and "-", at most 63');
+
+export const podScope = z
+  .object({
+    namespaces: z
+      .array(namespaceName)
+      .min(1)
+      .max(64)
+      .optional()
+      .meta({ 'x-kubernetes-list-type': 'set' })
+      .describe('Only pods in these namespaces; pods of every namespace when unset.'),
+    podSelector: labelSelector.optional().describe('Only pods whose labels match (a standard label selector over Pod labels); every pod when unset.'),
+  })
+  .describe(
+    "Which pods get this mitigation's per-network-namespace sysctls (scope netns in the allow-list, most net.* keys) in their own network namespace, on the matching nodes. " +
+      "Unset: every pod. The node's own namespace always gets them; hostNetwork pods share it. A pod that sets the sysctl itself (securityContext.sysctls) keeps its value. See docs/pods.md.",
+  );
+export type PodScope = z.infer<typeof podScope>;
+
 export const mitigationSpec = z
   .object({
     description: z.string().max(2048).optional().describe('Why this mitigation exists.'),
@@ -56,6 +80,7 @@ export const mitigationSpec = z
       .meta({ 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['name'] })
       .describe('The sysctls to set, each name once. Only allow-listed sysctls are accepted.'),
     nodeSelector: labelSelector.optional().describe('The nodes this applies to; all nodes when unset.'),
+    pods: podScope.optional(),
     kernelVersions: kernelVersionRange.optional(),
     priority: z
       .int()
@@ -102,6 +127,29 @@ export const nodeValueReport = z.object({
   message: z.string().max(1024).optional().describe('What went wrong, for failures.'),
 });
 
+export const podExceptionReasons = ['PodDeclares', 'Failed', 'NotFound'] as const;
+
+export const podException = z.object({
+  node: z.string().max(253).describe('The node the pod runs on.'),
+  pod: z.string().max(317).describe('The pod, as namespace/name.'),
+  sysctl: sysctlName,
+  reason: z
+    .enum(podExceptionReasons)
+    .describe(
+      'PodDeclares: the pod sets this sysctl itself and keeps its value; Failed: reading or writing in its network namespace failed; NotFound: no process of the pod was found on the node, so it has no network namespace to write (a simulated node).',
+    ),
+  message: z.string().max(512).optional().describe('Details: the value the pod keeps, or what failed.'),
+});
+
+export const mitigationPods = z
+  .object({
+    inScope: z.int().min(0).describe('Running pods with their own network namespace that pods selects, on the nodes holding this mitigation.'),
+    holding: z.int().min(0).describe('Of those, pods whose network namespace holds every net.* sysctl of this mitigation.'),
+    exceptions: z.int().min(0).describe('Pods that do not, by any reason (also beyond the list).'),
+    examples: z.array(podException).max(20).optional().describe('Pods that do not, and why (first 20).'),
+  })
+  .describe("Coverage of the pods' own network namespaces, for a mitigation with per-namespace sysctls.");
+
 export const mitigationStatus = z
   .object({
     observedGeneration: z.int().min(0).optional().describe('The generation this status reflects.'),
@@ -110,6 +158,8 @@ export const mitigationStatus = z
     conflicts: z.array(mitigationConflict).max(16).optional().describe('Sysctls another mitigation sets differently at equal priority.'),
     dryRun: z.array(nodeValueReport).max(100).optional().describe('Per node, the current and the desired value (first 100).'),
     failures: z.array(nodeValueReport).max(20).optional().describe('Nodes where applying failed (first 20).'),
+    pods: mitigationPods.optional(),
+    podCoverage: z.string().max(32).optional().describe('Pods holding the per-namespace sysctls, out of pods in scope, as "12/13".'),
     conditions,
   })
   .describe('Rollout and per-node state, written by the operator.');

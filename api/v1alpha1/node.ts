@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { conditions, sysctlName, sysctlValue } from './common.js';
 import { finding, severities } from './finding.js';
-import { revertPolicies } from './mitigation.js';
+import { podExceptionReasons, podScope, revertPolicies } from './mitigation.js';
 import { watchConditionTypes } from './node-conditions.js';
 
 export const desiredSysctl = z.object({
@@ -10,6 +10,7 @@ export const desiredSysctl = z.object({
   mitigation: z.string().min(1).max(253).describe('The KernelMitigation that wants this value.'),
   revertPolicy: z.enum(revertPolicies).default('Restore').describe('What to do when this sysctl is no longer desired.'),
   dryRun: z.boolean().default(false).describe('Only report the current value; do not write.'),
+  pods: podScope.optional(),
 });
 export type DesiredSysctl = z.infer<typeof desiredSysctl>;
 
@@ -51,6 +52,22 @@ export const captureSupport = z.object({
 export const sysctlStates = ['Applied', 'Pending', 'Failed', 'Drifted', 'DryRun', 'Reverting', 'Reverted', 'Refused'] as const;
 export type SysctlState = (typeof sysctlStates)[number];
 
+export const podSysctlException = z.object({
+  pod: z.string().max(317).describe('The pod, as namespace/name.'),
+  reason: z.enum(podExceptionReasons).describe('PodDeclares, Failed or NotFound (see KernelMitigation status.pods).'),
+  message: z.string().max(512).optional().describe('The value the pod keeps, or what failed.'),
+});
+
+export const podSysctlStatus = z
+  .object({
+    inScope: z.int().min(0).describe('Running pods of this node with their own network namespace that the mitigation selects.'),
+    holding: z.int().min(0).describe('Pods whose network namespace holds the desired value.'),
+    exceptionCount: z.int().min(0).describe('Pods that do not (also beyond the list).'),
+    exceptions: z.array(podSysctlException).max(10).optional().describe('Pods that do not, and why (first 10).'),
+  })
+  .describe("The sysctl in the pods' own network namespaces (per-namespace sysctls only).");
+export type PodSysctlStatus = z.infer<typeof podSysctlStatus>;
+
 export const sysctlStatus = z.object({
   name: sysctlName,
   mitigation: z.string().max(253).optional().describe('The KernelMitigation that wants it.'),
@@ -66,6 +83,7 @@ export const sysctlStatus = z.object({
     .max(512)
     .optional()
     .describe('A host sysctl file (/etc/sysctl.d, /run/sysctl.d, /usr/lib/sysctl.d or /etc/sysctl.conf) that also sets this key and wins at the next boot.'),
+  pods: podSysctlStatus.optional(),
 });
 export type SysctlStatus = z.infer<typeof sysctlStatus>;
 

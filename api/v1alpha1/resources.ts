@@ -59,6 +59,12 @@ export const resources = {
       { name: 'Nodes', type: 'string', jsonPath: '.status.progress', description: 'Nodes that reported, out of target nodes.' },
       { name: 'Findings', type: 'integer', jsonPath: '.status.findingCount', description: 'Distinct findings across nodes.' },
       { name: 'Severity', type: 'string', jsonPath: '.status.highestSeverity', description: 'The most severe finding.' },
+      {
+        name: 'Baseline',
+        type: 'string',
+        jsonPath: '.status.baseline.summary',
+        description: 'Against the baseline (spec.baseline): figures that moved, findings that appeared or went.',
+      },
       { name: 'Duration', type: 'integer', jsonPath: '.spec.durationSeconds', description: 'Capture duration in seconds.', priority: 1 },
       conditionMessage('Complete'),
       age,
@@ -94,6 +100,12 @@ export const resources = {
     status: mitigationStatus,
     printerColumns: [
       { name: 'Applied', type: 'string', jsonPath: '.status.progress', description: 'Nodes applied, out of nodes to apply.' },
+      {
+        name: 'Pods',
+        type: 'string',
+        jsonPath: '.status.podCoverage',
+        description: 'Pods whose own network namespace holds the net.* sysctls, out of pods in scope (empty without per-namespace sysctls).',
+      },
       { name: 'Matched', type: 'integer', jsonPath: '.status.nodes.matched', description: 'Nodes selected by nodeSelector.' },
       { name: 'Skipped', type: 'integer', jsonPath: '.status.nodes.skippedKernel', description: 'Matched nodes whose kernel is outside kernelVersions.' },
       { name: 'Failed', type: 'integer', jsonPath: '.status.nodes.failed', description: 'Nodes where applying failed.' },

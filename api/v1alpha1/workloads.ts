@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { withCel } from '../cel.js';
+import { podWorkload } from './workload-pod.js';
 
 /*
  * Built-in reproducers: minimal workloads the agent runs on each target node for the capture
@@ -90,6 +91,40 @@ export const workload = withCel(
   ],
 );
 export type Workload = z.input<typeof workload>;
+
+const investigationFields = [...fields, 'pod'];
+
+/**
+ * An investigation's workload: a built-in reproducer, which the KernelCapture passes on to the
+ * agent, or a Pod template, which the operator runs on each node itself.
+ */
+export const investigationWorkload = withCel(
+  z
+    .object({
+      tcpChurn: tcpChurnParams.optional(),
+      fsSync: fsSyncParams.optional(),
+      socketLeak: socketLeakParams.optional(),
+      pod: podWorkload.optional(),
+    })
+    .meta({
+      description: `What runs on each target node for the capture window, beside the captures: a built-in reproducer the agent runs, or a Pod. Set exactly one of: ${investigationFields.join(', ')}.`,
+    }),
+  [
+    {
+      cel: `[${investigationFields.map((f) => `has(self.${f})`).join(', ')}].filter(x, x).size() == 1`,
+      message: `set exactly one workload: ${investigationFields.join(', ')}`,
+      holds: (w) => investigationFields.filter((f) => (w as Record<string, unknown>)[f] !== undefined).length === 1,
+    },
+  ],
+);
+export type InvestigationWorkload = z.input<typeof investigationWorkload>;
+
+/** The built-in reproducer an investigation's workload names, for its KernelCaptures; none for a Pod. */
+export function reproducerOf<W extends { pod?: unknown }>(value: W | undefined): Omit<W, 'pod'> | undefined {
+  if (!value || value.pod !== undefined) return undefined;
+  const { pod: _pod, ...reproducer } = value;
+  return reproducer;
+}
 
 export interface ResolvedWorkload<K extends WorkloadKind = WorkloadKind> {
   kind: K;

@@ -87,7 +87,9 @@ export const artifacts: Command = {
         if (refs.length === 0) continue;
         const node = capture.spec.nodeName;
         const kernelNode = values['by-group'] ? await client.get<KernelNode>(ksleuth('KernelNode'), node).catch(() => undefined) : undefined;
-        const dir = values['by-group'] && compareBy ? join(outDir, await groupOf(client, compareBy, capture, kernelNode), node) : join(outDir, node);
+        const nodeDir = values['by-group'] && compareBy ? join(outDir, await groupOf(client, compareBy, capture, kernelNode), node) : join(outDir, node);
+        // The baseline window's files (spec.baseline.run) have the same names as the workload window's.
+        const dir = capture.spec.baseline ? join(nodeDir, 'baseline') : nodeDir;
         await mkdir(dir, { recursive: true });
         for (const ref of refs) {
           const target = join(dir, ref.name);
@@ -95,7 +97,7 @@ export const artifacts: Command = {
             await fetchArtifact(client, capture.metadata.name!, ref.name, target);
             const ok = (await sha256File(target)) === ref.sha256;
             if (!ok) failures++;
-            rows.push([node, ref.name, formatBytes(ref.sizeBytes), ok ? 'sha256 ok' : 'SHA256 MISMATCH']);
+            rows.push([capture.spec.baseline ? `${node} (baseline)` : node, ref.name, formatBytes(ref.sizeBytes), ok ? 'sha256 ok' : 'SHA256 MISMATCH']);
           } catch (error) {
             failures++;
             const message = error instanceof ApiError ? `${error.status}: ${error.serverMessage}` : (error as Error).message;

@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { ksleuth } from '../../lib/kube/resources.js';
 import { apiVersion } from '../../api/v1alpha1/common.js';
-import type { KernelInvestigation } from '../../api/v1alpha1/resources.js';
+import type { KernelInvestigation, KernelMitigation } from '../../api/v1alpha1/resources.js';
+import { mitigationTable } from '../mitigation-list.js';
 import { formatDuration } from '../../lib/duration.js';
 import { UsageError, type Command } from '../command.js';
 import { exitCodes, exitCodesUsage, failOnOption, failOnSeverity, failOnUsage, reaches } from '../fail-on.js';
@@ -46,8 +47,10 @@ export const get: Command = {
   usage: `Show a KernelInvestigation's status and findings as tables (or list them).
 
   ksleuth get [INVESTIGATION] [-o json|yaml|wide|name] [--fail-on SEVERITY]
+  ksleuth get mitigations [-o json|yaml|wide|name]
 
-With no INVESTIGATION, lists the investigations.
+With no INVESTIGATION, lists the investigations. "mitigations" (or kmit) lists the
+KernelMitigations: nodes applied, and pods whose own network namespace holds the net.* sysctls.
 ${outputUsage(formats)}
   --json             one investigation and its KernelCaptures as one JSON document
 ${failOnUsage}
@@ -66,6 +69,18 @@ ${exitCodesUsage}`,
     const threshold = failOnSeverity(values['fail-on']);
     const client = clusterClient(values);
     try {
+      if (positionals[0] === 'mitigations' || positionals[0] === 'kmit') {
+        if (positionals.length > 1) throw new UsageError('ksleuth get mitigations lists them all; kubectl get kmit NAME -o yaml shows one');
+        const items = (await client.listAll<KernelMitigation>(ksleuth('KernelMitigation'))).items.map((m) => ({
+          ...m,
+          apiVersion: m.apiVersion ?? apiVersion,
+          kind: 'KernelMitigation',
+        }));
+        if (values.json || isMachineFormat(format)) printObjects(values.json ? 'json' : (format as 'json' | 'yaml' | 'name'), items);
+        else if (items.length === 0) console.log('No mitigations.');
+        else console.log(mitigationTable(items, format === 'wide'));
+        return exitCodes.ok;
+      }
       const name = positionals[0];
       if (!name) {
         const items = (await client.listAll<KernelInvestigation>(ksleuth('KernelInvestigation'))).items.map(withKind);

@@ -7,7 +7,6 @@ import { UsageError, type Command } from '../command.js';
 import { exitCodesUsage, failOnOption, failOnSeverity, failOnUsage } from '../fail-on.js';
 import { clusterClient, kubeOptions, kubeUsage } from '../kube.js';
 import { isMachineFormat, outputFormat, outputOption, outputUsage, printObjects, resourceName, type OutputFormat } from '../output.js';
-import { investigateLocally } from '../local-investigation.js';
 import { resolveCaptureEntry } from '../../api/v1alpha1/capture-entry.js';
 
 const formats: OutputFormat[] = ['table', 'wide', 'json', 'yaml', 'name'];
@@ -87,6 +86,9 @@ export const investigate: Command = {
     if (values.local) {
       if (values.output !== undefined) throw new UsageError('--local prints tables, or a JSON report with --json');
       if (values.nodes || values.selector) throw new UsageError('--local runs on this machine: leave out --nodes and --selector');
+      // The engine and every capture module load only for --local: `investigate --help` and
+      // cluster runs stay fast to start.
+      const { investigateLocally } = await import('../local-investigation.js');
       return investigateLocally({ captures: entries.map(resolveCaptureEntry), durationSeconds, outDir: values.out, json: values.json });
     }
     const maxNodes = values['max-nodes'] === undefined ? undefined : Number(values['max-nodes']);

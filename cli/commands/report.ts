@@ -51,7 +51,8 @@ export const report: Command = {
     const client = clusterClient(values);
     try {
       const investigation = await getInvestigation(client, name);
-      const captures = await capturesOf(client, name);
+      // The workload window's: the baseline window (spec.baseline.run) is summarized in the status.
+      const captures = (await capturesOf(client, name)).filter((c) => !c.spec.baseline);
       const outDir = resolve(values.out ?? name);
       const refs = captures.flatMap((c) =>
         (c.status?.artifacts ?? []).map((a) => ({ node: c.spec.nodeName, name: a.name, sizeBytes: a.sizeBytes, sha256: a.sha256 })),

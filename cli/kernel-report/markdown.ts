@@ -2,7 +2,8 @@ import { relative } from 'node:path';
 import { stringify } from 'yaml';
 import { captureEntryFor, resolveCaptureEntry } from '../../api/v1alpha1/capture-entry.js';
 import type { AggregatedFinding } from '../../api/v1alpha1/finding.js';
-import { resolveWorkload, workloadKinds } from '../../api/v1alpha1/workloads.js';
+import type { PodWorkload } from '../../api/v1alpha1/workload-pod.js';
+import { reproducerOf, resolveWorkload, workloadKinds } from '../../api/v1alpha1/workloads.js';
 import type { KernelCapture, KernelInvestigation } from '../../api/v1alpha1/resources.js';
 import { formatBytes } from '../../lib/findings.js';
 import { deriveKernelRange } from '../../lib/kernel/derive-range.js';
@@ -286,20 +287,24 @@ function reproduceSection(input: KernelReportInput): string[] {
   });
   const spec = { ...investigation.spec };
   const kinds = [...new Set(investigation.spec.captures.map((c) => resolveCaptureEntry(c).kind))];
-  const workload = investigation.spec.workload ? resolveWorkload(investigation.spec.workload) : undefined;
-  const reproducer = workload
-    ? [
-        `The built-in reproducer ${code(workload.kind)} ran on every node for the ${investigation.spec.durationSeconds} s capture window, beside the captures, with these parameters (defaults filled in):`,
-        '',
-        fence(stringify({ workload: { [workloadKinds[workload.kind].field]: workload.params } }, { lineWidth: 0 }), 'yaml'),
-        '',
-        'Its figures on each node (failurePercent counts operations that failed, timed out or were slow; latencies are upper bounds of log2 buckets):',
-        '',
-        ...reproducerFigures(input, workload.kind),
-        '',
-        'What was captured meanwhile, with every parameter:',
-      ]
-    : ['_No reproducer ran during the captures: the investigation names no workload._ What was captured, with every parameter:'];
+  const builtIn = reproducerOf(investigation.spec.workload);
+  const workload = builtIn ? resolveWorkload(builtIn) : undefined;
+  const pod = investigation.spec.workload?.pod;
+  const reproducer = pod
+    ? podWorkloadLines(input, pod)
+    : workload
+      ? [
+          `The built-in reproducer ${code(workload.kind)} ran on every node for the ${investigation.spec.durationSeconds} s capture window, beside the captures, with these parameters (defaults filled in):`,
+          '',
+          fence(stringify({ workload: { [workloadKinds[workload.kind].field]: workload.params } }, { lineWidth: 0 }), 'yaml'),
+          '',
+          'Its figures on each node (failurePercent counts operations that failed, timed out or were slow; latencies are upper bounds of log2 buckets):',
+          '',
+          ...reproducerFigures(input, workload.kind),
+          '',
+          'What was captured meanwhile, with every parameter:',
+        ]
+      : ['_No reproducer ran during the captures: the investigation names no workload._ What was captured, with every parameter:'];
   return [
     '',
     '## How to reproduce',
@@ -309,7 +314,7 @@ function reproduceSection(input: KernelReportInput): string[] {
     '',
     fence(stringify({ durationSeconds: investigation.spec.durationSeconds, captures }, { lineWidth: 0 }), 'yaml'),
     '',
-    `To ${workload ? 'run the reproducer and ' : ''}capture the same on a cluster again:`,
+    `To ${workload || pod ? 'run the reproducer and ' : ''}capture the same on a cluster again:`,
     '',
     fence(
       `kubectl apply -f - <<'EOF'\n${stringify(
@@ -319,11 +324,51 @@ function reproduceSection(input: KernelReportInput): string[] {
       'sh',
     ),
     '',
-    `or on one Linux machine, without a cluster${workload ? ' (the captures only: the reproducer runs in the agent)' : ''}:`,
+    `or on one Linux machine, without a cluster${workload ? ' (the captures only: the reproducer runs in the agent)' : pod ? ' (the captures only: run the Pod’s command beside them)' : ''}:`,
     '',
     fence(`sudo ksleuth investigate --local --capture ${kinds.join(',')} --duration ${investigation.spec.durationSeconds}s`, 'sh'),
     reproducerEnd,
   ];
+}
+
+/** The Pod template that ran on every node, and how its Pods ended (status.workloadPods). */
+function podWorkloadLines(input: KernelReportInput, pod: PodWorkload): string[] {
+  const pods = input.investigation.status?.workloadPods;
+  const ended = (pods?.pods ?? []).map(
+    (p) =>
+      `- ${code(p.node)}: ${p.state}${p.exitCode !== undefined ? `, exit code ${p.exitCode}` : ''}${p.reason ? ` (${p.reason})` : ''}${
+        p.lastLines?.length ? `; last lines:\n\n${fence(p.lastLines.join('\n'), 'text')}` : ''
+      }`,
+  );
+  return [
+    `A Pod from this template ran on every node for the ${input.investigation.spec.durationSeconds} s capture window, beside the captures:`,
+    '',
+    fence(stringify({ workload: { pod } }, { lineWidth: 0 }), 'yaml'),
+    '',
+    ...(pods
+      ? [
+          `Pods: ${pods.succeeded} succeeded, ${pods.failed} failed, ${pods.deadlineExceeded} stopped at the window's end, ${pods.pending + pods.running + pods.missing} did not run to an end.`,
+          '',
+          ...ended,
+          '',
+        ]
+      : []),
+    'What was captured meanwhile, with every parameter:',
+  ];
+}
+
+/** What changed against the baseline (spec.baseline, docs/baselines.md): the strongest sign that the workload, not the node, made the difference. */
+function baselineSection(input: KernelReportInput): string[] {
+  const baseline = input.investigation.status?.baseline;
+  if (!baseline) return [];
+  const lines = ['', '## Against the baseline', '', `Baseline: ${baseline.source}.${baseline.summary ? ` ${baseline.summary}.` : ''}`];
+  if (baseline.changed?.length) lines.push('', ...baseline.changed.map((c) => `- ${c.statement}`));
+  const rows = [
+    ...(baseline.appeared ?? []).map((f) => ['only with the workload', code(f.pattern), f.severity, f.nodes, f.title]),
+    ...(baseline.gone ?? []).map((f) => ['only in the baseline', code(f.pattern), f.severity, f.nodes, f.title]),
+  ];
+  if (rows.length > 0) lines.push('', mdTable(['seen', 'pattern', 'severity', 'nodes', 'title'], rows));
+  return lines;
 }
 
 function artifactsSection(input: KernelReportInput): string[] {
@@ -369,12 +414,15 @@ function nodesSection(input: KernelReportInput): string[] {
  * across kernels with the range it supports, how to reproduce (between reproducerBegin and
  * reproducerEnd), and the artifacts. Pure.
  */
-export function renderKernelReport(input: KernelReportInput): string {
+export function renderKernelReport(report: KernelReportInput): string {
+  // The baseline window's captures (spec.baseline.run) are in status.baseline; the rest is about the workload window.
+  const input = { ...report, captures: report.captures.filter((c) => !c.spec.baseline) };
   return `${[
     ...summarySection(input),
     ...kernelsSection(input),
     ...findingsSection(input),
     ...comparisonSection(input),
+    ...baselineSection(input),
     ...reproduceSection(input),
     ...artifactsSection(input),
     ...nodesSection(input),

@@ -1,10 +1,11 @@
 import type { KubeConfig, V1ObjectMeta } from '@kubernetes/client-node';
 import { defaultAccess, type AccessOptions, type ClusterAccess, type Impersonation } from './config.js';
-import { ConnectProxyAgent } from './proxy.js';
-import { Agent, request as httpsRequest, type RequestOptions } from 'node:https';
+import type { Agent } from 'node:https';
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { ApiError } from './errors.js';
+import { NegotiatedTransport, type HttpProtocol } from './negotiate.js';
+import { StaleConnectionError, type TlsMaterial, type Transport, type TransportRequest, type TransportResponse } from './transport.js';
 
 export interface KubeObject {
   apiVersion?: string;
@@ -105,13 +106,22 @@ function queryString(query: RequestOptionsIn['query']): string {
   return text ? `?${text}` : '';
 }
 
+/** What a request carries to authenticate: TLS material for the connection, headers for the request. */
+interface Credentials {
+  tls: TlsMaterial;
+  headers: Record<string, string>;
+  /** client-node's agent for a kubeconfig proxy-url (tests only). */
+  agent?: Agent;
+}
+
 /**
- * A small JSON client for the Kubernetes API over keep-alive HTTPS. It reads kubeconfigs and
+ * A small JSON client for the Kubernetes API over HTTP/2 (one multiplexed connection per client,
+ * every watch and request a stream on it) or, where the server offers no HTTP/2, keep-alive HTTP/1.1. It reads kubeconfigs and
  * in-cluster credentials itself (lib/kube/config.ts): importing client-node at run time costs a
  * process about 80 MB and most of a second. A client-node KubeConfig is accepted too (tests).
  */
 export class KubeClient {
-  private readonly agent: Agent;
+  private readonly transport: Transport;
   private readonly server: URL;
   private readonly access?: ClusterAccess;
   private readonly kubeConfig?: KubeConfig;
@@ -122,6 +132,8 @@ export class KubeClient {
   constructor(
     source: ClusterAccess | KubeConfig,
     private readonly userAgent = 'ksleuth',
+    // HTTP/1.1 until the HTTP/2 stall the 1,000-node fan-out bench showed is understood (docs/aggregation.md).
+    protocol: HttpProtocol = 'http/1.1',
   ) {
     if ('applyToHTTPSOptions' in source) {
       this.kubeConfig = source;
@@ -132,13 +144,24 @@ export class KubeClient {
       this.access = source;
       this.server = source.server;
     }
-    const agentOptions = { keepAlive: true, maxSockets: 64 };
-    this.agent = this.access?.proxy ? new ConnectProxyAgent(this.access.proxy, agentOptions) : new Agent(agentOptions);
+    // client-node's own proxy agent (a KubeConfig with proxy-url) only speaks HTTP/1.1.
+    const http1 = protocol === 'http/1.1' || Boolean(this.kubeConfig?.getCurrentCluster()?.proxyUrl);
+    this.transport = new NegotiatedTransport(this.server, { proxy: this.access?.proxy, protocol: http1 ? 'http/1.1' : 'auto' });
+  }
+
+  /** The HTTP this client speaks: h2 unless the server offered no HTTP/2 (or a proxy, plain HTTP, or the caller ruled it out). */
+  get protocol(): Transport['protocol'] {
+    return this.transport.protocol;
   }
 
   /** From a kubeconfig file, $KUBECONFIG, the in-cluster service account, or ~/.kube/config. */
-  static load(path?: string, userAgent?: string, context?: string, options: Omit<AccessOptions, 'kubeconfig' | 'context'> = {}): KubeClient {
-    return new KubeClient(defaultAccess({ ...options, kubeconfig: path, context }), userAgent);
+  static load(
+    path?: string,
+    userAgent?: string,
+    context?: string,
+    options: Omit<AccessOptions, 'kubeconfig' | 'context'> & { protocol?: HttpProtocol } = {},
+  ): KubeClient {
+    return new KubeClient(defaultAccess({ ...options, kubeconfig: path, context }), userAgent, options.protocol);
   }
 
   onRequest(observer: RequestObserver): void {
@@ -146,59 +169,43 @@ export class KubeClient {
   }
 
   close(): void {
-    this.agent.destroy();
+    this.transport.close();
   }
 
-  private async open(method: string, path: string, options: RequestOptionsIn, stream: boolean, retried = false): Promise<IncomingMessage> {
-    const https = this.server.protocol === 'https:';
-    const proxy = this.access?.proxy;
-    const fullPath = `${this.server.pathname.replace(/\/$/, '')}${path}${queryString(options.query)}`;
-    const req: RequestOptions = {
-      method,
-      hostname: this.server.hostname,
-      port: this.server.port || (https ? 443 : 80),
-      path: fullPath,
-      headers: { Accept: 'application/json', 'User-Agent': this.userAgent, ...options.headers, ...impersonationHeaders(this.access?.impersonate) },
-      agent: https ? this.agent : undefined,
-    };
-    // Plain HTTP through a proxy: the request goes to the proxy with the absolute URL.
-    if (!https && proxy) Object.assign(req, { hostname: proxy.hostname, port: proxy.port || 80, path: `${this.server.origin}${fullPath}` });
-    await this.authenticate(req);
+  private async open(method: string, path: string, options: RequestOptionsIn, stream: boolean, retried = false): Promise<TransportResponse> {
     const body = options.body === undefined ? undefined : typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
-    if (body !== undefined) {
-      req.headers = { ...req.headers, 'Content-Type': options.contentType ?? 'application/json', 'Content-Length': Buffer.byteLength(body) };
-    }
-    return new Promise<IncomingMessage>((resolve, reject) => {
-      const send = https ? httpsRequest : httpRequest;
-      const r = send(req, resolve);
-      r.on('error', (error: NodeJS.ErrnoException) => reject(r.reusedSocket && error.code === 'ECONNRESET' ? new StaleConnectionError(error) : error));
-      if (!stream)
-        r.setTimeout(options.timeoutMs ?? 60_000, () => r.destroy(new Error(`${method} ${path}: no answer within ${options.timeoutMs ?? 60_000} ms`)));
-      const { signal } = options;
-      if (signal?.aborted) r.destroy(new Error('aborted'));
-      else if (signal) {
-        // The caller's signal may live for the whole process (the leader elector renews with one):
-        // the listener goes when the request and its response are done, or it would keep each
-        // request alive and pile up.
-        const abort = (): void => void r.destroy(new Error('aborted'));
-        signal.addEventListener('abort', abort, { once: true });
-        r.once('close', () => signal.removeEventListener('abort', abort));
-      }
-      r.end(body);
-    }).then((res) => {
-      // An exec plugin's credential the server no longer accepts: run the plugin again, once.
-      if (res.statusCode !== 401 || retried || !this.access?.refreshCredentials) return res;
-      res.resume();
-      this.access.refreshCredentials();
-      return this.open(method, path, options, stream, true);
+    const credentials = await this.credentials();
+    const headers: TransportRequest['headers'] = {
+      Accept: 'application/json',
+      'User-Agent': this.userAgent,
+      ...options.headers,
+      ...impersonationHeaders(this.access?.impersonate),
+      ...credentials.headers,
+    };
+    if (body !== undefined) Object.assign(headers, { 'Content-Type': options.contentType ?? 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    const res = await this.transport.send({
+      method,
+      path: `${this.server.pathname.replace(/\/$/, '')}${path}${queryString(options.query)}`,
+      headers,
+      body,
+      tls: credentials.tls,
+      signal: options.signal,
+      timeoutMs: stream ? undefined : (options.timeoutMs ?? 60_000),
+      agent: credentials.agent,
     });
+    // An exec plugin's credential the server no longer accepts: run the plugin again, once.
+    if (res.status !== 401 || retried || !this.access?.refreshCredentials) return res;
+    res.body.resume();
+    this.access.refreshCredentials();
+    return this.open(method, path, options, stream, true);
   }
 
   /**
-   * Opens a request; if the server had closed the idle keep-alive connection it went out on, it
-   * never read the request, so it is sent again on a fresh connection (as Go's transport does).
+   * Opens a request; if the connection it went out on was closing (an idle keep-alive connection
+   * the server had shut, an HTTP/2 stream refused after GOAWAY), the server never read it, so it
+   * is sent again on a fresh connection (as Go's transport does).
    */
-  private async send(method: string, path: string, options: RequestOptionsIn, stream: boolean): Promise<IncomingMessage> {
+  private async send(method: string, path: string, options: RequestOptionsIn, stream: boolean): Promise<TransportResponse> {
     for (let stale = 0; ; stale++) {
       try {
         return await this.open(method, path, options, stream);
@@ -222,10 +229,8 @@ export class KubeClient {
   async request<T>(method: string, path: string, options: RequestOptionsIn = {}): Promise<T> {
     for (let attempt = 0; ; attempt++) {
       const res = await this.send(method, path, options, false);
-      const chunks: Buffer[] = [];
-      for await (const chunk of res) chunks.push(chunk as Buffer);
-      const text = Buffer.concat(chunks).toString('utf8');
-      const status = res.statusCode ?? 0;
+      const text = await readText(res.body);
+      const status = res.status;
       this.notify(method, path, status);
       if (status === 429 && attempt < this.throttleRetry.retries && !options.signal?.aborted) {
         await sleep(throttleWaitMs(res.headers['retry-after'], this.throttleRetry), undefined, { signal: options.signal }).catch(() => undefined);
@@ -240,44 +245,43 @@ export class KubeClient {
    * Opens a GET for a raw body (an artifact file) and returns the response stream;
    * throws ApiError on a non-2xx answer.
    */
-  async download(path: string, headers: Record<string, string> = {}): Promise<IncomingMessage> {
+  async download(path: string, headers: Record<string, string> = {}): Promise<Readable> {
     const res = await this.send('GET', path, { headers: { Accept: '*/*', ...headers } }, true);
-    const status = res.statusCode ?? 0;
-    this.notify('GET', path, status);
-    if (status >= 200 && status < 300) return res;
-    const chunks: Buffer[] = [];
-    for await (const chunk of res) chunks.push(chunk as Buffer);
-    throw apiError('GET', path, status, Buffer.concat(chunks).toString('utf8'));
+    this.notify('GET', path, res.status);
+    if (res.status >= 200 && res.status < 300) return res.body;
+    throw apiError('GET', path, res.status, await readText(res.body));
   }
 
-  /** Adds TLS material and credentials to a request. */
-  private async authenticate(req: RequestOptions): Promise<void> {
+  /** TLS material and an Authorization header, fresh for each request (tokens rotate, exec plugins re-run). */
+  private async credentials(): Promise<Credentials> {
     if (this.kubeConfig) {
-      await this.kubeConfig.applyToHTTPSOptions(req);
-      // client-node puts a new Agent on every request (no keep-alive: a TCP and TLS handshake each
-      // time); keep ours, which reuses connections. A proxy-url needs client-node's proxy agent.
-      if (this.server.protocol === 'https:' && !this.kubeConfig.getCurrentCluster()?.proxyUrl) req.agent = this.agent;
-      return;
+      const options: { headers: Record<string, string>; agent?: Agent } & TlsMaterial = { headers: {} };
+      await this.kubeConfig.applyToHTTPSOptions(options);
+      const { ca, cert, key, rejectUnauthorized, servername } = options;
+      // A proxy-url needs client-node's proxy agent; any other agent it sets is a new one per request (no keep-alive).
+      const agent = this.kubeConfig.getCurrentCluster()?.proxyUrl ? options.agent : undefined;
+      return { tls: { ca, cert, key, rejectUnauthorized, servername }, headers: options.headers, agent };
     }
     const access = this.access!;
     const pair = await access.clientCertificate?.();
-    Object.assign(req, {
-      ca: access.tls.ca,
-      cert: pair?.cert ?? access.tls.cert,
-      key: pair?.key ?? access.tls.key,
-      rejectUnauthorized: access.tls.rejectUnauthorized,
-      ...(access.tls.servername ? { servername: access.tls.servername } : {}),
-    });
     const token = await access.token();
-    if (token) req.headers = { ...req.headers, Authorization: `Bearer ${token}` };
+    return {
+      tls: {
+        ca: access.tls.ca,
+        cert: pair?.cert ?? access.tls.cert,
+        key: pair?.key ?? access.tls.key,
+        rejectUnauthorized: access.tls.rejectUnauthorized,
+        ...(access.tls.servername ? { servername: access.tls.servername } : {}),
+      },
+      headers: token ? { Authorization: `Bearer ${token}` } : {},
+    };
   }
 
   /** The bearer token this client authenticates with, if it uses one (not a client certificate). */
   async bearerToken(): Promise<string | undefined> {
     if (this.access) return this.access.token();
-    const req: RequestOptions = { headers: {} };
-    await this.kubeConfig!.applyToHTTPSOptions(req);
-    const header = (req.headers as Record<string, string | undefined>).Authorization ?? (req.headers as Record<string, string | undefined>).authorization;
+    const { headers } = await this.credentials();
+    const header = headers.Authorization ?? headers.authorization;
     return header?.replace(/^Bearer\s+/i, '');
   }
 
@@ -353,17 +357,15 @@ export class KubeClient {
       },
       true,
     );
-    const status = res.statusCode ?? 0;
+    const status = res.status;
     this.notify('WATCH', path, status);
-    if (status < 200 || status >= 300) {
-      const chunks: Buffer[] = [];
-      for await (const chunk of res) chunks.push(chunk as Buffer);
-      throw apiError('WATCH', path, status, Buffer.concat(chunks).toString('utf8'));
-    }
+    if (status < 200 || status >= 300) throw apiError('WATCH', path, status, await readText(res.body));
     let buffered = '';
+    // Decoded as a stream: a chunk may end inside a multi-byte character.
+    res.body.setEncoding('utf8');
     try {
-      for await (const chunk of res) {
-        buffered += (chunk as Buffer).toString('utf8');
+      for await (const chunk of res.body) {
+        buffered += chunk as string;
         let newline = buffered.indexOf('\n');
         while (newline >= 0) {
           const line = buffered.slice(0, newline).trim();
@@ -376,7 +378,7 @@ export class KubeClient {
       if (options.signal?.aborted) return;
       throw error;
     } finally {
-      res.destroy();
+      res.body.destroy();
     }
   }
 }
@@ -391,12 +393,10 @@ function impersonationHeaders(impersonate: Impersonation | undefined): Record<st
   return headers;
 }
 
-/** A request that failed because the keep-alive connection it was sent on had been closed by the server. */
-class StaleConnectionError extends Error {
-  constructor(override readonly cause: Error) {
-    super(cause.message);
-    this.name = 'StaleConnectionError';
-  }
+async function readText(body: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 function apiError(method: string, path: string, status: number, text: string): ApiError {

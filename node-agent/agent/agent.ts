@@ -1,6 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { WorkloadResolver } from '../engine/workload.js';
 import { PodIndex } from './pod-index.js';
+import { findPodNetns, onPodNetworkChange } from './pod-netns-targets.js';
 import type { CaptureKind } from '../../api/v1alpha1/captures.js';
 import type { KernelCapture, KernelNode } from '../../api/v1alpha1/resources.js';
 import type { KubeClient } from '../../lib/kube/client.js';
@@ -144,10 +145,20 @@ export class Agent {
       hostRoot: config.hostRoot,
       events: manager.events,
       driftCheckMs: config.driftCheckSeconds * 1000,
+      podTargets: (
+        (owners) => () =>
+          findPodNetns(pods.pods(), config.procRoot, owners)
+      )(new Map()),
       log,
     });
     const sysctls = manager.controller({ name: 'sysctls', reconcile: sync.reconcile, workers: 1 });
     sysctls.watch(kernelNodes, { filterUpdate: (old, next) => old.metadata.generation !== next.metadata.generation });
+    // A pod that starts gets the node's net.* mitigations in its own namespace within a pass.
+    pods.addHandlers(
+      onPodNetworkChange(() => {
+        if ((kernelNodes.store.get(config.nodeName)?.spec.sysctls ?? []).length > 0) sysctls.enqueue(config.nodeName);
+      }),
+    );
     await manager.start();
     registration.startHeartbeat(
       config.heartbeatSeconds * 1000,

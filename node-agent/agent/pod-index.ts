@@ -1,15 +1,28 @@
 import type { V1OwnerReference, V1Pod } from '@kubernetes/client-node';
 import type { KubeObject, ResourceRef } from '../../lib/kube/client.js';
-import type { Informer } from '../../runtime/informer.js';
+import type { Informer, InformerHandlers } from '../../runtime/informer.js';
 import type { Manager } from '../../runtime/manager.js';
 import type { PodEntry } from '../engine/workload.js';
 
 /** Pods in every namespace (the list a field selector narrows to this node's). */
 const allPods: ResourceRef = { group: '', version: 'v1', plural: 'pods' };
 
-/** What the index keeps of a pod: names, owner, container IDs. Labels, specs and most of the status are dropped. */
+/** What the index keeps of a pod: names, owner, container IDs, and what net.* mitigations need. The rest is dropped. */
 export interface IndexedPod extends KubeObject {
   entry: PodEntry;
+  network: PodNetworkFacts;
+}
+
+/** What decides whether a net.* mitigation reaches a pod's own network namespace (node-agent/agent/pod-netns-targets.ts). */
+export interface PodNetworkFacts {
+  phase?: string;
+  hostNetwork: boolean;
+  /** The pod has an IP: its sandbox, and with it its network namespace, exists. */
+  sandbox: boolean;
+  terminating: boolean;
+  labels: Record<string, string>;
+  /** securityContext.sysctls, by name. */
+  sysctls: Record<string, string>;
 }
 
 /**
@@ -51,6 +64,14 @@ export function indexPod(pod: V1Pod): IndexedPod {
         ...containerIds(status?.ephemeralContainerStatuses),
       ]),
     },
+    network: {
+      ...(status?.phase ? { phase: status.phase } : {}),
+      hostNetwork: pod.spec?.hostNetwork === true,
+      sandbox: Boolean(status?.podIP),
+      terminating: Boolean(pod.metadata?.deletionTimestamp),
+      labels: pod.metadata?.labels ?? {},
+      sysctls: Object.fromEntries((pod.spec?.securityContext?.sysctls ?? []).map((s) => [s.name, s.value])),
+    },
   };
 }
 
@@ -75,6 +96,16 @@ export class PodIndex {
 
   get size(): number {
     return this.informer.store.size;
+  }
+
+  /** Every pod the index holds, with its network facts. */
+  pods(): IndexedPod[] {
+    return this.informer.store.list();
+  }
+
+  /** Calls handlers on each pod added, changed or deleted. */
+  addHandlers(handlers: InformerHandlers<IndexedPod>): () => void {
+    return this.informer.addHandlers(handlers);
   }
 
   /** Every pod the index holds, as plain data for a capture run. */

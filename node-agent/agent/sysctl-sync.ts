@@ -1,4 +1,4 @@
-import type { KernelNodeStatus } from '../../api/v1alpha1/node.js';
+import type { DesiredSysctl, KernelNodeStatus } from '../../api/v1alpha1/node.js';
 import type { KernelNode } from '../../api/v1alpha1/resources.js';
 import { conditionsEqual, setCondition } from '../../lib/conditions.js';
 import type { KubeClient } from '../../lib/kube/client.js';
@@ -11,7 +11,8 @@ import type { ReconcileOutcome } from '../../runtime/controller.js';
 import type { EventRecorder } from '../../runtime/events.js';
 import type { ReadonlyStore } from '../../runtime/store.js';
 import type { AllowList } from '../../lib/sysctl/allowlist.js';
-import { reconcile } from '../sysctl/reconcile.js';
+import { holdInPodNamespaces, type PodTargets } from '../sysctl/pod-netns.js';
+import { reconcile, type ReconcileResult } from '../sysctl/reconcile.js';
 
 export interface SysctlSyncOptions {
   client: KubeClient;
@@ -24,6 +25,10 @@ export interface SysctlSyncOptions {
   events: EventRecorder;
   /** How often the node's values are checked for drift. */
   driftCheckMs: number;
+  /** The node's pods and their network namespaces, for net.* sysctls inside pods; without it only the host's are held. */
+  podTargets?: () => Promise<PodTargets>;
+  /** Held pod namespaces read back for drift per pass (the least recently checked first). Default 5. */
+  podVerificationsPerPass?: number;
   log: Logger;
 }
 
@@ -34,6 +39,8 @@ const heldStates = new Set(['Applied', 'Drifted']);
  * driftCheckMs, restores what is no longer wanted, and reports each one in the status.
  */
 export class SysctlSync {
+  private readonly podsVerifiedAt = new Map<number, number>();
+
   constructor(private readonly options: SysctlSyncOptions) {}
 
   reconcile = async (): Promise<ReconcileOutcome> => {
@@ -48,6 +55,7 @@ export class SysctlSync {
       hostRoot: options.hostRoot,
       log: options.log,
     });
+    await this.holdInPods(desired, result);
     for (const event of result.events) {
       void options.events.event(node, event.type, event.reason, event.message);
     }
@@ -100,6 +108,27 @@ export class SysctlSync {
     });
     return { requeueAfterMs: options.driftCheckMs };
   };
+
+  /** The per-namespace sysctls in the pods' own network namespaces, reported on each sysctl's status. */
+  private async holdInPods(desired: readonly DesiredSysctl[], result: ReconcileResult): Promise<void> {
+    const { options } = this;
+    if (!options.podTargets || result.bootId === undefined) return;
+    const pods = await holdInPodNamespaces(desired, {
+      allowList: options.allowList,
+      stateDir: options.stateDir,
+      procRoot: options.procRoot ?? '/proc',
+      bootId: result.bootId,
+      targets: options.podTargets,
+      verifiedAt: this.podsVerifiedAt,
+      verifyPerPass: options.podVerificationsPerPass ?? 5,
+      log: options.log.child({ component: 'pod-sysctls' }),
+    });
+    result.events.push(...pods.events);
+    result.statuses = result.statuses.map((s) => {
+      const report = s.state !== 'Reverted' ? pods.statuses.get(s.name) : undefined;
+      return report ? { ...s, pods: report } : s;
+    });
+  }
 }
 
 function withoutTimes(sysctls: KernelNodeStatus['sysctls']): unknown {

@@ -13,7 +13,7 @@ import { limits } from './limits.js';
  */
 export interface CachedCapture extends KubeObject {
   metadata: ProjectedMetadata<'ownerReferences'>;
-  spec: Pick<KernelCaptureSpec, 'investigation' | 'nodeName'>;
+  spec: Pick<KernelCaptureSpec, 'investigation' | 'nodeName' | 'baseline'>;
   status?: Pick<KernelCaptureStatus, 'phase' | 'kernelVersion' | 'findingCount' | 'findings' | 'conditions'>;
   /** The comparison's figures of this node; absent when its results give none. */
   figures?: NodeFigures;
@@ -36,7 +36,11 @@ export function cachedCapture(object: KubeObject): CachedCapture {
     apiVersion: capture.apiVersion,
     kind: 'KernelCapture',
     metadata: projectMetadata(capture.metadata, ['ownerReferences']),
-    spec: { investigation: capture.spec.investigation, nodeName: capture.spec.nodeName },
+    spec: {
+      investigation: capture.spec.investigation,
+      nodeName: capture.spec.nodeName,
+      ...(capture.spec.baseline ? { baseline: true } : {}),
+    },
     ...(status
       ? {
           status: {

@@ -1,4 +1,5 @@
 import { apiVersion } from '../../api/v1alpha1/common.js';
+import { reproducerOf } from '../../api/v1alpha1/workloads.js';
 import type { KernelCapture, KernelInvestigation } from '../../api/v1alpha1/resources.js';
 import { childName, labelValueFor } from '../../lib/names.js';
 
@@ -12,20 +13,30 @@ export function captureName(investigation: string, node: string): string {
   return childName([investigation, node]);
 }
 
-/** When nodes that have not reported count as timed out. */
+/** The KernelCapture of the baseline window (spec.baseline.run) on a node. */
+export function baselineCaptureName(investigation: string, node: string): string {
+  return childName([investigation, node, 'baseline']);
+}
+
+/** When nodes that have not reported count as timed out: `startTime` is the start of the window (the baseline window has its own). */
 export function deadlineOf(investigation: KernelInvestigation, startTime: Date): Date {
   const seconds = investigation.spec.deadlineSeconds ?? investigation.spec.durationSeconds + 120;
   return new Date(startTime.getTime() + seconds * 1000);
 }
 
-/** The KernelCapture that runs `investigation` on `node`, owned by the investigation. */
-export function buildCapture(investigation: KernelInvestigation, node: string, deadline: Date): KernelCapture {
+/**
+ * The KernelCapture that runs `investigation` on `node`, owned by the investigation; for the
+ * baseline window, the same captures without the workload.
+ */
+export function buildCapture(investigation: KernelInvestigation, node: string, deadline: Date, window: 'baseline' | 'main' = 'main'): KernelCapture {
   const name = investigation.metadata.name!;
+  const reproducer = reproducerOf(investigation.spec.workload);
+  const baseline = window === 'baseline';
   return {
     apiVersion,
     kind: 'KernelCapture',
     metadata: {
-      name: captureName(name, node),
+      name: baseline ? baselineCaptureName(name, node) : captureName(name, node),
       labels: { [labels.investigation]: labelValueFor(name), [labels.node]: labelValueFor(node), 'app.kubernetes.io/managed-by': 'ksleuth' },
       ownerReferences: [
         {
@@ -43,7 +54,10 @@ export function buildCapture(investigation: KernelInvestigation, node: string, d
       nodeName: node,
       captures: investigation.spec.captures,
       durationSeconds: investigation.spec.durationSeconds,
-      ...(investigation.spec.workload ? { workload: investigation.spec.workload } : {}),
+      // A Pod workload is the operator's to run (workload-pods/); the agent runs only built-in
+      // reproducers, and none in the baseline window.
+      ...(reproducer && !baseline ? { workload: reproducer } : {}),
+      ...(baseline ? { baseline: true } : {}),
       deadline: deadline.toISOString(),
     },
   };

@@ -15,10 +15,12 @@ import { slowStart } from '../../runtime/slow-start.js';
 import type { ReadonlyStore } from '../../runtime/store.js';
 import type { CachedKernelNode, CachedNode } from '../nodes/cached.js';
 import type { CachedCapture } from './cached.js';
+import { compareWithBaseline, earlierBaseline, runsBaselineWindow, windowBaseline, windowSource } from './baseline.js';
 import { buildCapture, captureName, deadlineOf } from './children.js';
-import { captureIndexes, nodeInfoOf, type ChildTallies } from './tallies.js';
+import { captureIndexes, nodeInfoOf, type ChildTallies, type Window } from './tallies.js';
 import { groupByOf, groupValue } from './tally.js';
 import { describeExclusions, resolveTargets, type Targets } from './targets.js';
+import type { WorkloadPods } from './workload-pods.js';
 
 /** What a controller tells users about, as Kubernetes Events on the investigation. */
 export interface EventSink {
@@ -48,6 +50,8 @@ export interface InvestigationControllerOptions {
   waitForNodesMs?: number;
   /** The most children created at once during fan-out (reached by slow start). Default 32. */
   fanOutConcurrency?: number;
+  /** Runs Pod workloads (spec.workload.pod); without it, investigations that ask for one fail. */
+  workloadPods?: WorkloadPods;
 }
 
 const ref = ksleuth('KernelInvestigation');
@@ -71,11 +75,14 @@ export class InvestigationReconciler {
     const investigation = this.options.stores.investigations.get(key);
     if (!investigation || investigation.metadata.deletionTimestamp) {
       this.forget(key);
+      await this.options.workloadPods?.remove(key);
       return;
     }
     const status = investigation.status ?? {};
     if (status.completionTime) {
       this.forget(key);
+      // Left over when the operator stopped between the final status and their deletion.
+      await this.options.workloadPods?.remove(key);
       return this.expire(investigation, status.completionTime, context);
     }
     const problem = this.specProblem(investigation);
@@ -84,13 +91,16 @@ export class InvestigationReconciler {
       throw new TerminalError(problem.message);
     }
     if (!status.startTime) return this.start(investigation, context);
+    if (runsBaselineWindow(investigation) && !status.baseline?.completionTime) return this.trackBaseline(investigation, context);
     return this.track(investigation, context);
   };
 
   private forget(key: string): void {
     this.lastWrite.delete(key);
     this.fannedOut.delete(key);
+    this.fannedOut.delete(fanOutKey(key, 'baseline'));
     this.options.tallies.forget(key);
+    this.options.workloadPods?.forget(key);
   }
 
   private specProblem(investigation: KernelInvestigation): { reason: string; message: string } | undefined {
@@ -106,7 +116,21 @@ export class InvestigationReconciler {
           'custom bpftrace programs are disabled in this cluster: install the chart with customPrograms.enabled=true (and hold the ksleuth.io/custom-programs permission)',
       };
     }
-    return undefined;
+    return this.workloadPodProblem(investigation);
+  }
+
+  private workloadPodProblem(investigation: KernelInvestigation): { reason: string; message: string } | undefined {
+    if (!investigation.spec.workload?.pod) return undefined;
+    const pods = this.options.workloadPods;
+    if (!pods) {
+      return {
+        reason: 'WorkloadPodsDisabled',
+        message:
+          'spec.workload.pod: Pod workloads are off in this cluster: use a built-in reproducer (tcpChurn, fsSync, socketLeak), or ask a cluster admin to install the chart with workloadPods.enabled=true',
+      };
+    }
+    const problem = pods.specProblem(investigation);
+    return problem ? { reason: 'InvalidWorkloadPod', message: problem } : undefined;
   }
 
   /** The nodes to run on now; with compareBy picked evenly across the groups. */
@@ -120,6 +144,15 @@ export class InvestigationReconciler {
 
   private async start(investigation: KernelInvestigation, context: ReconcileContext): Promise<ReconcileOutcome> {
     const now = this.clock();
+    const earlier = investigation.spec.baseline?.investigation
+      ? earlierBaseline(investigation, this.options.stores.investigations.get(investigation.spec.baseline.investigation))
+      : undefined;
+    if (earlier?.state === 'invalid') {
+      await this.fail(investigation, earlier.reason, earlier.message);
+      return {};
+    }
+    if (earlier?.state === 'waiting') return this.pending(investigation, 'WaitingForBaseline', earlier.message);
+    const window: Window = runsBaselineWindow(investigation) ? 'baseline' : 'main';
     const targets = this.targets(investigation, now);
     const exclusions = describeExclusions(targets.excluded);
     if (targets.nodes.length === 0) {
@@ -129,27 +162,7 @@ export class InvestigationReconciler {
         await this.fail(investigation, 'NoEligibleNodes', `no Ready node with a ksleuth agent matches${exclusions ? `: ${exclusions}` : ''}`);
         return {};
       }
-      const waiting: KernelInvestigationStatus = withHealth(
-        {
-          phase: 'Pending',
-          conditions: setCondition(
-            investigation.status?.conditions,
-            {
-              type: 'Complete',
-              status: 'False',
-              reason: 'WaitingForNodes',
-              message: `waiting for Ready nodes with a ksleuth agent${exclusions ? `: ${exclusions}` : ''}`,
-              observedGeneration: investigation.metadata.generation,
-            },
-            this.clock,
-          ),
-        },
-        investigation.metadata.generation,
-        this.clock,
-      );
-      // Rechecked every 5 s while waiting: written only when what it says changes.
-      if (changed(investigation.status ?? {}, waiting)) await this.writeStatus(investigation, waiting);
-      return { requeueAfterMs: 5_000 };
+      return this.pending(investigation, 'WaitingForNodes', `waiting for Ready nodes with a ksleuth agent${exclusions ? `: ${exclusions}` : ''}`);
     }
     const startTime = formatTime(now);
     const started = await this.writeStatus(
@@ -162,13 +175,15 @@ export class InvestigationReconciler {
           targetNodes: targets.nodes.length,
           progress: `0/${targets.nodes.length}`,
           captures: { pending: targets.nodes.length, running: 0, succeeded: 0, failed: 0, unsupported: 0, timedOut: 0 },
+          ...(earlier ? { baseline: earlier.baseline } : {}),
+          ...(window === 'baseline' ? { baseline: { source: windowSource(targets.nodes.length), startTime: formatTime(now) } } : {}),
           conditions: setCondition(
             investigation.status?.conditions,
             {
               type: 'Complete',
               status: 'False',
-              reason: 'CapturesRunning',
-              message: `capturing on ${targets.nodes.length} node${targets.nodes.length === 1 ? '' : 's'}${exclusions ? `; left out: ${exclusions}` : ''}`,
+              reason: window === 'baseline' ? 'BaselineRunning' : 'CapturesRunning',
+              message: `${window === 'baseline' ? 'baseline window: capturing without the workload' : 'capturing'} on ${targets.nodes.length} node${targets.nodes.length === 1 ? '' : 's'}${exclusions ? `; left out: ${exclusions}` : ''}`,
               observedGeneration: investigation.metadata.generation,
             },
             this.clock,
@@ -180,8 +195,10 @@ export class InvestigationReconciler {
     );
     if (!started) return { requeueAfterMs: 1_000 };
     const deadline = deadlineOf(investigation, new Date(Date.parse(startTime)));
-    const created = await this.createChildren(started, targets.nodes, deadline);
-    this.fannedOut.set(investigation.metadata.name!, investigation.metadata.uid!);
+    const created = await this.createChildren(started, targets.nodes, deadline, window);
+    // A Pod workload runs in the workload window only: after the baseline window, if there is one.
+    if (window === 'main') await this.createWorkloadPods(started, targets.nodes, context);
+    this.fannedOut.set(fanOutKey(investigation.metadata.name!, window), investigation.metadata.uid!);
     context.log.info({ nodes: targets.nodes.length, created }, 'Created KernelCaptures');
     this.options.events.record(investigation, 'Normal', 'CapturesCreated', `Created ${created} KernelCaptures on ${targets.nodes.length} nodes`);
     if (targets.excluded.length > 0) this.options.events.record(investigation, 'Warning', 'NodesLeftOut', exclusions);
@@ -195,13 +212,13 @@ export class InvestigationReconciler {
    * cluster that refuses the creates (quota, admission) costs a few requests. On an error the
    * creates stop and the reconcile is retried with backoff; the next one creates what is missing.
    */
-  private async createChildren(investigation: KernelInvestigation, nodes: string[], deadline: Date): Promise<number> {
+  private async createChildren(investigation: KernelInvestigation, nodes: string[], deadline: Date, window: Window = 'main'): Promise<number> {
     let created = 0;
     await slowStart(
       nodes,
       async (node) => {
         try {
-          await this.options.client.create(ksleuth('KernelCapture'), buildCapture(investigation, node, deadline));
+          await this.options.client.create(ksleuth('KernelCapture'), buildCapture(investigation, node, deadline, window));
           created++;
         } catch (error) {
           if (!isAlreadyExists(error)) throw error;
@@ -212,29 +229,127 @@ export class InvestigationReconciler {
     return created;
   }
 
-  private children(investigation: KernelInvestigation): CachedCapture[] {
-    return this.options.stores.captures
-      .byIndex(captureIndexes.investigation, investigation.metadata.name!)
-      .filter((c) => c.metadata.ownerReferences?.some((o) => o.uid === investigation.metadata.uid));
+  /** The Pod workload on each node, beside the captures; Pods of an earlier investigation of the same name go first. */
+  private async createWorkloadPods(investigation: KernelInvestigation, nodes: string[], context: ReconcileContext): Promise<void> {
+    const pods = this.options.workloadPods;
+    if (!pods || !investigation.spec.workload?.pod) return;
+    await pods.remove(investigation.metadata.name!, investigation.metadata.uid);
+    const created = await pods.create(investigation, nodes);
+    if (created > 0) context.log.info({ created, namespace: pods.namespace }, 'Created workload Pods');
   }
 
-  private async track(investigation: KernelInvestigation, context: ReconcileContext): Promise<ReconcileOutcome> {
+  private children(investigation: KernelInvestigation, window: Window = 'main'): CachedCapture[] {
+    return this.options.stores.captures
+      .byIndex(captureIndexes.investigation, investigation.metadata.name!)
+      .filter((c) => c.metadata.ownerReferences?.some((o) => o.uid === investigation.metadata.uid) && (c.spec.baseline === true) === (window === 'baseline'));
+  }
+
+  /** Waiting to start (for nodes, or for the earlier investigation to compare with): written only when what it says changes. */
+  private async pending(investigation: KernelInvestigation, reason: string, message: string): Promise<ReconcileOutcome> {
+    const waiting: KernelInvestigationStatus = withHealth(
+      {
+        phase: 'Pending',
+        conditions: setCondition(
+          investigation.status?.conditions,
+          { type: 'Complete', status: 'False', reason, message, observedGeneration: investigation.metadata.generation },
+          this.clock,
+        ),
+      },
+      investigation.metadata.generation,
+      this.clock,
+    );
+    // Rechecked every 5 s while waiting.
+    if (changed(investigation.status ?? {}, waiting)) await this.writeStatus(investigation, waiting);
+    return { requeueAfterMs: 5_000 };
+  }
+
+  /**
+   * The baseline window (spec.baseline.run): its children run the captures without the workload.
+   * Once every node reported or its deadline passed, its findings and figures go into
+   * status.baseline and the workload window starts on the same nodes, with a deadline of its own.
+   */
+  private async trackBaseline(investigation: KernelInvestigation, context: ReconcileContext): Promise<ReconcileOutcome> {
     const now = this.clock();
     const status = investigation.status!;
     const key = investigation.metadata.name!;
     const deadline = deadlineOf(investigation, new Date(Date.parse(status.startTime!)));
     const deadlinePassed = now >= deadline;
     const targetNodes = status.targetNodes ?? 0;
+    const tally = this.options.tallies.of(investigation, 'baseline');
+    if (tally.size < targetNodes && !deadlinePassed && this.fannedOut.get(fanOutKey(key, 'baseline')) !== investigation.metadata.uid) {
+      await this.createMissing(investigation, deadline, 'baseline', context);
+    }
+    if (!tally.progress(targetNodes, deadlinePassed).finished) return { requeueAfterMs: Math.max(1_000, Math.min(deadline.getTime() - now.getTime(), 60_000)) };
+
+    const children = this.children(investigation, 'baseline');
+    if (deadlinePassed) await this.markTimedOut(children, context);
+    const agg = tally.render(targetNodes, deadlinePassed);
+    const windowStart = formatTime(now);
+    const baseline = windowBaseline(status.baseline, agg, windowStart, targetNodes);
+    const nodes = children.map((c) => c.spec.nodeName).sort();
+    const message = `baseline window done on ${agg.reported} of ${targetNodes} nodes; capturing with the workload on ${nodes.length}`;
+    const started = await this.writeStatus(
+      investigation,
+      withHealth(
+        {
+          observedGeneration: investigation.metadata.generation,
+          phase: 'Running',
+          baseline,
+          conditions: setCondition(
+            status.conditions,
+            { type: 'Complete', status: 'False', reason: 'CapturesRunning', message, observedGeneration: investigation.metadata.generation },
+            this.clock,
+          ),
+        },
+        investigation.metadata.generation,
+        this.clock,
+      ),
+    );
+    if (!started) return { requeueAfterMs: 1_000 };
+    const workloadDeadline = deadlineOf(investigation, new Date(Date.parse(windowStart)));
+    const created = await this.createChildren(started, nodes, workloadDeadline);
+    await this.createWorkloadPods(started, nodes, context);
+    this.fannedOut.set(fanOutKey(key, 'main'), investigation.metadata.uid!);
+    this.options.tallies.forgetBaseline(key);
+    context.log.info({ nodes: nodes.length, created }, 'Baseline window done; created the workload window’s KernelCaptures');
+    this.options.events.record(investigation, 'Normal', 'BaselineCompleted', message);
+    return { requeueAfterMs: Math.max(1_000, workloadDeadline.getTime() - now.getTime()) };
+  }
+
+  /**
+   * After an interrupted fan-out (operator restart): creates the window's missing children, never
+   * duplicates. Returns the window's nodes.
+   */
+  private async createMissing(investigation: KernelInvestigation, deadline: Date, window: Window, context: ReconcileContext): Promise<string[]> {
+    const key = investigation.metadata.name!;
+    const targetNodes = investigation.status?.targetNodes ?? 0;
+    const have = new Set(this.children(investigation, window).map((c) => c.spec.nodeName));
+    // The workload window runs where the baseline window ran.
+    const baselineNodes =
+      window === 'main' && runsBaselineWindow(investigation) ? this.children(investigation, 'baseline').map((c) => c.spec.nodeName) : undefined;
+    const candidates = baselineNodes ?? this.targets(investigation, this.clock()).nodes;
+    const missing = candidates.filter((n) => !have.has(n)).slice(0, targetNodes - have.size);
+    const created = await this.createChildren(investigation, missing, deadline, window);
+    if (created > 0) context.log.info({ created, window }, 'Created missing KernelCaptures');
+    this.fannedOut.set(fanOutKey(key, window), investigation.metadata.uid!);
+    return [...have, ...missing];
+  }
+
+  private async track(investigation: KernelInvestigation, context: ReconcileContext): Promise<ReconcileOutcome> {
+    const now = this.clock();
+    const status = investigation.status!;
+    const key = investigation.metadata.name!;
+    // With a baseline window, the workload window starts when it ended.
+    const windowStart = (runsBaselineWindow(investigation) ? status.baseline?.completionTime : undefined) ?? status.startTime!;
+    const deadline = deadlineOf(investigation, new Date(Date.parse(windowStart)));
+    const deadlinePassed = now >= deadline;
+    const targetNodes = status.targetNodes ?? 0;
     const tally = this.options.tallies.of(investigation);
 
-    if (tally.size < targetNodes && !deadlinePassed && this.fannedOut.get(key) !== investigation.metadata.uid) {
-      // The fan-out was interrupted (operator restart): create the missing children, never duplicates.
-      const have = new Set(this.children(investigation).map((c) => c.spec.nodeName));
-      const targets = this.targets(investigation, now);
-      const missing = targets.nodes.filter((n) => !have.has(n)).slice(0, targetNodes - have.size);
-      const created = await this.createChildren(investigation, missing, deadline);
-      if (created > 0) context.log.info({ created }, 'Created missing KernelCaptures');
-      this.fannedOut.set(key, investigation.metadata.uid!);
+    if (tally.size < targetNodes && !deadlinePassed && this.fannedOut.get(fanOutKey(key, 'main')) !== investigation.metadata.uid) {
+      const nodes = await this.createMissing(investigation, deadline, 'main', context);
+      const windowEnd = Date.parse(windowStart) + investigation.spec.durationSeconds * 1000;
+      if (now.getTime() < windowEnd) await this.createWorkloadPods(investigation, nodes, context);
     }
 
     // Deciding whether a write is due is O(1); the status itself is rendered only when it is.
@@ -244,7 +359,10 @@ export class InvestigationReconciler {
 
     if (deadlinePassed) await this.markTimedOut(this.children(investigation), context);
     const agg = tally.render(targetNodes, deadlinePassed);
-    const { finished, timedOut } = agg;
+    const { timedOut } = agg;
+    const pods = await this.workloadPodsStatus(investigation);
+    // Workload Pods end with the window (activeDeadlineSeconds): the result waits for their end, up to the deadline.
+    const finished = agg.finished && (pods?.settled !== false || deadlinePassed);
     const next: KernelInvestigationStatus = withHealth(
       {
         observedGeneration: investigation.metadata.generation,
@@ -255,6 +373,9 @@ export class InvestigationReconciler {
         highestSeverity: agg.highestSeverity,
         findings: agg.findings,
         ...(agg.comparison ? { comparison: agg.comparison } : {}),
+        ...(pods ? { workloadPods: pods.status } : {}),
+        ...(agg.figures.length > 0 ? { figures: agg.figures } : {}),
+        ...(finished && status.baseline ? { baseline: compareWithBaseline(status.baseline, agg.findings, agg.figures) } : {}),
         ...(finished ? { completionTime: formatTime(now) } : {}),
         conditions: setCondition(
           status.conditions,
@@ -265,7 +386,8 @@ export class InvestigationReconciler {
                 reason: timedOut > 0 ? 'DeadlineExceeded' : 'AllNodesReported',
                 message:
                   `${agg.findingCount} finding${agg.findingCount === 1 ? '' : 's'} from ${agg.reported} of ${targetNodes} nodes` +
-                  (timedOut > 0 ? `; ${timedOut} timed out (${agg.timedOutNodes.join(', ')}${timedOut > agg.timedOutNodes.length ? ', ...' : ''})` : ''),
+                  (timedOut > 0 ? `; ${timedOut} timed out (${agg.timedOutNodes.join(', ')}${timedOut > agg.timedOutNodes.length ? ', ...' : ''})` : '') +
+                  (status.baseline ? `; against the baseline: ${compareWithBaseline(status.baseline, agg.findings, agg.figures).summary}` : ''),
                 observedGeneration: investigation.metadata.generation,
               }
             : {
@@ -295,7 +417,11 @@ export class InvestigationReconciler {
         );
       }
     }
-    if (finished) return { requeueAfterMs: investigation.spec.ttlSecondsAfterFinished * 1000 };
+    if (finished) {
+      // Their outcome is in the status written above.
+      if (pods) await this.options.workloadPods!.remove(key);
+      return { requeueAfterMs: investigation.spec.ttlSecondsAfterFinished * 1000 };
+    }
     return { requeueAfterMs: Math.max(1_000, Math.min(deadline.getTime() - now.getTime(), 60_000)) };
   }
 
@@ -327,6 +453,15 @@ export class InvestigationReconciler {
           },
         ),
       { maxConcurrency: this.options.fanOutConcurrency ?? 32 },
+    );
+  }
+
+  private async workloadPodsStatus(investigation: KernelInvestigation): Promise<Awaited<ReturnType<WorkloadPods['status']>> | undefined> {
+    const pods = this.options.workloadPods;
+    if (!pods || !investigation.spec.workload?.pod) return undefined;
+    return pods.status(
+      investigation,
+      this.children(investigation).map((c) => c.spec.nodeName),
     );
   }
 
@@ -383,6 +518,11 @@ export class InvestigationReconciler {
       throw error;
     }
   }
+}
+
+/** The key under which a window's finished fan-out is remembered. */
+function fanOutKey(name: string, window: Window): string {
+  return window === 'main' ? name : `${name}\0${window}`;
 }
 
 /** Whether writing `next` over `current` would change anything a user can see (times aside). */

@@ -20,7 +20,8 @@ export function roundFigure(value: number): number {
   return value === 0 ? 0 : Number(value.toPrecision(3));
 }
 
-function describe(figure: GroupFigure, unit: string): string {
+/** "median 12 ms (10–14 ms, 3 nodes)". */
+export function describeFigure(figure: GroupFigure, unit: string): string {
   const range = figure.min === figure.max ? `${figure.min}` : `${figure.min}–${figure.max}`;
   return `median ${figure.median} ${unit} (${range} ${unit}, ${figure.nodes} nodes)`;
 }
@@ -46,7 +47,7 @@ export function figureDifferences(groups: readonly GroupFigures[]): FigureDiffer
             figure: id,
             higher: high.value,
             lower: low.value,
-            statement: `${id}: every node of ${high.value} gave more than every node of ${low.value}: ${describe(a, definition.unit)} against ${describe(b, definition.unit)}`,
+            statement: `${id}: every node of ${high.value} gave more than every node of ${low.value}: ${describeFigure(a, definition.unit)} against ${describeFigure(b, definition.unit)}`,
           },
         });
       }

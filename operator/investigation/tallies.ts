@@ -30,6 +30,17 @@ export function nodeInfoOf(node: CachedNode | undefined, kernelNode: CachedKerne
   };
 }
 
+/** Which window of an investigation a child runs: the baseline window (spec.baseline.run) or the one the status reports. */
+export type Window = 'baseline' | 'main';
+
+function windowOf(child: CachedCapture): Window {
+  return child.spec.baseline ? 'baseline' : 'main';
+}
+
+function tallyKey(name: string, window: Window): string {
+  return window === 'main' ? name : `${name}\0${window}`;
+}
+
 /** The uid of the investigation that controls this child, if any. */
 function ownerUid(child: CachedCapture): string | undefined {
   return child.metadata.ownerReferences?.find((o) => o.kind === 'KernelInvestigation' && o.controller)?.uid;
@@ -78,24 +89,34 @@ export class ChildTallies {
     });
   }
 
-  /** The tally of this investigation, built from the store if there is none for its uid and compareBy yet. */
-  of(investigation: KernelInvestigation): InvestigationTally {
+  /**
+   * The tally of this investigation's children of one window (the baseline window's apart), built
+   * from the store if there is none for its uid and compareBy yet.
+   */
+  of(investigation: KernelInvestigation, window: Window = 'main'): InvestigationTally {
     const name = investigation.metadata.name!;
+    const key = tallyKey(name, window);
     const uid = investigation.metadata.uid!;
     const groupBy = groupByOf(investigation.spec);
-    const current = this.tallies.get(name);
+    const current = this.tallies.get(key);
     if (current && current.uid === uid && sameGroupBy(current.groupBy, groupBy)) return current;
     const tally = new InvestigationTally(uid, groupBy);
     for (const child of this.sources.captures.store.byIndex(captureIndexes.investigation, name)) {
-      if (ownerUid(child) === uid) tally.set(child.metadata.name!, summarize(child, groupBy, this.nodeInfo));
+      if (ownerUid(child) === uid && windowOf(child) === window) tally.set(child.metadata.name!, summarize(child, groupBy, this.nodeInfo));
     }
-    this.tallies.set(name, tally);
+    this.tallies.set(key, tally);
     return tally;
   }
 
-  /** Drops the tally of an investigation that is gone or finished. */
+  /** Drops the tallies of an investigation that is gone or finished. */
   forget(name: string): void {
     this.tallies.delete(name);
+    this.tallies.delete(tallyKey(name, 'baseline'));
+  }
+
+  /** Drops the tally of the baseline window, once its figures are in the status. */
+  forgetBaseline(name: string): void {
+    this.tallies.delete(tallyKey(name, 'baseline'));
   }
 
   /** Investigations with a tally (to check that forgetting works). */
@@ -106,7 +127,7 @@ export class ChildTallies {
   private readonly nodeInfo = (node: string): NodeInfo | undefined => nodeInfoOf(this.sources.nodes.store.get(node), this.sources.kernelNodes.store.get(node));
 
   private tallyFor(child: CachedCapture): InvestigationTally | undefined {
-    const tally = this.tallies.get(child.spec.investigation);
+    const tally = this.tallies.get(tallyKey(child.spec.investigation, windowOf(child)));
     return tally && ownerUid(child) === tally.uid ? tally : undefined;
   }
 

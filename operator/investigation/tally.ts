@@ -34,7 +34,7 @@ export interface ChildSummary {
   readonly osImage?: string;
   /** This node's most severe finding for each finding key (pattern and capture), in the order the agent reported them. */
   readonly findings: readonly Finding[];
-  /** The node's figures, when grouping (compareBy). */
+  /** The node's figures (lib/figures.ts). */
   readonly figures?: NodeFigures;
 }
 
@@ -87,7 +87,7 @@ export function summarize(child: CachedCapture, groupBy: GroupBy, info: (node: s
     }
     findings = [...worst.values()];
   }
-  const figures = group !== undefined ? child.figures : undefined;
+  const figures = child.figures;
   return {
     node,
     phase,
@@ -106,6 +106,8 @@ export interface Aggregate {
   findingCount: number;
   highestSeverity: Severity | 'none';
   comparison?: KernelInvestigationStatus['comparison'];
+  /** Figures over all nodes that gave them. */
+  figures: GroupFigure[];
   /** Every child has finished (or the deadline passed). */
   finished: boolean;
   /** Up to `limits.timedOutExamples` nodes that did not report, in name order. */
@@ -313,8 +315,13 @@ export class GroupTally {
     return best?.[0];
   }
 
+  /** The figures of the group's nodes, in definition order. */
+  figureList(): GroupFigure[] {
+    return figureIds.filter((id) => this.figures.has(id)).map((id) => this.figures.get(id)!.render(id));
+  }
+
   render(value: string): NonNullable<KernelInvestigationStatus['comparison']>['groups'][number] {
-    const figures = figureIds.filter((id) => this.figures.has(id)).map((id) => this.figures.get(id)!.render(id));
+    const figures = this.figureList();
     return { value, nodes: this.nodes, reported: this.reported, patterns: [...this.patterns.keys()].sort(), ...(figures.length > 0 ? { figures } : {}) };
   }
 }
@@ -336,6 +343,8 @@ export class InvestigationTally {
   private readonly phases: Record<CapturePhase, number> = { Pending: 0, Running: 0, Succeeded: 0, Failed: 0, Unsupported: 0, TimedOut: 0 };
   private readonly findings = new Map<string, FindingTally>();
   private readonly groups = new Map<string, GroupTally>();
+  /** Every node as one group: the investigation's figures over all nodes. */
+  private readonly all = new GroupTally();
 
   constructor(
     /** The investigation's uid: children owned by another incarnation of the name are not counted. */
@@ -366,6 +375,7 @@ export class InvestigationTally {
       }
       tally.add(summary.node, finding);
     }
+    this.all.add(summary);
     if (summary.group !== undefined) {
       let group = this.groups.get(summary.group);
       if (!group) {
@@ -388,6 +398,7 @@ export class InvestigationTally {
       tally.remove(summary.node);
       if (tally.nodes === 0) this.findings.delete(key);
     }
+    this.all.remove(summary);
     if (summary.group !== undefined) {
       const group = this.groups.get(summary.group)!;
       group.remove(summary);
@@ -436,6 +447,7 @@ export class InvestigationTally {
       findingCount: merged.length,
       highestSeverity: findings[0]?.severity ?? 'none',
       ...(this.groupBy.kind === 'none' ? {} : { comparison: this.comparison() }),
+      figures: this.all.figureList(),
       finished,
       timedOutNodes: timedOut > 0 ? this.timedOutNodes(deadlinePassed) : [],
       timedOut,

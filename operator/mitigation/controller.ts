@@ -5,6 +5,7 @@ import type { KubeClient } from '../../lib/kube/client.js';
 import { isConflict, isNotFound } from '../../lib/kube/errors.js';
 import { ksleuth } from '../../lib/kube/resources.js';
 import { stableStringify } from '../../lib/stable-json.js';
+import { matchesSelector } from '../../lib/selector.js';
 import type { AllowList } from '../../lib/sysctl/index.js';
 import type { ReconcileContext, ReconcileOutcome } from '../../runtime/controller.js';
 import type { ReadonlyStore } from '../../runtime/store.js';
@@ -24,6 +25,11 @@ export function nodeKey(node: string): string {
 /** The key that keeps one KernelMitigation's finalizer and status. */
 export function mitigationKey(mitigation: string): string {
   return `mitigation/${mitigation}`;
+}
+
+/** A KernelNode has a spec (its desired sysctls); a Node as the operator caches it has none. */
+function isKernelNode(object: CachedNode | CachedKernelNode): object is CachedKernelNode {
+  return object.spec !== undefined;
 }
 
 /** Every mitigation and node as the resolution saw them, and what it decided. */
@@ -52,6 +58,11 @@ export interface MitigationControllerOptions {
   clock?: Clock;
   /** How long a deleted mitigation waits for its nodes to report the revert. Default 5 minutes. */
   revertWaitMs?: number;
+  /**
+   * Enqueues a key of this controller: a mitigation's reconcile enqueues the nodes whose desired
+   * sysctls its rollout changed (a slot freed elsewhere admits the next node).
+   */
+  enqueue?: (key: string) => void;
 }
 
 /**
@@ -84,15 +95,41 @@ export class MitigationReconciler {
   };
 
   /**
-   * For a change of a Node or a KernelNode. Without any mitigation it concerns that node alone
-   * (its desired list is empty whatever the others do): one key, so that thousands of agents
-   * registering cost O(nodes) reconciles, not O(nodes²). A mitigation created later enqueues
-   * every key itself.
+   * For any change of a mitigation, its status included (the controller's own writes): its own
+   * key, so its status is computed from the object as it now is. Spec changes and deletions
+   * enqueue every key ({@link keysForChange}); a status write must not, or each node's report
+   * that moves a count would reconcile every node.
+   */
+  keysForOwnChange = (m: KernelMitigation): string[] => {
+    this.generation++;
+    return [mitigationKey(m.metadata.name!)];
+  };
+
+  /**
+   * For a change of a Node or a KernelNode (the controller calls this with the old and the new
+   * object): that node's key, and the keys of the mitigations the change can concern — those
+   * whose selector matches the node's labels, and those with desired sysctls or a report on the
+   * node (it may hold a rollout slot, or be reverting there). Everything else about a node is
+   * resolved for that node alone; the one effect across nodes, a rollout slot freed or taken,
+   * reaches the other nodes through the mitigation's reconcile ({@link enqueueChangedNodes}).
+   * So thousands of agents registering or reporting cost O(1) keys each, not O(nodes).
    */
   keysForNodeChange = (object: CachedNode | CachedKernelNode): string[] => {
-    if (this.options.stores.mitigations.size > 0) return this.keysForChange();
     this.generation++;
-    return [nodeKey(object.metadata.name!)];
+    const { stores } = this.options;
+    const name = object.metadata.name!;
+    const keys = [nodeKey(name)];
+    if (stores.mitigations.size === 0) return keys;
+    const kernelNode = isKernelNode(object) ? object : stores.kernelNodes.get(name);
+    const labels = isKernelNode(object) ? stores.nodes.get(name)?.metadata.labels : object.metadata.labels;
+    const present = new Set<string>();
+    for (const d of kernelNode?.spec.sysctls ?? []) present.add(d.mitigation);
+    for (const s of kernelNode?.status?.sysctls ?? []) if (s.mitigation) present.add(s.mitigation);
+    for (const m of stores.mitigations.list()) {
+      const mitigation = m.metadata.name!;
+      if (present.has(mitigation) || (labels !== undefined && matchesSelector(m.spec?.nodeSelector, labels))) keys.push(mitigationKey(mitigation));
+    }
+    return keys;
   };
 
   reconcile = async (key: string, context: ReconcileContext): Promise<ReconcileOutcome | void> => {
@@ -135,7 +172,23 @@ export class MitigationReconciler {
       return wait === undefined ? undefined : { requeueAfterMs: wait };
     }
     const view = input.refused ? undefined : world.resolution.views.get(name);
+    this.enqueueChangedNodes(view, world);
     await this.writeStatus(m, mitigationStatus(input, view, world.nodes, m.metadata.generation, m.status?.conditions, this.clock));
+  }
+
+  /**
+   * Enqueues this mitigation's nodes whose desired sysctls differ from their KernelNode spec: the
+   * nodes its rollout has just admitted because another node finished (or failed), which no event
+   * of their own would reconcile.
+   */
+  private enqueueChangedNodes(view: { eligible: string[]; admitted: Set<string> } | undefined, world: World): void {
+    const enqueue = this.options.enqueue;
+    if (!enqueue || !view) return;
+    const current = new Map(world.nodes.map((n) => [n.name, n]));
+    for (const name of view.admitted) {
+      const node = current.get(name);
+      if (node?.registered && stableStringify(world.resolution.desired.get(name) ?? []) !== stableStringify(node.current)) enqueue(nodeKey(name));
+    }
   }
 
   /** The resolution of the current caches, computed once per generation. */

@@ -181,7 +181,8 @@ export function resolveMitigations(mitigations: MitigationInput[], nodes: NodeIn
 }
 
 function entry(c: Candidate, dryRun: boolean): DesiredSysctl {
-  return { name: c.name, value: c.value, mitigation: c.mitigation.name, revertPolicy: c.mitigation.spec.revertPolicy, dryRun };
+  const { pods } = c.mitigation.spec;
+  return { name: c.name, value: c.value, mitigation: c.mitigation.name, revertPolicy: c.mitigation.spec.revertPolicy, dryRun, ...(pods ? { pods } : {}) };
 }
 
 function pickWinner(sysctl: string, candidates: Candidate[], node: NodeInput, views: Map<string, MitigationView>): Candidate | undefined {

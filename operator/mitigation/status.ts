@@ -7,8 +7,37 @@ import type { MitigationInput, MitigationView, NodeInput } from './resolve.js';
 const maxDryRun = 100;
 const maxFailures = 20;
 const maxConflicts = 16;
+const maxPodExamples = 20;
 
 type Reports = NonNullable<KernelMitigationStatus['dryRun']>;
+type PodCoverage = NonNullable<KernelMitigationStatus['pods']>;
+
+/**
+ * The pods of the nodes holding this mitigation, from the agents' per-sysctl pod reports: per
+ * node, the pods in scope are those of its most widely applied sysctl and the pods holding are
+ * those of its least held one (a pod holds the mitigation when it holds every sysctl of it).
+ * Undefined when no node reports pods, as for a mitigation of global sysctls only.
+ */
+function podCoverage(view: MitigationView, nodes: Map<string, NodeInput>, mitigation: string): PodCoverage | undefined {
+  let reported = false;
+  const coverage: PodCoverage = { inScope: 0, holding: 0, exceptions: 0, examples: [] };
+  for (const name of view.eligible) {
+    const reports = (nodes.get(name)?.status ?? []).filter((s) => s.mitigation === mitigation && s.pods);
+    if (reports.length === 0) continue;
+    reported = true;
+    const inScope = Math.max(...reports.map((s) => s.pods!.inScope));
+    const holding = Math.min(...reports.map((s) => s.pods!.holding));
+    coverage.inScope += inScope;
+    coverage.holding += holding;
+    coverage.exceptions += inScope - holding;
+    for (const s of reports) {
+      for (const e of s.pods!.exceptions ?? []) {
+        if (coverage.examples!.length < maxPodExamples) coverage.examples!.push({ node: name, sysctl: s.name, ...e });
+      }
+    }
+  }
+  return reported ? coverage : undefined;
+}
 
 /** Per node, how a mitigation's winning sysctls are doing according to the agent. */
 function nodeState(view: MitigationView, node: NodeInput, mitigation: string): 'applied' | 'failed' | 'pending' | 'none' {
@@ -154,8 +183,10 @@ export function mitigationStatus(
 
   conditions = setHealth(conditions, health(conditions, pending), generation, clock);
 
+  const pods = m.spec.dryRun ? undefined : podCoverage(view, byName, m.name);
   return {
     observedGeneration: generation,
+    ...(pods ? { pods, podCoverage: `${pods.holding}/${pods.inScope}` } : {}),
     nodes: {
       matched: view.matched.length,
       applied,

@@ -29,6 +29,10 @@ export const ruleExamples: Record<string, RuleExamples> = {
     pass: ['/var/lib/ksleuth', '/data', '/procfs-data', '/library'],
     fail: ['/proc', '/proc/sys', '/sys/fs', '/dev/shm', '/run/x', '/etc', '/usr/local', '/lib/modules'],
   },
+  'set exactly one workload: tcpChurn, fsSync, socketLeak, pod': {
+    pass: [{ tcpChurn: {} }, { pod: { template: { spec: { containers: [{ name: 'stress', image: 'busybox' }] } } } }],
+    fail: [{}, { tcpChurn: {}, pod: { template: { spec: { containers: [{ name: 'stress', image: 'busybox' }] } } } }],
+  },
   'set exactly one reproducer: tcpChurn, fsSync, socketLeak': {
     pass: [{ tcpChurn: {} }, { fsSync: { path: '/data' } }, { socketLeak: { connections: 2 } }],
     fail: [{}, { tcpChurn: {}, fsSync: {} }, { tcpChurn: {}, fsSync: {}, socketLeak: {} }],
@@ -80,6 +84,19 @@ export const ruleExamples: Record<string, RuleExamples> = {
       { ...investigation, durationSeconds: 600, deadlineSeconds: 300 },
     ],
   },
+  'set exactly one of run: true (a baseline window without the workload) or investigation: NAME (an earlier investigation)': {
+    pass: [{ run: true }, { investigation: 'before-upgrade' }, { run: false, investigation: 'before-upgrade' }],
+    fail: [{}, { run: false }, { run: true, investigation: 'before-upgrade' }],
+  },
+  'baseline.run needs spec.workload: the baseline window runs the captures without it; set spec.workload, or compare with an earlier investigation (baseline.investigation)':
+    {
+      pass: [
+        investigation,
+        { ...investigation, baseline: { run: true }, workload: { tcpChurn: {} } },
+        { ...investigation, baseline: { investigation: 'before-upgrade' } },
+      ],
+      fail: [{ ...investigation, baseline: { run: true } }],
+    },
   'capture names must be unique': {
     pass: [
       { ...investigation, captures: [{ memory: {} }, { memory: {} }] },

@@ -247,7 +247,13 @@ describe('the chart', () => {
       .filter((o) => o.kind === 'ValidatingAdmissionPolicy')
       .map((o) => o.metadata.name)
       .sort();
-    expect(policies).toEqual(['ksleuth-agent-node-restriction', 'ksleuth-agent-node-status', 'ksleuth-custom-programs', 'ksleuth-sysctl-allowlist']);
+    expect(policies).toEqual([
+      'ksleuth-agent-node-restriction',
+      'ksleuth-agent-node-status',
+      'ksleuth-custom-programs',
+      'ksleuth-sysctl-allowlist',
+      'ksleuth-workload-pods',
+    ]);
     for (const name of policies) {
       expect(one(objects, 'ValidatingAdmissionPolicyBinding', name.replace(/^ksleuth/, '')).spec).toEqual({ policyName: name, validationActions: ['Deny'] });
     }

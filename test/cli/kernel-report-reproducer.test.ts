@@ -58,3 +58,50 @@ describe('the report’s reproducer section', () => {
     expect(section).toContain('workload:\n    tcpChurn:');
   });
 });
+
+describe('the report’s baseline section', () => {
+  it('states the baseline, the figures that moved and the findings that appeared or went, and leaves the baseline window out of the nodes', () => {
+    const withBaseline = {
+      ...investigation,
+      spec: { ...investigation.spec, baseline: { run: true } },
+      status: {
+        phase: 'Completed',
+        findings: [],
+        baseline: {
+          source: 'baseline window: the same captures on the same 1 node without the workload, just before it',
+          summary: '1 figure moved, 1 new finding, 0 gone',
+          changed: [
+            {
+              name: 'tcp-segments-per-second',
+              baseline: 5,
+              workload: 2250,
+              change: 2245,
+              statement: 'tcp-segments-per-second rose from median 5 /s (5 /s, 1 nodes) in the baseline to median 2250 /s (2250 /s, 1 nodes)',
+            },
+          ],
+          appeared: [{ pattern: 'reproducer-failures', severity: 'warning', title: '3% of connections failed', nodes: 1 }],
+          gone: [],
+        },
+      },
+    } as unknown as KernelInvestigation;
+    const baselineWindow = { ...capture('n1', '6.1.0-18-amd64', {}), metadata: { name: 'churn-n1-baseline' } } as KernelCapture;
+    baselineWindow.spec = { ...baselineWindow.spec, baseline: true };
+    const md = renderKernelReport({
+      investigation: withBaseline,
+      captures: [capture('n1', '6.1.0-18-amd64', { connections: 100, failurePercent: 3 }), baselineWindow],
+      bundles: new Map(),
+      artifacts: [],
+      outDir: '/tmp/out',
+      generatedAt: new Date('2026-12-03T00:00:00Z'),
+      ksleuthVersion: 'test',
+    });
+    const section = md.slice(md.indexOf('## Against the baseline'), md.indexOf(reproducerBegin));
+    expect(section).toContain(
+      'Baseline: baseline window: the same captures on the same 1 node without the workload, just before it. 1 figure moved, 1 new finding, 0 gone.',
+    );
+    expect(section).toContain('- tcp-segments-per-second rose from median 5 /s');
+    expect(section).toMatch(/\| only with the workload \| `reproducer-failures` \| warning \| 1 \| 3% of connections failed \|/);
+    const nodes = md.slice(md.indexOf('## Nodes'));
+    expect(nodes.match(/^\| n1 \|/gm)).toHaveLength(1);
+  });
+});

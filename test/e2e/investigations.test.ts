@@ -94,9 +94,17 @@ describe('investigations end to end', () => {
       const inv = await investigation(name);
       const complete = inv.status?.conditions?.find((c) => c.type === 'Complete');
       expect(inv.status?.phase, `${name}: ${complete?.message}`).toBe('Completed');
-      expect(complete).toMatchObject({ status: 'True', reason: 'AllNodesReported' });
-      const captures = await capturesOf(name);
+      expect(complete, `${name}: ${complete?.message}`).toMatchObject({ status: 'True', reason: 'AllNodesReported' });
+      const all = await capturesOf(name);
+      const captures = all.filter((c) => !c.spec.baseline);
       expect(captures.length, name).toBe(inv.status?.targetNodes);
+      // With a baseline window (spec.baseline.run), one more per node before, without the workload.
+      const baselineWindow = all.filter((c) => c.spec.baseline);
+      expect(baselineWindow.map((c) => c.spec.nodeName).sort(), name).toEqual(inv.spec.baseline?.run ? captures.map((c) => c.spec.nodeName).sort() : []);
+      for (const capture of baselineWindow) {
+        expect(capture.spec.workload).toBeUndefined();
+        expect(capture.status?.results?.map((r) => r.name).sort()).toEqual(inv.spec.captures.map((c) => resolveCaptureEntry(c).name).sort());
+      }
       expect(new Set(captures.map((c) => c.spec.nodeName)).size).toBe(captures.length);
       for (const capture of captures) {
         expect(capture.status?.phase, `${capture.metadata.name}: ${capture.status?.message}`).toBe('Succeeded');
@@ -117,6 +125,7 @@ describe('investigations end to end', () => {
     expect((await investigation('quick-health')).status?.targetNodes).toBe(3);
     expect((await capturesOf('slow-checkpoints')).map((c) => c.spec.nodeName).sort()).toEqual(['node-2', 'node-3']);
     expect((await capturesOf('connection-hangs')).map((c) => c.spec.nodeName)).toEqual(['node-1']);
+    expect((await investigation('reproduce-against-baseline')).status?.baseline?.nodes).toBe(1);
     const allocation = await investigation('allocation-failures');
     expect(allocation.status?.targetNodes).toBe(3);
     const { stdout } = await system().cluster.kubectl(['get', 'events', '-n', 'default', '--field-selector', 'involvedObject.name=allocation-failures']);

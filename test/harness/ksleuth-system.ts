@@ -40,6 +40,8 @@ export interface KsleuthSystemOptions {
    */
   nodeKernel?: (index: number) => { release: string; osImage?: string } | undefined;
   cluster?: LocalClusterOptions;
+  /** More chart templates to apply before the agents and the operator start, rendered with these values (--set). */
+  chartTemplates?: { templates: string[]; values?: string[] };
 }
 
 export interface AgentHandle {
@@ -103,6 +105,7 @@ export class KsleuthSystem {
       'templates/admission/node-restriction.yaml',
       'templates/admission/node-status-restriction.yaml',
     ]);
+    if (this.options.chartTemplates) await this.applyChartTemplates(this.options.chartTemplates.templates, this.options.chartTemplates.values);
     const names = Array.from({ length: this.options.agents }, (_, i) => `node-${i + 1}`);
     const hosts: SimulatedHost[] = [];
     for (let i = 0; i < names.length; i++) hosts.push(await this.network.addHost());

@@ -82,6 +82,9 @@ export function kubeletConfig(options: { clientCaFile: string }): string {
     imageGCHighThresholdPercent: 98,
     imageGCLowThresholdPercent: 95,
     shutdownGracePeriod: '0s',
+    // Pods may set this one themselves (securityContext.sysctls), as an operator allows it on a
+    // node pool: a pod that does keeps its value under a net.* KernelMitigation.
+    allowedUnsafeSysctls: ['net.ipv4.tcp_fastopen'],
   });
 }
 

@@ -45,12 +45,30 @@ export interface KsleuthRelease {
  * the mitigations (their sysctls go back), uninstalls the chart (agents stop and restore the
  * tracers) and stops the node, which puts back what it changed on the host.
  */
-export function useKsleuthRelease(options: { labels?: Record<string, string> } = {}): () => KsleuthRelease {
+export function useKsleuthRelease(
+  options: { labels?: Record<string, string> /** More chart values (helm --set), beside the real-node values. */; values?: string[] } = {},
+): () => KsleuthRelease {
   const cluster = useCluster({ realNode: { images: true, labels: options.labels }, installCrds: false });
   beforeAll(async () => {
-    await helm(['install', release, chartDir, '--namespace', namespace, '--create-namespace', '--values', realNodeValues, '--wait', '--timeout', '180s'], {
-      kubeconfig: cluster().kubeconfigPath,
-    });
+    await helm(
+      [
+        'install',
+        release,
+        chartDir,
+        '--namespace',
+        namespace,
+        '--create-namespace',
+        '--values',
+        realNodeValues,
+        ...(options.values ?? []).flatMap((v) => ['--set', v]),
+        '--wait',
+        '--timeout',
+        '180s',
+      ],
+      {
+        kubeconfig: cluster().kubeconfigPath,
+      },
+    );
     await until(
       'the agent to register its KernelNode',
       async () => {

@@ -181,7 +181,7 @@ subjects:
       { subresource: 'status' },
     );
     const { stdout } = await cluster().kubectl(['get', 'kinv,kcap,kmit,knode']);
-    expect(stdout).toMatch(/NAME\s+PHASE\s+NODES\s+FINDINGS\s+SEVERITY\s+AGE/);
+    expect(stdout).toMatch(/NAME\s+PHASE\s+NODES\s+FINDINGS\s+SEVERITY\s+BASELINE\s+AGE/);
     expect(stdout).toMatch(/quick-health\s+Running\s+2\/3\s+4\s+warning/);
     expect(stdout).toMatch(/NAME\s+NODE\s+INVESTIGATION\s+PHASE\s+FINDINGS\s+AGE/);
     expect(stdout).toMatch(/NAME\s+APPLIED\s+MATCHED\s+SKIPPED\s+FAILED\s+READY\s+CONFLICT\s+AGE/);

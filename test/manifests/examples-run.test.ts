@@ -156,6 +156,28 @@ const promises: Record<string, Promised[]> = {
     { what: 'retransmit rate', capture: 'tcp', check: (o) => expect(typeof o.summary.retransmitPercent).toBe('number') },
     { ...kernelCpu, what: 'kernel CPU share' },
   ],
+  // The baseline window is the same captures without the workload (the e2e and real-node tests run
+  // both windows through the operator); here the workload window's promises.
+  'manifests/examples/investigation-reproduce-against-baseline.yaml': [
+    {
+      what: 'the reproducer’s own failure rate and latency',
+      capture: 'workload-tcp-churn',
+      check: (o) => {
+        expect(o.summary.connections).toBeGreaterThan(100);
+        expect(typeof o.summary.failurePercent).toBe('number');
+        expect(o.summary.p99Ms).toBeGreaterThan(0);
+      },
+    },
+    {
+      what: 'the TCP traffic and retransmit rate',
+      capture: 'tcp',
+      check: (o) => {
+        expect(o.summary.outSegs).toBeGreaterThan(100);
+        expect(o.summary.windowSeconds).toBeGreaterThan(0);
+        expect(typeof o.summary.retransmitPercent).toBe('number');
+      },
+    },
+  ],
   'manifests/examples/investigation-reproduce-slow-fsync.yaml': [
     {
       what: 'the fsync failures (slower than 1 s) and the reproducer’s figures',

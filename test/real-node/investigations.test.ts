@@ -70,9 +70,13 @@ describe('every example investigation on the real node, run by the agent in its 
       const inv = await investigation(name);
       const complete = inv.status?.conditions?.find((c) => c.type === 'Complete');
       expect(inv.status?.phase, `${name}: ${complete?.message}`).toBe('Completed');
-      const [capture] = await capturesOf(name);
+      const captures = await capturesOf(name);
+      const capture = captures.find((c) => !c.spec.baseline);
       // One result per capture, and one for the reproducer where the example runs one (spec.workload).
       expect(capture?.status?.results?.length, name).toBe(inv.spec.captures.length + (inv.spec.workload ? 1 : 0));
+      // A baseline window (spec.baseline.run) ran the same captures without the reproducer first.
+      const baselineWindow = captures.find((c) => c.spec.baseline);
+      expect(baselineWindow?.status?.results?.length, name).toBe(inv.spec.baseline?.run ? inv.spec.captures.length : undefined);
       for (const result of capture!.status!.results!) {
         const label = `${name} ${result.name}: ${result.reason} ${result.message}`;
         expect(['Succeeded', 'Unsupported'], label).toContain(result.state);
@@ -116,7 +120,7 @@ subjects: [{kind: ServiceAccount, name: sre, namespace: team}]
       expect(stdout).not.toMatch(/failed|MISMATCH/);
       for (const capture of await capturesOf(name)) {
         for (const ref of capture.status?.artifacts ?? []) {
-          const file = join(out, name, capture.spec.nodeName, ref.name);
+          const file = join(out, name, capture.spec.nodeName, ...(capture.spec.baseline ? ['baseline'] : []), ref.name);
           kinds.push(ref.name);
           expect((await stat(file)).size, ref.name).toBe(ref.sizeBytes);
           expect(await sha256File(file), ref.name).toBe(ref.sha256);

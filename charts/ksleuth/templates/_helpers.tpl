@@ -225,8 +225,8 @@ allow a denied key fails the render with the reason, as the agent would refuse t
 {{- $reasons := dict
   "BPF" "bpftrace loads BPF programs and creates the maps that aggregate in the kernel\n(kmalloc, io-latency, tcp retransmits, custom programs). Kernel 5.8 and later."
   "PERFMON" "bpftrace attaches BPF programs to tracepoints through perf events and reads kernel\nmemory and stacks; perf samples every CPU (cpu-profile: perf record -a)."
-  "SYS_ADMIN" "Kernels before 5.8 have no CAP_BPF and CAP_PERFMON and ask for this instead, as do\nthe default seccomp profiles of older container runtimes before they let bpf() and\nperf_event_open() through; kernel.numa_balancing refuses writes without it."
-  "SYS_PTRACE" "/proc/<pid>/fd, maps and stacks of processes with more capabilities than the agent:\nthe tcp capture's socket owners, perf's user-space symbols, `ss -p` in the bundle."
+  "SYS_ADMIN" "Kernels before 5.8 have no CAP_BPF and CAP_PERFMON and ask for this instead, as do\nthe default seccomp profiles of older container runtimes before they let bpf() and\nperf_event_open() through; kernel.numa_balancing refuses writes without it; setns(2)\ninto a pod's network namespace, where net.* mitigations are written (docs/pods.md)."
+  "SYS_PTRACE" "/proc/<pid>/fd, maps and stacks of processes with more capabilities than the agent:\nthe tcp capture's socket owners, perf's user-space symbols, `ss -p` in the bundle;\n/proc/<pid>/ns/net of pods' processes, to reach their network namespaces."
   "DAC_READ_SEARCH" "/proc/<pid>/fd of processes owned by other users is mode 0500 for its owner only."
   "SYSLOG" "/dev/kmsg when kernel.dmesg_restrict=1 (kernel-log, bundle), and real addresses in\n/proc/kallsyms (kptr_restrict) so perf and bpftrace name kernel functions."
   "NET_ADMIN" "net.* sysctl handlers that check it: net.ipv4.tcp_congestion_control loads the\nmodule of an algorithm that is not loaded yet only for CAP_NET_ADMIN."
@@ -246,4 +246,9 @@ allow a denied key fails the render with the reason, as the agent would refuse t
 {{- end -}}
 {{- define "ksleuth.artifactsApi.secretName" -}}
 {{- printf "%s-artifacts-api-tls" (include "ksleuth.fullname" .) -}}
+{{- end -}}
+
+{{/* The namespace of the workload Pods (spec.workload.pod). */}}
+{{- define "ksleuth.workloadPods.namespace" -}}
+{{- default (printf "%s-workloads" .Release.Namespace) .Values.workloadPods.namespace -}}
 {{- end -}}

@@ -29,7 +29,7 @@ describe('podOwner and indexPod', () => {
     expect(podOwner({ metadata: {} })).toBeUndefined();
   });
 
-  it('keeps names, owner and every container ID without the runtime prefix, and nothing else of the pod', () => {
+  it('keeps names, owner, every container ID without the runtime prefix and the network facts, and nothing else of the pod', () => {
     const indexed = indexPod({
       metadata: { name: 'p', namespace: 'n', uid: 'u-1', resourceVersion: '7', labels: { a: 'b' }, annotations: { big: 'x'.repeat(1000) } },
       spec: { containers: [{ name: 'app', image: 'i', env: [{ name: 'SECRET', value: 's' }] }] },
@@ -39,6 +39,7 @@ describe('podOwner and indexPod', () => {
       },
     });
     expect(indexed.entry).toEqual({ uid: 'u-1', namespace: 'n', name: 'p', containers: { [id(1)]: 'init', [id(2)]: 'app' } });
+    expect(indexed.network).toEqual({ hostNetwork: false, sandbox: false, terminating: false, labels: { a: 'b' }, sysctls: {} });
     expect(JSON.stringify(indexed)).not.toMatch(/SECRET|big/);
   });
 });

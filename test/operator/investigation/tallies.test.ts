@@ -144,6 +144,17 @@ describe('ChildTallies', () => {
       groups: [{ value: '6.1.0', nodes: 2, reported: 2, patterns: ['slab-growth'] }],
     });
 
+    // A child of the baseline window (spec.baseline.run) is tallied apart from the investigation's.
+    const baselineChild = buildCapture(investigation, 't1', deadline, 'baseline');
+    expect(baselineChild.metadata.name).toBe('tally-t1-baseline');
+    expect(baselineChild.spec.baseline).toBe(true);
+    await client.create<KernelCapture>(ksleuth('KernelCapture'), baselineChild);
+    await eventually('the baseline tally to count it', () => tallies.of(investigation, 'baseline').size === 1);
+    expect(tallies.of(investigation).size).toBe(2);
+    expect(tallies.tracked).toBe(2);
+    tallies.forgetBaseline('tally');
+    expect(tallies.tracked).toBe(1);
+
     tallies.forget('tally');
     expect(tallies.tracked).toBe(0);
   });

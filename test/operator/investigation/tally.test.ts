@@ -256,6 +256,36 @@ describe('InvestigationTally', () => {
     ]);
   });
 
+  it('reports figures over all nodes without compareBy, the reproducer’s and the TCP traffic among them', () => {
+    const nodes = [
+      child('n1', 'Succeeded', [], '6.1.0', [
+        succeeded('tcp', { outSegs: 5000, windowSeconds: 5, retransmitPercent: 0 }),
+        succeeded('tcp-churn', { failurePercent: 2, p99Ms: 4 }),
+      ]),
+      child('n2', 'Succeeded', [], '6.6.1', [
+        succeeded('tcp', { outSegs: 3000, windowSeconds: 5, retransmitPercent: 0 }),
+        succeeded('tcp-churn', { failurePercent: 0, p99Ms: 8 }),
+      ]),
+    ];
+    const rendered = tallyOf(nodes, noGroups).render(2, false);
+    expect(rendered.comparison).toBeUndefined();
+    expect(rendered.figures).toEqual([
+      { name: 'tcp-segments-per-second', nodes: 2, median: 800, min: 600, max: 1000 },
+      { name: 'tcp-retransmit-percent', nodes: 2, median: 0, min: 0, max: 0 },
+      { name: 'reproducer-failure-percent', nodes: 2, median: 1, min: 0, max: 2 },
+      { name: 'reproducer-p99-ms', nodes: 2, median: 6, min: 4, max: 8 },
+    ]);
+    const tally = tallyOf(nodes, noGroups);
+    tally.delete('inv-n2');
+    expect(tally.render(2, false).figures.find((f) => f.name === 'reproducer-p99-ms')).toEqual({
+      name: 'reproducer-p99-ms',
+      nodes: 1,
+      median: 4,
+      min: 4,
+      max: 4,
+    });
+  });
+
   it('has no comparison when the investigation does not compare', () => {
     expect(tallyOf([child('n1', 'Succeeded')], noGroups).render(1, false).comparison).toBeUndefined();
   });

@@ -85,4 +85,38 @@ describe('the mitigation controller, keyed per node and per mitigation', () => {
     expect(status.nodes).toMatchObject({ matched: 3 });
     expect(await desired('node-a')).toEqual([]);
   });
+
+  it('rolls out one node at a time: a node reporting Applied frees the slot and the next node is asked', async () => {
+    const client = cluster().client();
+    const web = ['web-x', 'web-y'];
+    for (const name of web) {
+      await client.create(core.nodes, { apiVersion: 'v1', kind: 'Node', metadata: { name, labels: { pool: 'web' } } });
+      await client.create(ksleuth('KernelNode'), { apiVersion: 'ksleuth.io/v1alpha1', kind: 'KernelNode', metadata: { name }, spec: {} });
+      await client.patch(ksleuth('KernelNode'), name, { status: { heartbeatTime: formatTime(new Date()), kernelVersion: '6.1.0' } }, { subresource: 'status' });
+    }
+    await client.create(ksleuth('KernelMitigation'), {
+      apiVersion: 'ksleuth.io/v1alpha1',
+      kind: 'KernelMitigation',
+      metadata: { name: 'web-dirty-ratio' },
+      spec: { sysctls: [{ name: 'vm.dirty_ratio', value: '15' }], nodeSelector: { matchLabels: { pool: 'web' } }, rollout: { maxConcurrentNodes: 1 } },
+    });
+    const desired = async (node: string): Promise<string[]> =>
+      ((await client.get<KernelNode>(ksleuth('KernelNode'), node)).spec.sysctls ?? []).map((s) => `${s.name}=${s.value}`);
+    await until('web-x to be asked for vm.dirty_ratio=15', async () => (await desired('web-x')).includes('vm.dirty_ratio=15'));
+    // The slot is web-x's until it reports the value held.
+    await sleep(1000);
+    expect(await desired('web-y')).toEqual([]);
+    await client.patch(
+      ksleuth('KernelNode'),
+      'web-x',
+      {
+        status: {
+          heartbeatTime: formatTime(new Date()),
+          sysctls: [{ name: 'vm.dirty_ratio', mitigation: 'web-dirty-ratio', desired: '15', original: '20', state: 'Applied' }],
+        },
+      },
+      { subresource: 'status' },
+    );
+    await until('web-y to be asked for vm.dirty_ratio=15', async () => (await desired('web-y')).includes('vm.dirty_ratio=15'));
+  });
 });

@@ -83,3 +83,44 @@ describe('mitigation health (Ready, Reconciling, Stalled)', () => {
     expect(health(mit({ ...fastopenOff, nodeSelector: { matchLabels: { pool: 'none' } } }), [node('a')])[0]).toEqual(['Ready', 'True', 'NoMatchingNodes']);
   });
 });
+
+describe('pod coverage', () => {
+  const withPods = (holding: number, inScope: number, exceptions: NonNullable<SysctlStatus['pods']>['exceptions'] = []): SysctlStatus[] => [
+    { ...state('Applied')[0]!, pods: { inScope, holding, exceptionCount: inScope - holding, ...(exceptions.length > 0 ? { exceptions } : {}) } },
+  ];
+
+  it('sums the nodes’ pods and names the exceptions with their node', () => {
+    const m = mit({ ...fastopenOff, pods: { namespaces: ['shop'] } });
+    const nodes = [
+      node('a', withPods(3, 4, [{ pod: 'shop/db-0', reason: 'PodDeclares', message: 'sets net.ipv4.tcp_fastopen=1 itself' }])),
+      node('b', withPods(2, 2)),
+    ];
+    const { views, desired } = resolveMitigations([m], nodes);
+    expect(desired.get('a')).toEqual([expect.objectContaining({ pods: { namespaces: ['shop'] } })]);
+    const status = mitigationStatus(m, views.get('tfo'), nodes, 1, undefined, clock);
+    expect(status.podCoverage).toBe('5/6');
+    expect(status.pods).toEqual({
+      inScope: 6,
+      holding: 5,
+      exceptions: 1,
+      examples: [{ node: 'a', sysctl: 'net.ipv4.tcp_fastopen', pod: 'shop/db-0', reason: 'PodDeclares', message: 'sets net.ipv4.tcp_fastopen=1 itself' }],
+    });
+  });
+
+  it('is absent when no node reports pods (global sysctls, or agents without pods)', () => {
+    const m = mit(fastopenOff);
+    const nodes = [node('a', state('Applied'))];
+    const status = mitigationStatus(m, resolveMitigations([m], nodes).views.get('tfo'), nodes, 1, undefined, clock);
+    expect(status.pods).toBeUndefined();
+    expect(status.podCoverage).toBeUndefined();
+  });
+
+  it('refuses a namespace that is not a name and a pod selector with a bad operator, naming the field', () => {
+    const bad = mitigationSpec.safeParse({
+      ...fastopenOff,
+      pods: { namespaces: ['Shop_1'], podSelector: { matchExpressions: [{ key: 'app', operator: 'In' }] } },
+    });
+    expect(bad.success).toBe(false);
+    expect(bad.error!.issues.map((i) => i.path.join('.'))).toEqual(['pods.namespaces.0', 'pods.podSelector.matchExpressions.0']);
+  });
+});
