@@ -1,4 +1,4 @@
-import { readdirSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 
 /** One network namespace of the node, found through a process that lives in it. */
@@ -14,7 +14,7 @@ export interface NetworkNamespace {
 export interface NetworkNamespaceScan {
   /** Ordered by inode, so a caller can take them in turns across scans. */
   namespaces: NetworkNamespace[];
-  /** The namespace of pid 1: the host's when /proc is the host's (hostPID). */
+  /** The namespace of pid 1 (or of the kernel threads): the host's when /proc is the host's (hostPID). */
   initInode?: number;
   /** Processes looked at, and those that vanished or could not be read meanwhile. */
   processes: number;
@@ -42,6 +42,19 @@ export function namespaceInode(procRoot: string, pid: string | number): number |
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Kernel threads live in the host's first network namespace: kthreadd's (pid 2) is the host's
+ * where pid 1's link may not be read (ptrace access to init can be refused even to root).
+ */
+function kernelThreadsInode(procRoot: string): number | undefined {
+  try {
+    if (readFileSync(`${procRoot}/2/comm`, 'utf8').trim() !== 'kthreadd') return undefined;
+  } catch {
+    return undefined;
+  }
+  return namespaceInode(procRoot, 2);
 }
 
 /**
@@ -73,7 +86,7 @@ export async function scanNetworkNamespaces(options: NetworkNamespaceScanOptions
     if (known) known.processes++;
     else byInode.set(inode, { inode, pid, processes: 1 });
   }
-  const initInode = namespaceInode(proc, 1);
+  const initInode = namespaceInode(proc, 1) ?? kernelThreadsInode(proc);
   return {
     namespaces: [...byInode.values()].sort((a, b) => a.inode - b.inode),
     ...(initInode !== undefined ? { initInode } : {}),

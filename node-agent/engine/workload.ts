@@ -32,6 +32,12 @@ export function workloadText(workload: Workload): string {
   return `${pod}${container}${workload.owner ? ` (${workload.owner})` : ''}`;
 }
 
+/** The pod alone, for what its containers share (a network namespace): "pod shop/web-1 (Deployment/web)", or "host". */
+export function podText(workload: Workload): string {
+  if (workload.host) return 'host';
+  return `${workload.pod ? `pod ${workload.namespace}/${workload.pod}` : `pod ${workload.podUid}`}${workload.owner ? ` (${workload.owner})` : ''}`;
+}
+
 /** Finds the pod and container of processes from their /proc/<pid>/cgroup and the pods the index listed. */
 export class WorkloadResolver {
   private readonly byUid: Map<string, PodEntry>;

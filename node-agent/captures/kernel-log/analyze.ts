@@ -1,3 +1,4 @@
+import { hungTaskLines, hungTasks } from '../../patterns/kernel-log/hung-tasks.js';
 import { oomVictims, victimLines } from '../../patterns/kernel-log/oom-victims.js';
 import type { CaptureAnalysis, Summary } from '../../engine/capture.js';
 import { byPattern, patternFinding } from '../../patterns/kernel-log/finding.js';
@@ -25,8 +26,12 @@ export function analyzeKernelLog(parsed: ParsedKernelLog, rules: KernelLogRule[]
   ).reduce((n, m) => n + m.count, 0);
   const groups = byPattern(matches);
   const scope = { text: scopeOf(parsed), bootWallMs: parsed.bootWallMs };
-  const victims = victimLines(oomVictims(parsed.records.filter((r) => r.facility === 0)), parsed.workloads ?? {});
-  const findings = [...groups].map(([pattern, group]) => patternFinding(pattern, group, scope, pattern === 'oom-kill' ? victims : []));
+  const kernelRecords = parsed.records.filter((r) => r.facility === 0);
+  const victims = victimLines(oomVictims(kernelRecords), parsed.workloads ?? {});
+  // Named only where the node named them: a pasted log has no running tasks to look at.
+  const hung = parsed.taskWorkloads ? hungTaskLines(hungTasks(kernelRecords), parsed.taskWorkloads) : [];
+  const details = (pattern: string): string[] => (pattern === 'oom-kill' ? victims : pattern === 'hung-task' ? hung : []);
+  const findings = [...groups].map(([pattern, group]) => patternFinding(pattern, group, scope, details(pattern)));
 
   const summary: Summary = {
     scope: parsed.scope ?? (parsed.sinceBoot ? 'since boot' : 'window'),

@@ -14,6 +14,8 @@ export interface KernelLogRaw {
   clock: { wallMs: number; monotonicUs: number };
   /** The pod and container (or host) of each OOM-killed process's memory cgroup, by cgroup path. */
   workloads?: Record<string, Workload>;
+  /** The pod and container (or host) of each hung task still there when the log was read, by pid. */
+  taskWorkloads?: Record<string, Workload>;
 }
 
 export interface ParsedKernelLog {
@@ -29,6 +31,8 @@ export interface ParsedKernelLog {
   levelsKnown?: boolean;
   /** The pod and container (or host) of each OOM-killed process's memory cgroup, as the node saw them. */
   workloads?: Record<string, Workload>;
+  /** The pod and container (or host) of each hung task, by pid, as the node saw them. */
+  taskWorkloads?: Record<string, Workload>;
 }
 
 export function parseKernelLog(raw: KernelLogRaw): ParsedKernelLog {
@@ -39,5 +43,6 @@ export function parseKernelLog(raw: KernelLogRaw): ParsedKernelLog {
     lost: raw.lost,
     bootWallMs: raw.clock.wallMs - raw.clock.monotonicUs / 1000,
     ...(raw.workloads ? { workloads: raw.workloads } : {}),
+    ...(raw.taskWorkloads ? { taskWorkloads: raw.taskWorkloads } : {}),
   };
 }

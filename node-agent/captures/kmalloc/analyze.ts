@@ -3,6 +3,7 @@ import type { Finding } from '../../../api/v1alpha1/finding.js';
 import { histogramQuantile } from '../../engine/bpftrace-output.js';
 import type { CaptureAnalysis, Summary } from '../../engine/capture.js';
 import { evidence, formatBytes } from '../../../lib/findings.js';
+import { workloadText } from '../../engine/workload.js';
 import type { KmallocParsed, PairUsage, Usage } from './parse.js';
 
 const MiB = 1024 * 1024;
@@ -66,6 +67,12 @@ function partnersOf(pairs: PairUsage[], pick: (p: PairUsage) => boolean, name: (
     .join(', ');
 }
 
+/** "comm (pod shop/web-1 container app (Deployment/web))", "comm (host)", or the comm alone where the cgroup is unknown. */
+function processLabel(parsed: KmallocParsed, process: { comm: string; cgroup: number }): string {
+  const workload = parsed.workloads?.[process.cgroup];
+  return workload ? `${process.comm} (${workloadText(workload)})` : process.comm;
+}
+
 function rateFindings(parsed: KmallocParsed): Finding[] {
   const seconds = parsed.windowSeconds;
   const findings: Finding[] = [];
@@ -74,7 +81,7 @@ function rateFindings(parsed: KmallocParsed): Finding[] {
     const processes = partnersOf(
       parsed.byProcessAndSite,
       (p) => p.site === site.site,
-      (p) => p.comm,
+      (p) => processLabel(parsed, p),
     );
     findings.push({
       pattern: 'kmalloc-hotspot',
@@ -93,14 +100,15 @@ function rateFindings(parsed: KmallocParsed): Finding[] {
   for (const proc of parsed.byProcess.filter((p) => isRateHotspot(p, parsed.total, seconds)).slice(0, maxFindingsPerKind)) {
     const sites = partnersOf(
       parsed.byProcessAndSite,
-      (p) => p.comm === proc.comm,
+      (p) => p.comm === proc.comm && p.cgroup === proc.cgroup,
       (p) => p.site,
     );
+    const label = processLabel(parsed, proc);
     findings.push({
       pattern: 'kmalloc-hotspot',
       severity: severity(proc),
-      title: `Process ${proc.comm} drives ${formatBytes(rate(proc.bytes, seconds))}/s of kmalloc`,
-      evidence: evidence([usageLine(`process ${proc.comm}`, proc, parsed.total, seconds), ...(sites ? [`its call sites: ${sites}`] : [])]),
+      title: `Process ${label} drives ${formatBytes(rate(proc.bytes, seconds))}/s of kmalloc`,
+      evidence: evidence([usageLine(`process ${label}`, proc, parsed.total, seconds), ...(sites ? [`its call sites: ${sites}`] : [])]),
       recommendation: `Look at what ${proc.comm} asks of the kernel (syscalls, sockets, files): its call sites tell which subsystem allocates on its behalf.`,
     });
   }
@@ -147,7 +155,7 @@ function failureFindings(parsed: KmallocParsed): Finding[] {
       pattern: 'allocation-failure',
       severity: 'warning',
       title: `kmalloc returned NULL ${count} times during the window`,
-      evidence: evidence(parsed.failures.map((f) => `${f.site} (${f.comm}): ${f.count} failed allocations`)),
+      evidence: evidence(parsed.failures.map((f) => `${f.site} (${processLabel(parsed, f)}): ${f.count} failed allocations`)),
       recommendation:
         'Allocation failures while memory looks free point to fragmentation or exhausted reserves: run the memory capture ' +
         '(buddyinfo, compaction stalls) and check the kernel log for "page allocation failure".',
@@ -178,7 +186,7 @@ export function analyzeKmalloc(parsed: KmallocParsed, params: CaptureParams<'kma
     summary[`site.${i + 1}`] = `${site.site}: ${formatBytes(site.bytes)}, ${site.calls} calls`;
   });
   parsed.byProcess.slice(0, params.topN).forEach((proc, i) => {
-    summary[`process.${i + 1}`] = `${proc.comm}: ${formatBytes(proc.bytes)}, ${proc.calls} calls`;
+    summary[`process.${i + 1}`] = `${processLabel(parsed, proc)}: ${formatBytes(proc.bytes)}, ${proc.calls} calls`;
   });
   if (parsed.tracked) {
     summary.outstandingBytes = outstanding;
@@ -188,7 +196,7 @@ export function analyzeKmalloc(parsed: KmallocParsed, params: CaptureParams<'kma
     });
   }
   if (topSite) summary.topCallSite = topSite.site;
-  if (topProcess) summary.topProcess = topProcess.comm;
+  if (topProcess) summary.topProcess = processLabel(parsed, topProcess);
   if (parsed.malformedLines > 0) summary.malformedOutputLines = parsed.malformedLines;
   return { summary, findings: [...rateFindings(parsed), ...outstandingFindings(parsed), ...failureFindings(parsed)] };
 }

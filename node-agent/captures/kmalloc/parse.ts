@@ -1,5 +1,6 @@
 import { findMap, mergeNumbers, parseBpftraceOutput, type HistBucket } from '../../engine/bpftrace-output.js';
 import { windowSeconds } from '../../engine/bpftrace-window.js';
+import type { Workload } from '../../engine/workload.js';
 
 export interface Usage {
   calls: number;
@@ -8,7 +9,15 @@ export interface Usage {
 
 export interface PairUsage extends Usage {
   comm: string;
+  /** The unified-hierarchy cgroup id the process ran in; 0 in recordings made before it was kept. */
+  cgroup: number;
   site: string;
+}
+
+/** A process by its command name and cgroup: one comm in two pods are two processes here. */
+export interface ProcessUsage extends Usage {
+  comm: string;
+  cgroup: number;
 }
 
 export interface KmallocParsed {
@@ -16,7 +25,7 @@ export interface KmallocParsed {
   windowSeconds: number;
   total: Usage;
   /** Largest first. */
-  byProcess: (Usage & { comm: string })[];
+  byProcess: ProcessUsage[];
   bySite: (Usage & { site: string })[];
   byProcessAndSite: PairUsage[];
   /** Calls by exact allocation size (bytes_alloc, the slab object size), smallest first. */
@@ -24,7 +33,7 @@ export interface KmallocParsed {
   /** The same in log2 buckets. */
   sizeHistogram: HistBucket[];
   /** kmalloc calls that returned NULL. */
-  failures: { comm: string; site: string; count: number }[];
+  failures: { comm: string; cgroup: number; site: string; count: number }[];
   /** Whether live allocations were tracked (params.trackOutstanding). */
   tracked: boolean;
   /** Bytes allocated in the window and not freed by its end, by call site; largest first. */
@@ -38,6 +47,8 @@ export interface KmallocParsed {
   unseenFrees: number;
   /** Output lines that were not JSON: a cut-off output. */
   malformedLines: number;
+  /** Where the processes ran, by cgroup id: the pod and container, or the host. Ids not listed are unknown. */
+  workloads?: Record<string, Workload>;
 }
 
 /** Splits a printed key "a,b,c" into its last `count` parts and the rest (a comm may hold commas). */
@@ -45,6 +56,11 @@ function splitKey(key: string, count: number): string[] {
   const parts = key.split(',');
   if (parts.length <= count) return ['', ...parts];
   return [parts.slice(0, parts.length - count).join(','), ...parts.slice(parts.length - count)];
+}
+
+/** [comm, site, size] of an older recording as [comm, cgroup 0, site, size]. */
+function withoutCgroup([comm, site, size]: string[]): string[] {
+  return [comm!, '0', site!, size!];
 }
 
 function sumBy<T extends Usage>(pairs: PairUsage[], key: (p: PairUsage) => string, make: (name: string) => T): T[] {
@@ -71,6 +87,11 @@ export function log2Histogram(sizeClasses: { bytes: number; calls: number }[]): 
   return [...buckets.values()].sort((a, b) => a.min! - b.min!);
 }
 
+/** The cgroup ids the processes ran in, to name their pods (0, unknown, left out). */
+export function cgroupIdsOf(parsed: KmallocParsed): Set<number> {
+  return new Set([...parsed.byProcessAndSite, ...parsed.failures].map((p) => p.cgroup).filter((id) => id > 0));
+}
+
 /** Parses the JSON output of the kmalloc program (program.ts). */
 export function parseKmalloc(output: string, params: { trackOutstanding: boolean; maxTrackedAllocations: number }): KmallocParsed {
   const parsed = parseBpftraceOutput(output);
@@ -79,15 +100,19 @@ export function parseKmalloc(output: string, params: { trackOutstanding: boolean
   // Calls by "site,size": what freed allocations are subtracted from.
   const allocatedBySiteSize = new Map<string, number>();
   const failures: KmallocParsed['failures'] = [];
-  for (const [key, calls] of mergeNumbers(findMap(parsed, '@alloc', 'map')?.entries ?? [], 'sum')) {
-    const [comm, site, sizeText] = splitKey(key, 2) as [string, string, string];
+  // @allocs[comm, cgroup, site, size]; recordings from before the cgroup was kept have @alloc[comm, site, size].
+  const withCgroup = findMap(parsed, '@allocs', 'map');
+  const allocs = withCgroup ?? findMap(parsed, '@alloc', 'map');
+  for (const [key, calls] of mergeNumbers(allocs?.entries ?? [], 'sum')) {
+    const [comm, cgroupText, site, sizeText] = (withCgroup ? splitKey(key, 3) : withoutCgroup(splitKey(key, 2))) as [string, string, string, string];
+    const cgroup = Number(cgroupText);
     const size = Number(sizeText);
     if (size === 0) {
-      failures.push({ comm, site, count: calls });
+      failures.push({ comm, cgroup, site, count: calls });
       continue;
     }
-    const pairKey = `${comm}\u0000${site}`;
-    const pair = pairCounts.get(pairKey) ?? { comm, site, calls: 0, bytes: 0 };
+    const pairKey = `${comm}\u0000${cgroup}\u0000${site}`;
+    const pair = pairCounts.get(pairKey) ?? { comm, cgroup, site, calls: 0, bytes: 0 };
     pair.calls += calls;
     pair.bytes += calls * size;
     pairCounts.set(pairKey, pair);
@@ -122,8 +147,8 @@ export function parseKmalloc(output: string, params: { trackOutstanding: boolean
     total,
     byProcess: sumBy(
       pairs,
-      (p) => p.comm,
-      (comm) => ({ comm, calls: 0, bytes: 0 }),
+      (p) => `${p.comm}\u0000${p.cgroup}`,
+      (key) => ({ comm: key.slice(0, key.lastIndexOf('\u0000')), cgroup: Number(key.slice(key.lastIndexOf('\u0000') + 1)), calls: 0, bytes: 0 }),
     ),
     bySite: sumBy(
       pairs,

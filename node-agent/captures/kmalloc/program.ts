@@ -7,7 +7,10 @@ type KmallocParams = CaptureParams<'kmalloc'>;
  * Everything is aggregated in kernel maps; user space reads the maps once, at the end. Each
  * kmalloc costs one map update (plus two on @live when tracking), so the capture stays close to
  * a bare count() per event (bench/bpftrace-overhead.ts):
- *   @alloc[comm, call site, bytes_alloc]  count(): calls by process, call site and size class;
+ *   @allocs[comm, cgroup, call site, bytes_alloc]
+ *                                         count(): calls by process, its cgroup (the unified
+ *                                         hierarchy's id, which names the pod and container:
+ *                                         engine/cgroup-ids.ts), call site and size class;
  *                                         bytes = calls x size, and the size histogram, follow.
  *                                         Size 0 marks kmalloc calls that returned NULL (a real
  *                                         allocation is never 0 bytes: kmalloc(0) is not traced).
@@ -53,7 +56,7 @@ export function kmallocProgram(params: KmallocParams): string {
     '}',
     // Untracked, nothing needs the probe to stop at once; tracked, @live must stop changing.
     track ? 'tracepoint:kmem:kmalloc /nsecs < $1/ {' : 'tracepoint:kmem:kmalloc {',
-    '  @alloc[comm, ksym(args->call_site), args->ptr != 0 ? args->bytes_alloc : 0] = count();',
+    '  @allocs[comm, cgroup, ksym(args->call_site), args->ptr != 0 ? args->bytes_alloc : 0] = count();',
     ...(track
       ? [
           '  if (args->ptr != 0) {',

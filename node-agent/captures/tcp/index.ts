@@ -1,10 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import type { CaptureModule } from '../../engine/capture.js';
 import { sampleOverWindow } from '../../engine/sampling.js';
-import { analyzeTcp } from './analyze.js';
+import { analyzeTcp, namespaceText } from './analyze.js';
+import { defaultMaxNamespaces, findNamespaces, readNamespaces } from './namespaces.js';
 import { parseTcp, type ParsedTcp, type TcpRaw, type TcpReadingText } from './parse.js';
-import { closeWaitLines, parseProcNetTcp, unreadBytes } from '../../procfs/net-tcp.js';
+import { parseProcNetTcp, unreadBytes } from '../../procfs/net-tcp.js';
 import { startRetransmitTrace } from './retransmit-trace.js';
 import { socketOwners } from './socket-owners.js';
 
@@ -12,52 +12,66 @@ import { socketOwners } from './socket-owners.js';
 const maxReadings = 240;
 
 export interface TcpCaptureOptions {
-  /**
-   * Where the network namespace's files are: /proc/net is this process's namespace (the host's
-   * for an agent with hostNetwork); /proc/<pid>/net is the namespace of that process.
-   */
-  procNet?: string;
+  /** The /proc whose processes lead to the node's network namespaces: the host's for an agent with hostPID. */
+  procRoot?: string;
+  /** Read no more namespaces than this; the rest are counted in the summary (namespacesSkipped). */
+  maxNamespaces?: number;
 }
 
-async function readNetFiles(procNet: string): Promise<TcpReadingText> {
-  const [tcp, tcp6, snmp, netstat] = await Promise.all([
-    readFile(`${procNet}/tcp`, 'utf8'),
-    readFile(`${procNet}/tcp6`, 'utf8').catch(() => undefined),
-    readFile(`${procNet}/snmp`, 'utf8'),
-    readFile(`${procNet}/netstat`, 'utf8'),
-  ]);
-  return { tcp: closeWaitLines(tcp), ...(tcp6 !== undefined ? { tcp6: closeWaitLines(tcp6) } : {}), snmp, netstat };
-}
-
+/** The first and last reading of each namespace, as read: the artifact to check findings against. */
 function readingsText(raw: TcpRaw): string {
   const ends = raw.readings.length > 1 ? [raw.readings[0]!, raw.readings.at(-1)!] : raw.readings;
-  return ends
-    .flatMap((sample) => Object.entries(sample.data).map(([file, text]) => `==> net/${file} at +${(sample.atMs / 1000).toFixed(1)}s <==\n${text}`))
+  const files = (text: TcpReadingText | undefined) => Object.entries(text ?? {}).filter((entry): entry is [string, string] => entry[1] !== undefined);
+  return raw.namespaces
+    .flatMap((ns) =>
+      ends.flatMap((sample) =>
+        files(sample.data[ns.inode]).map(
+          ([file, text]) =>
+            `==> net:[${ns.inode}] ${namespaceText(ns)}, pid ${ns.pid} (${ns.comm}): net/${file} at +${(sample.atMs / 1000).toFixed(1)}s <==\n${text}`,
+        ),
+      ),
+    )
     .join('\n');
 }
 
 export function createTcpCapture(options: TcpCaptureOptions = {}): CaptureModule<'tcp', TcpRaw, ParsedTcp> {
-  const procNet = options.procNet ?? '/proc/net';
+  const procRoot = options.procRoot ?? '/proc';
+  const maxNamespaces = options.maxNamespaces ?? defaultMaxNamespaces;
   return {
     kind: 'tcp',
     title: 'TCP CLOSE_WAIT backlog and retransmits',
     // tcp6 is read when present; bpftrace, root and the tcp:tcp_retransmit_skb tracepoint add
     // retransmits by remote address, and their absence is reported in the summary, not a failure.
+    // Other processes' network namespaces need ptrace read access (root); without it only the
+    // agent's own is read.
     requirements: () => [{ file: '/proc/net/tcp' }, { file: '/proc/net/snmp' }, { file: '/proc/net/netstat' }],
 
     async run(ctx) {
       const trace = startRetransmitTrace(ctx);
+      const found = await findNamespaces({ procRoot, maxNamespaces, workloads: ctx.workloads });
+      if (found.skipped > 0) ctx.log.warn({ read: found.namespaces.length, skipped: found.skipped }, 'More network namespaces than the tcp capture reads');
       const intervalSeconds = Math.max(ctx.params.intervalSeconds, Math.ceil(ctx.durationSeconds / maxReadings));
-      const readings = await sampleOverWindow(ctx, intervalSeconds, () => readNetFiles(procNet));
+      // The socket tables at the first reading and at the window's end (the last reading; a
+      // timer may fire a little early, hence the margin), the counters at every one.
+      let first = true;
+      const readings = await sampleOverWindow(ctx, intervalSeconds, () => {
+        const sockets = first || Date.now() >= ctx.windowEnd.getTime() - 1000;
+        first = false;
+        return readNamespaces(procRoot, found.namespaces, sockets);
+      });
       const retransmitTrace = await trace.stop();
-      const last = readings.at(-1)!.data;
       const littleEndian = endianness() === 'LE';
-      const stuck = [...parseProcNetTcp(last.tcp, littleEndian), ...parseProcNetTcp(last.tcp6 ?? '', littleEndian)].filter((s) => unreadBytes(s) > 0);
+      const lastTables = readings.findLast((r) => Object.values(r.data).some((text) => text.tcp !== undefined)) ?? readings[0]!;
+      const stuck = Object.values(lastTables.data).flatMap((text) =>
+        [...parseProcNetTcp(text.tcp ?? '', littleEndian), ...parseProcNetTcp(text.tcp6 ?? '', littleEndian)].filter((s) => unreadBytes(s) > 0),
+      );
       const raw: TcpRaw = {
         intervalSeconds,
         littleEndian,
+        namespaces: found.namespaces,
+        skippedNamespaces: found.skipped,
         readings,
-        owners: await socketOwners(new Set(stuck.map((s) => s.inode)), { workloads: ctx.workloads }),
+        owners: await socketOwners(new Set(stuck.map((s) => s.inode)), { procRoot, workloads: ctx.workloads }),
         retransmitTrace,
       };
       await ctx.artifacts.write('readings.txt', readingsText(raw), 'text/plain');

@@ -1,16 +1,33 @@
 import type { Sample } from '../../engine/sampling.js';
+import type { Workload } from '../../engine/workload.js';
 import { closeWaitState, parseProcNetTcp, type TcpSocket } from '../../procfs/net-tcp.js';
 import { parseRetransmitMap, type RemoteRetransmits } from './retransmit-program.js';
 import { parseSnmp } from '../../procfs/snmp.js';
 import type { SocketOwner } from './socket-owners.js';
 
-/** One reading: the CLOSE_WAIT lines of tcp/tcp6 and the whole SNMP counter files. */
+/**
+ * One reading of one network namespace: the whole SNMP counter files, and at the window's first
+ * and last reading the CLOSE_WAIT lines of tcp/tcp6 (the socket tables are costly to read).
+ */
 export interface TcpReadingText {
-  tcp: string;
+  /** Undefined in readings between the first and the last. */
+  tcp?: string;
   /** Undefined when the node has no IPv6. */
   tcp6?: string;
   snmp: string;
   netstat: string;
+}
+
+/** A network namespace the capture read, through one of its processes. */
+export interface TcpNamespace {
+  /** The inode /proc/<pid>/ns/net links to: net:[inode]. */
+  inode: number;
+  pid: number;
+  comm: string;
+  /** The host's own namespace (pid 1's). */
+  host: boolean;
+  /** Where the process runs: a pod's namespace is shared by its containers, so the pod names the namespace. Undefined when it exited. */
+  workload?: Workload;
 }
 
 /** The tcp:tcp_retransmit_skb trace: its bpftrace output, or why there is none. */
@@ -20,24 +37,35 @@ export interface TcpRaw {
   intervalSeconds: number;
   /** The byte order /proc/net/tcp addresses were printed in (os.endianness()). */
   littleEndian: boolean;
-  readings: Sample<TcpReadingText>[];
-  /** Processes holding the CLOSE_WAIT sockets with unread data, by socket inode. */
+  namespaces: TcpNamespace[];
+  /** Namespaces on the node beyond the capture's bound, not read. */
+  skippedNamespaces: number;
+  /** Each reading holds the namespaces read at that time, by inode. */
+  readings: Sample<Record<string, TcpReadingText>>[];
+  /** Processes holding the CLOSE_WAIT sockets with unread data, by socket inode (inodes are unique across namespaces). */
   owners: Record<string, SocketOwner[]>;
   retransmitTrace: RetransmitTrace;
 }
 
 export interface TcpReading {
   atMs: number;
-  closeWait: TcpSocket[];
+  /** Undefined where the socket tables were not read. */
+  closeWait?: TcpSocket[];
   /** The Tcp section of /proc/net/snmp. */
   tcp: Record<string, number>;
   /** The TcpExt section of /proc/net/netstat. */
   tcpExt: Record<string, number>;
 }
 
+/** One namespace's readings, in time order; a namespace that appeared or vanished mid-window has fewer. */
+export interface NamespaceTcp extends TcpNamespace {
+  readings: TcpReading[];
+}
+
 export interface ParsedTcp {
   intervalSeconds: number;
-  readings: TcpReading[];
+  namespaces: NamespaceTcp[];
+  skippedNamespaces: number;
   owners: Record<string, SocketOwner[]>;
   /** Retransmitted segments by remote address and port; undefined when they were not traced. */
   retransmitsByRemote?: RemoteRetransmits[];
@@ -45,17 +73,28 @@ export interface ParsedTcp {
   retransmitNote?: string;
 }
 
+function parseReading(atMs: number, data: TcpReadingText, littleEndian: boolean): TcpReading {
+  return {
+    atMs,
+    ...(data.tcp !== undefined
+      ? { closeWait: [...parseProcNetTcp(data.tcp, littleEndian), ...parseProcNetTcp(data.tcp6 ?? '', littleEndian)].filter((s) => s.state === closeWaitState) }
+      : {}),
+    tcp: parseSnmp(data.snmp).Tcp ?? {},
+    tcpExt: parseSnmp(data.netstat).TcpExt ?? {},
+  };
+}
+
 export function parseTcp(raw: TcpRaw): ParsedTcp {
   return {
     intervalSeconds: raw.intervalSeconds,
-    readings: raw.readings.map(({ atMs, data }) => ({
-      atMs,
-      closeWait: [...parseProcNetTcp(data.tcp, raw.littleEndian), ...parseProcNetTcp(data.tcp6 ?? '', raw.littleEndian)].filter(
-        (s) => s.state === closeWaitState,
-      ),
-      tcp: parseSnmp(data.snmp).Tcp ?? {},
-      tcpExt: parseSnmp(data.netstat).TcpExt ?? {},
+    namespaces: raw.namespaces.map((ns) => ({
+      ...ns,
+      readings: raw.readings.flatMap(({ atMs, data }) => {
+        const text = data[ns.inode];
+        return text ? [parseReading(atMs, text, raw.littleEndian)] : [];
+      }),
     })),
+    skippedNamespaces: raw.skippedNamespaces,
     owners: raw.owners,
     ...(raw.retransmitTrace.state === 'traced'
       ? { retransmitsByRemote: parseRetransmitMap(raw.retransmitTrace.output) }

@@ -9,6 +9,7 @@ import { pino } from 'pino';
 import { resolveCaptureEntry, type CaptureEntry } from '../../../api/v1alpha1/capture-entry.js';
 import type { CaptureKind } from '../../../api/v1alpha1/captures.js';
 import type { CaptureModule } from '../../../node-agent/engine/capture.js';
+import type { PodEntry } from '../../../node-agent/engine/workload.js';
 import { probeNode, type NodeFacts } from '../../../node-agent/engine/probe.js';
 import { runCaptures, type NodeReport } from '../../../node-agent/engine/run.js';
 import { captureModules } from '../../../node-agent/captures/registry.js';
@@ -33,7 +34,14 @@ export interface RealRun {
 export async function runForReal(
   entries: CaptureEntry[],
   durationSeconds: number,
-  options: { modules?: Partial<Record<CaptureKind, CaptureModule>>; facts?: NodeFacts; signal?: AbortSignal; workload?: Workload } = {},
+  options: {
+    modules?: Partial<Record<CaptureKind, CaptureModule>>;
+    facts?: NodeFacts;
+    signal?: AbortSignal;
+    workload?: Workload;
+    /** The pods the agent's index would hold. */
+    pods?: PodEntry[];
+  } = {},
 ): Promise<RealRun> {
   const root = await mkdtemp(join(tmpdir(), 'ksleuth-capture-'));
   const outDir = join(root, 'out');
@@ -48,6 +56,7 @@ export async function runForReal(
     modules: options.modules ?? captureModules,
     ...(options.workload ? { workload: resolveWorkload(options.workload), workloadModules } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.pods ? { pods: options.pods } : {}),
   });
   return { report, outDir, stateDir, cleanup: () => rm(root, { recursive: true, force: true }) };
 }

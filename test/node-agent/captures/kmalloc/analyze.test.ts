@@ -12,15 +12,15 @@ const recorded = (name = 'tracked-holding-proc-files.json', maxTrackedAllocation
 const MiB = 1024 * 1024;
 
 /** Derived from the recording: one call site (and its process) scaled to `bytesPerSecond`. */
-function withHotSite(bytesPerSecond: number, bytesPerCall = 4096, site = 'single_open', comm = 'node'): KmallocParsed {
+function withHotSite(bytesPerSecond: number, bytesPerCall = 4096, site = 'single_open', comm = 'node', cgroup = 0): KmallocParsed {
   const parsed = recorded();
   const bytes = Math.round(bytesPerSecond * parsed.windowSeconds);
   const calls = Math.round(bytes / bytesPerCall);
   const add = { calls, bytes };
   parsed.total = { calls: parsed.total.calls + calls, bytes: parsed.total.bytes + bytes };
   parsed.bySite = [{ site, ...add }, ...parsed.bySite.filter((s) => s.site !== site)];
-  parsed.byProcess = [{ comm, ...add }, ...parsed.byProcess.filter((p) => p.comm !== comm)];
-  parsed.byProcessAndSite = [{ comm, site, ...add }, ...parsed.byProcessAndSite];
+  parsed.byProcess = [{ comm, cgroup, ...add }, ...parsed.byProcess.filter((p) => p.comm !== comm || p.cgroup !== cgroup)];
+  parsed.byProcessAndSite = [{ comm, cgroup, site, ...add }, ...parsed.byProcessAndSite];
   return parsed;
 }
 
@@ -104,7 +104,7 @@ describe('analyzeKmalloc', () => {
 
   it('reports kmalloc calls that returned NULL as allocation failures (derived input)', () => {
     const parsed = recorded();
-    parsed.failures = [{ comm: 'kworker/0:1', site: 'alloc_skb_with_frags', count: 3 }];
+    parsed.failures = [{ comm: 'kworker/0:1', cgroup: 0, site: 'alloc_skb_with_frags', count: 3 }];
     const { findings, summary } = analyzeKmalloc(parsed, params);
     expect(findings).toEqual([expect.objectContaining({ pattern: 'allocation-failure', title: 'kmalloc returned NULL 3 times during the window' })]);
     expect(findings[0]!.evidence).toEqual(['alloc_skb_with_frags (kworker/0:1): 3 failed allocations']);
@@ -117,5 +117,22 @@ describe('analyzeKmalloc', () => {
     const { findings, summary } = analyzeKmalloc(parsed, params);
     expect(findings).toEqual([]);
     expect(summary.bytesPerSecond).toBe(0);
+  });
+
+  it('names the pod and container of a process by its cgroup id, and the host for a host process (derived input)', () => {
+    const parsed = withHotSite(64 * MiB, 16384, 'iovec_from_user', 'node', 9001);
+    parsed.byProcessAndSite.push({ comm: 'node', cgroup: 1, site: 'iovec_from_user', calls: 10, bytes: 163840 });
+    parsed.workloads = {
+      9001: { host: false, podUid: 'u', namespace: 'shop', pod: 'alloc-1', container: 'alloc', owner: 'Deployment/alloc' },
+      1: { host: true },
+    };
+    const { findings, summary } = analyzeKmalloc(parsed, params);
+    const byProcess = findings.find((f) => f.title.startsWith('Process '));
+    expect(byProcess?.title).toBe('Process node (pod shop/alloc-1 container alloc (Deployment/alloc)) drives 64.0 MiB/s of kmalloc');
+    const bySite = findings.find((f) => f.title.startsWith('Call site iovec_from_user'));
+    expect(bySite?.evidence[1]).toMatch(
+      /^processes at this call site: node \(pod shop\/alloc-1 container alloc \(Deployment\/alloc\)\) [\d.]+ MiB, node \(host\) 160\.0 KiB/,
+    );
+    expect(summary.topProcess).toBe('node (pod shop/alloc-1 container alloc (Deployment/alloc))');
   });
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { kmallocParams } from '../../../../api/v1alpha1/captures.js';
-import { log2Histogram, parseKmalloc } from '../../../../node-agent/captures/kmalloc/parse.js';
+import { cgroupIdsOf, log2Histogram, parseKmalloc } from '../../../../node-agent/captures/kmalloc/parse.js';
 
 const fixture = (name: string): string => readFileSync(new URL(`../../../fixtures/kmalloc/${name}`, import.meta.url), 'utf8');
 const params = (overrides: Record<string, unknown>) => kmallocParams.parse(overrides);
@@ -87,6 +87,17 @@ describe('parseKmalloc on a recorded untracked run', () => {
   });
 });
 
+describe('parseKmalloc on a recorded run with a process in a pod-shaped cgroup', () => {
+  const parsed = parseKmalloc(fixture('untracked-pod-cgroup.json'), params({ trackOutstanding: false }));
+
+  it('keys processes by command and cgroup id: the pod’s writev loop is its own process', () => {
+    expect(parsed.byProcess[0]).toMatchObject({ comm: 'node', cgroup: 19139 });
+    expect(parsed.byProcessAndSite.find((p) => p.cgroup === 19139 && p.site === 'iovec_from_user')).toMatchObject({ calls: 134, bytes: 134 * 16384 });
+    expect(parsed.byProcess.filter((p) => p.cgroup !== 19139).every((p) => p.cgroup === 1)).toBe(true);
+    expect([...cgroupIdsOf(parsed)].sort((a, b) => a - b)).toEqual([1, 19139]);
+  });
+});
+
 describe('parseKmalloc on odd input', () => {
   it('reads failed allocations (size 0), commas in a comm, and the first window end printed', () => {
     const text = [
@@ -96,10 +107,26 @@ describe('parseKmalloc on odd input', () => {
       '{"type": "map", "data": {"@alloc": {"a,b,kfree_skb,64": 2, "kworker/0:1,alloc_skb,0": 3, "a,b,kfree_skb,64": 1}}}',
     ].join('\n');
     const parsed = parseKmalloc(text, params({}));
-    expect(parsed.byProcessAndSite).toEqual([{ comm: 'a,b', site: 'kfree_skb', calls: 3, bytes: 192 }]);
-    expect(parsed.failures).toEqual([{ comm: 'kworker/0:1', site: 'alloc_skb', count: 3 }]);
+    // An older recording: @alloc without the cgroup, read as cgroup 0 (unknown).
+    expect(parsed.byProcessAndSite).toEqual([{ comm: 'a,b', cgroup: 0, site: 'kfree_skb', calls: 3, bytes: 192 }]);
+    expect(parsed.failures).toEqual([{ comm: 'kworker/0:1', cgroup: 0, site: 'alloc_skb', count: 3 }]);
     expect(parsed.outstandingBySite).toEqual([{ site: 'kfree_skb', bytes: 192 }]);
     expect(parsed.windowSeconds).toBe(2);
+  });
+
+  it('reads the cgroup of @allocs[comm, cgroup, site, size], keeping one comm in two cgroups apart', () => {
+    const text = [
+      '{"type": "printf", "data": "ksleuth window_start_ns 1000000000\\n"}',
+      '{"type": "printf", "data": "ksleuth window_end_ns 3000000000\\n"}',
+      '{"type": "map", "data": {"@allocs": {"node,7,iovec_from_user,16384": 10, "node,9,iovec_from_user,16384": 2, "a,b,7,kfree_skb,0": 1}}}',
+    ].join('\n');
+    const parsed = parseKmalloc(text, params({ trackOutstanding: false }));
+    expect(parsed.byProcess).toEqual([
+      { comm: 'node', cgroup: 7, calls: 10, bytes: 163840 },
+      { comm: 'node', cgroup: 9, calls: 2, bytes: 32768 },
+    ]);
+    expect(parsed.failures).toEqual([{ comm: 'a,b', cgroup: 7, site: 'kfree_skb', count: 1 }]);
+    expect([...cgroupIdsOf(parsed)].sort()).toEqual([7, 9]);
   });
 
   it('returns empty results for empty output and counts a cut-off line', () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { kmallocParams } from '../../../../api/v1alpha1/captures.js';
 import { parseKmalloc } from '../../../../node-agent/captures/kmalloc/parse.js';
+import { PodCgroup, writevAllocatorScript } from '../pod-cgroup.js';
 import { nodeFacts, runForReal } from '../real-run.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -46,6 +47,23 @@ describe('the kmalloc capture on this kernel', () => {
       clearInterval(opener);
       for (const fd of held) closeSync(fd);
     }
+  });
+
+  it('names the pod and container of an allocating process by its cgroup', async () => {
+    const cgroup = await PodCgroup.create();
+    cleanups.push(() => cgroup.remove());
+    cgroup.start(writevAllocatorScript);
+    const pod = { uid: cgroup.podUid, namespace: 'shop', name: 'alloc-1', owner: 'Deployment/alloc', containers: { [cgroup.containerId]: 'alloc' } };
+    const run = await runForReal([{ kmalloc: { trackOutstanding: false } }], 6, { pods: [pod] });
+    cleanups.push(run.cleanup);
+    const outcome = run.report.captures[0]!;
+    expect(outcome.state).toBe('Succeeded');
+    const label = 'node (pod shop/alloc-1 container alloc (Deployment/alloc))';
+    expect(outcome.summary.topProcess, JSON.stringify(outcome.summary)).toBe(label);
+    const finding = outcome.findings.find((f) => f.title.startsWith('Process '));
+    expect(finding?.title).toMatch(new RegExp(`^Process ${label.replace(/[()/]/g, '\\$&')} drives [\\d.]+ MiB/s of kmalloc$`));
+    // Processes outside any pod are the host's.
+    expect(Object.values(outcome.summary).some((v) => typeof v === 'string' && / \(host\): /.test(v))).toBe(true);
   });
 
   it('runs without the kfree probe when outstanding bytes are not wanted', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { analyzeTcp, tcpThresholds } from '../../../../node-agent/captures/tcp/analyze.js';
-import { parseTcp, type RetransmitTrace, type TcpRaw } from '../../../../node-agent/captures/tcp/parse.js';
+import { parseTcp, type RetransmitTrace, type TcpNamespace, type TcpRaw } from '../../../../node-agent/captures/tcp/parse.js';
 import { fixture } from '../../fixtures.js';
 
 const read = (name: string): string => fixture('tcp', name);
@@ -15,25 +15,38 @@ interface Reading {
 
 const header = read('tcp-host.txt').split('\n')[0]!;
 
-/** Two readings 4 s apart; by default the host's own files, which show neither problem. */
-function raw(first: Reading, last: Reading, extra: Partial<TcpRaw> = {}): TcpRaw {
-  const data = (r: Reading) => ({
-    tcp: r.tcp ?? read('tcp-host.txt'),
-    ...(r.tcp6 ? { tcp6: r.tcp6 } : {}),
-    snmp: r.snmp ?? read('snmp-host.txt'),
-    netstat: r.netstat ?? read('netstat-host.txt'),
-  });
+const data = (r: Reading) => ({
+  tcp: r.tcp ?? read('tcp-host.txt'),
+  ...(r.tcp6 ? { tcp6: r.tcp6 } : {}),
+  snmp: r.snmp ?? read('snmp-host.txt'),
+  netstat: r.netstat ?? read('netstat-host.txt'),
+});
+
+const hostNs: TcpNamespace = { inode: 4026531840, pid: 1, comm: 'init', host: true, workload: { host: true } };
+const shopPod = { host: false, podUid: 'u', namespace: 'shop', pod: 'web-1', owner: 'Deployment/web' } as const;
+const podNs: TcpNamespace = { inode: 4026532600, pid: 4100, comm: 'pause', host: false, workload: { ...shopPod, containerId: 'c'.repeat(64) } };
+
+/** Two readings 4 s apart of each namespace (undefined: not read then); by default the host's own files, which show neither problem. */
+function rawOf(namespaces: { ns: TcpNamespace; first?: Reading; last?: Reading }[], extra: Partial<TcpRaw> = {}): TcpRaw {
+  const at = (pick: 'first' | 'last') => Object.fromEntries(namespaces.flatMap((n) => (n[pick] ? [[String(n.ns.inode), data(n[pick]!)]] : [])));
   return {
     intervalSeconds: 4,
     littleEndian: true,
+    namespaces: namespaces.map((n) => n.ns),
+    skippedNamespaces: 0,
     readings: [
-      { atMs: 0, data: data(first) },
-      { atMs: 4000, data: data(last) },
+      { atMs: 0, data: at('first') },
+      { atMs: 4000, data: at('last') },
     ],
     owners: {},
     retransmitTrace: { state: 'traced', output: read('bpftrace-retransmits.json') },
     ...extra,
   };
+}
+
+/** The host's namespace alone. */
+function raw(first: Reading, last: Reading, extra: Partial<TcpRaw> = {}): TcpRaw {
+  return rawOf([{ ns: hostNs, first, last }], extra);
 }
 
 const analyze = (r: TcpRaw, p = params) => analyzeTcp(parseTcp(r), p);
@@ -113,16 +126,17 @@ describe('retransmits', () => {
     expect(findings).toHaveLength(1);
     const finding = findings[0]!;
     expect(finding).toMatchObject({ pattern: 'tcp-retransmits', severity: 'warning', title: 'TCP retransmitted 4.48% of segments during the window' });
-    expect(finding.evidence[0]).toBe('RetransSegs +96 of OutSegs +2144 (4.48%) in 4.0s (thresholds: 1% over at least 1000 segments)');
-    expect(finding.evidence[1]).toMatch(/^retransmission timeouts \(TCPTimeouts\) \+\d+: /);
-    expect(finding.evidence[3]).toMatch(/^retransmitted segments by remote address \(tcp:tcp_retransmit_skb, whole node\): 10\.201\.0\.2:9100 ×160/);
+    expect(finding.evidence[0]).toBe('in the host: RetransSegs +96 of OutSegs +2144 (4.48%) in 4.0s');
+    expect(finding.evidence[1]).toBe('thresholds: 1% over at least 1000 segments, per network namespace');
+    expect(finding.evidence[2]).toMatch(/^in the host: retransmission timeouts \(TCPTimeouts\) \+\d+: /);
+    expect(finding.evidence[4]).toMatch(/^retransmitted segments by remote address \(tcp:tcp_retransmit_skb, whole node\): 10\.201\.0\.2:9100 ×160/);
   });
 
   it('says why the remote addresses are missing when bpftrace could not run', () => {
     const trace: RetransmitTrace = { state: 'unavailable', reason: 'bpftrace is not installed (Debian/Ubuntu: apt-get install bpftrace)' };
     const { findings, summary } = analyze(raw(lossy.first, lossy.last, { retransmitTrace: trace }));
     expect(summary.retransmitsByRemote).toBe('not traced: bpftrace is not installed (Debian/Ubuntu: apt-get install bpftrace)');
-    expect(findings[0]!.evidence[3]).toBe('retransmits by remote address: not traced (bpftrace is not installed (Debian/Ubuntu: apt-get install bpftrace))');
+    expect(findings[0]!.evidence[4]).toBe('retransmits by remote address: not traced (bpftrace is not installed (Debian/Ubuntu: apt-get install bpftrace))');
   });
 
   it('is critical from 5%', () => {
@@ -140,5 +154,101 @@ describe('retransmits', () => {
 
   it('does not report a node whose counters did not move', () => {
     expect(analyze(raw({}, {})).findings).toEqual([]);
+  });
+});
+
+describe('every network namespace of the node', () => {
+  const owners = { 124988: [{ pid: 4242, comm: 'node', workload: { ...shopPod, container: 'server' } }] };
+
+  it('names the pod whose namespace holds the backlog, and its container through the owner', () => {
+    const { findings, summary } = analyze(
+      rawOf(
+        [
+          { ns: hostNs, first: {}, last: {} },
+          { ns: podNs, first: closeWait, last: closeWait },
+        ],
+        { owners },
+      ),
+    );
+    expect(summary).toMatchObject({ networkNamespaces: 2, namespacesSkipped: 0, namespacesWithCloseWaitData: 1, closeWaitWithData: 5 });
+    expect(findings).toHaveLength(1);
+    expect(findings[0]!.title).toBe('5 TCP sockets in CLOSE_WAIT hold 500 B of unread data in pod shop/web-1 (Deployment/web)');
+    expect(findings[0]!.evidence[1]).toBe(
+      'in pod shop/web-1 (Deployment/web), local 127.0.0.1:43135: 5 sockets, 500 B unread, from 1 remote address (127.0.0.1), uid 0, ' +
+        'held by pid 4242 (node, pod shop/web-1 container server (Deployment/web))',
+    );
+  });
+
+  it('adds up backlogs of several namespaces against the threshold and says where each is', () => {
+    const six = { tcp: header, tcp6: read('tcp6-netns-close-wait.txt') };
+    const other: TcpNamespace = { inode: 4026532700, pid: 5000, comm: 'sleep', host: false, workload: { host: true } };
+    const { findings } = analyze(
+      rawOf([
+        { ns: podNs, first: closeWait, last: closeWait },
+        { ns: other, first: six, last: six },
+      ]),
+      { ...params, closeWaitMinSockets: 10 },
+    );
+    expect(findings[0]!.title).toBe('10 TCP sockets in CLOSE_WAIT hold 3.0 KiB of unread data in 2 network namespaces');
+    expect(findings[0]!.evidence.slice(1, 4)).toEqual([
+      'in pod shop/web-1 (Deployment/web), local 127.0.0.1:43135: 5 sockets, 500 B unread, from 1 remote address (127.0.0.1), uid 0, owner not found',
+      'in net:[4026532700] of host process 5000 (sleep), local [::1]:40955: 3 sockets, 600 B unread, from 1 remote address (::1), uid 0, owner not found',
+      'in net:[4026532700] of host process 5000 (sleep), local [::ffff:127.0.0.1]:38257: 2 sockets, 2.0 KiB unread, from 1 remote address (::ffff:127.0.0.1), uid 0, owner not found',
+    ]);
+  });
+
+  it('finds retransmits inside a pod while the host is quiet, and adds the namespaces up in the summary', () => {
+    const { findings, summary } = analyze(
+      rawOf([
+        { ns: hostNs, first: {}, last: {} },
+        { ns: podNs, first: lossy.first, last: lossy.last },
+      ]),
+    );
+    expect(summary).toMatchObject({ outSegs: 2144, retransSegs: 96, networkNamespaces: 2 });
+    expect(findings[0]!.title).toBe('TCP retransmitted 4.48% of segments during the window in pod shop/web-1 (Deployment/web)');
+    expect(findings[0]!.evidence[0]).toBe('in pod shop/web-1 (Deployment/web): RetransSegs +96 of OutSegs +2144 (4.48%) in 4.0s');
+  });
+
+  it('judges each namespace on its own: lossy segments are not diluted by a busy healthy one', () => {
+    // Derived: the host sent 100 000 segments without a retransmit; the pod's recorded lossy run stays 4.48%.
+    const busy = read('snmp-lossy-end.txt').replace(/^(Tcp: 1 200 120000 -1 32 0 0 0 32 3040) 3232 96 /m, '$1 101088 0 ');
+    const { findings } = analyze(
+      rawOf([
+        { ns: hostNs, first: lossy.first, last: { ...lossy.last, snmp: busy } },
+        { ns: podNs, first: lossy.first, last: lossy.last },
+      ]),
+    );
+    const { summary } = analyze(
+      rawOf([
+        { ns: hostNs, first: lossy.first, last: { ...lossy.last, snmp: busy } },
+        { ns: podNs, first: lossy.first, last: lossy.last },
+      ]),
+    );
+    expect(summary.retransmitPercent).toBeLessThan(0.1);
+    expect(findings.map((f) => f.title)).toEqual(['TCP retransmitted 4.48% of segments during the window in pod shop/web-1 (Deployment/web)']);
+  });
+
+  it('leaves out of the figures a namespace read once (its pod went away mid-window)', () => {
+    const { findings, summary } = analyze(
+      rawOf([
+        { ns: hostNs, first: {}, last: {} },
+        { ns: podNs, first: lossy.first },
+      ]),
+    );
+    expect(summary).toMatchObject({ outSegs: 0, networkNamespaces: 2 });
+    expect(findings).toEqual([]);
+  });
+
+  it('reports the namespaces beyond the bound', () => {
+    expect(analyze(raw({}, {}, { skippedNamespaces: 7 })).summary.namespacesSkipped).toBe(7);
+  });
+
+  it('takes the backlog from the first and last readings with socket tables; readings between hold counters only', () => {
+    const full = rawOf([{ ns: podNs, first: closeWait, last: closeWait }]);
+    const { tcp: _tcp, ...countersOnly } = full.readings[0]!.data[podNs.inode]!;
+    full.readings.splice(1, 0, { atMs: 2000, data: { [podNs.inode]: countersOnly } });
+    const { findings, summary } = analyze(full);
+    expect(summary).toMatchObject({ readings: 3, closeWaitWithData: 5 });
+    expect(findings[0]!.evidence[0]).toMatch(/; 5 of them were already there 4\.0s earlier$/);
   });
 });

@@ -104,22 +104,30 @@ describe('parseTcp', () => {
     const parsed = parseTcp({
       intervalSeconds: 4,
       littleEndian: true,
+      namespaces: [
+        { inode: 4026531840, pid: 1, comm: 'init', host: true },
+        { inode: 4026532600, pid: 4100, comm: 'pause', host: false },
+      ],
+      skippedNamespaces: 0,
       readings: [
         {
           atMs: 0,
           data: {
-            tcp: read('tcp-netns-close-wait.txt'),
-            tcp6: read('tcp6-netns-close-wait.txt'),
-            snmp: read('snmp-lossy-start.txt'),
-            netstat: read('netstat-lossy-start.txt'),
+            4026532600: {
+              tcp: read('tcp-netns-close-wait.txt'),
+              tcp6: read('tcp6-netns-close-wait.txt'),
+              snmp: read('snmp-lossy-start.txt'),
+              netstat: read('netstat-lossy-start.txt'),
+            },
           },
         },
       ],
       owners: {},
       retransmitTrace: { state: 'unavailable', reason: 'bpftrace is not installed' },
     });
-    expect(parsed.readings[0]!.closeWait).toHaveLength(7 + 6);
-    expect(parsed.readings[0]!.tcp.OutSegs).toBe(1088);
+    expect(parsed.namespaces.map((n) => n.readings.length)).toEqual([0, 1]);
+    expect(parsed.namespaces[1]!.readings[0]!.closeWait).toHaveLength(7 + 6);
+    expect(parsed.namespaces[1]!.readings[0]!.tcp.OutSegs).toBe(1088);
     expect(parsed.retransmitsByRemote).toBeUndefined();
     expect(parsed.retransmitNote).toBe('bpftrace is not installed');
   });
