@@ -262,8 +262,7 @@ async function runBatch(
       dirty = false;
     } catch (error) {
       const why = `could not record the original values in ${netnsStatePath(options.stateDir)}: ${(error as Error).message}; nothing was written`;
-      for (const [w, ops] of writes)
-        for (const op of ops) if (!w.entry.sysctls.find((h) => h.name === op.name)?.applied) reports.get(op.name)!.exception(w.target, 'Failed', why);
+      for (const [w, ops] of writes) for (const op of ops) reports.get(op.name)!.exception(w.target, 'Failed', why);
       writes.clear();
     }
   }

@@ -86,12 +86,40 @@ spec:
     const status = (await kernelNode('node-2')).status?.sysctls?.find((s) => s.name === fastopen);
     expect(status).toMatchObject({ state: 'Applied', desired: '0', current: '0', original: '3', mitigation: 'tfo-off' });
     const { stdout } = await system().cluster.kubectl(['get', 'kmit', 'tfo-off']);
-    expect(stdout).toMatch(/tfo-off\s+2\/2\s+2\s+0\s+0\s+True\s+False/);
+    // PODS: no pod of these simulated nodes has a network namespace of its own in scope.
+    expect(stdout).toMatch(/tfo-off\s+2\/2\s+0\/0\s+2\s+0\s+0\s+True\s+False/);
 
     await deleteMitigation('tfo-off');
     expect(await sysctl('node-1', fastopen)).toBe(originals['node-1']);
     expect(await sysctl('node-2', fastopen)).toBe('3');
     expect(await sysctl('node-3', fastopen)).toBe(originals['node-3']);
+  });
+
+  it('reports a simulated node’s pod as NotFound, with no namespace to write, and stays Ready', async () => {
+    await system().cluster.kubectl(['apply', '-f', '-'], {
+      input: `apiVersion: v1
+kind: Pod
+metadata: {name: simulated, namespace: default}
+spec:
+  nodeName: node-1
+  containers: [{name: main, image: example.com/none:1}]
+`,
+    });
+    await apply(`apiVersion: ksleuth.io/v1alpha1
+kind: KernelMitigation
+metadata: {name: tfo-sim}
+spec:
+  sysctls: [{name: ${fastopen}, value: "0"}]
+  nodeSelector: {matchLabels: {pool: ingress}}
+  pods: {namespaces: [default]}
+`);
+    await until('the pod to be reported', async () => (await mitigation('tfo-sim')).status?.podCoverage === '0/1');
+    const m = await mitigation('tfo-sim');
+    expect(m.status?.pods?.examples).toEqual([expect.objectContaining({ node: 'node-1', pod: 'default/simulated', reason: 'NotFound' })]);
+    expect(condition(m, 'Ready')?.status).toBe('True');
+    expect(await sysctl('node-1', fastopen)).toBe('0');
+    await deleteMitigation('tfo-sim');
+    await system().cluster.kubectl(['delete', 'pod', 'simulated', '-n', 'default', '--wait=false']);
   });
 
   it('puts back a value changed behind the agent and reports the drift', async () => {

@@ -1,5 +1,5 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { readFile, readlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -175,6 +175,21 @@ describe('net.* sysctls in pods’ network namespaces (real kernel)', { timeout:
     await pass([]);
     expect(await valueIn('a')).toBe('0');
     await setIn(pods.get('a')!.process!.pid!, '1');
+  });
+
+  it('writes nothing into a namespace whose original cannot be recorded', async () => {
+    const blocker = `${netnsStatePath(stateDir)}.tmp`;
+    await mkdir(blocker);
+    try {
+      const result = await pass([want('0', { pods: { podSelector: { matchLabels: { app: 'a' } } } })]);
+      expect(result.writes).toBe(0);
+      expect(await valueIn('a')).toBe('1');
+      expect(result.statuses.get(key)?.exceptions).toEqual([
+        expect.objectContaining({ pod: 'shop/a', reason: 'Failed', message: expect.stringContaining('could not record the original values') }),
+      ]);
+    } finally {
+      await rm(blocker, { recursive: true });
+    }
   });
 
   it('refuses to act while the state file is damaged, naming it', async () => {
