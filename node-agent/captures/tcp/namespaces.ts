@@ -30,13 +30,18 @@ export interface FoundNamespaces {
  * The node's network namespaces for the tcp capture, each with the process its files are read
  * through and who it belongs to: the host's (pid 1's) first, then by inode. The capture's own
  * namespace is always among them, also where other processes' ns links cannot be read.
+ *
+ * An agent outside the host's network namespace reads only its own: it is not the node's network
+ * agent (the chart runs it with hostNetwork), and where several simulated nodes share one host,
+ * each in its own namespace, the others' sockets are not its node's.
  */
 export async function findNamespaces(options: NamespaceScanOptions): Promise<FoundNamespaces> {
   const { procRoot, maxNamespaces, workloads } = options;
   const scan = await scanNetworkNamespaces({ procRoot });
   const own = namespaceInode(procRoot, 'self');
-  const found = [...scan.namespaces];
   const ownPid = Number(readlinkSync(`${procRoot}/self`));
+  const outsideHost = own !== undefined && scan.initInode !== undefined && own !== scan.initInode;
+  const found = outsideHost ? [] : [...scan.namespaces];
   if (own !== undefined && !found.some((n) => n.inode === own)) found.push({ inode: own, pid: ownPid, processes: 1 });
   found.sort((a, b) => Number(b.inode === scan.initInode) - Number(a.inode === scan.initInode) || a.inode - b.inode);
   const kept = found.slice(0, maxNamespaces);

@@ -1,4 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { readFile, stat } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ChildProcess } from 'node:child_process';
@@ -6,8 +8,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createTcpCapture, tcpCapture } from '../../../../node-agent/captures/tcp/index.js';
 import { namespaceInode } from '../../../../node-agent/engine/netns.js';
 import { unmetRequirement } from '../../../../node-agent/engine/requirements.js';
+import { projectRoot } from '../../../../lib/paths.js';
 import { nodeFacts, runForReal } from '../real-run.js';
 import { closeWaitScript, LossyLink, stop, TestNetns } from './netns.js';
+
+const execFileAsync = promisify(execFile);
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -81,6 +86,26 @@ describe('tcp capture on this machine', () => {
     expect(outcome.summary.networkNamespaces).toBe(1);
     expect(outcome.summary.namespacesSkipped).toBeGreaterThanOrEqual(1);
     expect(await readFile(join(run.outDir, 'tcp-readings.txt'), 'utf8')).toMatch(/^==> net:\[\d+\] the host, pid [12] /);
+  });
+
+  it('reads only its own namespace when it runs outside the host’s, as an agent of a simulated node does', async () => {
+    const [own, other] = [await TestNetns.create(), await TestNetns.create()];
+    cleanups.push(
+      () => own.delete(),
+      () => other.delete(),
+    );
+    let server: ChildProcess | undefined;
+    cleanups.push(() => stop(server));
+    server = (await other.start(closeWaitScript(1, 0, 10))).child;
+    const module = join(projectRoot, 'node-agent', 'captures', 'tcp', 'namespaces.ts');
+    const script = `const { findNamespaces } = await import(${JSON.stringify(module)});
+const found = await findNamespaces({ procRoot: '/proc', maxNamespaces: 128, workloads: { ofPid: () => undefined } });
+console.log(JSON.stringify(found.namespaces.map((n) => n.inode)));`;
+    const { stdout } = await execFileAsync('ip', ['netns', 'exec', own.name, process.execPath, '--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: projectRoot,
+    });
+    expect(JSON.parse(stdout)).toEqual([(await stat(`/run/netns/${own.name}`)).ino]);
+    expect(namespaceInode('/proc', server.pid!)).not.toBe((await stat(`/run/netns/${own.name}`)).ino);
   });
 
   it('reads the host namespace through the registry module', async () => {
