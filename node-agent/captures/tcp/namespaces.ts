@@ -31,29 +31,36 @@ export interface FoundNamespaces {
  * through and who it belongs to: the host's (pid 1's) first, then by inode. The capture's own
  * namespace is always among them, also where other processes' ns links cannot be read.
  *
- * An agent outside the host's network namespace reads only its own: it is not the node's network
- * agent (the chart runs it with hostNetwork), and where several simulated nodes share one host,
- * each in its own namespace, the others' sockets are not its node's.
+ * An agent outside the machine's first network namespace runs on a node that is one namespace
+ * among others on its host (a node of the test environment, a nested or simulated node): it reads
+ * its own namespace and those of this node's pods (as the pod index lists them), not the other
+ * nodes' namespaces beside it.
  */
 export async function findNamespaces(options: NamespaceScanOptions): Promise<FoundNamespaces> {
   const { procRoot, maxNamespaces, workloads } = options;
   const scan = await scanNetworkNamespaces({ procRoot });
   const own = namespaceInode(procRoot, 'self');
   const ownPid = Number(readlinkSync(`${procRoot}/self`));
-  const outsideHost = own !== undefined && scan.initInode !== undefined && own !== scan.initInode;
-  const found = outsideHost ? [] : [...scan.namespaces];
+  const nested = own !== undefined && scan.initInode !== undefined && own !== scan.initInode;
+  const found = nested ? scan.namespaces.filter((ns) => ns.inode === own || isListedPod(workloads.ofPid(ns.pid))) : [...scan.namespaces];
   if (own !== undefined && !found.some((n) => n.inode === own)) found.push({ inode: own, pid: ownPid, processes: 1 });
-  found.sort((a, b) => Number(b.inode === scan.initInode) - Number(a.inode === scan.initInode) || a.inode - b.inode);
+  // The node's own network: the machine's, or on a nested node the agent's (hostNetwork).
+  const hostInode = nested ? own : scan.initInode;
+  found.sort((a, b) => Number(b.inode === hostInode) - Number(a.inode === hostInode) || a.inode - b.inode);
   const kept = found.slice(0, maxNamespaces);
   const namespaces = await Promise.all(
     kept.map(async (ns): Promise<TcpNamespace> => {
-      const host = ns.inode === scan.initInode;
+      const host = ns.inode === hostInode;
       const workload: Workload | undefined = host ? { host: true } : workloads.ofPid(ns.pid);
       const comm = (await readFile(`${procRoot}/${ns.pid}/comm`, 'utf8').catch(() => '?')).trim();
       return { inode: ns.inode, pid: ns.pid, comm, host, ...(workload ? { workload } : {}) };
     }),
   );
   return { namespaces, skipped: found.length - kept.length };
+}
+
+function isListedPod(workload: Workload | undefined): boolean {
+  return workload !== undefined && !workload.host && workload.pod !== undefined;
 }
 
 async function readNetFiles(procNet: string, sockets: boolean): Promise<TcpReadingText> {

@@ -88,7 +88,7 @@ describe('tcp capture on this machine', () => {
     expect(await readFile(join(run.outDir, 'tcp-readings.txt'), 'utf8')).toMatch(/^==> net:\[\d+\] the host, pid [12] /);
   });
 
-  it('reads only its own namespace when it runs outside the host’s, as an agent of a simulated node does', async () => {
+  it('reads only its own namespace when it runs outside the machine’s first, as the agent of a simulated node does, not the namespace of a process beside it', async () => {
     const [own, other] = [await TestNetns.create(), await TestNetns.create()];
     cleanups.push(
       () => own.delete(),
