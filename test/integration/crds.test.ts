@@ -184,7 +184,7 @@ subjects:
     expect(stdout).toMatch(/NAME\s+PHASE\s+NODES\s+FINDINGS\s+SEVERITY\s+BASELINE\s+AGE/);
     expect(stdout).toMatch(/quick-health\s+Running\s+2\/3\s+4\s+warning/);
     expect(stdout).toMatch(/NAME\s+NODE\s+INVESTIGATION\s+PHASE\s+FINDINGS\s+AGE/);
-    expect(stdout).toMatch(/NAME\s+APPLIED\s+MATCHED\s+SKIPPED\s+FAILED\s+READY\s+CONFLICT\s+AGE/);
+    expect(stdout).toMatch(/NAME\s+APPLIED\s+PODS\s+MATCHED\s+SKIPPED\s+FAILED\s+READY\s+CONFLICT\s+AGE/);
     expect(stdout).toMatch(/NAME\s+KERNEL\s+FINDINGS\s+SEVERITY\s+AGENT\s+SYSCTLS\s+HEARTBEAT\s+AGE/);
     expect(stdout).toMatch(/worker-1\s+6\.1\.0-18-amd64\s+1\/1\s+\d+s/);
   });

@@ -36,7 +36,9 @@ describe('Pod workloads on the real node', () => {
   beforeAll(async () => {
     const [agent] = await chartPods(release().cluster, 'agent');
     const image = agent!.spec.containers[0]!.image;
-    await runWorkload('wl-exits', 8, 'for i in $(seq 1 30); do echo "line $i"; done; echo "on stderr" >&2; exit 7', image);
+    // The runtime reads stdout and stderr through separate pipes and logs whichever it reads first:
+    // the pause puts the stderr line after the others in the log.
+    await runWorkload('wl-exits', 8, 'for i in $(seq 1 30); do echo "line $i"; done; sleep 1; echo "on stderr" >&2; exit 7', image);
     await runWorkload('wl-loops', 4, 'echo started; while true; do sleep 1; done', image);
     await until(
       'both investigations to finish',
