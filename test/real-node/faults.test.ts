@@ -130,5 +130,6 @@ spec:
     expect((await captureOf('after-failover'))?.status?.results?.[0]?.state).toBe('Succeeded');
     // The Deployment replaced the killed pod: two operators again, the new one standing by.
     await until('two ready operator pods', async () => (await chartPods(cluster, 'operator')).filter(isReady).length === 2, 120_000);
-  });
+    // Each step has its own bound above; the test as a whole may take their sum.
+  }, 330_000);
 });
