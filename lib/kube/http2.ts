@@ -54,13 +54,22 @@ export class Http2Transport implements Transport {
   }
 
   async send(request: TransportRequest): Promise<TransportResponse> {
-    let session = await this.sessionFor(request.tls);
+    let session = await this.connected(request.tls);
     // Destroyed a moment ago ('close' comes a tick later): open the next one now.
     if (session.h2.destroyed || session.h2.closed) {
       if (this.current && (await this.current.session) === session) this.current = undefined;
-      session = await this.sessionFor(request.tls);
+      session = await this.connected(request.tls);
     }
     return this.stream(session, request);
+  }
+
+  /** A session for these credentials; a connection that failed before the session was up sent nothing, so the request may go again. */
+  private async connected(tls: TlsMaterial): Promise<Session> {
+    try {
+      return await this.sessionFor(tls);
+    } catch (error) {
+      throw error instanceof NoHttp2Error ? error : new StaleConnectionError(error as Error);
+    }
   }
 
   /** Closes the session gracefully: its streams end as their servers end them. */

@@ -1,6 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createSecureServer } from 'node:http2';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,11 +50,11 @@ describe('KubeClient on a keep-alive connection the server closed', () => {
 });
 
 describe('KubeClient when the server drops a connection before the TLS handshake ends', () => {
-  it('sends the request again on a new connection, for any verb: nothing had gone out', async () => {
+  it.each(['http/1.1', 'auto'] as const)('sends the request again on a new connection, for any verb: nothing had gone out (%s)', async (protocol) => {
     const dir = await mkdtemp(join(tmpdir(), 'ksleuth-tls-cut-'));
     const { cert, key } = await servingCertificate(dir, 'localhost');
     let answered = 0;
-    const tlsServer = createHttpsServer({ cert, key }, (req, res) => {
+    const tlsServer = createSecureServer({ cert, key, allowHTTP1: true }, (req, res) => {
       answered++;
       req.resume();
       res.setHeader('Content-Type', 'application/json');
@@ -72,13 +72,14 @@ describe('KubeClient when the server drops a connection before the TLS handshake
     server = front as unknown as Server;
     await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
     const url = new URL(`https://127.0.0.1:${(front.address() as AddressInfo).port}`);
-    const client = new KubeClient({ server: url, tls: { rejectUnauthorized: false }, token: async () => undefined });
+    const client = new KubeClient({ server: url, tls: { rejectUnauthorized: false }, token: async () => undefined }, 'test', protocol);
     try {
       await client.patch({ group: '', version: 'v1', plural: 'namespaces' }, 'default', { metadata: { labels: { a: 'b' } } });
       client.close();
       await client.get({ group: '', version: 'v1', plural: 'namespaces' }, 'default');
       expect(answered).toBe(2);
       expect(accepted).toBe(4);
+      expect(client.protocol).toBe(protocol === 'auto' ? 'h2' : 'http/1.1');
     } finally {
       client.close();
       await rm(dir, { recursive: true, force: true });
