@@ -213,7 +213,7 @@ export class Http2Transport implements Transport {
       if (request.timeoutMs !== undefined) {
         const ms = request.timeoutMs;
         stream.setTimeout(ms, () => {
-          stream.destroy(new Error(`${request.method} ${request.path}: no answer within ${ms} ms`));
+          stream.destroy(new Error(`${request.method} ${request.path}: no answer within ${ms} ms (${sessionState(session)})`));
           // A connection gone silent fails every stream on it: find out now rather than per request.
           this.ping(session);
         });
@@ -236,4 +236,19 @@ export class Http2Transport implements Transport {
 function refused(stream: ClientHttp2Stream, error: NodeJS.ErrnoException): boolean {
   if (stream.rstCode === constants.NGHTTP2_REFUSED_STREAM) return true;
   return error.code === 'ERR_HTTP2_GOAWAY_SESSION' || error.code === 'ERR_HTTP2_INVALID_SESSION' || (stream.pending && error.code !== undefined);
+}
+
+/**
+ * What a stalled stream's error tells about its connection: streams open against the server's
+ * limit (a request beyond it waits unsent), whether this stream was ever sent, and the
+ * flow-control windows (data the server may still send).
+ */
+export function sessionState(session: { h2: ClientHttp2Session; active: number }): string {
+  const state = session.h2.state;
+  const limit = session.h2.remoteSettings.maxConcurrentStreams;
+  return [
+    `${session.active} streams open, the server allows ${limit ?? 'unlimited'}`,
+    `connection window ${state.effectiveLocalWindowSize ?? '?'} B to receive, ${state.remoteWindowSize ?? '?'} B to send`,
+    `${state.outboundQueueSize ?? 0} frames queued to send`,
+  ].join('; ');
 }
