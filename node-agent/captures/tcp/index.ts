@@ -1,10 +1,11 @@
+import { readFile } from 'node:fs/promises';
 import { endianness } from 'node:os';
 import type { CaptureModule } from '../../engine/capture.js';
 import { sampleOverWindow } from '../../engine/sampling.js';
 import { analyzeTcp, namespaceText } from './analyze.js';
 import { defaultMaxNamespaces, findNamespaces, nodeNamespace, readNamespaces, withNamespace } from './namespaces.js';
 import { parseTcp, type ParsedTcp, type TcpNamespace, type TcpRaw, type TcpReadingText } from './parse.js';
-import { parseProcNetTcp, unreadBytes } from '../../procfs/net-tcp.js';
+import { closeWaitState, parseProcNetTcp, unreadBytes } from '../../procfs/net-tcp.js';
 import { startRetransmitTrace } from './retransmit-trace.js';
 import { socketOwners } from './socket-owners.js';
 
@@ -68,6 +69,8 @@ export function createTcpCapture(options: TcpCaptureOptions = {}): CaptureModule
       });
       const trace = startRetransmitTrace(ctx);
       const found = await findNamespaces({ procRoot, maxNamespaces, workloads: ctx.workloads });
+      // /proc/sys/net shows the reader's own network namespace: the node's (hostNetwork).
+      const somaxconn = Number.parseInt(await readFile(`${procRoot}/sys/net/core/somaxconn`, 'utf8').catch(() => ''), 10);
       if (found.skipped > 0) ctx.log.warn({ read: found.namespaces.length, skipped: found.skipped }, 'More network namespaces than the tcp capture reads');
       namespaces = withNamespace(found.namespaces, namespaces[0]!);
       // The namespaces just found get their first reading now, not an interval later.
@@ -77,7 +80,9 @@ export function createTcpCapture(options: TcpCaptureOptions = {}): CaptureModule
       const littleEndian = endianness() === 'LE';
       const lastTables = readings.findLast((r) => Object.values(r.data).some((text) => text.tcp !== undefined)) ?? readings[0]!;
       const stuck = Object.values(lastTables.data).flatMap((text) =>
-        [...parseProcNetTcp(text.tcp ?? '', littleEndian), ...parseProcNetTcp(text.tcp6 ?? '', littleEndian)].filter((s) => unreadBytes(s) > 0),
+        [...parseProcNetTcp(text.tcp ?? '', littleEndian), ...parseProcNetTcp(text.tcp6 ?? '', littleEndian)].filter(
+          (s) => s.state === closeWaitState && unreadBytes(s) > 0,
+        ),
       );
       const raw: TcpRaw = {
         intervalSeconds,
@@ -87,6 +92,7 @@ export function createTcpCapture(options: TcpCaptureOptions = {}): CaptureModule
         readings,
         owners: await socketOwners(new Set(stuck.map((s) => s.inode)), { procRoot, workloads: ctx.workloads }),
         retransmitTrace,
+        ...(Number.isInteger(somaxconn) ? { somaxconn } : {}),
       };
       await ctx.artifacts.write('readings.txt', readingsText(raw), 'text/plain');
       if (retransmitTrace.state === 'traced') await ctx.artifacts.write('retransmits.json', retransmitTrace.output, 'application/x-ndjson');

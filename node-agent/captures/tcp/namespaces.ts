@@ -2,7 +2,7 @@ import { readFileSync, readlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { namespaceInode, scanNetworkNamespaces } from '../../engine/netns.js';
 import type { Workload, WorkloadResolver } from '../../engine/workload.js';
-import { closeWaitLines } from '../../procfs/net-tcp.js';
+import { closeWaitAndListenQueueLines } from '../../procfs/net-tcp.js';
 import type { TcpNamespace, TcpReadingText } from './parse.js';
 
 /**
@@ -93,7 +93,7 @@ async function readNetFiles(procNet: string, sockets: boolean): Promise<TcpReadi
   if (!sockets) return { snmp, netstat };
   const tcp = await readFile(`${procNet}/tcp`, 'utf8');
   const tcp6 = await readFile(`${procNet}/tcp6`, 'utf8').catch(() => undefined);
-  return { tcp: closeWaitLines(tcp), ...(tcp6 !== undefined ? { tcp6: closeWaitLines(tcp6) } : {}), snmp, netstat };
+  return { tcp: closeWaitAndListenQueueLines(tcp), ...(tcp6 !== undefined ? { tcp6: closeWaitAndListenQueueLines(tcp6) } : {}), snmp, netstat };
 }
 
 /**
