@@ -17,6 +17,12 @@ export interface CollapseOptions {
   addrs?: boolean;
   /** Keep only samples of this event; by default, the first event in the input (--event-filter). */
   eventFilter?: string;
+  /**
+   * Also count the samples of each process (comm and pid, whatever `pid` says) by leaf frame, for
+   * `processLeaves()`. ksleuth's own: stackcollapse-perf.pl has no such option, and the folded
+   * output is the same with it or without.
+   */
+  processLeaves?: boolean;
 }
 
 /** The annotation suffixes the collapser appends to frame names. */

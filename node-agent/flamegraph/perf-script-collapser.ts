@@ -27,6 +27,16 @@ const firstGroup = -3;
 /** Frame lines remembered at most; past it lines are still read, only not cached. */
 const maxCachedLines = 1 << 18;
 
+/** The samples of one process (a comm and a pid) whose stacks ended in one leaf frame. */
+export interface ProcessLeaf {
+  comm: string;
+  /** Undefined when the header had no pid (perf script's default fields). */
+  pid?: number;
+  /** The leaf frame as the folded stacks name it (with its "_[k]" mark); "" for a sample without frames. */
+  leaf: string;
+  samples: number;
+}
+
 /** What the input held besides stacks, for a note to the user. */
 export interface CollapseReport {
   /** The event whose samples were kept. */
@@ -54,6 +64,11 @@ export class PerfScriptCollapser {
   private readonly markJit: boolean;
   private readonly withAddresses: boolean;
   private eventFilter: string;
+  /** With processLeaves: samples by process (an index into processIds) and then by leaf frame id (-1: none). */
+  private readonly leafTally?: Map<number, number>[];
+  /** With processLeaves: the "comm pid" of each header, by the index the header cache holds. */
+  private readonly processIds: { comm: string; pid?: number; process: number }[] = [];
+  private readonly processIndexes = new Map<string, number>();
 
   /** Frame names (and process names) by id, and ids by name. */
   private readonly names: string[] = [];
@@ -71,6 +86,8 @@ export class PerfScriptCollapser {
 
   /** The sample being read: its process (-1 between samples), weight and frame ids, leaf first. */
   private process = -1;
+  /** Its comm and pid (an index into processIds), with processLeaves. */
+  private processWithPid = -1;
   private isJava = false;
   private weight: number | bigint = 1;
   private leafFirst = new Int32Array(512);
@@ -86,6 +103,19 @@ export class PerfScriptCollapser {
     this.markJit = (options.jit ?? false) || (options.all ?? false);
     this.withAddresses = options.addrs ?? false;
     this.eventFilter = options.eventFilter ?? '';
+    if (options.processLeaves) this.leafTally = [];
+  }
+
+  /** With the processLeaves option: each process's samples by leaf frame, in no particular order. */
+  processLeaves(): ProcessLeaf[] {
+    if (!this.leafTally) throw new Error('processLeaves() needs the processLeaves option');
+    const found: ProcessLeaf[] = [];
+    for (const [index, leaves] of this.leafTally.entries()) {
+      if (!leaves) continue;
+      const { comm, pid } = this.processIds[index]!;
+      for (const [leaf, samples] of leaves) found.push({ comm, ...(pid === undefined ? {} : { pid }), leaf: leaf < 0 ? '' : this.names[leaf]!, samples });
+    }
+    return found;
   }
 
   /** Reads one line, without its newline, as a byte string. */
@@ -185,6 +215,11 @@ export class PerfScriptCollapser {
     let node = this.trie.child(StackTrie.root, this.process);
     for (let i = this.depth - 1; i >= 0; i--) node = this.trie.child(node, this.leafFirst[i]!);
     this.trie.add(node, this.weight);
+    if (this.leafTally) {
+      const leaves = (this.leafTally[this.processWithPid] ??= new Map());
+      const leaf = this.depth > 0 ? this.leafFirst[0]! : -1;
+      leaves.set(leaf, (leaves.get(leaf) ?? 0) + Number(this.weight));
+    }
     this.folded = undefined;
     this.depth = 0;
     this.process = -1;
@@ -204,7 +239,11 @@ export class PerfScriptCollapser {
       }
       this.report.event = this.eventFilter;
     }
-    const process = this.processOf(bytes, start);
+    let process = this.processOf(bytes, start);
+    if (this.leafTally) {
+      this.processWithPid = process;
+      process = this.processIds[process]!.process;
+    }
     this.process = process >> 1;
     this.isJava = (process & 1) === 1;
     this.weight = 1;
@@ -226,7 +265,10 @@ export class PerfScriptCollapser {
     return this.eventNames[id]!;
   }
 
-  /** The process frame of a header (cached by its "comm pid/tid" bytes), times two, plus one for Java. */
+  /**
+   * The process frame of a header (cached by its "comm pid/tid" bytes), times two, plus one for
+   * Java; with processLeaves, an index into processIds, which holds that number.
+   */
   private processOf(bytes: Buffer, start: number): number {
     const spans = this.header;
     const hash = hashBytes(bytes, start, spans.tidEnd);
@@ -235,15 +277,29 @@ export class PerfScriptCollapser {
     const comm = bytes.toString('latin1', start, spans.commEnd);
     let pid = bytes.toString('latin1', spans.pidStart, spans.pidEnd);
     let tid = spans.tidEnd > spans.tidStart ? bytes.toString('latin1', spans.tidStart, spans.tidEnd) : undefined;
+    // With only "comm tid" in the header the number is a thread's, not its process's.
+    const processId = tid === undefined ? undefined : Number(pid);
     // "comm tid" (the default fields) has no pid; "0" counts as absent, as Perl's truth does.
     if (tid === undefined || tid === '0') {
       tid = pid;
       pid = '?';
     }
     const name = (this.withTid ? `${comm}-${pid}/${tid}` : this.withPid ? `${comm}-${pid}` : comm).replaceAll(' ', '_');
-    const value = this.intern(name) * 2 + (name.startsWith('java') ? 1 : 0);
+    let value = this.intern(name) * 2 + (name.startsWith('java') ? 1 : 0);
+    if (this.leafTally) value = this.processIndex(comm, processId, value);
     if (!this.processes.full) this.processes.set(bytes, start, spans.tidEnd, hash, value);
     return value;
+  }
+
+  /** The index of a comm, pid and process frame in processIds (threads of a process with one comm share it unless tid is set). */
+  private processIndex(comm: string, pid: number | undefined, process: number): number {
+    const key = `${process} ${pid} ${comm}`;
+    let index = this.processIndexes.get(key);
+    if (index === undefined) {
+      index = this.processIds.push({ comm, ...(pid === undefined ? {} : { pid }), process }) - 1;
+      this.processIndexes.set(key, index);
+    }
+    return index;
   }
 
   /** What a frame line adds to a sample: frame ids, leaf first, as a cacheable number. */

@@ -101,8 +101,26 @@ function causes(profile: CpuProfile): Cause[] {
   return found.sort((a, b) => severityRank[b.severity] - severityRank[a.severity]);
 }
 
+/** The processes with the most samples of `figure`, each with its pod and container where the capture named them. */
+function topProcesses(profile: CpuProfile, parsed: ParsedCpuProfile, figure: 'busySamples' | 'kernelSamples', count: number): string {
+  const busy = profile.busySamples;
+  if (!parsed.processes) {
+    if (figure === 'busySamples') return '';
+    return profile.kernelProcesses
+      .slice(0, count)
+      .map((p) => `${p.name} ${pct(p.samples, busy)}`)
+      .join(', ');
+  }
+  return [...parsed.processes]
+    .filter((g) => g[figure] > 0)
+    .sort((a, b) => b[figure] - a[figure])
+    .slice(0, count)
+    .map((g) => `${g.label} ${pct(g[figure], busy)}`)
+    .join(', ');
+}
+
 /** The figures that back every cause: where kernel time goes, and for whom. */
-function context(profile: CpuProfile, topN: number): string[] {
+function context(profile: CpuProfile, parsed: ParsedCpuProfile, topN: number): string[] {
   const busy = profile.busySamples;
   const lines = [
     `kernel functions (self): ${profile.kernelFunctions
@@ -113,10 +131,7 @@ function context(profile: CpuProfile, topN: number): string[] {
       .slice(0, 5)
       .map((s) => `${subsystemLabel(s.id)} ${pct(s.samples, busy)}`)
       .join(', ')}`,
-    `processes in kernel: ${profile.kernelProcesses
-      .slice(0, 5)
-      .map((p) => `${p.name} ${pct(p.samples, busy)}`)
-      .join(', ')}`,
+    `processes in kernel: ${topProcesses(profile, parsed, 'kernelSamples', 5)}`,
   ];
   if (profile.hottestKernelStack)
     lines.push(`hottest kernel stack (${profile.hottestKernelStack.samples} samples): ${clip(profile.hottestKernelStack.stack, 400)}`);
@@ -128,7 +143,7 @@ function context(profile: CpuProfile, topN: number): string[] {
  * wrong (RCU callbacks, lock contention, reclaim, compaction, printk) takes an outsized share of
  * the busy CPU time. Causes are folded into one finding, the most severe first.
  */
-export function cpuProfileFindings(profile: CpuProfile, topN: number): Finding[] {
+export function cpuProfileFindings(profile: CpuProfile, parsed: ParsedCpuProfile, topN: number): Finding[] {
   if (profile.busySamples < hotspotThresholds.minBusySamples) return [];
   const found = causes(profile);
   if (found.length === 0) return [];
@@ -137,7 +152,7 @@ export function cpuProfileFindings(profile: CpuProfile, topN: number): Finding[]
       pattern: 'kernel-cpu-hotspot',
       severity: found[0]!.severity,
       title: found[0]!.title,
-      evidence: evidence([...found.map((c) => c.evidence), ...context(profile, topN)]),
+      evidence: evidence([...found.map((c) => c.evidence), ...context(profile, parsed, topN)]),
       recommendation: clip(
         [
           ...[...new Set(found.map((c) => c.advice))].map(sentence),
@@ -171,6 +186,9 @@ export function cpuProfileSummary(profile: CpuProfile, parsed: ParsedCpuProfile,
       .join(', '),
     kernelSubsystems: profile.subsystems.map((s) => `${subsystemLabel(s.id)} ${share(s.samples)}%`).join(', '),
     kernelHotPaths: profile.hotPaths.map((h) => `${h.id} ${share(h.samples)}%`).join(', '),
+    ...(parsed.processes
+      ? { topProcesses: topProcesses(profile, parsed, 'busySamples', 5), topKernelProcesses: topProcesses(profile, parsed, 'kernelSamples', 5) }
+      : {}),
     ...(parsed.truncated ? { truncated: true } : {}),
     ...(parsed.stoppedEarly ? { stoppedEarly: parsed.stoppedEarly } : {}),
   };
@@ -178,5 +196,5 @@ export function cpuProfileSummary(profile: CpuProfile, parsed: ParsedCpuProfile,
 
 export function analyzeCpuProfile(parsed: ParsedCpuProfile, params: CaptureParams<'cpu-profile'>): CaptureAnalysis {
   const profile = profileStacks(parsed.stacks);
-  return { summary: cpuProfileSummary(profile, parsed, params.topN), findings: cpuProfileFindings(profile, params.topN) };
+  return { summary: cpuProfileSummary(profile, parsed, params.topN), findings: cpuProfileFindings(profile, parsed, params.topN) };
 }

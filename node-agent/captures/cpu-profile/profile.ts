@@ -1,5 +1,6 @@
 import { displayName, frameKind } from '../../flamegraph/frame-kind.js';
 import type { FoldedStack } from '../../flamegraph/folded.js';
+import type { ProcessLeaf } from '../../flamegraph/perf-script-collapser.js';
 import { classifyKernelStack } from './subsystems.js';
 
 /**
@@ -61,6 +62,34 @@ export const hotPathRules: HotPathRule[] = [
 const idleLeaf =
   /^(pv_native_safe_halt|native_safe_halt|safe_halt|default_idle|arch_cpu_idle|cpu_idle_poll|poll_idle|mwait_idle|mwait_idle_with_hints|intel_idle|intel_idle_irq|intel_idle_ibrs|acpi_idle_do_entry|acpi_idle_enter|acpi_safe_halt|io_idle|cpuidle_enter_state|halt|hlt|psci_cpu_suspend_enter|cpu_do_idle|wfi)(\.\w+)?$/;
 
+/** Where one process (a comm and a pid) spent its samples. */
+export interface ProcessCpu {
+  comm: string;
+  pid?: number;
+  /** Samples not in the idle loop. */
+  busySamples: number;
+  /** Busy samples whose leaf frame is kernel code. */
+  kernelSamples: number;
+}
+
+function isIdle(leaf: string): boolean {
+  return frameKind(leaf) === 'kernel' && idleLeaf.test(displayName(leaf));
+}
+
+/** Busy and kernel samples per process from the collapser's samples by process and leaf, busiest first; idle-only processes left out. */
+export function processCpu(leaves: readonly ProcessLeaf[]): ProcessCpu[] {
+  const byProcess = new Map<string, ProcessCpu>();
+  for (const { comm, pid, leaf, samples } of leaves) {
+    if (isIdle(leaf)) continue;
+    const key = `${pid ?? '?'} ${comm}`;
+    let entry = byProcess.get(key);
+    if (!entry) byProcess.set(key, (entry = { comm, ...(pid === undefined ? {} : { pid }), busySamples: 0, kernelSamples: 0 }));
+    entry.busySamples += samples;
+    if (frameKind(leaf) === 'kernel') entry.kernelSamples += samples;
+  }
+  return [...byProcess.values()].sort((a, b) => b.busySamples - a.busySamples || b.kernelSamples - a.kernelSamples || (a.pid ?? 0) - (b.pid ?? 0));
+}
+
 function add(map: Map<string, number>, key: string, samples: number): void {
   map.set(key, (map.get(key) ?? 0) + samples);
 }
@@ -87,7 +116,7 @@ export function profileStacks(stacks: FoldedStack[]): CpuProfile {
     const leaf = frames[frames.length - 1]!;
     const leafName = displayName(leaf);
     const leafIsKernel = frameKind(leaf) === 'kernel';
-    if (leafIsKernel && idleLeaf.test(leafName)) {
+    if (isIdle(leaf)) {
       idle += count;
       continue;
     }

@@ -9,6 +9,8 @@ import { pprofGzip } from '../../flamegraph/pprof.js';
 import { toSpeedscope } from '../../flamegraph/speedscope.js';
 import { renderFlameGraphSvg } from '../../flamegraph/svg.js';
 import type { CpuProfileRaw } from './parse.js';
+import { processesToAttribute } from './processes.js';
+import { processCpu } from './profile.js';
 
 /** perf script text kept on disk at most (about 2 million samples of 500 bytes). */
 const maxScriptBytes = 1024 ** 3;
@@ -55,8 +57,14 @@ export async function recordCpuProfile(ctx: CaptureContext<'cpu-profile'>): Prom
     script.code !== 0 ? `perf script stopped at a perf record of type ${unprocessed![1]} it could not process; later samples are missing` : undefined;
   if (stoppedEarly) ctx.log.warn({ stderr: script.stderr.slice(-500) }, stoppedEarly);
   await rm(data, { force: true });
-  const collapser = await collapsePerfScriptStream(createReadStream(text, { highWaterMark: 1 << 20 }), { all: true });
+  const collapser = await collapsePerfScriptStream(createReadStream(text, { highWaterMark: 1 << 20 }), { all: true, processLeaves: true });
   await rm(text, { force: true });
+  // Named now, while most of the processes still run (one that exited is shown as such).
+  const processes = processesToAttribute(processCpu(collapser.processLeaves())).map((p) => {
+    // pid 0 is the kernel's idle task, one per CPU: interrupts that land while a CPU idles.
+    const workload = p.pid === undefined ? undefined : p.pid === 0 ? ({ host: true } as const) : ctx.workloads.ofPid(p.pid);
+    return { ...p, ...(workload ? { workload } : {}) };
+  });
   if (collapser.report.unrecognizedLines > 0) {
     ctx.log.warn(
       { lines: collapser.report.unrecognizedLines, first: collapser.report.firstUnrecognizedLine },
@@ -80,5 +88,5 @@ export async function recordCpuProfile(ctx: CaptureContext<'cpu-profile'>): Prom
     comments: [subtitle],
   });
   await ctx.artifacts.write('profile.pb.gz', pprof, 'application/gzip');
-  return { folded, frequencyHz: hz, truncated: script.truncated, ...(stoppedEarly ? { stoppedEarly } : {}) };
+  return { folded, frequencyHz: hz, truncated: script.truncated, ...(stoppedEarly ? { stoppedEarly } : {}), processes };
 }

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { CollapseOptions } from '../../../node-agent/flamegraph/collapse-options.js';
 import { collapsePerfScript, collapsePerfScriptStream } from '../../../node-agent/flamegraph/collapse-stream.js';
-import { PerfScriptCollapser } from '../../../node-agent/flamegraph/perf-script-collapser.js';
+import { PerfScriptCollapser, type ProcessLeaf } from '../../../node-agent/flamegraph/perf-script-collapser.js';
 import { LineSplitter } from '../../../node-agent/flamegraph/line-splitter.js';
 
 const fixtures = join(import.meta.dirname, '../../fixtures/flamegraph');
@@ -47,6 +47,36 @@ describe('perf script collapser matches stackcollapse-perf.pl byte for byte', ()
 
 describe('perf script collapser', () => {
   const mixed = readFileSync(join(fixtures, 'mixed.perf-script.txt'));
+
+  it('counts each process’s samples by leaf frame as stackcollapse-perf.pl --pid folds them, output unchanged', () => {
+    const input = readFileSync(join(fixtures, 'mixed-pid-tid.perf-script.txt'));
+    const collapser = collapsePerfScript(input, { processLeaves: true });
+    expect(folded(collapser).equals(readFileSync(join(fixtures, 'mixed-pid-tid.default.folded')))).toBe(true);
+    const tally = (entries: [string, string, number][]): Record<string, number> => {
+      const sums: Record<string, number> = {};
+      for (const [process, leaf, count] of entries) sums[`${process} ${leaf}`] = (sums[`${process} ${leaf}`] ?? 0) + count;
+      return sums;
+    };
+    // Golden "comm-pid;...;leaf count" lines: a stack of the process frame alone has that frame as its leaf.
+    const golden = readFileSync(join(fixtures, 'mixed-pid-tid.pid.folded'), 'latin1')
+      .trimEnd()
+      .split('\n')
+      .map((line): [string, string, number] => {
+        const frames = line.slice(0, line.lastIndexOf(' ')).split(';');
+        return [frames[0]!, frames.length > 1 ? frames.at(-1)! : '', Number(line.slice(line.lastIndexOf(' ') + 1))];
+      });
+    const leaves = collapser.processLeaves();
+    expect(leaves.every((l) => Number.isInteger(l.pid))).toBe(true);
+    expect(new Set(leaves.map((l) => l.pid)).size).toBeGreaterThan(2);
+    // The idle task's header says "swapper 0/0", where Perl takes "0" for no pid.
+    expect(leaves.filter((l) => l.comm === 'swapper').every((l) => l.pid === 0)).toBe(true);
+    const perlName = (l: ProcessLeaf): string => `${l.comm.replaceAll(' ', '_')}-${l.pid === 0 ? '?' : l.pid}`;
+    expect(tally(leaves.map((l) => [perlName(l), l.leaf, l.samples]))).toEqual(tally(golden));
+  });
+
+  it('refuses processLeaves() without the option', () => {
+    expect(() => collapsePerfScript(mixed).processLeaves()).toThrow(/processLeaves option/);
+  });
 
   it('gives the same output whatever the chunk boundaries', () => {
     const whole = folded(collapsePerfScript(mixed));

@@ -5,7 +5,9 @@ import { cpuProfileParams } from '../../../../api/v1alpha1/captures.js';
 import { finding } from '../../../../api/v1alpha1/finding.js';
 import { cpuProfileCapture } from '../../../../node-agent/captures/cpu-profile/index.js';
 import type { CpuProfileRaw } from '../../../../node-agent/captures/cpu-profile/parse.js';
-import { profileStacks } from '../../../../node-agent/captures/cpu-profile/profile.js';
+import { processesToAttribute } from '../../../../node-agent/captures/cpu-profile/processes.js';
+import { processCpu, profileStacks } from '../../../../node-agent/captures/cpu-profile/profile.js';
+import type { Workload } from '../../../../node-agent/engine/workload.js';
 import type { NodeFacts } from '../../../../node-agent/engine/probe.js';
 import { collapsePerfScript } from '../../../../node-agent/flamegraph/collapse-stream.js';
 import { decodeBytes, parseFolded } from '../../../../node-agent/flamegraph/folded.js';
@@ -65,6 +67,35 @@ describe('cpu-profile analysis of recorded profiles', () => {
     expect(hotspot!.evidence[0]).toMatch(/^read_zero \(filesystem .*\) is the leaf of \d+\.\d% of busy CPU samples \(\d+ of \d+\)$/);
     expect(hotspot!.evidence.find((e) => e.startsWith('processes in kernel:'))).toMatch(/^processes in kernel: dd /);
     expect(hotspot!.evidence.find((e) => e.startsWith('hottest kernel stack'))).toMatch(/dd;.*vfs_read;read_zero$/);
+  });
+
+  it('kernel-heavy, with the processes named: dd in its pod, the rest on the host, each once with its share', () => {
+    const text = recording('kernel-heavy');
+    const collapser = collapsePerfScript(Buffer.from(text, 'latin1'), { all: true, processLeaves: true });
+    const processes = processesToAttribute(processCpu(collapser.processLeaves()));
+    const dd: Workload = { host: false, podUid: 'u1', namespace: 'shop', pod: 'burn-1', container: 'burn', owner: 'Deployment/burn' };
+    const raw: CpuProfileRaw = {
+      folded: decodeBytes(collapser.foldedText()),
+      frequencyHz: 99,
+      truncated: false,
+      processes: processes.map((p) => ({ ...p, workload: p.comm === 'dd' ? dd : { host: true } })),
+    };
+    const parsed = cpuProfileCapture.parse(raw, params);
+    const { summary, findings } = cpuProfileCapture.analyze(parsed, params, facts);
+    const ddProcesses = processes.filter((p) => p.comm === 'dd').length;
+    expect(ddProcesses).toBeGreaterThan(0);
+    const ddLabel = `dd (pod shop/burn-1 container burn (Deployment/burn)${ddProcesses > 1 ? `, ${ddProcesses} processes` : ''})`;
+    const line = findings[0]!.evidence.find((e) => e.startsWith('processes in kernel:'));
+    expect(line).toMatch(new RegExp(`^processes in kernel: ${ddLabel.replace(/[()/]/g, '\\$&')} \\d+\\.\\d%, \\S+ \\(host(, \\d+ processes)?\\) `));
+    expect(String(summary.topKernelProcesses)).toMatch(new RegExp(`^${ddLabel.replace(/[()/]/g, '\\$&')} `));
+    expect(String(summary.topProcesses).match(/ \d+\.\d%/g)).toHaveLength(5);
+    // The shares are of busy samples: dd's kernel share matches the per-process count of the profile.
+    const ddKernel = processes.filter((p) => p.comm === 'dd').reduce((sum, p) => sum + p.kernelSamples, 0);
+    expect(String(summary.topKernelProcesses)).toContain(`${ddLabel} ${((100 * ddKernel) / Number(summary.busySamples)).toFixed(1)}%`);
+    // Idle CPUs are nobody's work.
+    expect(processes.some((p) => p.comm === 'swapper' && p.kernelSamples === p.busySamples && p.busySamples < Number(summary.idleSamples))).toBe(
+      processes.some((p) => p.comm === 'swapper'),
+    );
   });
 
   it('user-heavy: little kernel time and no finding', () => {
@@ -142,6 +173,16 @@ describe('cpu-profile profile figures', () => {
       { name: 'kmem_cache_free', samples: 1, subsystem: 'memory' },
     ]);
     expect(profile.kernelProcesses.map((p) => p.name)).toEqual(['app', 'kworker']);
+    const leaves = [
+      { comm: 'app', pid: 7, leaf: 'read_zero_[k]', samples: 6 },
+      { comm: 'app', pid: 7, leaf: 'main', samples: 3 },
+      { comm: 'swapper', pid: 0, leaf: 'pv_native_safe_halt_[k]', samples: 10 },
+      { comm: 'kworker', pid: 9, leaf: 'kmem_cache_free_[k]', samples: 1 },
+    ];
+    expect(processCpu(leaves)).toEqual([
+      { comm: 'app', pid: 7, busySamples: 9, kernelSamples: 6 },
+      { comm: 'kworker', pid: 9, busySamples: 1, kernelSamples: 1 },
+    ]);
     expect(profile.hotPaths).toEqual([{ id: 'rcu-callbacks', samples: 1, hottestStack: 'kworker;rcu_do_batch;kmem_cache_free', hottestStackSamples: 1 }]);
   });
 });

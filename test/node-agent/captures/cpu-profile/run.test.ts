@@ -13,6 +13,14 @@ import { unmetRequirement } from '../../../../node-agent/engine/requirements.js'
 import { runCaptures } from '../../../../node-agent/engine/run.js';
 import { nodeFacts, runForReal } from '../real-run.js';
 import { captureModules } from '../../../../node-agent/captures/registry.js';
+import { PodCgroup } from '../pod-cgroup.js';
+
+/** Reads /dev/zero in 1 MiB reads for ever: its CPU goes to read_zero, in the kernel. */
+const kernelBoundScript = `
+  const fs = require('node:fs');
+  const fd = fs.openSync('/dev/zero', 'r');
+  const buffer = Buffer.alloc(1 << 20);
+  for (;;) fs.readSync(fd, buffer, 0, buffer.length, null);`;
 
 /**
  * A kernel-bound workload: dd spends its time in read_zero clearing its buffer. dd itself is the
@@ -112,6 +120,28 @@ describe('cpu-profile capture on this machine', () => {
       }
     } finally {
       dd.kill('SIGKILL');
+    }
+  }, 420_000);
+
+  it('names the pod and container of its hottest processes, and the host for the others', async () => {
+    const cgroup = await PodCgroup.create();
+    try {
+      cgroup.start(kernelBoundScript);
+      const pod = { uid: cgroup.podUid, namespace: 'shop', name: 'burn-1', owner: 'Deployment/burn', containers: { [cgroup.containerId]: 'burn' } };
+      const run = await runForReal([{ cpuProfile: { frequencyHz: 99 } }], 4, { pods: [pod] });
+      try {
+        const outcome = run.report.captures[0]!;
+        expect(outcome, outcome.message).toMatchObject({ kind: 'cpu-profile', state: 'Succeeded' });
+        const label = /node \(pod shop\/burn-1 container burn \(Deployment\/burn\)\) \d+\.\d%/;
+        expect(String(outcome.summary.topKernelProcesses), JSON.stringify(outcome.summary)).toMatch(label);
+        expect(String(outcome.summary.topProcesses)).toMatch(label);
+        // This test's own runner is a process of the host.
+        expect(String(outcome.summary.topProcesses)).toMatch(/ \(host(, \d+ processes)?\) \d+\.\d%/);
+      } finally {
+        await run.cleanup();
+      }
+    } finally {
+      await cgroup.remove();
     }
   }, 420_000);
 
