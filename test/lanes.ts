@@ -37,6 +37,7 @@ export const lanes: Lane[] = [
       'test/node-agent/reproducers/*.test.ts',
       'test/cli/watch-local.test.ts',
       'test/node-agent/watch/tcp-sampler-pods.test.ts',
+      'test/node-agent/agent/pod-netns-targets.test.ts',
     ],
   },
   {

@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { WorkloadResolver } from '../engine/workload.js';
 import { PodIndex } from './pod-index.js';
-import { findPodNetns, onPodNetworkChange } from './pod-netns-targets.js';
+import { findPodNetns, onPodNetworkChange, podNetnsCache } from './pod-netns-targets.js';
 import type { CaptureKind } from '../../api/v1alpha1/captures.js';
 import type { KernelCapture, KernelNode } from '../../api/v1alpha1/resources.js';
 import type { KubeClient } from '../../lib/kube/client.js';
@@ -146,9 +146,9 @@ export class Agent {
       events: manager.events,
       driftCheckMs: config.driftCheckSeconds * 1000,
       podTargets: (
-        (owners) => () =>
-          findPodNetns(pods.pods(), config.procRoot, owners)
-      )(new Map()),
+        (cache) => () =>
+          findPodNetns(pods.pods(), config.procRoot, cache)
+      )(podNetnsCache()),
       log,
     });
     const sysctls = manager.controller({ name: 'sysctls', reconcile: sync.reconcile, workers: 1 });

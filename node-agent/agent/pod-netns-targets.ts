@@ -16,10 +16,21 @@ export function podsWithOwnNetns(pods: readonly IndexedPod[]): IndexedPod[] {
 }
 
 /**
- * The pod UID each network namespace was found to belong to (undefined: to no pod), kept by the
- * caller across scans: a namespace never changes its pod, so its cgroups are read once.
+ * What the agent keeps across passes, so that /proc is scanned only when a pod's network namespace
+ * is not yet known. `owners`: the pod UID each namespace was found to belong to (undefined: to no
+ * pod); a namespace never changes its pod, so its cgroups are read once. `byPod`: each pod's
+ * namespace and the process it was found through, checked again with one readlink per pass.
  */
-export type NetnsOwners = Map<number, string | undefined>;
+export interface PodNetnsCache {
+  owners: Map<number, string | undefined>;
+  byPod: Map<string, { inode: number; pid: number }>;
+  /** Full scans of /proc done, for tests and benchmarks. */
+  scans: number;
+}
+
+export function podNetnsCache(): PodNetnsCache {
+  return { owners: new Map(), byPod: new Map(), scans: 0 };
+}
 
 /**
  * The node's pods with their network namespaces: each network namespace other than the agent's
@@ -28,9 +39,8 @@ export type NetnsOwners = Map<number, string | undefined>;
  * `ip netns exec` shell, another tool's) is never touched. One readlink per process, and one
  * cgroup read per namespace while its first process is a pod's (the sandbox's pause process is).
  */
-export async function findPodNetns(pods: readonly IndexedPod[], procRoot: string, owners: NetnsOwners = new Map()): Promise<PodTargets> {
+export async function findPodNetns(pods: readonly IndexedPod[], procRoot: string, cache: PodNetnsCache = podNetnsCache()): Promise<PodTargets> {
   const candidates = podsWithOwnNetns(pods);
-  const byUid = new Map(candidates.map((p) => [p.entry.uid, p]));
   const targets = new Map<string, PodNetnsTarget>(
     candidates.map((p) => [
       p.entry.uid,
@@ -44,14 +54,30 @@ export async function findPodNetns(pods: readonly IndexedPod[], procRoot: string
       },
     ]),
   );
+  for (const uid of [...cache.byPod.keys()]) if (!targets.has(uid)) cache.byPod.delete(uid);
   if (candidates.length === 0) return { pods: [] };
+  // A pod found before whose process is still in the same namespace needs no scan.
+  for (const [uid, target] of targets) {
+    const known = cache.byPod.get(uid);
+    if (known && namespaceInode(procRoot, known.pid) === known.inode) target.netns = known;
+    else cache.byPod.delete(uid);
+  }
+  if ([...targets.values()].every((t) => t.netns)) return { pods: [...targets.values()] };
+  const problem = await scanForPods(targets, procRoot, cache);
+  return { pods: [...targets.values()], ...(problem ? { problem } : {}) };
+}
+
+/** One pass over /proc that gives every pod not yet placed its namespace, where a process of the pod is found. */
+async function scanForPods(targets: Map<string, PodNetnsTarget>, procRoot: string, cache: PodNetnsCache): Promise<string | undefined> {
+  const { owners } = cache;
   const own = namespaceInode('/proc', 'self');
   let pids: string[];
   try {
     pids = readdirSync(procRoot).filter((name) => /^\d+$/.test(name));
   } catch (error) {
-    return { pods: [...targets.values()], problem: `cannot list ${procRoot}: ${(error as Error).message}` };
+    return `cannot list ${procRoot}: ${(error as Error).message}`;
   }
+  cache.scans += 1;
   const attributed = new Set<number>();
   // A namespace whose first few processes are in no pod's cgroup belongs to no pod.
   const misses = new Map<number, number>();
@@ -76,10 +102,13 @@ export async function findPodNetns(pods: readonly IndexedPod[], procRoot: string
     owners.set(inode, uid);
     attributed.add(inode);
     const target = targets.get(uid);
-    if (target && !target.netns && byUid.has(uid)) target.netns = { inode, pid: Number(pid) };
+    if (target && !target.netns) {
+      target.netns = { inode, pid: Number(pid) };
+      cache.byPod.set(uid, target.netns);
+    }
   }
   for (const inode of [...owners.keys()]) if (!seen.has(inode)) owners.delete(inode);
-  return { pods: [...targets.values()] };
+  return undefined;
 }
 
 function podUidOf(procRoot: string, pid: string): string | undefined {

@@ -54,7 +54,7 @@ export const kernelStateFiles = [
   '/proc/version',
 ];
 
-const helperTools = ['tar', 'lscpu', 'lspci', 'ip', 'ss', 'sysctl', 'uname', 'dmesg'];
+const helperTools = ['tar', 'lscpu', 'lspci', 'ip', 'ss', 'sysctl', 'uname', 'dmesg', 'nsenter'];
 
 async function readable(path: string): Promise<boolean> {
   return access(path, constants.R_OK).then(

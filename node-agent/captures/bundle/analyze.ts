@@ -11,6 +11,7 @@ export function analyzeBundle(parsed: ParsedBundle): CaptureAnalysis {
     failedItems: failed.length,
     truncatedItems: parsed.files.filter((f) => f.truncated).length,
     kernelRelease: parsed.kernelRelease,
+    podNamespaces: parsed.files.filter((f) => f.file.startsWith('netns/') && f.file.endsWith('/ss.txt')).length,
   };
   if (failed.length > 0)
     summary.failures = failed

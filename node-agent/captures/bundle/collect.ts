@@ -7,6 +7,7 @@ import { describeFailure, runProcess } from '../../engine/process.js';
 import { readCapped } from '../../engine/read-capped.js';
 import { formatDecodedRecord, parseKmsg } from '../../engine/kmsg-record.js';
 import { readKernelLog } from '../../engine/kmsg-reader.js';
+import { namespaceInode } from '../../engine/netns.js';
 import { commandPackages, type BundleItem } from './items.js';
 
 const gunzipAsync = promisify(gunzip);
@@ -21,6 +22,8 @@ export interface CollectContext {
   signal: AbortSignal;
   journal: KernelStateJournal;
   limits: CollectLimits;
+  /** The host's /proc, through which other network namespaces are entered. Default /proc. */
+  procRoot?: string;
 }
 
 export interface Collected {
@@ -38,15 +41,43 @@ function errorText(error: unknown): string {
 
 async function fromCommand(item: BundleItem & { source: { kind: 'command' } }, ctx: CollectContext): Promise<Collected> {
   const { command, args } = item.source;
-  const source = [command, ...args].join(' ');
-  if (!ctx.facts.tools.has(command)) {
-    return {
-      data: Buffer.alloc(0),
-      source,
-      truncated: false,
-      error: `${command} is not installed (Debian: apt-get install ${commandPackages[command] ?? command})`,
-    };
-  }
+  return run(command, args, [command, ...args].join(' '), ctx);
+}
+
+/**
+ * A command inside another network namespace: nsenter enters it through a process of it. Only
+ * the network namespace changes (ss -p still sees the host's /proc). The process's namespace is
+ * checked before and after: a pid that exited and was reused meanwhile gives no listing.
+ */
+async function fromNamespace(item: BundleItem & { source: { kind: 'netns-command' } }, ctx: CollectContext): Promise<Collected> {
+  const { command, args, pid, inode, label } = item.source;
+  const proc = ctx.procRoot ?? '/proc';
+  const nsenter = ['nsenter', `--net=${proc}/${pid}/ns/net`, '--'];
+  const source = `${[...nsenter, command, ...args].join(' ')} (net:[${inode}], ${label})`;
+  const missing = [command, 'nsenter'].find((tool) => !ctx.facts.tools.has(tool));
+  if (missing) return notInstalledError(missing, source);
+  const gone = (): Collected => ({
+    data: Buffer.alloc(0),
+    source,
+    truncated: false,
+    error: `process ${pid} left network namespace ${inode} (exited) before it was read`,
+  });
+  if (namespaceInode(proc, pid) !== inode) return gone();
+  const collected = await run(nsenter[0]!, [...nsenter.slice(1), command, ...args], source, ctx);
+  return namespaceInode(proc, pid) === inode ? collected : gone();
+}
+
+function notInstalledError(command: string, source: string): Collected {
+  return {
+    data: Buffer.alloc(0),
+    source,
+    truncated: false,
+    error: `${command} is not installed (Debian: apt-get install ${commandPackages[command] ?? command})`,
+  };
+}
+
+async function run(command: string, args: string[], source: string, ctx: CollectContext): Promise<Collected> {
+  if (!ctx.facts.tools.has(command)) return notInstalledError(command, source);
   const result = await runProcess(command, args, {
     timeoutMs: ctx.limits.timeoutMs,
     maxOutputBytes: ctx.limits.maxBytes,
@@ -133,5 +164,9 @@ export async function collectItem(item: BundleItem, ctx: CollectContext): Promis
       return kernelLog(ctx);
     case 'node-facts':
       return nodeFacts(ctx.facts);
+    case 'netns-command':
+      return fromNamespace(item as BundleItem & { source: typeof source }, ctx);
+    case 'text':
+      return { data: Buffer.from(source.text, 'utf8'), source: source.description, truncated: false };
   }
 }

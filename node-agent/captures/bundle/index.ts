@@ -1,13 +1,14 @@
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { hostname as osHostname, release } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ksleuthVersion } from '../../../lib/version.js';
 import { CaptureError, type CaptureModule } from '../../engine/capture.js';
+import { findNamespaces } from '../../engine/node-netns.js';
 import { describeFailure, runProcess } from '../../engine/process.js';
 import { analyzeBundle } from './analyze.js';
 import { collectItem, type CollectContext, type Collected } from './collect.js';
-import { bundleItems, type BundleItem } from './items.js';
+import { bundleItems, podNamespaceItems, type BundleItem } from './items.js';
 import type { Manifest, ManifestEntry } from './manifest.js';
 import { parseBundle, type BundleRaw, type ParsedBundle } from './parse.js';
 import { Redactor } from './redact.js';
@@ -21,6 +22,8 @@ export const bundleLimits = { timeoutMs: 15_000, maxBytes: 16 * 1024 * 1024 };
 const collectBudgetMs = 30_000;
 const tarTimeoutMs = 20_000;
 const parallelItems = 4;
+/** Pod network namespaces listed at most (the kubelet's default is 110 pods a node). */
+const maxPodNamespaces = 128;
 /** Files the summary reads from. */
 const excerptFiles = ['proc-version.txt', 'lscpu.txt', 'kernel-config.txt'];
 
@@ -86,14 +89,27 @@ export const bundleCapture: CaptureModule<'bundle', BundleRaw, ParsedBundle> = {
     const dir = join(ctx.workDir, dirName);
     await mkdir(dir, { recursive: true });
     const budgetEnd = Date.now() + collectBudgetMs;
-    const items = bundleItems(ctx.params);
+    const pods = await findNamespaces({ procRoot: '/proc', maxNamespaces: maxPodNamespaces, workloads: ctx.workloads });
+    if (pods.skipped > 0) ctx.log.warn({ listed: pods.namespaces.length, skipped: pods.skipped }, 'More network namespaces than the bundle lists');
+    const items = [...bundleItems(ctx.params), ...podNamespaceItems(pods.namespaces)];
     const excerpts: Record<string, string> = {};
     const files: ManifestEntry[] = await inParallel(items, parallelItems, async (item) => {
       const timeoutMs = Math.max(1000, Math.min(bundleLimits.timeoutMs, budgetEnd - Date.now()));
       const collectContext: CollectContext = { facts: ctx.facts, signal: ctx.signal, journal: ctx.journal, limits: { ...bundleLimits, timeoutMs } };
-      const raw = await collectSafely(item, collectContext);
+      // The pods' listings come last and only while the budget lasts: a node with many pods must not hold the bundle up.
+      const raw =
+        item.source.kind === 'netns-command' && Date.now() >= budgetEnd
+          ? {
+              data: Buffer.alloc(0),
+              source: item.file,
+              truncated: false,
+              error: `not collected: the bundle's ${collectBudgetMs / 1000} s budget was used up`,
+              durationMs: 0,
+            }
+          : await collectSafely(item, collectContext);
       const collected = { ...raw, data: redactor.file(item.file, raw.data) };
       // Every item gets its file, empty when nothing could be read, so the manifest and the archive match.
+      await mkdir(dirname(join(dir, item.file)), { recursive: true });
       await writeFile(join(dir, item.file), collected.data);
       if (excerptFiles.includes(item.file) && collected.data.length > 0) excerpts[item.file] = collected.data.toString('utf8');
       return {

@@ -86,7 +86,7 @@ export class Redactor {
     if (name === 'cmdline.txt') return redactKernelCommandLine(text);
     if (name === 'kernel-log.txt')
       return text.replace(/(Command line: |Kernel command line: )(.*)/g, (_m, prefix: string, line: string) => prefix + redactKernelCommandLine(line));
-    if (name === 'ss.txt') return text.replace(ssProcess, (m) => m.replace(/"[^"]*"/, '"<redacted>"'));
+    if (name === 'ss.txt' || name.endsWith('/ss.txt')) return text.replace(ssProcess, (m) => m.replace(/"[^"]*"/, '"<redacted>"'));
     return text;
   }
 }

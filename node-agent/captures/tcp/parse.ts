@@ -1,5 +1,5 @@
+import type { NodeNamespace } from '../../engine/node-netns.js';
 import type { Sample } from '../../engine/sampling.js';
-import type { Workload } from '../../engine/workload.js';
 import { closeWaitState, listenState, parseProcNetTcp, type TcpSocket } from '../../procfs/net-tcp.js';
 import { parseRetransmitMap, type RemoteRetransmits } from './retransmit-program.js';
 import { parseSnmp } from '../../procfs/snmp.js';
@@ -20,16 +20,8 @@ export interface TcpReadingText {
 }
 
 /** A network namespace the capture read, through one of its processes. */
-export interface TcpNamespace {
-  /** The inode /proc/<pid>/ns/net links to: net:[inode]. */
-  inode: number;
-  pid: number;
-  comm: string;
-  /** The host's own namespace (pid 1's). */
-  host: boolean;
-  /** Where the process runs: a pod's namespace is shared by its containers, so the pod names the namespace. Undefined when it exited. */
-  workload?: Workload;
-}
+/** A network namespace the capture reads (node-agent/engine/node-netns.ts). */
+export type TcpNamespace = NodeNamespace;
 
 /** The tcp:tcp_retransmit_skb trace: its bpftrace output, or why there is none. */
 export type RetransmitTrace = { state: 'traced'; output: string } | { state: 'unavailable' | 'failed'; reason: string };
