@@ -172,7 +172,7 @@ const promises: Record<string, Promised[]> = {
       what: 'the TCP traffic and retransmit rate',
       capture: 'tcp',
       check: (o) => {
-        expect(o.summary.outSegs).toBeGreaterThan(100);
+        expect(o.summary.outSegs, JSON.stringify(o.summary)).toBeGreaterThan(100);
         expect(o.summary.windowSeconds).toBeGreaterThan(0);
         expect(typeof o.summary.retransmitPercent).toBe('number');
       },

@@ -3,7 +3,7 @@ import { endianness } from 'node:os';
 import type { CaptureModule } from '../../engine/capture.js';
 import { sampleOverWindow } from '../../engine/sampling.js';
 import { analyzeTcp, namespaceText } from './analyze.js';
-import { defaultMaxNamespaces, findNamespaces, nodeNamespace, readNamespaces, withNamespace } from './namespaces.js';
+import { defaultMaxNamespaces, findNamespaces, nodeNamespace, readNamespaces, SocketTableReader, withNamespace } from './namespaces.js';
 import { parseTcp, type ParsedTcp, type TcpNamespace, type TcpRaw, type TcpReadingText } from './parse.js';
 import { closeWaitState, parseProcNetTcp, unreadBytes } from '../../procfs/net-tcp.js';
 import { startRetransmitTrace } from './retransmit-trace.js';
@@ -19,13 +19,15 @@ export interface TcpCaptureOptions {
   maxNamespaces?: number;
 }
 
-/** The first and last reading of each namespace, as read: the artifact to check findings against. */
+/** The first and last reading of each namespace, and of its socket tables, as read: the artifact to check findings against. */
 function readingsText(raw: TcpRaw): string {
   const files = (text: TcpReadingText | undefined) => Object.entries(text ?? {}).filter((entry): entry is [string, string] => entry[1] !== undefined);
   return raw.namespaces
     .flatMap((ns) => {
       const read = raw.readings.filter((sample) => sample.data[ns.inode] !== undefined);
-      const ends = read.length > 1 ? [read[0]!, read.at(-1)!] : read;
+      const withTables = read.filter((sample) => sample.data[ns.inode]!.tcp !== undefined);
+      const ends = [...new Set([read[0], withTables[0], withTables.at(-1), read.at(-1)])].filter((sample) => sample !== undefined);
+      ends.sort((a, b) => a.atMs - b.atMs);
       return ends.flatMap((sample) =>
         files(sample.data[ns.inode]).map(
           ([file, text]) =>
@@ -52,20 +54,25 @@ export function createTcpCapture(options: TcpCaptureOptions = {}): CaptureModule
       // The node's own namespace is read at once: finding the pods' namespaces walks /proc and,
       // on a busy node, could otherwise take the whole window before the first reading.
       let namespaces: TcpNamespace[] = [nodeNamespace(procRoot)];
-      const withTables = new Set<number>();
       const intervalSeconds = Math.max(ctx.params.intervalSeconds, Math.ceil(ctx.durationSeconds / maxReadings));
-      // The socket tables at each namespace's first reading and at the window's end (the last
-      // reading; a timer may fire a little early, hence the margin), the counters at every one.
-      const readFresh = (): Promise<Record<string, TcpReadingText>> => {
-        const fresh = namespaces.filter((ns) => !withTables.has(ns.inode));
-        for (const ns of fresh) withTables.add(ns.inode);
-        return readNamespaces(procRoot, fresh, true);
-      };
       const start = Date.now();
-      const sampling = sampleOverWindow(ctx, intervalSeconds, async () => {
-        const atEnd = Date.now() >= ctx.windowEnd.getTime() - 1000;
-        const known = namespaces.filter((ns) => withTables.has(ns.inode));
-        return { ...(await readFresh()), ...(await readNamespaces(procRoot, known, atEnd)) };
+      // The counters at every reading; the socket tables at each namespace's first reading and at
+      // the window's end (the last reading; a timer may fire a little early, hence the margin).
+      const tables = new SocketTableReader(procRoot, start, ctx.signal);
+      const tabled = new Set<number>();
+      const readTablesOfNew = (): void => {
+        const fresh = namespaces.filter((ns) => !tabled.has(ns.inode));
+        for (const ns of fresh) tabled.add(ns.inode);
+        tables.read(fresh);
+      };
+      let endTablesQueued = false;
+      readTablesOfNew();
+      const sampling = sampleOverWindow(ctx, intervalSeconds, () => {
+        if (!endTablesQueued && Date.now() >= ctx.windowEnd.getTime() - 1000) {
+          endTablesQueued = true;
+          tables.read(namespaces);
+        }
+        return readNamespaces(procRoot, namespaces, false);
       });
       const trace = startRetransmitTrace(ctx);
       const found = await findNamespaces({ procRoot, maxNamespaces, workloads: ctx.workloads });
@@ -73,13 +80,17 @@ export function createTcpCapture(options: TcpCaptureOptions = {}): CaptureModule
       const somaxconn = Number.parseInt(await readFile(`${procRoot}/sys/net/core/somaxconn`, 'utf8').catch(() => ''), 10);
       if (found.skipped > 0) ctx.log.warn({ read: found.namespaces.length, skipped: found.skipped }, 'More network namespaces than the tcp capture reads');
       namespaces = withNamespace(found.namespaces, namespaces[0]!);
-      // The namespaces just found get their first reading now, not an interval later.
-      const late = ctx.signal.aborted || Date.now() >= ctx.windowEnd.getTime() ? undefined : { atMs: Date.now() - start, data: await readFresh() };
-      const readings = [...(await sampling), ...(late && Object.keys(late.data).length > 0 ? [late] : [])].sort((a, b) => a.atMs - b.atMs);
+      if (!endTablesQueued) readTablesOfNew();
+      const counters = await sampling;
+      const readings = [...counters, ...(await tables.done())].sort((a, b) => a.atMs - b.atMs);
       const retransmitTrace = await trace.stop();
       const littleEndian = endianness() === 'LE';
-      const lastTables = readings.findLast((r) => Object.values(r.data).some((text) => text.tcp !== undefined)) ?? readings[0]!;
-      const stuck = Object.values(lastTables.data).flatMap((text) =>
+      // Each namespace's tables at its last reading of them.
+      const lastTables = namespaces.flatMap((ns) => {
+        const text = readings.findLast((r) => r.data[ns.inode]?.tcp !== undefined)?.data[ns.inode];
+        return text ? [text] : [];
+      });
+      const stuck = lastTables.flatMap((text) =>
         [...parseProcNetTcp(text.tcp ?? '', littleEndian), ...parseProcNetTcp(text.tcp6 ?? '', littleEndian)].filter(
           (s) => s.state === closeWaitState && unreadBytes(s) > 0,
         ),

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { namespaceInode } from '../../engine/netns.js';
 import { closeWaitAndListenQueueLines } from '../../procfs/net-tcp.js';
+import type { Sample } from '../../engine/sampling.js';
 import type { TcpNamespace, TcpReadingText } from './parse.js';
 
 export { findNamespaces, nodeNamespace, withNamespace } from '../../engine/node-netns.js';
@@ -25,8 +26,8 @@ async function readNetFiles(procNet: string, sockets: boolean): Promise<TcpReadi
 /**
  * One reading of every namespace, by inode, one namespace after the other (each read of a socket
  * table walks the TCP hash: in parallel they would only contend). The SNMP counters cost a
- * fraction of a millisecond; the socket tables about 6-12 ms each on a host with a 262,144-bucket
- * hash, whatever the namespace holds, so they are read only when `sockets` is set. A namespace whose
+ * fraction of a millisecond; the socket tables 6-12 ms each on a host with a 262,144-bucket hash
+ * and few sockets, seconds with tens of thousands, so they are read only when `sockets` is set. A namespace whose
  * process has exited, or that is no longer the one the process is in, is left out of this reading.
  */
 export async function readNamespaces(procRoot: string, namespaces: readonly TcpNamespace[], sockets = true): Promise<Record<string, TcpReadingText>> {
@@ -36,4 +37,39 @@ export async function readNamespaces(procRoot: string, namespaces: readonly TcpN
     if (text && namespaceInode(procRoot, ns.pid) === ns.inode) readings[ns.inode] = text;
   }
   return readings;
+}
+
+/**
+ * Reads socket tables beside the counter readings, one namespace after the other, each as its own
+ * reading (with its counters, at its own time): a table of tens of thousands of sockets takes
+ * seconds to read on a busy node, and the counters' readings must not wait for it.
+ */
+export class SocketTableReader {
+  private queue: Promise<void> = Promise.resolve();
+  private readonly readings: Sample<Record<string, TcpReadingText>>[] = [];
+
+  constructor(
+    private readonly procRoot: string,
+    /** Readings' times count from here: the counters' window start. */
+    private readonly start: number,
+    private readonly signal: AbortSignal,
+  ) {}
+
+  /** Queues a reading of each namespace's tables. */
+  read(namespaces: readonly TcpNamespace[]): void {
+    for (const ns of namespaces) {
+      this.queue = this.queue.then(async () => {
+        if (this.signal.aborted) return;
+        const atMs = Date.now() - this.start;
+        const data = await readNamespaces(this.procRoot, [ns], true);
+        if (Object.keys(data).length > 0) this.readings.push({ atMs, data });
+      });
+    }
+  }
+
+  /** The readings, once every queued one is done. */
+  async done(): Promise<Sample<Record<string, TcpReadingText>>[]> {
+    await this.queue;
+    return this.readings;
+  }
 }
