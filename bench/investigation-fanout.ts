@@ -106,6 +106,18 @@ try {
     },
   );
 
+  const scrape = async (): Promise<Map<string, number>> =>
+    parsePrometheusText(await (await fetch(`http://127.0.0.1:${healthPort}/metrics`, { signal: AbortSignal.timeout(10_000) })).text());
+  // From the operator's start, so that the agents' registration (every KernelNode created and reported) is a phase too.
+  const pids = cluster.pids();
+  timeline = await Timeline.start({
+    components: { 'kube-apiserver': pids['kube-apiserver']!, etcd: pids.etcd!, kwok: pids.kwok!, operator: operator.pid },
+    self: 'bench (agents)',
+    memoryOf: 'operator',
+    counters: scrape,
+  });
+  const registerFrom = Date.now();
+
   // The agents' own API traffic, by kind of request.
   const agentWrites = { captureStatus: 0, kernelNode: 0, other: 0 };
   let agentRestarts = 0;
@@ -168,6 +180,7 @@ try {
     }
   });
   clearInterval(progress);
+  const registerTo = Date.now();
   console.log(`  ${nodeCount} agents registered in ${((Date.now() - t) / 1000).toFixed(1)}s${agentRestarts ? ` (${agentRestarts} started again)` : ''}`);
   const agentConnections = (await connectionsTo(Number(new URL(cluster.server).port))).size;
   console.log(`  connections from this process to the API server: ${agentConnections} (${(agentConnections / nodeCount).toFixed(2)} per agent)`);
@@ -175,8 +188,6 @@ try {
   await cluster.kubectl(['wait', '--for=jsonpath={.status.agentVersion}', '--timeout=120s', 'kernelnode', names[0]!]);
   const writesBefore = { ...agentWrites };
 
-  const scrape = async (): Promise<Map<string, number>> =>
-    parsePrometheusText(await (await fetch(`http://127.0.0.1:${healthPort}/metrics`, { signal: AbortSignal.timeout(10_000) })).text());
   const metrics = async (): Promise<Map<string, number>> => {
     const out = new Map<string, number>();
     for (const [series, value] of await scrape()) {
@@ -185,13 +196,6 @@ try {
     }
     return out;
   };
-  const pids = cluster.pids();
-  timeline = await Timeline.start({
-    components: { 'kube-apiserver': pids['kube-apiserver']!, etcd: pids.etcd!, kwok: pids.kwok!, operator: operator.pid },
-    self: 'bench (agents)',
-    memoryOf: 'operator',
-    counters: scrape,
-  });
   const idleFrom = Date.now();
   await sleep(idleSeconds * 1000);
   const idleTo = Date.now();
@@ -276,6 +280,7 @@ try {
   console.log(`\noperator write requests by method/code: ${JSON.stringify(Object.fromEntries([...after].filter(([k]) => !/^(GET|WATCH) /.test(k))))}`);
   console.log(`load average: ${loadAtApply} at apply, ${await loadAverage()} at the end`);
   printPhases(timeline, [
+    ['agents registering', registerFrom, registerTo],
     ['idle (before apply)', idleFrom, idleTo],
     ['fan-out (apply → last created)', applied, lastCreated],
     ['captures (→ last capture ended)', lastCreated, lastCaptureEnd],
@@ -320,6 +325,7 @@ function printPhases(timeline: Timeline, phases: [string, number, number][]): vo
       'in reconcile'.padStart(13),
       'CPU ms/1000 events'.padStart(19),
       'peak RSS'.padStart(9),
+      'V8 heap used/total at peak'.padStart(28),
     ].join(''),
   );
   for (const [name, from, to] of phases) {
@@ -336,7 +342,15 @@ function printPhases(timeline: Timeline, phases: [string, number, number][]): vo
         `${inReconcile.toFixed(2)} s`.padStart(13),
         (total > 0 ? ((cpu * 1e6) / total).toFixed(0) : '-').padStart(19),
         `${(timeline.peakRss(from, to) / 1024 / 1024).toFixed(0)} MB`.padStart(9),
+        heapAtPeak(timeline.atPeakRss(from, to)).padStart(28),
       ].join(''),
     );
   }
+}
+
+/** The operator's V8 heap (used / total, from its own metrics) when its resident memory peaked: how much of the peak is live objects. */
+function heapAtPeak(sample: Sample | undefined): string {
+  if (!sample) return '-';
+  const mb = (name: string): string => (sumSeries(sample.counters, name) / 1024 / 1024).toFixed(0);
+  return `${mb('nodejs_heap_size_used_bytes')} / ${mb('nodejs_heap_size_total_bytes')} MB`;
 }

@@ -6,7 +6,7 @@
  * resources (the runtime's own /metrics), open file descriptors and sockets (/proc/<pid>/fd).
  * It prints the slope of each per simulated day, fitted after a warm-up, and a verdict.
  *
- *   npx tsx bench/soak.ts [--minutes 20] [--sample-seconds 2]
+ *   npx tsx bench/soak.ts [--minutes 20] [--days 10] [--sample-seconds 2]
  *   npx tsx bench/soak.ts --analyze /tmp/ksleuth-soak-<start>.json   (the figures of an earlier run again)
  *
  * Samples are grouped into 30-second windows, each series by its lowest value in the window (what
@@ -16,10 +16,15 @@
  * neighbouring windows are not independent (a count that sits at 8 for minutes, then at 7), and
  * a fit to every window takes such wandering inside a fixed range for a significant trend.
  *
- * Simulated time is counted, not assumed: renewals are the operator's PUTs on its Lease (one
- * every retry period, 2 s by default: 43,200 a day), heartbeats the KernelNode updates the
- * operator sees (60 s by default: 1,440 a day), drift checks the agent's sysctl reconciles (30 s
- * by default: 2,880 a day).
+ * Simulated time is counted, not assumed, for each loop by its own production interval: renewals
+ * are the operator's PUTs on its Lease (one every retry period, 2 s by default: 43,200 a day,
+ * 302,400 a week), heartbeats the agent's KernelNode status writes (60 s by default: 1,440 a day),
+ * drift checks the agent's sysctl reconciles (30 s by default: 2,880 a day). The operator's axis
+ * is its renewals, the agent's the fewer of its heartbeats and drift checks.
+ *
+ * The renewals set the length of a run: they go back to back, and each is a write through the
+ * API server and etcd (bench/lease-renewal-rate.ts: about 7 ms of CPU across the three processes,
+ * 15–30 ms of wall time on this busy 2-core machine, so 35–60 a second: a week takes 1.5–2.5 hours).
  */
 import { readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -32,9 +37,16 @@ import type { ComponentProcess } from '../test/harness/component.js';
 import { KsleuthSystem, systemNamespace } from '../test/harness/ksleuth-system.js';
 
 const { values } = parseArgs({
-  options: { minutes: { type: 'string', default: '20' }, 'sample-seconds': { type: 'string', default: '2' }, analyze: { type: 'string' } },
+  options: {
+    minutes: { type: 'string', default: '20' },
+    days: { type: 'string', default: '10' },
+    'sample-seconds': { type: 'string', default: '2' },
+    analyze: { type: 'string' },
+  },
 });
 const minutes = Number(values.minutes);
+/** Simulated days the agent's heartbeats and drift checks are paced to reach in the run (a week, and room for a busy machine). */
+const targetDays = Number(values.days);
 const sampleMs = Number(values['sample-seconds']) * 1000;
 /**
  * Samples before this share of the run are left out of the fit: the JIT, V8's heap capacity,
@@ -43,12 +55,21 @@ const sampleMs = Number(values['sample-seconds']) * 1000;
  */
 const warmUpShare = 0.25;
 
-/** How often each happens in production, per day (client-go's lease defaults, the chart's agent defaults). */
-const perDay = { renewals: 86_400 / 2, heartbeats: 86_400 / 60, driftChecks: 86_400 / 30 };
-/** The sped-up intervals: more than a week of each in the run, if the machine keeps up. */
-const retryPeriod = '5ms';
-const heartbeatSeconds = 0.06;
-const driftCheckSeconds = 0.03;
+/** The production intervals, in seconds: the operator's --leader-elect-retry-period (client-go's default), the chart's agent defaults. */
+const production = { renewals: 2, heartbeats: 60, driftChecks: 30 };
+/** How often each happens in production, per day. */
+const perDay = { renewals: 86_400 / production.renewals, heartbeats: 86_400 / production.heartbeats, driftChecks: 86_400 / production.driftChecks };
+/**
+ * The sped-up intervals. Renewals run back to back (the retry period is only the pause between
+ * two): they are the most by far (302,400 a week) and each is a write through the API server and
+ * etcd, so their rate is what a run of an hour can reach on a busy machine. The agent's loops are
+ * sized to `--days` in the run: faster would only take the API server's time from the renewals
+ * (a heartbeat is a KernelNode status write) without simulating anything more.
+ */
+const retryPeriod = '1ms';
+const runSeconds = minutes * 60;
+const heartbeatSeconds = runSeconds / (targetDays * perDay.heartbeats);
+const driftCheckSeconds = runSeconds / (targetDays * perDay.driftChecks);
 
 interface Sample {
   /** Simulated days so far by this process's own clock (renewals for the operator, drift checks for the agent). */
@@ -212,7 +233,11 @@ if (values.analyze) {
 
 let system: KsleuthSystem | undefined;
 try {
-  console.log(`soak: ${minutes} min; lease retry period ${retryPeriod}, heartbeat ${heartbeatSeconds} s, drift check ${driftCheckSeconds} s`);
+  console.log(
+    `soak: ${minutes} min; lease renewals back to back (retry period ${retryPeriod}, production ${production.renewals} s), ` +
+      `heartbeat every ${heartbeatSeconds.toFixed(3)} s (production ${production.heartbeats} s), drift check every ${driftCheckSeconds.toFixed(3)} s (production ${production.driftChecks} s): ` +
+      `${targetDays} days of heartbeats and drift checks`,
+  );
   process.env.KSLEUTH_LOG_LEVEL ??= 'warn';
   system = await KsleuthSystem.start({
     agents: 1,

@@ -86,7 +86,14 @@ export class Timeline {
 
   /** The largest resident memory seen between two times. */
   peakRss(from: number, to: number): number {
-    return Math.max(0, ...this.samples.filter((s) => s.at >= from && s.at <= to).map((s) => s.rss));
+    return this.atPeakRss(from, to)?.rss ?? 0;
+  }
+
+  /** The sample with the largest resident memory between two times. */
+  atPeakRss(from: number, to: number): Sample | undefined {
+    let peak: Sample | undefined;
+    for (const s of this.samples) if (s.at >= from && s.at <= to && (!peak || s.rss > peak.rss)) peak = s;
+    return peak;
   }
 }
 

@@ -1,3 +1,4 @@
+import type { Baseline } from '../api/v1alpha1/baseline.js';
 import type { InvestigationWorkload } from '../api/v1alpha1/workloads.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
@@ -28,6 +29,8 @@ export interface ClusterInvestigationRequest {
   compareBy?: string;
   /** spec.workload: a built-in reproducer or a Pod template (--workload). */
   workload?: InvestigationWorkload;
+  /** spec.baseline: a baseline window first (--baseline) or an earlier investigation (--baseline-from). */
+  baseline?: Baseline;
 }
 
 /** Parses "pool=db,zone!=a,gpu,!spot" into a label selector. */
@@ -76,6 +79,7 @@ export function buildInvestigation(request: ClusterInvestigationRequest): Kernel
     durationSeconds: request.durationSeconds,
     ...(compareBy ? { compareBy } : {}),
     ...(request.workload ? { workload: request.workload } : {}),
+    ...(request.baseline ? { baseline: request.baseline } : {}),
   };
   const checked = investigationSpec.safeParse(spec);
   if (!checked.success) throw new UsageError(checked.error.issues.map((i) => `spec.${i.path.join('.')}: ${i.message}`).join('; '));

@@ -1,3 +1,5 @@
+import type { BaselineStatus } from '../api/v1alpha1/baseline.js';
+import type { GroupFigure } from '../api/v1alpha1/figures.js';
 import type { KernelCapture, KernelInvestigation } from '../api/v1alpha1/resources.js';
 import { formatDuration } from '../lib/duration.js';
 import { renderFindings } from './report.js';
@@ -5,6 +7,28 @@ import { table } from './table.js';
 
 function ago(time: string | undefined, now: Date): string {
   return time ? `${formatDuration((now.getTime() - Date.parse(time)) / 1000)} ago` : '-';
+}
+
+/** The FIGURES section: each figure's median, range and node count. */
+export function renderFigures(figures: readonly GroupFigure[]): string[] {
+  return [
+    'FIGURES',
+    table(
+      ['figure', 'median', 'range', 'nodes'],
+      figures.map((f) => [f.name, f.median, `${f.min}–${f.max}`, f.nodes]),
+    ),
+  ];
+}
+
+/** The AGAINST THE BASELINE section: where the baseline comes from and what changed under the workload. */
+export function renderBaseline(baseline: BaselineStatus): string[] {
+  const lines = ['AGAINST THE BASELINE', `  ${baseline.source}`];
+  if (baseline.summary) lines.push(`  ${baseline.summary}`);
+  for (const c of baseline.changed ?? []) lines.push(`  ${c.statement}`);
+  for (const f of baseline.appeared ?? []) lines.push(`  new: ${f.pattern} (${f.severity}) on ${f.nodes} node${f.nodes === 1 ? '' : 's'}: ${f.title}`);
+  for (const f of baseline.gone ?? [])
+    lines.push(`  gone: ${f.pattern} (${f.severity}), seen on ${f.nodes} node${f.nodes === 1 ? '' : 's'} in the baseline: ${f.title}`);
+  return lines;
 }
 
 /** An investigation and its per-node captures, for people. */
@@ -53,24 +77,8 @@ export function renderInvestigation(investigation: KernelInvestigation, captures
       );
     }
   }
-  if (status.figures?.length) {
-    lines.push('', 'FIGURES');
-    lines.push(
-      table(
-        ['figure', 'median', 'range', 'nodes'],
-        status.figures.map((f) => [f.name, f.median, `${f.min}–${f.max}`, f.nodes]),
-      ),
-    );
-  }
-  const baseline = status.baseline;
-  if (baseline) {
-    lines.push('', 'AGAINST THE BASELINE', `  ${baseline.source}`);
-    if (baseline.summary) lines.push(`  ${baseline.summary}`);
-    for (const c of baseline.changed ?? []) lines.push(`  ${c.statement}`);
-    for (const f of baseline.appeared ?? []) lines.push(`  new: ${f.pattern} (${f.severity}) on ${f.nodes} node${f.nodes === 1 ? '' : 's'}: ${f.title}`);
-    for (const f of baseline.gone ?? [])
-      lines.push(`  gone: ${f.pattern} (${f.severity}), seen on ${f.nodes} node${f.nodes === 1 ? '' : 's'} in the baseline: ${f.title}`);
-  }
+  if (status.figures?.length) lines.push('', ...renderFigures(status.figures));
+  if (status.baseline) lines.push('', ...renderBaseline(status.baseline));
   if (captures.length > 0) {
     lines.push('', 'NODES');
     // A node's baseline window (spec.baseline.run) comes before its workload window.

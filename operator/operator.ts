@@ -143,7 +143,11 @@ export function createOperator(options: OperatorOptions): Manager {
   const everything = (): string[] => [allTriggersKey];
   const findingKeys = (kn: CachedKernelNode): string => JSON.stringify((kn.status?.findings ?? []).map((f) => [f.id, f.firstTime, f.severity]));
   triggerController.watch(triggers, { map: everything });
-  triggerController.watch(kernelNodes, { map: everything, filterUpdate: (old, next) => findingKeys(old) !== findingKeys(next) });
+  // A KernelNode's change concerns the triggers only if there is one (clusters without triggers register thousands of nodes).
+  triggerController.watch(kernelNodes, {
+    map: () => (triggers.store.size > 0 ? [allTriggersKey] : []),
+    filterUpdate: (old, next) => findingKeys(old) !== findingKeys(next),
+  });
   // Started and deleted auto-investigations change the counts of cooldowns and caps.
   triggerController.watch(investigations, {
     map: (inv) => (inv.metadata.labels?.[triggerLabel] !== undefined ? [allTriggersKey] : []),

@@ -54,6 +54,7 @@ export const lanes: Lane[] = [
       'test/node-agent/engine/run.test.ts',
       'test/node-agent/sysctl/state-file.test.ts',
       'test/node-agent/agent/deadline.test.ts',
+      'test/node-agent/agent/sysctl-sync.test.ts',
       'test/node-agent/agent/pod-index.test.ts',
       'test/operator/mitigation/keys.test.ts',
       'test/operator/investigation/tallies.test.ts',

@@ -21,6 +21,8 @@ export const findingPatterns = [
   'tcp-retransmits',
   'kernel-cpu-hotspot',
   'hardware-error',
+  // A listener's accept queue overflowed: connection attempts were dropped (tcp capture).
+  'tcp-listen-overflow',
   // A built-in reproducer (spec.workload) saw operations fail or time out.
   'reproducer-failures',
   // Trends in kernel state that the always-on watch finds in its history.

@@ -8,8 +8,8 @@ import { exitCodesUsage, failOnOption, failOnSeverity, failOnUsage } from '../fa
 import { clusterClient, kubeOptions, kubeUsage } from '../kube.js';
 import { isMachineFormat, outputFormat, outputOption, outputUsage, printObjects, resourceName, type OutputFormat } from '../output.js';
 import { resolveCaptureEntry } from '../../api/v1alpha1/capture-entry.js';
-import { resolveWorkload } from '../../api/v1alpha1/workloads.js';
 import { workloadFromOption, workloadUsage } from '../workload-option.js';
+import { resolveWorkload, workloadKindIds } from '../../api/v1alpha1/workloads.js';
 
 const formats: OutputFormat[] = ['table', 'wide', 'json', 'yaml', 'name'];
 
@@ -18,9 +18,11 @@ const usage = `Run kernel captures and report findings.
 On nodes of a cluster (creates a KernelInvestigation):
   ksleuth investigate (--nodes a,b | --selector key=value) [--capture a,b,...] [--duration 30s]
                       [--name NAME] [--max-nodes N] [--compare-by kernel|label=KEY]
-                      [--workload W] [--wait [--fail-on SEVERITY]] [--dry-run] [-o json|yaml|wide|name]
+                      [--workload W [--baseline]] [--baseline-from INVESTIGATION]
+                      [--wait [--fail-on SEVERITY]] [--dry-run] [-o json|yaml|wide|name]
 On this machine (no cluster needed):
-  ksleuth investigate --local [--capture a,b,...] [--duration 30s] [--workload REPRODUCER] [--out DIR] [--json]
+  ksleuth investigate --local [--capture a,b,...] [--duration 30s] [--workload REPRODUCER [--baseline]]
+                      [--out DIR] [--json]
 
 Options:
   --capture LIST     captures to run (default: ${defaultCaptures.join(',')});
@@ -31,6 +33,9 @@ Options:
                      --set bpftrace.program=@prog.bt (repeatable)
   --duration D       how long to capture: 30s, 2m (default 30s, at most ${maxInvestigationDurationSeconds / 60}m)
 ${workloadUsage}
+  --baseline         first run the same captures without the workload for as long (a baseline
+                     window), then with it, and report what changed (spec.baseline.run)
+  --baseline-from N  compare with the earlier KernelInvestigation N (spec.baseline.investigation)
   --nodes LIST       nodes by name
   --selector SEL     nodes by label: key=value, key!=value, key, !key (comma-separated, all must hold)
   --max-nodes N      at most this many nodes (default 10)
@@ -67,6 +72,8 @@ export const investigate: Command = {
         'max-nodes': { type: 'string' },
         'compare-by': { type: 'string' },
         workload: { type: 'string' },
+        baseline: { type: 'boolean', default: false },
+        'baseline-from': { type: 'string' },
         description: { type: 'string' },
         name: { type: 'string' },
         wait: { type: 'boolean', default: false },
@@ -88,12 +95,28 @@ export const investigate: Command = {
     const entries = captureEntriesFromOptions(values.capture, values.set);
     const threshold = failOnSeverity(values['fail-on']);
     const workload = workloadFromOption(values.workload);
+    if (values.baseline && values['baseline-from'] !== undefined) {
+      throw new UsageError('--baseline and --baseline-from: use one (a baseline window first, or an earlier investigation to compare with)');
+    }
+    if (values.baseline && !workload) {
+      throw new UsageError(
+        '--baseline runs the captures without the workload first, then with it: add --workload (a built-in reproducer' +
+          `${values.local ? '' : ', or @FILE with a Pod'})${values.local ? '' : ', or compare with an earlier investigation (--baseline-from NAME)'}`,
+      );
+    }
     if (values.local) {
       if (values.output !== undefined) throw new UsageError('--local prints tables, or a JSON report with --json');
       if (values.nodes || values.selector) throw new UsageError('--local runs on this machine: leave out --nodes and --selector');
       if (workload?.pod) {
         throw new UsageError(
-          '--local: a Pod workload needs a cluster to run it; run its command beside `ksleuth investigate --local`, or use a built-in reproducer',
+          `--workload ${values.workload}: a Pod workload (spec.workload.pod) needs a cluster to schedule it on each node; ` +
+            `leave out --local to run it in the cluster, or on this machine use a built-in reproducer (--workload ${workloadKindIds.join('|')}) ` +
+            'or start its command yourself beside `ksleuth investigate --local`',
+        );
+      }
+      if (values['baseline-from'] !== undefined) {
+        throw new UsageError(
+          `--baseline-from ${values['baseline-from']}: compares with an earlier KernelInvestigation in a cluster; on this machine use --baseline (a baseline window without the workload first)`,
         );
       }
       // The engine and every capture module load only for --local: `investigate --help` and
@@ -105,6 +128,7 @@ export const investigate: Command = {
         outDir: values.out,
         json: values.json,
         ...(workload ? { workload: resolveWorkload(workload) } : {}),
+        baseline: values.baseline,
       });
     }
     const maxNodes = values['max-nodes'] === undefined ? undefined : Number(values['max-nodes']);
@@ -122,6 +146,8 @@ export const investigate: Command = {
       durationSeconds,
       compareBy: values['compare-by'],
       workload,
+      ...(values.baseline ? { baseline: { run: true } } : {}),
+      ...(values['baseline-from'] !== undefined ? { baseline: { investigation: values['baseline-from'] } } : {}),
     });
     const format = outputFormat(values.output, formats, values['dry-run'] ? 'yaml' : 'table');
     if (threshold && !values.wait) throw new UsageError('--fail-on needs --wait: findings are known once the investigation has finished');

@@ -37,10 +37,29 @@ export class Http1Transport implements Transport {
     return new Promise<TransportResponse>((resolve, reject) => {
       const send = https ? httpsRequest : http.request;
       const r = send(options, (res) => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res }));
-      r.on('error', (error: NodeJS.ErrnoException) => reject(r.reusedSocket && error.code === 'ECONNRESET' ? new StaleConnectionError(error) : error));
+      // Whether the request could have reached the server: only once its connection is up (TLS included).
+      let connected = false;
+      let timedOut = false;
+      r.once('socket', (socket) => {
+        if (r.reusedSocket) connected = true;
+        else socket.once(https ? 'secureConnect' : 'connect', () => (connected = true));
+      });
+      r.on('error', (error: NodeJS.ErrnoException) => {
+        const ours = timedOut || request.signal?.aborted;
+        // A busy server drops connections: before the TLS handshake ended (nothing was sent), an idle
+        // keep-alive one it had just closed, or, for a GET, one it closed without an answer. Each
+        // is safe to send again (client-go and Go's transport do the same).
+        const stale =
+          !ours &&
+          ((!connected && !r.reusedSocket) || (r.reusedSocket && error.code === 'ECONNRESET') || (request.method === 'GET' && error.code === 'ECONNRESET'));
+        reject(stale ? new StaleConnectionError(error) : error);
+      });
       if (request.timeoutMs !== undefined) {
         const ms = request.timeoutMs;
-        r.setTimeout(ms, () => r.destroy(new Error(`${request.method} ${request.path}: no answer within ${ms} ms`)));
+        r.setTimeout(ms, () => {
+          timedOut = true;
+          r.destroy(new Error(`${request.method} ${request.path}: no answer within ${ms} ms`));
+        });
       }
       // The listener goes when the request and its response are done.
       onAbort(request.signal, () => void r.destroy(new Error('aborted')), r);

@@ -54,13 +54,22 @@ export class Http2Transport implements Transport {
   }
 
   async send(request: TransportRequest): Promise<TransportResponse> {
-    let session = await this.sessionFor(request.tls);
+    let session = await this.connected(request.tls);
     // Destroyed a moment ago ('close' comes a tick later): open the next one now.
     if (session.h2.destroyed || session.h2.closed) {
       if (this.current && (await this.current.session) === session) this.current = undefined;
-      session = await this.sessionFor(request.tls);
+      session = await this.connected(request.tls);
     }
     return this.stream(session, request);
+  }
+
+  /** A session for these credentials; a connection that failed before the session was up sent nothing, so the request may go again. */
+  private async connected(tls: TlsMaterial): Promise<Session> {
+    try {
+      return await this.sessionFor(tls);
+    } catch (error) {
+      throw error instanceof NoHttp2Error ? error : new StaleConnectionError(error as Error);
+    }
   }
 
   /** Closes the session gracefully: its streams end as their servers end them. */
@@ -204,7 +213,7 @@ export class Http2Transport implements Transport {
       if (request.timeoutMs !== undefined) {
         const ms = request.timeoutMs;
         stream.setTimeout(ms, () => {
-          stream.destroy(new Error(`${request.method} ${request.path}: no answer within ${ms} ms`));
+          stream.destroy(new Error(`${request.method} ${request.path}: no answer within ${ms} ms (${sessionState(session)})`));
           // A connection gone silent fails every stream on it: find out now rather than per request.
           this.ping(session);
         });
@@ -227,4 +236,19 @@ export class Http2Transport implements Transport {
 function refused(stream: ClientHttp2Stream, error: NodeJS.ErrnoException): boolean {
   if (stream.rstCode === constants.NGHTTP2_REFUSED_STREAM) return true;
   return error.code === 'ERR_HTTP2_GOAWAY_SESSION' || error.code === 'ERR_HTTP2_INVALID_SESSION' || (stream.pending && error.code !== undefined);
+}
+
+/**
+ * What a stalled stream's error tells about its connection: streams open against the server's
+ * limit (a request beyond it waits unsent), whether this stream was ever sent, and the
+ * flow-control windows (data the server may still send).
+ */
+export function sessionState(session: { h2: ClientHttp2Session; active: number }): string {
+  const state = session.h2.state;
+  const limit = session.h2.remoteSettings.maxConcurrentStreams;
+  return [
+    `${session.active} streams open, the server allows ${limit ?? 'unlimited'}`,
+    `connection window ${state.effectiveLocalWindowSize ?? '?'} B to receive, ${state.remoteWindowSize ?? '?'} B to send`,
+    `${state.outboundQueueSize ?? 0} frames queued to send`,
+  ].join('; ');
 }

@@ -1,4 +1,4 @@
-import { readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { namespaceInode, scanNetworkNamespaces } from './netns.js';
 import type { Workload, WorkloadResolver } from './workload.js';
@@ -58,6 +58,31 @@ export async function findNamespaces(options: NamespaceScanOptions): Promise<Fou
     }),
   );
   return { namespaces, skipped: found.length - kept.length };
+}
+
+/**
+ * The node's own network namespace without walking /proc: the machine's (pid 1's), or on a nested
+ * node the agent's. Known at once, so that its first reading opens the window on time.
+ */
+export function nodeNamespace(procRoot: string): NodeNamespace {
+  const ownPid = Number(readlinkSync(`${procRoot}/self`));
+  const own = namespaceInode(procRoot, ownPid);
+  const init = namespaceInode(procRoot, 1);
+  const [inode, pid] = own !== undefined && init !== undefined && own !== init ? [own, ownPid] : [init ?? own ?? 0, init !== undefined ? 1 : ownPid];
+  return { inode, pid, comm: readComm(procRoot, pid), host: true, workload: { host: true } };
+}
+
+/** The namespaces found, with `node` first if the scan found no host namespace. */
+export function withNamespace(found: readonly NodeNamespace[], node: NodeNamespace): NodeNamespace[] {
+  return found.some((ns) => ns.inode === node.inode || ns.host) ? [...found] : [node, ...found];
+}
+
+function readComm(procRoot: string, pid: number): string {
+  try {
+    return readFileSync(`${procRoot}/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '?';
+  }
 }
 
 function isListedPod(workload: Workload | undefined): boolean {

@@ -16,6 +16,7 @@ export const tcpStates = {
 } as const;
 
 export const closeWaitState = '08';
+export const listenState = '0A';
 
 export interface Endpoint {
   address: string;
@@ -103,6 +104,21 @@ export function closeWaitLines(text: string): string {
   return text
     .split('\n')
     .filter((line, i) => i === 0 || line.trim().split(/\s+/, 5)[3] === closeWaitState)
+    .join('\n');
+}
+
+/**
+ * The header, the CLOSE_WAIT lines and the listeners with connections waiting in their accept
+ * queue (a listener's Recv-Q is its accept queue's length): what the tcp capture keeps of a table.
+ */
+export function closeWaitAndListenQueueLines(text: string): string {
+  return text
+    .split('\n')
+    .filter((line, i) => {
+      if (i === 0) return true;
+      const fields = line.trim().split(/\s+/, 5);
+      return fields[3] === closeWaitState || (fields[3] === listenState && /:0*[1-9a-fA-F][0-9a-fA-F]*$/.test(fields[4] ?? ''));
+    })
     .join('\n');
 }
 

@@ -64,6 +64,9 @@ export class TriggerReconciler {
     const nowMs = this.now();
     for (const [name, entry] of this.created) if (nowMs - entry.createdMs > hourMs) this.created.delete(name);
     for (const [key, at] of this.toldSkips) if (nowMs - at > hourMs) this.toldSkips.delete(key);
+    // Without a trigger there is nothing to decide: every KernelNode change of a 5,000-node cluster
+    // would otherwise read every KernelNode and Node again.
+    if (stores.triggers.size === 0) return;
 
     const triggers: { trigger: KernelTrigger; spec: ReturnType<typeof triggerSpec.parse> }[] = [];
     for (const trigger of stores.triggers.list()) {

@@ -58,6 +58,29 @@ describe('ksleuth analyze', () => {
     expect(recognized['journal-monotonic-hung-task.txt']).toBe('kernel log: journalctl -k -o short-monotonic');
     expect(recognized['kmsg.txt']).toBe('kernel log: raw /dev/kmsg records');
     expect(r.inputs.find((i) => i.input.endsWith('record.sh'))?.skipped).toMatch(/^not recognized as a kernel log/);
+    // Every recorded form is read as the kernel log it is, and each gives the findings its records hold.
+    const log = 'kernel log: ';
+    const tagged = 'syslog, /var/log/messages or journalctl -k (lines with a "kernel:" tag)';
+    const logs = r.inputs.filter((i) => i.format.startsWith(log)).map((i) => i.input.split('/').at(-1)!);
+    expect(Object.fromEntries(logs.map((file) => [file, [recognized[file]!.slice(log.length), byFile(file)]]))).toEqual({
+      'dmesg.txt': ['dmesg', ['oom-kill']],
+      'dmesg-udevd-hung-task.txt': ['dmesg', ['hung-task']],
+      'dmesg-T.txt': ['dmesg -T (wall-clock times)', ['oom-kill']],
+      'dmesg-x.txt': ['dmesg -x (facility and level decoded)', ['oom-kill']],
+      'dmesg-xT-stack-only.txt': ['dmesg -x (facility and level decoded)', []],
+      'dmesg-r.txt': ['dmesg -r (with <level> prefixes)', ['oom-kill']],
+      'dmesg-iso.txt': ['dmesg --time-format iso', ['oom-kill']],
+      'dmesg-iso-oom.txt': ['dmesg --time-format iso', ['oom-kill']],
+      'journal-monotonic-hung-task.txt': ['journalctl -k -o short-monotonic', ['hung-task']],
+      'journal-short-no-pattern.txt': [tagged, []],
+      'journal-iso-with-console.txt': [tagged, []],
+      'syslog-centos-hung-task.txt': [tagged, ['hung-task']],
+      'syslog-raspberrypi-hung-task.txt': [tagged, ['hung-task']],
+      'logread-openwrt-warning.txt': [tagged, ['kernel-oops']],
+      'serial-console-syzbot.txt': ['serial console (kernel lines among other output)', ['kernel-oops']],
+      'serial-console-panic.txt': ['serial console (kernel lines among other output)', ['kernel-oops']],
+      'kmsg.txt': ['raw /dev/kmsg records', ['oom-kill']],
+    });
     const oom = r.findings.find((f) => f.capture.endsWith('(test/fixtures/kernel-log/formats/dmesg-x.txt)') || f.capture.endsWith('dmesg-x.txt)'))!;
     expect(oom.evidence.join('\n')).toMatch(/Memory cgroup out of memory: Killed process 22447 \(python3\)/);
   });

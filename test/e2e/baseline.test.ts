@@ -69,7 +69,10 @@ describe('baselines: the same captures without the workload, and what changed wi
     expect(baseline.figures?.map((f) => f.name)).toEqual(['tcp-segments-per-second', 'tcp-retransmit-percent']);
     // Hundreds of loopback connections a second against the agent's own few requests.
     const segments = baseline.changed?.find((c) => c.name === 'tcp-segments-per-second');
-    expect(segments, JSON.stringify(baseline)).toBeDefined();
+    expect(
+      segments,
+      JSON.stringify({ baseline, figures: investigation.status!.figures, captures: workloadWindow.map((c) => c.status?.results) }),
+    ).toBeDefined();
     expect(segments!.workload).toBeGreaterThan(segments!.baseline);
     expect(segments!.change).toBeCloseTo(segments!.workload - segments!.baseline, 2);
     expect(segments!.statement).toMatch(/^tcp-segments-per-second rose from median .* \/s \(.*2 nodes\) in the baseline to median/);

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { KernelCapture, KernelMitigation } from '../../api/v1alpha1/resources.js';
 import { nodeFigures } from '../../lib/figures.js';
 import type { KubeClient, KubeObject } from '../../lib/kube/client.js';
@@ -78,7 +78,13 @@ describe('the operator’s caches', () => {
     expect(nodeReady(cachedNode({ ...node, status: { conditions: [{ type: 'Ready', status: 'False' }] } }))).toBe(false);
   });
 
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   it('keep every field of Nodes and KernelNodes that target selection, grouping and the mitigation controller read', async () => {
+    // The two runs' patches carry condition times: a second that ticks between them is no difference.
+    vi.useFakeTimers({ now, toFake: ['Date'] });
     const { node, kernelNode } = nodeFixtures();
     const reads = { node: new Set<string>(), kernelNode: new Set<string>() };
     const run = async (n: CachedNode, kn: CachedKernelNode): Promise<unknown> => {

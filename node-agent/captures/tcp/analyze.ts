@@ -21,6 +21,10 @@ export const tcpThresholds = {
   criticalRetransmitRate: 0.05,
   criticalCloseWaitSockets: 1000,
   criticalUnreadBytes: 64 * 1024 * 1024,
+  /** Every dropped connection attempt costs its client a SYN retransmit (1 s, then 3 s, ...); ten a second is a fleet of hangs. */
+  criticalListenDropsPerSecond: 10,
+  /** net.core.somaxconn's default since Linux 5.4 (SOMAXCONN, commit 19f92a030ca6); 128 before. */
+  somaxconnDefault: 4096,
 } as const;
 
 const maxGroups = 8;
@@ -257,6 +261,81 @@ function retransmitFinding(parsed: ParsedTcp, perNamespace: { namespace: Namespa
   };
 }
 
+const maxListeners = 5;
+
+/** Listeners with connections waiting in their accept queue at the end of the window, the longest queue first. */
+function queuedListeners(namespace: NamespaceTcp): TcpSocket[] {
+  const last = namespace.readings.findLast((r) => r.listeners !== undefined)?.listeners ?? [];
+  return [...last].sort((a, b) => b.rxQueue - a.rxQueue || endpointText(a.local).localeCompare(endpointText(b.local)));
+}
+
+/**
+ * Connection attempts a listener dropped (ListenDrops; ListenOverflows of them because its accept
+ * queue was full), per namespace. A sysctl is suggested only where the node's own namespace
+ * dropped them and its net.core.somaxconn, which caps every listener's queue there, is below the
+ * default of current kernels: the other namespaces' values are not read.
+ */
+function listenOverflowFinding(
+  parsed: ParsedTcp,
+  perNamespace: { namespace: NamespaceTcp; figures: RetransmitFigures }[],
+  seconds: number,
+): Finding | undefined {
+  const dropping = perNamespace
+    .filter((n) => n.figures.listenDrops + n.figures.listenOverflows > 0)
+    .sort((a, b) => b.figures.listenDrops - a.figures.listenDrops || a.namespace.inode - b.namespace.inode);
+  if (dropping.length === 0) return undefined;
+  const drops = dropping.reduce((sum, n) => sum + Math.max(n.figures.listenDrops, n.figures.listenOverflows), 0);
+  const overflows = dropping.reduce((sum, n) => sum + n.figures.listenOverflows, 0);
+  const rate = seconds > 0 ? drops / seconds : drops;
+  const somaxconn = parsed.somaxconn;
+  const lines: string[] = [];
+  for (const { namespace, figures } of dropping.slice(0, maxLossyNamespaces)) {
+    lines.push(
+      `in ${namespaceText(namespace)}: ListenDrops +${figures.listenDrops}, ListenOverflows +${figures.listenOverflows} ` +
+        `(the accept queue was full) in ${seconds.toFixed(1)}s`,
+    );
+    for (const listener of queuedListeners(namespace).slice(0, maxListeners)) {
+      const capped = namespace.host && somaxconn !== undefined && listener.rxQueue > somaxconn;
+      lines.push(
+        `  listener ${endpointText(listener.local)}: ${listener.rxQueue} connection${listener.rxQueue === 1 ? '' : 's'} waiting to be accepted at the end of the window` +
+          (capped ? ` (full: net.core.somaxconn = ${somaxconn} caps the queue)` : ''),
+      );
+    }
+  }
+  if (dropping.length > maxLossyNamespaces) lines.push(`... and ${dropping.length - maxLossyNamespaces} more network namespaces`);
+  const hostDropped = dropping.some((n) => n.namespace.host);
+  if (somaxconn !== undefined) {
+    lines.push(`net.core.somaxconn = ${somaxconn} in the node's network namespace (the kernel's default since Linux 5.4 is ${tcpThresholds.somaxconnDefault})`);
+  }
+  const suggest = hostDropped && somaxconn !== undefined && somaxconn < tcpThresholds.somaxconnDefault;
+  const where = dropping.length === 1 && !dropping[0]!.namespace.host ? ` in ${namespaceText(dropping[0]!.namespace)}` : '';
+  return {
+    pattern: 'tcp-listen-overflow',
+    severity: rate >= tcpThresholds.criticalListenDropsPerSecond ? 'critical' : 'warning',
+    title: `Listeners dropped ${drops} connection attempt${drops === 1 ? '' : 's'} during the window${overflows > 0 ? ', their accept queues full' : ''}${where}`,
+    evidence: evidence(lines, 16),
+    recommendation:
+      'Connection attempts were dropped because a listening socket’s accept queue was full: the application accepts ' +
+      'connections more slowly than they arrive (a stalled or saturated accept loop), or its queue is short. Each dropped ' +
+      'attempt costs the client a SYN retransmit (1 s, then 3 s, ...), seen as connections that hang. A queue holds ' +
+      'min(the backlog the application passes to listen(), net.core.somaxconn); `ss -ltn` shows each listener’s limit ' +
+      '(Send-Q) and queue (Recv-Q). Fix the accept loop or raise the application’s backlog' +
+      (suggest
+        ? `; net.core.somaxconn = ${somaxconn} caps every queue on this node below what current kernels allow (suggested mitigation: it helps applications that ask for a larger backlog, as Go, nginx and Node.js do).`
+        : '. Raising net.core.somaxconn only helps where it, not the application’s backlog, is the limit.'),
+    ...(suggest
+      ? {
+          suggestedMitigation: {
+            sysctls: [{ name: 'net.core.somaxconn', value: String(tcpThresholds.somaxconnDefault) }],
+            reason:
+              `net.core.somaxconn is ${somaxconn} on this node and caps every listener’s accept queue, whatever backlog the ` +
+              `application asked for; ${tcpThresholds.somaxconnDefault} is the kernel’s default since Linux 5.4.`,
+          },
+        }
+      : {}),
+  };
+}
+
 export function analyzeTcp(parsed: ParsedTcp, params: CaptureParams<'tcp'>): CaptureAnalysis {
   const spans = parsed.namespaces.filter((n) => n.readings.length > 0);
   if (spans.length === 0) return { summary: { readings: 0, networkNamespaces: 0 }, findings: [] };
@@ -286,10 +365,15 @@ export function analyzeTcp(parsed: ParsedTcp, params: CaptureParams<'tcp'>): Cap
     synRetrans: figures.synRetrans,
     listenOverflows: figures.listenOverflows,
     listenDrops: figures.listenDrops,
+    ...(parsed.somaxconn !== undefined ? { somaxconn: parsed.somaxconn } : {}),
     retransmitsByRemote: parsed.retransmitsByRemote
       ? remotesText(parsed.retransmitsByRemote) || 'none traced'
       : `not traced: ${parsed.retransmitNote ?? 'unknown reason'}`,
   };
-  const findings = [closeWaitFinding(parsed, seconds, params), retransmitFinding(parsed, perNamespace, seconds)].filter((f): f is Finding => f !== undefined);
+  const findings = [
+    closeWaitFinding(parsed, seconds, params),
+    retransmitFinding(parsed, perNamespace, seconds),
+    listenOverflowFinding(parsed, perNamespace, seconds),
+  ].filter((f): f is Finding => f !== undefined);
   return { summary, findings };
 }

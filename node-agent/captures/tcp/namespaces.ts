@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { namespaceInode } from '../../engine/netns.js';
-import { closeWaitLines } from '../../procfs/net-tcp.js';
+import { closeWaitAndListenQueueLines } from '../../procfs/net-tcp.js';
 import type { TcpNamespace, TcpReadingText } from './parse.js';
 
-export { findNamespaces } from '../../engine/node-netns.js';
+export { findNamespaces, nodeNamespace, withNamespace } from '../../engine/node-netns.js';
 
 /**
  * Read no more than this many network namespaces per reading. Each read of /proc/<pid>/net/tcp
@@ -19,7 +19,7 @@ async function readNetFiles(procNet: string, sockets: boolean): Promise<TcpReadi
   if (!sockets) return { snmp, netstat };
   const tcp = await readFile(`${procNet}/tcp`, 'utf8');
   const tcp6 = await readFile(`${procNet}/tcp6`, 'utf8').catch(() => undefined);
-  return { tcp: closeWaitLines(tcp), ...(tcp6 !== undefined ? { tcp6: closeWaitLines(tcp6) } : {}), snmp, netstat };
+  return { tcp: closeWaitAndListenQueueLines(tcp), ...(tcp6 !== undefined ? { tcp6: closeWaitAndListenQueueLines(tcp6) } : {}), snmp, netstat };
 }
 
 /**

@@ -1,13 +1,14 @@
 import type { NodeNamespace } from '../../engine/node-netns.js';
 import type { Sample } from '../../engine/sampling.js';
-import { closeWaitState, parseProcNetTcp, type TcpSocket } from '../../procfs/net-tcp.js';
+import { closeWaitState, listenState, parseProcNetTcp, type TcpSocket } from '../../procfs/net-tcp.js';
 import { parseRetransmitMap, type RemoteRetransmits } from './retransmit-program.js';
 import { parseSnmp } from '../../procfs/snmp.js';
 import type { SocketOwner } from './socket-owners.js';
 
 /**
  * One reading of one network namespace: the whole SNMP counter files, and at the window's first
- * and last reading the CLOSE_WAIT lines of tcp/tcp6 (the socket tables are costly to read).
+ * and last reading the CLOSE_WAIT lines of tcp/tcp6 and its listeners with a non-empty accept
+ * queue (the socket tables are costly to read).
  */
 export interface TcpReadingText {
   /** Undefined in readings between the first and the last. */
@@ -37,12 +38,16 @@ export interface TcpRaw {
   /** Processes holding the CLOSE_WAIT sockets with unread data, by socket inode (inodes are unique across namespaces). */
   owners: Record<string, SocketOwner[]>;
   retransmitTrace: RetransmitTrace;
+  /** net.core.somaxconn of the node's own network namespace, where it could be read. */
+  somaxconn?: number;
 }
 
 export interface TcpReading {
   atMs: number;
   /** Undefined where the socket tables were not read. */
   closeWait?: TcpSocket[];
+  /** Listeners with connections waiting in their accept queue (rxQueue is its length); undefined where the tables were not read. */
+  listeners?: TcpSocket[];
   /** The Tcp section of /proc/net/snmp. */
   tcp: Record<string, number>;
   /** The TcpExt section of /proc/net/netstat. */
@@ -63,13 +68,19 @@ export interface ParsedTcp {
   retransmitsByRemote?: RemoteRetransmits[];
   /** Why they were not traced. */
   retransmitNote?: string;
+  /** net.core.somaxconn of the node's own network namespace, where it could be read. */
+  somaxconn?: number;
 }
 
 function parseReading(atMs: number, data: TcpReadingText, littleEndian: boolean): TcpReading {
+  const sockets = data.tcp !== undefined ? [...parseProcNetTcp(data.tcp, littleEndian), ...parseProcNetTcp(data.tcp6 ?? '', littleEndian)] : undefined;
   return {
     atMs,
-    ...(data.tcp !== undefined
-      ? { closeWait: [...parseProcNetTcp(data.tcp, littleEndian), ...parseProcNetTcp(data.tcp6 ?? '', littleEndian)].filter((s) => s.state === closeWaitState) }
+    ...(sockets
+      ? {
+          closeWait: sockets.filter((s) => s.state === closeWaitState),
+          listeners: sockets.filter((s) => s.state === listenState && s.rxQueue > 0),
+        }
       : {}),
     tcp: parseSnmp(data.snmp).Tcp ?? {},
     tcpExt: parseSnmp(data.netstat).TcpExt ?? {},
@@ -88,6 +99,7 @@ export function parseTcp(raw: TcpRaw): ParsedTcp {
     })),
     skippedNamespaces: raw.skippedNamespaces,
     owners: raw.owners,
+    ...(raw.somaxconn !== undefined ? { somaxconn: raw.somaxconn } : {}),
     ...(raw.retransmitTrace.state === 'traced'
       ? { retransmitsByRemote: parseRetransmitMap(raw.retransmitTrace.output) }
       : { retransmitNote: raw.retransmitTrace.reason }),

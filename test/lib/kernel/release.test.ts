@@ -9,7 +9,7 @@ import { projectRoot } from '../../../lib/paths.js';
 
 interface Fixture {
   releases: { release: string | number; family: string; line: string; upstream: string; os?: OsHint; source: string }[];
-  orderings: { line: string; releases: string[] }[];
+  orderings: { line: string; releases: string[]; os?: OsHint }[];
   procVersions: { text: string; release: string; debianPackage?: string; ubuntuUpload?: number; upstream?: string; source: string }[];
 }
 
@@ -36,8 +36,13 @@ describe('kernel releases of every family', () => {
     });
   });
 
-  it.each(fixture.orderings.map((o) => [o.line, o.releases] as const))('orders the %s line as the distribution numbers it', (line, releases) => {
-    const parsed = releases.map((r) => read(r));
+  it('orders releases of every family a node pool commonly runs, on real strings', () => {
+    const ordered = new Set(fixture.orderings.flatMap((o) => o.releases.map((r) => read(r, o.os).family)));
+    for (const family of ['debian', 'ubuntu', 'rhel', 'amazon', 'cos', 'bottlerocket', 'flatcar'] as const) expect(ordered, family).toContain(family);
+  });
+
+  it.each(fixture.orderings.map((o) => [o.line, o.releases, o.os] as const))('orders the %s line as the distribution numbers it', (line, releases, os) => {
+    const parsed = releases.map((r) => read(r, os));
     for (const r of parsed) expect(r.line).toBe(line);
     for (let i = 1; i < parsed.length; i++) {
       expect(compareReleases(parsed[i - 1]!, parsed[i]!), `${releases[i - 1]} < ${releases[i]}`).toBe(-1);

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { analyzeTcp, tcpThresholds } from '../../../../node-agent/captures/tcp/analyze.js';
 import { parseTcp, type RetransmitTrace, type TcpNamespace, type TcpRaw } from '../../../../node-agent/captures/tcp/parse.js';
 import { fixture } from '../../fixtures.js';
+import { closeWaitAndListenQueueLines } from '../../../../node-agent/procfs/net-tcp.js';
 
 const read = (name: string): string => fixture('tcp', name);
 const params = { intervalSeconds: 4, closeWaitMinSockets: 1 };
@@ -154,6 +155,79 @@ describe('retransmits', () => {
 
   it('does not report a node whose counters did not move', () => {
     expect(analyze(raw({}, {})).findings).toEqual([]);
+  });
+});
+
+describe('listen queue overflows', () => {
+  // The recorded run: a listener that never accepts, 200 clients, somaxconn 128 (the kernel's default before 5.4).
+  const overflow = {
+    first: { snmp: read('snmp-listen-overflow-start.txt'), netstat: read('netstat-listen-overflow-start.txt'), tcp: header },
+    last: {
+      snmp: read('snmp-listen-overflow-end.txt'),
+      netstat: read('netstat-listen-overflow-end.txt'),
+      tcp: closeWaitAndListenQueueLines(read('tcp-listen-overflow.txt')),
+    },
+  };
+
+  it('keeps of a socket table only the listeners with a queue and the CLOSE_WAIT lines', () => {
+    expect(overflow.last.tcp.split('\n')).toEqual([
+      expect.stringMatching(/^ +sl +local_address/),
+      expect.stringMatching(/^ +0: 0100007F:46AA 00000000:0000 0A 00000000:00000081 /),
+    ]);
+  });
+
+  it('finds the recorded overflow, names the full listener, and suggests the current default somaxconn', () => {
+    const { findings, summary } = analyze(raw(overflow.first, overflow.last, { somaxconn: 128 }));
+    expect(summary).toMatchObject({ listenOverflows: 213, listenDrops: 213, somaxconn: 128 });
+    expect(findings).toHaveLength(1);
+    const finding = findings[0]!;
+    expect(finding).toMatchObject({
+      pattern: 'tcp-listen-overflow',
+      severity: 'critical',
+      title: 'Listeners dropped 213 connection attempts during the window, their accept queues full',
+      suggestedMitigation: { sysctls: [{ name: 'net.core.somaxconn', value: '4096' }] },
+    });
+    expect(finding.evidence).toEqual([
+      'in the host: ListenDrops +213, ListenOverflows +213 (the accept queue was full) in 4.0s',
+      '  listener 127.0.0.1:18090: 129 connections waiting to be accepted at the end of the window (full: net.core.somaxconn = 128 caps the queue)',
+      "net.core.somaxconn = 128 in the node's network namespace (the kernel's default since Linux 5.4 is 4096)",
+    ]);
+  });
+
+  it('suggests no sysctl where somaxconn is already at the default, or was not read', () => {
+    for (const extra of [{ somaxconn: 4096 }, {}]) {
+      const finding = analyze(raw(overflow.first, overflow.last, extra)).findings[0]!;
+      expect(finding.pattern).toBe('tcp-listen-overflow');
+      expect(finding.suggestedMitigation).toBeUndefined();
+      expect(finding.recommendation).toMatch(/Raising net\.core\.somaxconn only helps where it, not the application’s backlog, is the limit\.$/);
+    }
+  });
+
+  it('suggests no sysctl for a pod’s namespace, whose own somaxconn is not read', () => {
+    const { findings } = analyze(
+      rawOf(
+        [
+          { ns: hostNs, first: {}, last: {} },
+          { ns: podNs, first: overflow.first, last: overflow.last },
+        ],
+        { somaxconn: 128 },
+      ),
+    );
+    expect(findings.map((f) => [f.pattern, f.title, f.suggestedMitigation])).toEqual([
+      [
+        'tcp-listen-overflow',
+        'Listeners dropped 213 connection attempts during the window, their accept queues full in pod shop/web-1 (Deployment/web)',
+        undefined,
+      ],
+    ]);
+  });
+
+  it('is a warning below ten drops a second', () => {
+    // Derived from the recording: 20 of the 213 drops in the 4 s.
+    const fewer = read('netstat-listen-overflow-end.txt').replace(/^(TcpExt:(?: \d+){22}) 213 213 /m, '$1 20 20 ');
+    const { findings, summary } = analyze(raw(overflow.first, { ...overflow.last, netstat: fewer }, { somaxconn: 128 }));
+    expect(summary).toMatchObject({ listenOverflows: 20, listenDrops: 20 });
+    expect(findings[0]?.severity).toBe('warning');
   });
 });
 

@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
-import { readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { pino } from 'pino';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -7,12 +9,16 @@ import type { ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createTcpCapture, tcpCapture } from '../../../../node-agent/captures/tcp/index.js';
 import { namespaceInode } from '../../../../node-agent/engine/netns.js';
+import { ArtifactDirectory } from '../../../../node-agent/engine/artifacts.js';
+import { KernelStateJournal } from '../../../../node-agent/engine/journal.js';
+import type { WorkloadResolver } from '../../../../node-agent/engine/workload.js';
 import { unmetRequirement } from '../../../../node-agent/engine/requirements.js';
 import { projectRoot } from '../../../../lib/paths.js';
 import { nodeFacts, runForReal } from '../real-run.js';
 import { closeWaitScript, LossyLink, stop, TestNetns } from './netns.js';
 
 const execFileAsync = promisify(execFile);
+const silent = pino({ level: 'silent' });
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -106,6 +112,54 @@ console.log(JSON.stringify(found.namespaces.map((n) => n.inode)));`;
     });
     expect(JSON.parse(stdout)).toEqual([(await stat(`/run/netns/${own.name}`)).ino]);
     expect(namespaceInode('/proc', server.pid!)).not.toBe((await stat(`/run/netns/${own.name}`)).ino);
+  });
+
+  it('reads the node’s own namespace from the window’s start, also when finding the other namespaces takes longer than the window', async () => {
+    const netns = await TestNetns.create();
+    cleanups.push(() => netns.delete());
+    let child: ChildProcess | undefined;
+    cleanups.push(() => stop(child));
+    child = (await netns.start(closeWaitScript(1, 0, 10))).child;
+    const root = await mkdtemp(join(tmpdir(), 'ksleuth-tcp-slow-scan-'));
+    cleanups.push(() => rm(root, { recursive: true, force: true }));
+    const journal = KernelStateJournal.open(join(root, 'state'), silent);
+    cleanups.push(() => journal.close());
+    const facts = await nodeFacts();
+    const { bpftraceVersion: _absent, ...capabilities } = facts.capabilities;
+    // Naming the other namespace's owner stalls as a /proc walk does on a busy node.
+    let named = 0;
+    const slowResolver = {
+      ofPid: (): undefined => {
+        if (named++ === 0) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 2000);
+        return undefined;
+      },
+    };
+    const windowSeconds = 8;
+    const raw = await createTcpCapture().run({
+      name: 'tcp',
+      params: { intervalSeconds: 1, closeWaitMinSockets: 1 },
+      durationSeconds: windowSeconds,
+      windowEnd: new Date(Date.now() + windowSeconds * 1000),
+      signal: new AbortController().signal,
+      facts: { ...facts, capabilities },
+      workDir: join(root, 'work'),
+      artifacts: new ArtifactDirectory(join(root, 'out'), 'tcp'),
+      journal,
+      workloads: slowResolver as unknown as WorkloadResolver,
+      log: silent,
+    });
+    const host = raw.namespaces.find((ns) => ns.host)!;
+    const hostReadings = raw.readings.filter((r) => r.data[host.inode] !== undefined);
+    expect(hostReadings.length, JSON.stringify(raw.readings.map((r) => r.atMs))).toBeGreaterThanOrEqual(2);
+    expect(hostReadings[0]!.data[host.inode]!.tcp, 'the socket tables at the first reading').toBeDefined();
+    // The other namespace, found late, is listed and read from then on, with its tables; the
+    // node's own was read while its owner was still being named.
+    const other = raw.namespaces.find((ns) => ns.inode === namespaceInode('/proc', child!.pid!));
+    expect(other).toBeDefined();
+    const otherReadings = raw.readings.filter((r) => r.data[other!.inode] !== undefined);
+    expect(otherReadings.length).toBeGreaterThanOrEqual(1);
+    expect(otherReadings[0]!.atMs - hostReadings[0]!.atMs).toBeGreaterThanOrEqual(2000);
+    expect(otherReadings[0]!.data[other!.inode]!.tcp).toBeDefined();
   });
 
   it('reads the host namespace through the registry module', async () => {
