@@ -2,6 +2,7 @@ import type { BaselineStatus } from '../api/v1alpha1/baseline.js';
 import type { AggregatedFinding } from '../api/v1alpha1/finding.js';
 import { figureIds, type GroupFigure } from '../api/v1alpha1/figures.js';
 import { nodeFigures } from '../lib/figures.js';
+import { podOwnersOf } from '../lib/findings.js';
 import type { NodeReport } from '../node-agent/engine/run.js';
 import { compareWithBaseline, windowBaseline } from '../operator/investigation/baseline.js';
 import { roundFigure } from '../operator/investigation/differences.js';
@@ -26,7 +27,11 @@ export function localFigures(report: NodeReport): GroupFigure[] {
 }
 
 function asAggregated(report: NodeReport): AggregatedFinding[] {
-  return report.findings.map((f) => ({ ...f, nodes: { count: 1, examples: [report.node.hostname] } }));
+  return report.findings.map(({ pods, ...f }) => ({
+    ...f,
+    nodes: { count: 1, examples: [report.node.hostname] },
+    ...(pods && pods.length > 0 ? { pods: podOwnersOf(pods) } : {}),
+  }));
 }
 
 /** What the baseline window showed and what changed in the workload window, as status.baseline says it. */

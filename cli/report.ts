@@ -1,10 +1,20 @@
-import type { Finding } from '../api/v1alpha1/finding.js';
+import type { Finding, FindingPod, PodOwners } from '../api/v1alpha1/finding.js';
 import type { CaptureOutcome, NodeReport } from '../node-agent/engine/run.js';
 import { formatBytes } from '../lib/findings.js';
 import { table } from './table.js';
 
+/** A node's finding (the pods it names) or one merged across nodes (how many pods, and their owners). */
+export type ShownFinding = Omit<Finding, 'pods'> & { nodes?: { count: number; examples: string[] }; pods?: FindingPod[] | PodOwners };
+
+/** "pods: 3 (shop/Deployment/web 2, ...)" or "pods: shop/web-1 (Deployment/web), ...". */
+function podsLine(pods: FindingPod[] | PodOwners): string {
+  if (Array.isArray(pods)) return `pods: ${pods.map((p) => `${p.namespace}/${p.name}${p.owner ? ` (${p.owner})` : ''}`).join(', ')}`;
+  const owners = pods.owners.map((o) => `${o.namespace}/${o.owner} ${o.pods}`).join(', ');
+  return `pods: ${pods.count}${owners ? ` (${owners})` : ''}`;
+}
+
 /** The findings table, then each finding's evidence and recommendation. */
-export function renderFindings(findings: (Finding & { nodes?: { count: number; examples: string[] } })[]): string {
+export function renderFindings(findings: readonly ShownFinding[]): string {
   if (findings.length === 0) return 'No findings.';
   const withNodes = findings.some((f) => f.nodes);
   const headers = ['severity', 'pattern', ...(withNodes ? ['nodes'] : ['capture']), 'title'];
@@ -12,6 +22,7 @@ export function renderFindings(findings: (Finding & { nodes?: { count: number; e
   const details = findings.map((f, i) => {
     const lines = [`${i + 1}. ${f.title} [${f.pattern}, ${f.severity}]`];
     if (f.nodes) lines.push(`   nodes: ${f.nodes.count} (${f.nodes.examples.join(', ')})`);
+    if (f.pods && (!Array.isArray(f.pods) || f.pods.length > 0)) lines.push(`   ${podsLine(f.pods)}`);
     for (const e of f.evidence) lines.push(`   - ${e}`);
     lines.push(`   recommendation: ${f.recommendation}`);
     if (f.suggestedMitigation) {

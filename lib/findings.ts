@@ -1,4 +1,4 @@
-import type { Finding, Severity } from '../api/v1alpha1/finding.js';
+import type { Finding, FindingPod, PodOwners, Severity } from '../api/v1alpha1/finding.js';
 
 export const severityRank: Record<Severity, number> = { critical: 3, warning: 2, info: 1 };
 
@@ -29,4 +29,18 @@ export function evidence(lines: string[], max = 10): string[] {
 /** Microseconds as milliseconds for evidence: whole above 10 ms, one decimal below. */
 export function ms(us: number): string {
   return us >= 10_000 ? `${Math.round(us / 1000)} ms` : `${(us / 1000).toFixed(1)} ms`;
+}
+
+/** One node's pods as a merged finding counts them: how many, and their owners, most pods first (at most 10). */
+export function podOwnersOf(pods: readonly FindingPod[]): PodOwners {
+  const byOwner = new Map<string, { namespace: string; owner: string; pods: number }>();
+  for (const pod of pods) {
+    if (!pod.owner) continue;
+    const key = `${pod.namespace}\0${pod.owner}`;
+    const entry = byOwner.get(key) ?? { namespace: pod.namespace, owner: pod.owner, pods: 0 };
+    entry.pods += 1;
+    byOwner.set(key, entry);
+  }
+  const owners = [...byOwner.values()].sort((a, b) => b.pods - a.pods || (`${a.namespace}/${a.owner}` < `${b.namespace}/${b.owner}` ? -1 : 1));
+  return { count: pods.length, owners: owners.slice(0, 10) };
 }

@@ -46,6 +46,16 @@ export const suggestedMitigation = z
   })
   .describe('Sysctls that work around the problem until a kernel fix lands.');
 
+/** A pod a finding names, with the workload that owns it. */
+export const findingPod = z
+  .object({
+    namespace: z.string().min(1).max(63).describe('The pod’s namespace.'),
+    name: z.string().min(1).max(253).describe('The pod’s name.'),
+    owner: z.string().max(320).optional().describe('The workload that owns the pod, "Deployment/web", where its owner references tell it.'),
+  })
+  .describe('A pod the finding names.');
+export type FindingPod = z.infer<typeof findingPod>;
+
 /** What one node found. */
 export const finding = z.object({
   pattern: z.enum(findingPatterns).describe('The stable id of what was found.'),
@@ -55,6 +65,7 @@ export const finding = z.object({
   evidence: z.array(z.string().max(512)).max(20).describe('The figures and lines that show it, most telling first.'),
   recommendation: z.string().max(2048).describe('What to do next.'),
   suggestedMitigation: suggestedMitigation.optional(),
+  pods: z.array(findingPod).max(20).optional().describe('The pods of this node whose processes or network namespaces the finding names.'),
 });
 export type Finding = z.infer<typeof finding>;
 
@@ -65,6 +76,24 @@ export const affectedNodes = z
   })
   .describe('Which nodes reported it.');
 
+export const podOwners = z
+  .object({
+    count: z.int().min(0).describe('How many pods the nodes named (each node names at most 20 per finding).'),
+    owners: z
+      .array(
+        z.object({
+          namespace: z.string().max(63).describe('The namespace of the owner and its pods.'),
+          owner: z.string().max(320).describe('The owning workload, "Deployment/web".'),
+          pods: z.int().min(1).describe('How many of its pods the nodes named.'),
+        }),
+      )
+      .max(10)
+      .describe('The workloads that own those pods, most pods first.'),
+  })
+  .describe('The pods the finding names across the nodes, and their owners.');
+
+export type PodOwners = z.infer<typeof podOwners>;
+
 /** A finding merged across the nodes of an investigation. */
-export const aggregatedFinding = finding.extend({ nodes: affectedNodes });
+export const aggregatedFinding = finding.extend({ nodes: affectedNodes, pods: podOwners.optional() });
 export type AggregatedFinding = z.infer<typeof aggregatedFinding>;

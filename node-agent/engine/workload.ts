@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { FindingPod } from '../../api/v1alpha1/finding.js';
 import { type PodCgroup, parseProcCgroup, podOfCgroupPath, podOfProcess } from './cgroup.js';
 
 /**
@@ -36,6 +37,16 @@ export function workloadText(workload: Workload): string {
 export function podText(workload: Workload): string {
   if (workload.host) return 'host';
   return `${workload.pod ? `pod ${workload.namespace}/${workload.pod}` : `pod ${workload.podUid}`}${workload.owner ? ` (${workload.owner})` : ''}`;
+}
+
+/** The pods (named ones, once each, at most 20) among workloads, for a finding's `pods`; undefined when none. */
+export function findingPods(workloads: Iterable<Workload | undefined>): { pods?: FindingPod[] } {
+  const pods = new Map<string, FindingPod>();
+  for (const w of workloads) {
+    if (!w || w.host || !w.pod || !w.namespace || pods.size >= 20) continue;
+    pods.set(`${w.namespace}/${w.pod}`, { namespace: w.namespace, name: w.pod, ...(w.owner ? { owner: w.owner } : {}) });
+  }
+  return pods.size > 0 ? { pods: [...pods.values()] } : {};
 }
 
 /** Finds the pod and container of processes from their /proc/<pid>/cgroup and the pods the index listed. */

@@ -9,6 +9,8 @@ export const limits = {
   evidenceFromFirstNode: 3,
   /** Characters of one evidence line, its node name included. */
   evidenceChars: 256,
+  /** Owners of the pods a merged finding names, most pods first. */
+  podOwners: 10,
   /** Comparison groups listed (the rest are counted in otherGroups). */
   groups: 64,
   /** Nodes named in the Complete condition's message when some timed out. */

@@ -1,5 +1,5 @@
 import { finishedCapturePhases, type CapturePhase } from '../../api/v1alpha1/capture.js';
-import type { AggregatedFinding, Finding, Severity } from '../../api/v1alpha1/finding.js';
+import type { AggregatedFinding, Finding, PodOwners, Severity } from '../../api/v1alpha1/finding.js';
 import { figureIds, type FigureId, type GroupFigure } from '../../api/v1alpha1/figures.js';
 import type { CaptureCounts, KernelInvestigationSpec, KernelInvestigationStatus } from '../../api/v1alpha1/investigation.js';
 import { severityRank } from '../../lib/findings.js';
@@ -157,13 +157,41 @@ export class FindingTally {
   /** The first node by name among those with the worst severity; undefined when stale. */
   private representative: string | undefined;
   private representativeStale = false;
+  /** The pods the nodes' findings name, and how many of them each owner ("<namespace>\0<owner>") has. */
+  private podCount = 0;
+  private readonly podsByOwner = new Map<string, number>();
 
   get nodes(): number {
     return this.byNode.size;
   }
 
+  /** Pods live on one node: the nodes' lists add up without double counting. */
+  private countPods(finding: Finding, by: 1 | -1): void {
+    for (const pod of finding.pods ?? []) {
+      this.podCount += by;
+      if (!pod.owner) continue;
+      const key = `${pod.namespace}\0${pod.owner}`;
+      const count = (this.podsByOwner.get(key) ?? 0) + by;
+      if (count === 0) this.podsByOwner.delete(key);
+      else this.podsByOwner.set(key, count);
+    }
+  }
+
+  private renderPods(): PodOwners | undefined {
+    if (this.podCount === 0) return undefined;
+    const owners = [...this.podsByOwner]
+      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
+      .slice(0, limits.podOwners)
+      .map(([key, pods]) => {
+        const [namespace, owner] = key.split('\0') as [string, string];
+        return { namespace, owner, pods };
+      });
+    return { count: this.podCount, owners };
+  }
+
   add(node: string, finding: Finding): void {
     this.byNode.set(node, finding);
+    this.countPods(finding, 1);
     this.bySeverity[severityRank[finding.severity]]! += 1;
     if (this.examples) this.examples = smallest([...this.examples, node], limits.exampleNodes);
     if (!this.representativeStale) {
@@ -178,6 +206,7 @@ export class FindingTally {
     const finding = this.byNode.get(node);
     if (!finding) return;
     this.byNode.delete(node);
+    this.countPods(finding, -1);
     this.bySeverity[severityRank[finding.severity]]! -= 1;
     if (this.examples?.includes(node)) this.examples = undefined;
     if (this.representative === node) {
@@ -200,7 +229,8 @@ export class FindingTally {
       )[0];
       this.representativeStale = false;
     }
-    const finding = this.byNode.get(this.representative!)!;
+    const { pods: _nodePods, ...finding } = this.byNode.get(this.representative!)!;
+    const pods = this.renderPods();
     const evidence: string[] = [];
     for (const [i, node] of this.examples.entries()) {
       for (const line of this.byNode.get(node)!.evidence.slice(0, i === 0 ? limits.evidenceFromFirstNode : 1)) evidence.push(clip(`${node}: ${line}`));
@@ -211,6 +241,7 @@ export class FindingTally {
       ...(suggestedMitigation ? { suggestedMitigation } : {}),
       evidence: evidence.slice(0, limits.evidenceLines),
       nodes: { count: this.byNode.size, examples: [...this.examples] },
+      ...(pods ? { pods } : {}),
     };
   }
 }

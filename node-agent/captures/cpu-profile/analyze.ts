@@ -1,3 +1,4 @@
+import { findingPods } from '../../engine/workload.js';
 import type { CaptureParams } from '../../../api/v1alpha1/captures.js';
 import type { Finding, Severity } from '../../../api/v1alpha1/finding.js';
 import type { CaptureAnalysis, Summary } from '../../engine/capture.js';
@@ -153,6 +154,13 @@ export function cpuProfileFindings(profile: CpuProfile, parsed: ParsedCpuProfile
       severity: found[0]!.severity,
       title: found[0]!.title,
       evidence: evidence([...found.map((c) => c.evidence), ...context(profile, parsed, topN)]),
+      ...findingPods(
+        [...(parsed.processes ?? [])]
+          .filter((g) => g.kernelSamples > 0)
+          .sort((a, b) => b.kernelSamples - a.kernelSamples)
+          .slice(0, 5)
+          .map((g) => g.workload),
+      ),
       recommendation: clip(
         [
           ...[...new Set(found.map((c) => c.advice))].map(sentence),

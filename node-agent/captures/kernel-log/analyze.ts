@@ -1,3 +1,4 @@
+import { findingPods } from '../../engine/workload.js';
 import { hungTaskLines, hungTasks } from '../../patterns/kernel-log/hung-tasks.js';
 import { oomVictims, victimLines } from '../../patterns/kernel-log/oom-victims.js';
 import type { CaptureAnalysis, Summary } from '../../engine/capture.js';
@@ -31,7 +32,10 @@ export function analyzeKernelLog(parsed: ParsedKernelLog, rules: KernelLogRule[]
   // Named only where the node named them: a pasted log has no running tasks to look at.
   const hung = parsed.taskWorkloads ? hungTaskLines(hungTasks(kernelRecords), parsed.taskWorkloads) : [];
   const details = (pattern: string): string[] => (pattern === 'oom-kill' ? victims : pattern === 'hung-task' ? hung : []);
-  const findings = [...groups].map(([pattern, group]) => patternFinding(pattern, group, scope, details(pattern)));
+  const victimPods = findingPods(oomVictims(kernelRecords).map((v) => parsed.workloads?.[v.memcg]));
+  const hungPods = parsed.taskWorkloads ? findingPods(hungTasks(kernelRecords).map((t) => parsed.taskWorkloads![t.pid])) : {};
+  const podsOf = (pattern: string) => (pattern === 'oom-kill' ? victimPods : pattern === 'hung-task' ? hungPods : {});
+  const findings = [...groups].map(([pattern, group]) => ({ ...patternFinding(pattern, group, scope, details(pattern)), ...podsOf(pattern) }));
 
   const summary: Summary = {
     scope: parsed.scope ?? (parsed.sinceBoot ? 'since boot' : 'window'),

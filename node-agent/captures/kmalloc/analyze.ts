@@ -3,7 +3,7 @@ import type { Finding } from '../../../api/v1alpha1/finding.js';
 import { histogramQuantile } from '../../engine/bpftrace-output.js';
 import type { CaptureAnalysis, Summary } from '../../engine/capture.js';
 import { evidence, formatBytes } from '../../../lib/findings.js';
-import { workloadText } from '../../engine/workload.js';
+import { findingPods, workloadText } from '../../engine/workload.js';
 import type { KmallocParsed, PairUsage, Usage } from './parse.js';
 
 const MiB = 1024 * 1024;
@@ -91,6 +91,12 @@ function rateFindings(parsed: KmallocParsed): Finding[] {
         usageLine(`call site ${site.site}`, site, parsed.total, seconds),
         ...(processes ? [`processes at this call site: ${processes}`] : []),
       ]),
+      ...findingPods(
+        parsed.byProcessAndSite
+          .filter((p) => p.site === site.site)
+          .slice(0, 3)
+          .map((p) => parsed.workloads?.[p.cgroup]),
+      ),
       recommendation:
         `Find what drives ${site.site}: the processes listed are where to start. A steady high rate from one call site ` +
         'often means a retry loop or per-packet/per-request allocation; compare with the slab capture (caches growing) ' +
@@ -109,6 +115,7 @@ function rateFindings(parsed: KmallocParsed): Finding[] {
       severity: severity(proc),
       title: `Process ${label} drives ${formatBytes(rate(proc.bytes, seconds))}/s of kmalloc`,
       evidence: evidence([usageLine(`process ${label}`, proc, parsed.total, seconds), ...(sites ? [`its call sites: ${sites}`] : [])]),
+      ...findingPods([parsed.workloads?.[proc.cgroup]]),
       recommendation: `Look at what ${proc.comm} asks of the kernel (syscalls, sockets, files): its call sites tell which subsystem allocates on its behalf.`,
     });
   }

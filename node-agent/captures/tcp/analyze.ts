@@ -1,7 +1,7 @@
 import type { CaptureParams } from '../../../api/v1alpha1/captures.js';
 import type { Finding, Severity } from '../../../api/v1alpha1/finding.js';
 import type { CaptureAnalysis, Summary } from '../../engine/capture.js';
-import { podText, workloadText } from '../../engine/workload.js';
+import { findingPods, podText, workloadText } from '../../engine/workload.js';
 import { evidence, formatBytes } from '../../../lib/findings.js';
 import type { NamespaceTcp, ParsedTcp, TcpNamespace, TcpReading } from './parse.js';
 import { unreadBytes, type Endpoint, type TcpSocket } from '../../procfs/net-tcp.js';
@@ -130,6 +130,10 @@ function closeWaitFinding(parsed: ParsedTcp, seconds: number, params: CapturePar
     severity,
     title: `${withData.length} TCP socket${withData.length === 1 ? '' : 's'} in CLOSE_WAIT hold ${formatBytes(bytes)} of unread data${where}`,
     evidence: evidence(lines, 12),
+    ...findingPods([
+      ...backlogs.map((b) => b.namespace.workload),
+      ...withData.flatMap((socket) => (parsed.owners[socket.inode] ?? []).map((owner) => owner.workload)),
+    ]),
     recommendation:
       'The peers closed these connections, but the local side has neither read the rest of the data nor closed the ' +
       'socket: a process that leaks connections or stopped servicing them, or, rarely, a kernel bug that leaves data ' +

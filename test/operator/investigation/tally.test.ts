@@ -95,6 +95,38 @@ describe('InvestigationTally', () => {
     expect(findings.map((f) => f.pattern)).toEqual(['slab-growth', 'oom-kill']);
   });
 
+  it('counts the pods the nodes name and their owners, most pods first', () => {
+    const web = (name: string) => ({ namespace: 'shop', name, owner: 'Deployment/web' });
+    const tally = tallyOf([
+      child('n1', 'Succeeded', [finding('tcp-close-wait-backlog', 'warning', ['e'], { pods: [web('web-a'), { namespace: 'shop', name: 'bare' }] })]),
+      child('n2', 'Succeeded', [
+        finding('tcp-close-wait-backlog', 'warning', ['e'], { pods: [web('web-b'), { namespace: 'db', name: 'db-0', owner: 'StatefulSet/db' }] }),
+      ]),
+      child('n3', 'Succeeded', [finding('tcp-close-wait-backlog', 'critical', ['e'])]),
+      child('n4', 'Succeeded', [finding('oom-kill', 'critical', ['e'])]),
+    ]);
+    const { findings } = tally.render(4, false);
+    const backlog = findings.find((f) => f.pattern === 'tcp-close-wait-backlog')!;
+    expect(backlog.pods).toEqual({
+      count: 4,
+      owners: [
+        { namespace: 'shop', owner: 'Deployment/web', pods: 2 },
+        { namespace: 'db', owner: 'StatefulSet/db', pods: 1 },
+      ],
+    });
+    expect(findings.find((f) => f.pattern === 'oom-kill')!.pods).toBeUndefined();
+    // A node that reports again is counted once: its earlier pods are taken away.
+    const again = child('n2', 'Succeeded', [finding('tcp-close-wait-backlog', 'warning', ['e'])]);
+    tally.set(
+      again.metadata.name!,
+      summarize(again, byKernel, () => undefined),
+    );
+    expect(tally.render(4, false).findings.find((f) => f.pattern === 'tcp-close-wait-backlog')!.pods).toEqual({
+      count: 2,
+      owners: [{ namespace: 'shop', owner: 'Deployment/web', pods: 1 }],
+    });
+  });
+
   it('counts a node once per finding, with its most severe report', () => {
     const tally = tallyOf([child('n1', 'Succeeded', [finding('hung-task', 'warning', ['first']), finding('hung-task', 'critical', ['second'])])]);
     const [hung] = tally.render(1, false).findings;
@@ -362,6 +394,9 @@ describe('InvestigationTally kept incrementally', () => {
             finding(pick(findingPatterns.slice(0, 5)), pick(severities), [`${node} ${step} a`, `${node} ${step} b`], {
               capture: pick(['memory', 'slab']),
               ...(next() < 0.3 ? { suggestedMitigation: { sysctls: [{ name: 'vm.min_free_kbytes', value: String(step) }] } } : {}),
+              ...(next() < 0.4
+                ? { pods: [{ namespace: 'shop', name: `${node}-p${step}`, ...(next() < 0.7 ? { owner: pick(['Deployment/web', 'StatefulSet/db']) } : {}) }] }
+                : {}),
             }),
           );
           const results = [

@@ -85,6 +85,8 @@ describe('cpu-profile analysis of recorded profiles', () => {
     const ddProcesses = processes.filter((p) => p.comm === 'dd').length;
     expect(ddProcesses).toBeGreaterThan(0);
     const ddLabel = `dd (pod shop/burn-1 container burn (Deployment/burn)${ddProcesses > 1 ? `, ${ddProcesses} processes` : ''})`;
+    // The finding lists the pods among the processes it names, for counting across nodes.
+    expect(findings[0]!.pods).toEqual([{ namespace: 'shop', name: 'burn-1', owner: 'Deployment/burn' }]);
     const line = findings[0]!.evidence.find((e) => e.startsWith('processes in kernel:'));
     expect(line).toMatch(new RegExp(`^processes in kernel: ${ddLabel.replace(/[()/]/g, '\\$&')} \\d+\\.\\d%, \\S+ \\(host(, \\d+ processes)?\\) `));
     expect(String(summary.topKernelProcesses)).toMatch(new RegExp(`^${ddLabel.replace(/[()/]/g, '\\$&')} `));
