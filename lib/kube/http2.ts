@@ -55,9 +55,15 @@ export class Http2Transport implements Transport {
 
   async send(request: TransportRequest): Promise<TransportResponse> {
     let session = await this.connected(request.tls);
-    // Destroyed a moment ago ('close' comes a tick later): open the next one now.
-    if (session.h2.destroyed || session.h2.closed) {
-      if (this.current && (await this.current.session) === session) this.current = undefined;
+    // Destroyed a moment ago ('close' comes a tick later), or carrying as many streams as the
+    // server allows (kube-apiserver: 100), where nghttp2 would hold this request unsent until one
+    // ends (a watch may not for minutes): open the next session now, as Go's transport does. A
+    // full one keeps its streams to their end and then closes.
+    if (session.h2.destroyed || session.h2.closed || full(session)) {
+      if (this.current && (await this.current.session) === session) {
+        this.current = undefined;
+        if (!session.h2.closed && !session.h2.destroyed) session.h2.close();
+      }
       session = await this.connected(request.tls);
     }
     return this.stream(session, request);
@@ -82,7 +88,7 @@ export class Http2Transport implements Transport {
     );
   }
 
-  /** Connections this transport holds open now (0 or 1, briefly 2 while a GOAWAY'd one drains). */
+  /** The session new requests go to; earlier ones (GOAWAY'd, or full) drain their streams and close. */
   private sessionFor(tls: TlsMaterial): Promise<Session> {
     if (this.current && sameTls(this.current.tls, tls)) return this.current.session;
     // New TLS material (a client certificate an exec plugin rotated): a new session; the old one drains.
@@ -230,6 +236,11 @@ export class Http2Transport implements Transport {
       if (request.body !== undefined) stream.end(request.body);
     });
   }
+}
+
+/** Streams open as many as the server's SETTINGS_MAX_CONCURRENT_STREAMS allow. */
+function full(session: Session): boolean {
+  return session.active >= (session.h2.remoteSettings.maxConcurrentStreams ?? Number.POSITIVE_INFINITY);
 }
 
 /** The server never processed the stream: it refused it, or the session went away before sending it. */

@@ -53,6 +53,32 @@ describe('KubeClient over HTTP/2 against the API server', () => {
     }
   });
 
+  it('opens a second connection when the first carries as many streams as the server allows, instead of holding the request unsent', async () => {
+    const client = KubeClient.load(cluster().kubeconfigPath, 'http2-full-test', undefined, { protocol: 'auto' });
+    const stop = new AbortController();
+    try {
+      await client.get(namespaces, 'default');
+      let watching = 0;
+      client.onRequest((method) => {
+        if (method === 'WATCH') watching++;
+      });
+      const start = await connectionsTo(port);
+      // kube-apiserver allows 100 streams per connection (--http2-max-streams-per-connection unset).
+      for (let i = 0; i < 100; i++) {
+        void (async () => {
+          for await (const _ of client.watch(configMaps, { signal: stop.signal }));
+        })().catch(() => undefined);
+      }
+      await expect.poll(() => watching, { timeout: 60_000 }).toBe(100);
+      const answer = await client.request<{ metadata: { name: string } }>('GET', '/api/v1/namespaces/default', { timeoutMs: 20_000 });
+      expect(answer.metadata.name).toBe('default');
+      expect(opened(start, await connectionsTo(port))).toHaveLength(1);
+    } finally {
+      stop.abort();
+      client.close();
+    }
+  });
+
   it('delivers watch events on the shared connection; an aborted watch ends and leaves no listener, and the connection goes on serving', async () => {
     const client = KubeClient.load(cluster().kubeconfigPath, 'http2-test', undefined, { protocol: 'auto' });
     const start = await connectionsTo(port);
