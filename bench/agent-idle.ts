@@ -238,6 +238,7 @@ async function measure(cluster: LocalCluster, variant: Variant, last: boolean): 
 
 const variants = values.variant.map(parseVariant);
 await run('npx', ['tsc', '-p', join(projectRoot, 'tsconfig.build.json')], { cwd: projectRoot });
+await run(process.execPath, [join(projectRoot, 'hack', 'build-native.mjs'), '--required'], { cwd: projectRoot });
 const cluster = await LocalCluster.start({ controllerManager: false });
 try {
   await cluster.addNodes([{ name: 'idle-node' }]);
