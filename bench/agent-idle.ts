@@ -9,7 +9,8 @@
  * V8 heap, malloc, buffers) plus the resident pages of mapped files (mostly the node binary's own
  * code). /proc/<pid>/smaps_rollup splits it into Rss_Anon and Rss_File; the agent's /metrics split
  * the heap. CPU is user + system time of the agent and of the processes it started and reaped
- * (dmesg, with the kernel log read through syslog), as the container's cgroup counts it.
+ * (dmesg, where the agent runs without its native addon: KSLEUTH_NATIVE=off in a variant), as the
+ * container's cgroup counts it. The bench builds the addon as the image does (hack/build-native.mjs).
  *
  *   npx tsx bench/agent-idle.ts [--seconds 600] [--kernel-log syslog|kmsg|auto] [--no-watch]
  *     [--node /path/to/node] [--variant='--flag ... NAME=value ...' ...]
@@ -19,7 +20,7 @@
  * images/agent.Dockerfile's, and --variant= measures without any.
  * Several variants are measured one after the other on the same control plane (each a fresh
  * agent with an empty state directory), to compare them.
- * --kernel-log syslog reads the log as the chart's unprivileged agent does (dmesg --syslog).
+ * --kernel-log syslog reads the log as the chart's unprivileged agent does (syslog(2)).
  */
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -238,6 +239,7 @@ async function measure(cluster: LocalCluster, variant: Variant, last: boolean): 
 
 const variants = values.variant.map(parseVariant);
 await run('npx', ['tsc', '-p', join(projectRoot, 'tsconfig.build.json')], { cwd: projectRoot });
+await run(process.execPath, [join(projectRoot, 'hack', 'build-native.mjs'), '--required'], { cwd: projectRoot });
 const cluster = await LocalCluster.start({ controllerManager: false });
 try {
   await cluster.addNodes([{ name: 'idle-node' }]);

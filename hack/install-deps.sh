@@ -23,6 +23,8 @@ declare -A tools=(
   [lspci]=pciutils
   [sysctl]=procps
   [tar]=tar
+  # the agent's native addon (hack/build-native.mjs)
+  [cc]=gcc
   [perl]=perl
   [chromium]=chromium
   # shell completion tests run the generated scripts in each shell
@@ -41,6 +43,8 @@ declare -A tools=(
 # file -> Debian package, for what is not a command on PATH
 declare -A files=(
   [/usr/lib/cni/bridge]=containernetworking-plugins
+  # the C library headers the native addon is built against (gcc only recommends them)
+  [/usr/include/stdio.h]=libc6-dev
 )
 missing=()
 for tool in "${!tools[@]}"; do

@@ -8,6 +8,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash hack/install-deps.sh
+# The agent's native addon (dist/native/), which agents started from source load too.
+node hack/build-native.mjs --required
 KSLEUTH_BIN_DIR=$(bash hack/build-binaries.sh | tail -n 1)
 export KSLEUTH_BIN_DIR
 if [[ $# -eq 0 || " $* " == *" real-node "* ]]; then

@@ -7,9 +7,14 @@
 ARG NODE_IMAGE=node:24-bookworm-slim
 ARG RUNTIME_IMAGE=debian:bookworm-slim
 
-# Compile the TypeScript sources to dist/ (npm run build: tsc -p tsconfig.build.json).
+# Compile the TypeScript sources to dist/ (npm run build: tsc -p tsconfig.build.json) and the
+# agent's native addon to dist/native/ (syslog(2) without dmesg, and dropping start-up's file
+# pages: node-agent/engine/native.ts), with Debian's C compiler and the Node-API headers from npm.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /src
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
@@ -19,7 +24,8 @@ COPY runtime runtime
 COPY operator operator
 COPY node-agent node-agent
 COPY cli cli
-RUN npm run build
+COPY hack/build-native.mjs hack/build-native.mjs
+RUN npm run build && node hack/build-native.mjs --required
 
 # The runtime dependencies only, without type declarations and source maps (half of
 # @kubernetes/client-node's size; nothing reads them at run time).

@@ -3,6 +3,8 @@ import { KubeClient } from '../lib/kube/client.js';
 import { log } from '../lib/log.js';
 import { Agent } from './agent/agent.js';
 import { type AgentConfig, agentUsage, loadAgentConfig } from './agent/config.js';
+import { releaseFilePagesPeriodically } from './agent/file-pages.js';
+import { agentNativeProblem } from './engine/native.js';
 
 async function main(): Promise<void> {
   if (process.argv.includes('--help')) {
@@ -17,6 +19,9 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const agent = await Agent.start({ config, client: KubeClient.load(config.kubeconfig, 'ksleuth-agent') });
+  const problem = agentNativeProblem();
+  if (problem) log.info({ problem }, 'Running without the native addon: the kernel log is read with dmesg, and start-up’s file pages stay mapped');
+  releaseFilePagesPeriodically({ log, everyMs: 300_000 });
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) process.exit(1);

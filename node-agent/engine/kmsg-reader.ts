@@ -1,6 +1,7 @@
 import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { setImmediate as yieldToEventLoop, setTimeout as sleep } from 'node:timers/promises';
 import { ownString } from '../../lib/own-string.js';
+import { type AgentNative, agentNative } from './native.js';
 import { runProcess } from './process.js';
 import { kmsgOpenable } from './probe.js';
 
@@ -160,8 +161,35 @@ export class SyslogCursor {
   }
 }
 
-/** The whole kernel log through syslog(2) (SYSLOG_ACTION_READ_ALL: reads without consuming), as dmesg --syslog --raw prints it. */
+let syslogBuffer: Buffer | undefined;
+
+/**
+ * The whole kernel log through syslog(2) (SYSLOG_ACTION_READ_ALL: reads without consuming), as
+ * dmesg --syslog --raw prints it: with the agent's native addon where it is built, else by
+ * running dmesg.
+ */
 export async function readSyslogText(): Promise<string> {
+  const native = agentNative();
+  return native ? readSyslogNative(native) : readSyslogDmesg();
+}
+
+/**
+ * syslog(2) from this process, into one buffer of the kernel log's size kept for the process's
+ * life. A poll costs the kernel's formatting of the log (about 2 ms of CPU for 128 KiB) instead
+ * of starting dmesg (about 20 ms with this process's side of it).
+ */
+export function readSyslogNative(native: AgentNative): string {
+  try {
+    syslogBuffer ??= Buffer.allocUnsafeSlow(native.syslogBufferSize());
+    return syslogBuffer.toString('utf8', 0, native.syslogReadAll(syslogBuffer));
+  } catch (error) {
+    const denied = (error as NodeJS.ErrnoException).code === 'EPERM';
+    throw new Error(`syslog(2) failed: ${(error as Error).message}${denied ? ' (reading the kernel log needs CAP_SYSLOG)' : ''}`);
+  }
+}
+
+/** The same through `dmesg --syslog --raw`, where the addon is not built. */
+export async function readSyslogDmesg(): Promise<string> {
   const result = await runProcess('dmesg', ['--syslog', '--raw'], { timeoutMs: 15_000, maxOutputBytes: 32 * 1024 * 1024 });
   if (result.code !== 0) throw new Error(`dmesg --syslog failed: ${result.stderr.trim() || `exit ${result.code}`}`);
   return result.stdout;

@@ -3,6 +3,7 @@ import { closeSync, constants, openSync } from 'node:fs';
 import { arch, hostname, release } from 'node:os';
 import { join } from 'node:path';
 import type { NodeCapabilities } from '../../api/v1alpha1/node.js';
+import { agentNative } from './native.js';
 import { runProcess } from './process.js';
 import { exists, findTracefs, readTraceFile } from './tracefs.js';
 
@@ -209,6 +210,15 @@ export function kmsgOpenable(path = '/dev/kmsg'): boolean {
 }
 
 async function syslogReadable(): Promise<boolean> {
+  const native = agentNative();
+  if (native) {
+    try {
+      native.syslogReadAll(Buffer.alloc(256));
+      return true;
+    } catch {
+      return false;
+    }
+  }
   const result = await runProcess('dmesg', ['--syslog', '--raw'], { timeoutMs: 10_000, maxOutputBytes: 4096 }).catch(() => undefined);
   return result?.code === 0;
 }

@@ -108,10 +108,14 @@ describe('the images', () => {
     for (const pkg of ['bpftrace', 'linux-perf', 'iproute2', 'procps', 'util-linux', 'pciutils', 'tar', 'openssl'])
       expect(text).toMatch(new RegExp(`apt-get install[^\\n]*\\\\\\n[^\\n]*\\b${pkg}\\b`));
     // The ftrace capture writes tracefs itself; trace-cmd would only add weight.
-    const install = /^RUN apt-get update(?:[^\n]*\\\n)*[^\n]*$/m.exec(text)?.[0];
+    // The runtime stage's install (the build stage installs a C compiler before it).
+    const install = [...text.matchAll(/^RUN apt-get update(?:[^\n]*\\\n)*[^\n]*$/gm)].at(-1)?.[0];
     expect(install).toMatch(/bpftrace/);
     expect(install).not.toMatch(/trace-cmd/);
     expect(copies).toContainEqual({ stage: 2, from: 'build', sources: ['/usr/local/bin/node'], destination: '/usr/local/bin/node' });
+    // The native addon is built into dist/ (which the runtime stage copies), and its absence fails the build.
+    expect(text).toMatch(/^RUN npm run build && node hack\/build-native\.mjs --required$/m);
+    expect(text).toMatch(/apt-get install -y --no-install-recommends gcc libc6-dev/);
   });
 
   it.each(images)('%s: starts from a supported Node.js LTS, and from base images hack/build-images.sh makes where there is no registry', async (image) => {
