@@ -118,7 +118,9 @@ describe('investigations under faults', () => {
     expect(inv.status?.captures).toMatchObject({ succeeded: 3 });
     expect(system().operator?.running).toBe(true);
     for (const agent of system().agents) expect(agent.process?.running).toBe(true);
-  });
+    // Alone it takes ~20 s (a 5 s restart, a 15 s window); beside the other e2e files the restart
+    // and the reconnections take longer, within the bounds of its own waits.
+  }, 240_000);
 
   it('fails an invalid investigation with a reason in status, without a retry storm', async () => {
     await create(
