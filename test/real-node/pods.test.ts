@@ -4,7 +4,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { Finding } from '../../api/v1alpha1/finding.js';
+import type { CaptureResult } from '../../api/v1alpha1/capture.js';
+import type { AggregatedFinding, Finding } from '../../api/v1alpha1/finding.js';
 import type { KernelCapture, KernelInvestigation } from '../../api/v1alpha1/resources.js';
 import { core, ksleuth } from '../../lib/kube/resources.js';
 import { until } from '../chart/chart.js';
@@ -20,6 +21,9 @@ const node = '/nodejs/bin/node';
 const stuckSockets = 20;
 /** A process's command name as the kernel shows it: Node.js names its main thread (MainThread in 24). Not what is tested here. */
 const comm = '[^ ,()]+';
+
+/** A Node.js program that reads /dev/zero without end: nearly all of its time in the kernel (read_zero). */
+const burnScript = "const fs = require('fs'); const b = Buffer.alloc(1 << 20); const fd = fs.openSync('/dev/zero', 'r'); for (;;) fs.readSync(fd, b);";
 
 /** A Node.js program that allocates 1 MiB buffers and keeps them until its memory limit kills it. */
 const hogScript = 'const held = []; setInterval(() => { for (let i = 0; i < 8; i++) held.push(Buffer.alloc(1 << 20, 1)); }, 20);';
@@ -51,6 +55,14 @@ spec:
   automountServiceAccountToken: false
   terminationGracePeriodSeconds: 1
   containers: [${container('alloc', writevAllocatorScript)}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: burn, namespace: ${ns}}
+spec:
+  automountServiceAccountToken: false
+  terminationGracePeriodSeconds: 1
+  containers: [${container('burn', burnScript, ', resources: {limits: {cpu: 500m}}')}]
 ---
 apiVersion: v1
 kind: Pod
@@ -86,6 +98,8 @@ function closeWaitWithData(podUid: string): number {
 }
 
 let findings: Finding[] = [];
+let merged: AggregatedFinding[] = [];
+let results: CaptureResult[] = [];
 let server: Pod;
 
 describe('findings name the pods of the real node', () => {
@@ -102,6 +116,7 @@ describe('findings name the pods of the real node', () => {
       180_000,
     );
     await until('the allocating pod to run', async () => (await pod('alloc')).status?.phase === 'Running', 120_000);
+    await until('the burning pod to run', async () => (await pod('burn')).status?.phase === 'Running', 120_000);
     await until('the memory hog to be killed at its limit', async () => (await pod('oom-hog')).status?.phase === 'Failed', 120_000);
 
     await cluster.kubectl(['apply', '-f', '-'], {
@@ -115,6 +130,8 @@ spec:
     - tcp: {intervalSeconds: 5, closeWaitMinSockets: 5}
     - kmalloc: {trackOutstanding: false}
     - kernelLog: {}
+    - cpuProfile: {frequencyHz: 49}
+    - bundle: {}
 `,
     });
     await until(
@@ -126,9 +143,10 @@ spec:
       300_000,
     );
     const captures = await cluster.client().list<KernelCapture>(ksleuth('KernelCapture'), { fieldSelector: 'spec.investigation=pods-named' });
-    const results = captures.items[0]?.status?.results ?? [];
+    results = captures.items[0]?.status?.results ?? [];
     for (const result of results) expect(result.state, `${result.name}: ${result.reason} ${result.message}`).toBe('Succeeded');
     findings = captures.items[0]?.status?.findings ?? [];
+    merged = (await cluster.client().get<KernelInvestigation>(ksleuth('KernelInvestigation'), 'pods-named')).status?.findings ?? [];
   }, 600_000);
 
   it('tcp-close-wait-backlog names the pod holding the sockets: its namespace, name, container and Deployment', () => {
@@ -155,5 +173,26 @@ spec:
     const oom = findings.find((f) => f.pattern === 'oom-kill');
     expect(oom, JSON.stringify(findings.map((f) => f.title))).toBeDefined();
     expect(oom!.evidence).toContainEqual(expect.stringMatching(new RegExp(`^killed pid \\d+ \\(${comm}\\) in pod ${ns}/oom-hog container hog$`)));
+  });
+
+  it('cpu-profile names the pod and container of the process busiest in the kernel', () => {
+    const profile = results.find((r) => r.kind === 'cpu-profile');
+    expect(String(profile?.summary?.topKernelProcesses), JSON.stringify(profile?.summary)).toMatch(
+      new RegExp(`^${comm} \\(pod ${ns}/burn container burn\\) \\d+\\.\\d%`),
+    );
+  });
+
+  it('the bundle lists the sockets of the pods’ network namespaces', () => {
+    const bundle = results.find((r) => r.kind === 'bundle');
+    // The stuck server, the allocator, the burner and the operator pods each have their own.
+    expect(bundle?.summary?.podNamespaces, JSON.stringify(bundle?.summary)).toBeGreaterThanOrEqual(3);
+  });
+
+  it('the investigation’s merged finding counts the pods and names their owner', () => {
+    const backlog = merged.find((f) => f.pattern === 'tcp-close-wait-backlog');
+    expect(backlog?.pods, JSON.stringify(merged.map((f) => [f.pattern, f.pods]))).toEqual({
+      count: 1,
+      owners: [{ namespace: ns, owner: 'Deployment/stuck-server', pods: 1 }],
+    });
   });
 });
