@@ -6,7 +6,10 @@
  * resources (the runtime's own /metrics), open file descriptors and sockets (/proc/<pid>/fd).
  * It prints the slope of each per simulated day, fitted after a warm-up, and a verdict.
  *
- *   npx tsx bench/soak.ts [--minutes 20] [--days 10] [--sample-seconds 2]
+ * Both run compiled (dist/, built first) with node, as their images run them; `--from-sources`
+ * runs them through tsx instead, whose compiler and module cache add some 80 MB to each.
+ *
+ *   npx tsx bench/soak.ts [--minutes 20] [--days 10] [--sample-seconds 2] [--from-sources]
  *   npx tsx bench/soak.ts --analyze /tmp/ksleuth-soak-<start>.json   (the figures of an earlier run again)
  *
  * Samples are grouped into 30-second windows, each series by its lowest value in the window (what
@@ -26,15 +29,17 @@
  * API server and etcd (bench/lease-renewal-rate.ts: about 7 ms of CPU across the three processes,
  * 15–30 ms of wall time on this busy 2-core machine, so 35–60 a second: a week takes 1.5–2.5 hours).
  */
+import { execFile } from 'node:child_process';
 import { readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseArgs, promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { KernelNode } from '../api/v1alpha1/resources.js';
 import { ksleuth } from '../lib/kube/resources.js';
 import type { ComponentProcess } from '../test/harness/component.js';
 import { KsleuthSystem, systemNamespace } from '../test/harness/ksleuth-system.js';
+import { projectRoot } from '../lib/paths.js';
 
 const { values } = parseArgs({
   options: {
@@ -42,6 +47,7 @@ const { values } = parseArgs({
     days: { type: 'string', default: '10' },
     'sample-seconds': { type: 'string', default: '2' },
     analyze: { type: 'string' },
+    'from-sources': { type: 'boolean', default: false },
   },
 });
 const minutes = Number(values.minutes);
@@ -112,6 +118,66 @@ async function processFigures(pid: number): Promise<{ rssMb: number; fds: number
   return { rssMb: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1]) / 1024, fds: fds.length, sockets: links.filter((l) => l.startsWith('socket:')).length };
 }
 
+const tcpStates: Record<string, string> = {
+  '01': 'ESTABLISHED',
+  '02': 'SYN_SENT',
+  '06': 'TIME_WAIT',
+  '07': 'CLOSE',
+  '08': 'CLOSE_WAIT',
+  '09': 'LAST_ACK',
+  '0A': 'LISTEN',
+};
+
+/**
+ * The process's sockets by kind and peer ("tcp → :6443 ESTABLISHED 3, tcp listen :8081 1, unix 2"),
+ * read from its own network namespace's tables: what a growing socket count is made of.
+ */
+async function socketInventory(pid: number): Promise<string> {
+  const links = await Promise.all((await readdir(`/proc/${pid}/fd`)).map((fd) => readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')));
+  const inodes = new Set(links.filter((l) => l.startsWith('socket:[')).map((l) => l.slice('socket:['.length, -1)));
+  const counts = new Map<string, number>();
+  const count = (key: string): void => {
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  };
+  const port = (address: string): number => Number.parseInt(address.slice(address.lastIndexOf(':') + 1), 16);
+  for (const [table, kind] of [
+    ['tcp', 'tcp'],
+    ['tcp6', 'tcp'],
+    ['udp', 'udp'],
+    ['udp6', 'udp'],
+  ] as const) {
+    for (const line of (await readFile(`/proc/${pid}/net/${table}`, 'utf8').catch(() => '')).split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields.length < 10 || !inodes.delete(fields[9]!)) continue;
+      const state = tcpStates[fields[3]!] ?? fields[3]!;
+      count(state === 'LISTEN' || kind === 'udp' ? `${kind} listen :${port(fields[1]!)}` : `${kind} → :${port(fields[2]!)} ${state}`);
+    }
+  }
+  for (const line of (await readFile(`/proc/${pid}/net/unix`, 'utf8').catch(() => '')).split('\n').slice(1)) {
+    const inode = line.trim().split(/\s+/)[6];
+    if (inode && inodes.delete(inode)) count('unix');
+  }
+  for (const _ of inodes) count('other');
+  return [...counts]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([key, n]) => `${key} ${n}`)
+    .join(', ');
+}
+
+/** The API server's open watches by resource (apiserver_longrunning_requests): a watch that is never closed shows here. */
+function watchesByResource(text: string): string {
+  const counts = new Map<string, number>();
+  for (const match of text.matchAll(/^apiserver_longrunning_requests\{([^}]*)\} (\d+)/gm)) {
+    if (!match[1]!.includes('verb="WATCH"') || match[2] === '0') continue;
+    const resource = /resource="([^"]*)"/.exec(match[1]!)?.[1] ?? '?';
+    counts.set(resource, (counts.get(resource) ?? 0) + Number(match[2]));
+  }
+  return [...counts]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([resource, n]) => `${resource} ${n}`)
+    .join(', ');
+}
+
 /** Sum of a metric's samples whose labels contain every given pair. */
 function metric(text: string, name: string, labels: Record<string, string> = {}): number {
   let sum = 0;
@@ -173,6 +239,10 @@ interface Run {
   counts: { renewals: number; heartbeats: number; driftChecks: number };
   samples: Record<'operator' | 'agent', (Sample & { at: number })[]>;
   resourceTypes: Record<'operator' | 'agent', { first?: string; last?: string }>;
+  /** Sockets by kind and peer, after the warm-up and at the end. */
+  sockets?: Record<'operator' | 'agent', { first?: string; last?: string }>;
+  /** The API server's open watches by resource (both processes' together), after the warm-up and at the end. */
+  watches?: { first?: string; last?: string };
   warnings: Record<'operator' | 'agent', number>;
   pids: Record<'operator' | 'agent', number>;
   wallMs: number;
@@ -193,7 +263,7 @@ function batchMeans(kept: Sample[], series: keyof typeof flatPerDay): { x: numbe
 
 /** Prints the slopes and the verdict; true when nothing grows. */
 function report(run: Run): boolean {
-  const { counts, samples, resourceTypes, warnings } = run;
+  const { counts, samples, resourceTypes, sockets, watches, warnings } = run;
   console.log(
     `\nsimulated: ${(counts.renewals / perDay.renewals).toFixed(1)} days of lease renewals (${counts.renewals}), ` +
       `${(counts.heartbeats / perDay.heartbeats).toFixed(1)} days of heartbeats (${counts.heartbeats}), ` +
@@ -219,9 +289,11 @@ function report(run: Run): boolean {
       );
     }
     console.log(`  active resources after the warm-up: ${resourceTypes[name].first}\n  active resources at the end:       ${resourceTypes[name].last}`);
+    if (sockets) console.log(`  sockets after the warm-up: ${sockets[name].first}\n  sockets at the end:        ${sockets[name].last}`);
     console.log(`  MaxListenersExceededWarning in its log: ${warnings[name]}`);
     flat &&= warnings[name] === 0;
   }
+  if (watches) console.log(`\nAPI server's open watches after the warm-up: ${watches.first}\nAPI server's open watches at the end:       ${watches.last}`);
   console.log(`\nverdict: ${flat ? 'FLAT — nothing grows with uptime' : 'GROWS — see the series above'}`);
   return flat;
 }
@@ -239,7 +311,13 @@ try {
       `${targetDays} days of heartbeats and drift checks`,
   );
   process.env.KSLEUTH_LOG_LEVEL ??= 'warn';
+  const compiled = !values['from-sources'];
+  if (compiled) {
+    await promisify(execFile)('npx', ['tsc', '-p', join(projectRoot, 'tsconfig.build.json')], { cwd: projectRoot });
+    await promisify(execFile)(process.execPath, [join(projectRoot, 'hack', 'build-native.mjs')], { cwd: projectRoot });
+  }
   system = await KsleuthSystem.start({
+    compiled,
     agents: 1,
     nodeLabels: () => ({ soak: 'yes' }),
     operatorArgs: [
@@ -276,14 +354,19 @@ spec:
 
   const processes = {
     operator: {
-      pid: await scriptProcess((s.operator as ComponentProcess).pid, join('operator', 'main.ts')),
+      pid: await scriptProcess((s.operator as ComponentProcess).pid, join('operator', compiled ? 'main.js' : 'main.ts')),
       url: `http://127.0.0.1:${s.operatorHealthPort}/metrics`,
     },
-    agent: { pid: await scriptProcess(node.process!.pid, join('node-agent', 'main.ts')), url: `http://${node.host.address}:8081/metrics` },
+    agent: {
+      pid: await scriptProcess(node.process!.pid, join('node-agent', compiled ? 'main.js' : 'main.ts')),
+      url: `http://${node.host.address}:8081/metrics`,
+    },
   };
   const samples: Record<keyof typeof processes, (Sample & { at: number })[]> = { operator: [], agent: [] };
   /** Active resources by type (timers, sockets, requests, ...), first and last seen: what a growing count is made of. */
   const resourceTypes: Record<keyof typeof processes, { first?: string; last?: string }> = { operator: {}, agent: {} };
+  const sockets: Record<keyof typeof processes, { first?: string; last?: string }> = { operator: {}, agent: {} };
+  const watches: { first?: string; last?: string } = {};
   const counts = { renewals: 0, heartbeats: 0, driftChecks: 0 };
   const start = Date.now();
   const end = start + minutes * 60_000;
@@ -304,8 +387,13 @@ spec:
     ] as const) {
       const figures = await processFigures(processes[name].pid);
       const types = [...text.matchAll(/^nodejs_active_resources\{type="([^"]+)"\} (\d+)/gm)].map((m) => `${m[1]} ${m[2]}`).join(', ');
-      if (Date.now() - start >= minutes * 60_000 * warmUpShare) resourceTypes[name].first ??= types;
+      const inventory = await socketInventory(processes[name].pid);
+      if (Date.now() - start >= minutes * 60_000 * warmUpShare) {
+        resourceTypes[name].first ??= types;
+        sockets[name].first ??= inventory;
+      }
       resourceTypes[name].last = types;
+      sockets[name].last = inventory;
       samples[name].push({
         at: Date.now() - start,
         days: days[name],
@@ -319,6 +407,9 @@ spec:
     }
     if (Date.now() - lastReport >= 60_000) {
       lastReport = Date.now();
+      const open = watchesByResource((await s.cluster.kubectl(['get', '--raw', '/metrics'])).stdout);
+      if (Date.now() - start >= minutes * 60_000 * warmUpShare) watches.first ??= open;
+      watches.last = open;
       const o = samples.operator.at(-1)!;
       const a = samples.agent.at(-1)!;
       console.log(
@@ -337,6 +428,8 @@ spec:
     counts,
     samples,
     resourceTypes,
+    sockets,
+    watches,
     warnings,
     pids: { operator: processes.operator.pid, agent: processes.agent.pid },
     wallMs: Date.now() - start,

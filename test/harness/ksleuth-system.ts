@@ -40,6 +40,11 @@ export interface KsleuthSystemOptions {
    */
   nodeKernel?: (index: number) => { release: string; osImage?: string } | undefined;
   cluster?: LocalClusterOptions;
+  /**
+   * Run the operator and the agents compiled (dist/, `npm run build` first), with node as their
+   * images do, instead of from the sources through tsx: for measuring their memory as users run them.
+   */
+  compiled?: boolean;
   /** More chart templates to apply before the agents and the operator start, rendered with these values (--set). */
   chartTemplates?: { templates: string[]; values?: string[] };
 }
@@ -53,6 +58,11 @@ export interface AgentHandle {
 }
 
 const tsx = join(projectRoot, 'node_modules', '.bin', 'tsx');
+
+/** The command that runs a component's main module: compiled with node, or from its sources through tsx. */
+function entry(component: 'operator' | 'node-agent', compiled: boolean | undefined): [string, string] {
+  return compiled ? [process.execPath, join(projectRoot, 'dist', component, 'main.js')] : [tsx, join(projectRoot, component, 'main.ts')];
+}
 
 /**
  * ksleuth running on a local control plane: the operator as a process with the chart's
@@ -237,7 +247,7 @@ ports: [{name: https, port: ${port}, protocol: TCP}]
     agent.process = await ComponentProcess.start(
       `agent-${node}`,
       'ip',
-      ['netns', 'exec', agent.host.netns, 'sh', '-c', script, 'agent', tsx, join(projectRoot, 'node-agent', 'main.ts')],
+      ['netns', 'exec', agent.host.netns, 'sh', '-c', script, 'agent', ...entry('node-agent', this.options.compiled)],
       this.cluster.logDir,
       { env },
     );
@@ -278,11 +288,12 @@ ports: [{name: https, port: ${port}, protocol: TCP}]
     this.operatorHealthPort ??= await freePort();
     this.artifactsApiPort ??= await freePort();
     const tlsDir = await this.routeArtifactsApi(this.artifactsApiPort);
+    const [command, main] = entry('operator', this.options.compiled);
     this.operator = await ComponentProcess.start(
       'operator',
-      tsx,
+      command,
       [
-        join(projectRoot, 'operator', 'main.ts'),
+        main,
         '--kubeconfig',
         this.operatorKubeconfig,
         '--health-port',
