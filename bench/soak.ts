@@ -7,7 +7,7 @@
  * It prints the slope of each per simulated day, fitted after a warm-up, and a verdict.
  *
  * Both run compiled (dist/, built first) with node, as their images run them; `--from-sources`
- * runs them through tsx instead, whose compiler and module cache add some 80 MB to each.
+ * runs them through tsx instead, whose compiler and module cache add some 50 MB to each.
  *
  *   npx tsx bench/soak.ts [--minutes 20] [--days 10] [--sample-seconds 2] [--from-sources]
  *   npx tsx bench/soak.ts --analyze /tmp/ksleuth-soak-<start>.json   (the figures of an earlier run again)
