@@ -7,6 +7,7 @@
  * < 256 KiB, < 150 MB.
  *
  *   npx tsx bench/investigation-fanout.ts [--nodes 1000] [--duration 10] [--register-concurrency 50] [--protocol http/1.1|auto]
+ *     [--operator-node-options '--max-semi-space-size=16']   (default: the ENTRYPOINT's of images/operator.Dockerfile)
  *
  * At 5,000 nodes the bench needs about 1.2 open files per agent in this process (each agent's
  * HTTP/2 connection) and as many in the API server: it checks the limit first. Agents register
@@ -26,6 +27,7 @@ import { ksleuth } from '../lib/kube/resources.js';
 import { LocalCluster } from '../test/harness/cluster.js';
 import { ComponentProcess } from '../test/harness/component.js';
 import { freePort } from '../test/harness/ports.js';
+import { entrypointNodeOptions } from '../test/harness/images.js';
 import { operatorServiceAccount, systemNamespace } from '../test/harness/ksleuth-system.js';
 import { projectRoot } from '../lib/paths.js';
 import { Agent } from '../node-agent/agent/agent.js';
@@ -46,6 +48,7 @@ const { values } = parseArgs({
     idle: { type: 'string', default: '10' },
     'register-concurrency': { type: 'string', default: '50' },
     protocol: { type: 'string', default: 'http/1.1' },
+    'operator-node-options': { type: 'string' },
   },
 });
 const registerConcurrency = Number(values['register-concurrency']);
@@ -56,6 +59,9 @@ const nodeCount = Number(values.nodes);
 const durationSeconds = Number(values.duration);
 const idleSeconds = Number(values.idle);
 const silent = pino({ level: 'silent' });
+/** node's options for the operator: its image's, unless given (space-separated; '' for none, to compare). */
+const operatorNodeOptions =
+  values['operator-node-options'] !== undefined ? values['operator-node-options'].split(' ').filter(Boolean) : await entrypointNodeOptions('operator');
 
 function figure(name: string, value: string, target = ''): void {
   console.log(`${name.padEnd(44)} ${value.padEnd(14)} ${target}`);
@@ -70,7 +76,9 @@ async function forEachLimited<T>(items: T[], limit: number, work: (item: T) => P
   );
 }
 
-console.log(`fan-out benchmark: ${nodeCount} nodes, captures of ${durationSeconds}s, ${protocol}; load average ${await loadAverage()}\n`);
+console.log(
+  `fan-out benchmark: ${nodeCount} nodes, captures of ${durationSeconds}s, ${protocol}, operator node options [${operatorNodeOptions.join(' ')}]; load average ${await loadAverage()}\n`,
+);
 // Each agent holds one connection over HTTP/2 (about four over HTTP/1.1), and the API server one fd per connection too.
 const openFiles = Number(/^Max open files\s+(\d+|unlimited)/m.exec(await readFile('/proc/self/limits', 'utf8'))?.[1] ?? 'NaN');
 const filesNeeded = Math.ceil(nodeCount * (protocol === 'http/1.1' ? 4.5 : 1.2)) + 1024;
@@ -93,13 +101,13 @@ try {
   await cluster.waitForNodesReady(names, 900_000);
   console.log(`  ${nodeCount} kwok nodes Ready in ${((Date.now() - t) / 1000).toFixed(1)}s`);
 
-  // The operator runs compiled, as in its image (npm run build).
+  // The operator runs compiled and with its image's node options (npm run build; images/operator.Dockerfile).
   await run('npx', ['tsc', '-p', join(projectRoot, 'tsconfig.build.json')], { cwd: projectRoot });
   const healthPort = await freePort();
   operator = await ComponentProcess.start(
     'operator',
     process.execPath,
-    [join(projectRoot, 'dist', 'operator', 'main.js'), '--kubeconfig', cluster.kubeconfigPath, '--health-port', String(healthPort)],
+    [...operatorNodeOptions, join(projectRoot, 'dist', 'operator', 'main.js'), '--kubeconfig', cluster.kubeconfigPath, '--health-port', String(healthPort)],
     cluster.logDir,
     {
       env: { ...process.env, KSLEUTH_LOG_LEVEL: 'warn' },

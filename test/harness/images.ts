@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { projectRoot } from '../../lib/paths.js';
@@ -40,4 +41,18 @@ async function build(): Promise<Record<ImageName, BuiltImage>> {
   }
   for (const name of imageNames) if (!images[name]) throw new Error(`bash ${script} did not report the ${name} image:\n${stdout}`);
   return images as Record<ImageName, BuiltImage>;
+}
+
+/**
+ * The options the image's ENTRYPOINT gives node before the main module (images/<name>.Dockerfile),
+ * so that a component run outside its container (benchmarks) runs with the same V8 settings.
+ */
+export async function entrypointNodeOptions(image: 'operator' | 'agent'): Promise<string[]> {
+  const dockerfile = join(projectRoot, 'images', `${image}.Dockerfile`);
+  const line = /^ENTRYPOINT (\[.*\])$/m.exec(await readFile(dockerfile, 'utf8'))?.[1];
+  if (!line) throw new Error(`${dockerfile} has no ENTRYPOINT in exec form`);
+  const args = JSON.parse(line) as string[];
+  const main = args.findIndex((arg) => arg.endsWith('/main.js'));
+  if (main < 1) throw new Error(`${dockerfile}: its ENTRYPOINT runs no main.js through node: ${line}`);
+  return args.slice(1, main);
 }
