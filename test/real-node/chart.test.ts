@@ -6,6 +6,7 @@ import { nodeAddress, nodeHostAddress } from '../harness/node-config.js';
 import { namespace } from '../chart/chart.js';
 import { chartPods, isReady, leaseHolder, podProcesses, procStatus, readyAgent, realNodeValues, useKsleuthRelease } from '../helpers/real-node.js';
 import { parse } from 'yaml';
+import { entrypointNodeOptions } from '../harness/images.js';
 
 const ksleuth = useKsleuthRelease();
 
@@ -56,10 +57,14 @@ describe('the chart on a real node', () => {
     const { cluster } = ksleuth();
     const operators = await chartPods(cluster, 'operator');
     expect(operators).toHaveLength(2);
+    // The image's node options, which bench/investigation-fanout.ts reads from the Dockerfile to run the operator alike.
+    const nodeOptions = (await entrypointNodeOptions('operator')).join(' ');
     for (const pod of operators) {
       expect(isReady(pod), pod.metadata.name).toBe(true);
       // Not the host's network: the operator's API calls go to 10.96.0.1, through kube-proxy.
       expect(pod.status?.podIP).toMatch(/^10\.244\.0\./);
+      const main = podProcesses(pod.metadata.uid!).find((p) => p.cmdline.includes('/app/dist/operator/main.js'));
+      expect(main?.cmdline, `${pod.metadata.name}'s node process`).toMatch(new RegExp(`^/nodejs/bin/node ${nodeOptions} /app/dist/operator/main\\.js `));
     }
     expect(operators.map((p) => p.metadata.name)).toContain(await leaseHolder(cluster));
     const { stdout } = await cluster.kubectl([
