@@ -45,8 +45,8 @@ describe('the chart on a real control plane', () => {
   it('every rendered object passes kubectl apply --dry-run=server, with default and non-default values', async () => {
     for (const crd of ['servicemonitors', 'podmonitors', 'prometheusrules']) {
       await cluster().kubectl(['apply', '--server-side', '-f', join(projectRoot, 'test', 'fixtures', 'chart', `monitoring.coreos.com_${crd}.yaml`)]);
-      await cluster().kubectl(['wait', '--for=condition=Established', '--timeout=60s', `crd/${crd}.monitoring.coreos.com`]);
     }
+    await cluster().waitForCrdsEstablished({ names: ['servicemonitors', 'podmonitors', 'prometheusrules'].map((crd) => `${crd}.monitoring.coreos.com`) });
     await cluster().kubectl(['create', 'namespace', namespace]);
     const extra = parse(await readFile(join(projectRoot, 'test', 'fixtures', 'sysctl', 'allowlist-extra.yaml'), 'utf8'));
     const variants = [

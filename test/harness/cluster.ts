@@ -287,7 +287,32 @@ export class LocalCluster {
 
   async installCrds(): Promise<void> {
     await this.kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(projectRoot, 'crds')]);
-    await this.kubectl(['wait', '--for=condition=Established', '--timeout=60s', 'crd', '-l', 'app.kubernetes.io/part-of=ksleuth']);
+    await this.waitForCrdsEstablished({ labelSelector: 'app.kubernetes.io/part-of=ksleuth' });
+  }
+
+  /**
+   * Waits until the CRDs, by name or label selector, are Established. `kubectl wait
+   * --for=condition=Established` fails at once instead when it reads a CRD the API server has
+   * not given any condition yet ("accessor error: <nil>"), right after the create.
+   */
+  async waitForCrdsEstablished(which: { names: string[] } | { labelSelector: string }, timeoutMs = 60_000): Promise<void> {
+    type Crd = { metadata: { name?: string }; status?: { conditions?: { type: string; status: string }[] } };
+    const deadline = Date.now() + timeoutMs;
+    const client = this.client();
+    for (;;) {
+      const crds =
+        'names' in which
+          ? await Promise.all(which.names.map((name) => client.get<Crd>(core.crds, name).catch(() => ({ metadata: { name } }) as Crd)))
+          : (await client.listAll<Crd>(core.crds, { labelSelector: which.labelSelector })).items;
+      const pending = crds.filter((crd) => !crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True'));
+      if (crds.length > 0 && pending.length === 0) return;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `CRDs not Established after ${timeoutMs} ms: ${crds.length ? pending.map((crd) => crd.metadata.name).join(', ') : JSON.stringify(which)}`,
+        );
+      }
+      await sleep(250);
+    }
   }
 
   /** A client with cluster-admin rights. */
