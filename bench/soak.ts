@@ -6,7 +6,8 @@
  * resources (the runtime's own /metrics), open file descriptors and sockets (/proc/<pid>/fd).
  * It prints the slope of each per simulated day, fitted after a warm-up, and a verdict.
  *
- * Both run compiled (dist/, built first) with node, as their images run them; `--from-sources`
+ * Both run compiled (dist/, built first) with node, as in their images but without the images' V8
+ * options; `--from-sources`
  * runs them through tsx instead, whose compiler and module cache add some 50 MB to each.
  *
  *   npx tsx bench/soak.ts [--minutes 20] [--days 10] [--sample-seconds 2] [--from-sources]

@@ -41,8 +41,9 @@ export interface KsleuthSystemOptions {
   nodeKernel?: (index: number) => { release: string; osImage?: string } | undefined;
   cluster?: LocalClusterOptions;
   /**
-   * Run the operator and the agents compiled (dist/, `npm run build` first), with node as their
-   * images do, instead of from the sources through tsx: for measuring their memory as users run them.
+   * Run the operator and the agents compiled (dist/, `npm run build` first) with node, as their
+   * images do but without the images' V8 options, instead of from the sources through tsx: for
+   * measuring growth over time without tsx's compiler in the figures.
    */
   compiled?: boolean;
   /** More chart templates to apply before the agents and the operator start, rendered with these values (--set). */
