@@ -22,6 +22,8 @@ const journalFile = '/run/ksleuth-node.journal.json';
 export const nodeCgroup = 'ksleuth-node';
 /** The network namespace the node lives in. */
 export const nodeNetns = 'ksleuth-node';
+/** The host's end of the veth pair that joins the node's network namespace to the host. */
+export const nodeHostVeth = 'ksnode0';
 
 /**
  * Global sysctls the node's parts write: the kubelet sets vm.overcommit_memory, vm.panic_on_oom,
@@ -181,6 +183,9 @@ export async function cleanUpNode(options: { podGraceMs?: number } = {}): Promis
   await killCgroupTree(options.podGraceMs ?? 0);
   await removeCgroups();
   await run('ip', ['netns', 'del', nodeNetns]).catch(() => undefined);
+  // The namespace, and the veth pair with it, goes only when nothing holds it any more (a
+  // process or a mount left from a dead node may still); deleting the host's end removes both now.
+  await run('ip', ['link', 'del', nodeHostVeth]).catch(() => undefined);
   if (journal?.stateDir) await removeState(journal.stateDir);
   for (const dir of [...(journal?.createdDirs ?? [])].reverse()) await rmdir(dir).catch(() => undefined);
   for (const [name, value] of Object.entries(journal?.sysctls ?? {})) {

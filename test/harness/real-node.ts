@@ -10,12 +10,10 @@ import type { LocalCluster } from './cluster.js';
 import { ComponentProcess, stillRunningAfter, stopProcessGroup, waitUntil } from './component.js';
 import { ensureImages, type ImageName } from './images.js';
 import { cniConfig, containerdConfig, kubeletConfig, kubeProxyConfig, nodeAddress, nodeHostAddress, podSubnet } from './node-config.js';
-import { type NodeClaim, nodeCgroup, nodeNetns, cgroupHierarchies, trackingHierarchy, readSysctl } from './node-host.js';
+import { type NodeClaim, nodeCgroup, nodeNetns, nodeHostVeth, cgroupHierarchies, trackingHierarchy, readSysctl } from './node-host.js';
 import { createClientCert } from './pki.js';
 
 const run = promisify(execFile);
-
-const hostVeth = 'ksnode0';
 
 /**
  * Paths the kubelet and containerd use whatever their flags say; in the node's mount namespace its
@@ -137,16 +135,16 @@ export class RealNode {
         throw new Error(`ip ${args.join(' ')} failed: ${((error as { stderr?: string }).stderr ?? String(error)).trim()}`);
       });
     await ip('netns', 'add', nodeNetns);
-    await ip('link', 'add', hostVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', nodeNetns);
-    await ip('addr', 'add', `${nodeHostAddress}/24`, 'dev', hostVeth);
-    await ip('link', 'set', hostVeth, 'up');
+    await ip('link', 'add', nodeHostVeth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', nodeNetns);
+    await ip('addr', 'add', `${nodeHostAddress}/24`, 'dev', nodeHostVeth);
+    await ip('link', 'set', nodeHostVeth, 'up');
     await ip('-n', nodeNetns, 'addr', 'add', `${nodeAddress}/24`, 'dev', 'eth0');
     await ip('-n', nodeNetns, 'link', 'set', 'eth0', 'up');
     await ip('-n', nodeNetns, 'link', 'set', 'lo', 'up');
     await ip('-n', nodeNetns, 'route', 'add', 'default', 'via', nodeHostAddress);
     // The API server reaches pods as a control plane does (aggregated APIs, webhooks, the pod
     // proxy): the pod subnet lies behind the node. The route goes with the veth.
-    await ip('route', 'add', podSubnet, 'via', nodeAddress, 'dev', hostVeth);
+    await ip('route', 'add', podSubnet, 'via', nodeAddress, 'dev', nodeHostVeth);
   }
 
   private async launch(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ComponentProcess> {
