@@ -242,7 +242,7 @@ interface Run {
   resourceTypes: Record<'operator' | 'agent', { first?: string; last?: string }>;
   /** Sockets by kind and peer, after the warm-up and at the end. */
   sockets?: Record<'operator' | 'agent', { first?: string; last?: string }>;
-  /** The API server's open watches by resource (both processes' together), after the warm-up and at the end. */
+  /** The API server's open watches by resource, of every client (the controller manager's too), after the warm-up and at the end. */
   watches?: { first?: string; last?: string };
   warnings: Record<'operator' | 'agent', number>;
   pids: Record<'operator' | 'agent', number>;
